@@ -1,0 +1,92 @@
+// The read stage: a read-only view of one writer environment. Safe to open
+// while a Writer is still committing to it (each Snapshot is a consistent
+// LMDB read transaction).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "callmonitor/call_record.h"
+#include "callmonitor/format.h"
+#include "callmonitor/records.h"
+
+namespace callmonitor {
+
+class Database;
+
+// One read transaction. Views it returns are valid until the Snapshot is
+// destroyed. Not shareable between threads.
+class Snapshot {
+public:
+    ~Snapshot();
+    Snapshot(Snapshot&&) noexcept;
+    Snapshot& operator=(Snapshot&&) noexcept;
+
+    // Raw record bytes, or nullopt when absent.
+    std::optional<std::string_view> record(const format::CallKey& key) const;
+    // Parsed record; throws CallNotFoundError when absent.
+    CallView call(const format::CallKey& key) const;
+    // A blob of a call; throws CorruptError when a record names a missing blob.
+    std::string_view blob(const format::CallKey& key, uint32_t index) const;
+    // Highest invocation number stored for `function` (0 when none).
+    uint64_t lastInvocation(uint32_t function) const;
+    // Number of records stored for `function` (a cursor walk; use
+    // lastInvocation() for the cheap count of a gap-free run).
+    uint64_t countCalls(uint32_t function) const;
+    // Visits the keys of `function`'s calls in invocation order.
+    template <class F> void forEachKey(uint32_t function, F&& f) const {
+        std::vector<uint64_t> invs = invocations(function);
+        for (uint64_t i : invs) f(format::CallKey{function, i});
+    }
+    std::vector<uint64_t> invocations(uint32_t function) const;
+
+private:
+    friend class Database;
+    struct Impl;
+    explicit Snapshot(std::unique_ptr<Impl>);
+    std::unique_ptr<Impl> impl_;
+};
+
+struct DatabaseSizes {
+    uint64_t fileBytes = 0;     // data.mdb size on disk
+    uint64_t calls = 0;         // entries in `calls`
+    uint64_t blobs = 0;         // entries in `blobs`
+    uint64_t callBytes = 0;     // pages used by `calls` x page size
+    uint64_t blobBytes = 0;     // pages used by `blobs` x page size
+};
+
+class Database {
+public:
+    // Opens the writer environment in `directory` read-only. Throws
+    // NotFoundError, NotADatabaseError, VersionError or CorruptError with a
+    // message naming the path. Works on read-only media (falls back to
+    // opening without a lock file).
+    static Database open(const std::string& directory);
+    ~Database();
+    Database(Database&&) noexcept;
+    Database& operator=(Database&&) noexcept;
+
+    const std::string& directory() const;
+    uint32_t formatVersion() const;
+    WriterInfo writerInfo() const;
+    CaptureStats stats() const;
+    std::vector<FunctionInfo> functions() const;
+    std::vector<ThreadInfo> threads() const;
+    std::vector<std::string> callers() const;   // index -> module name
+    DatabaseSizes sizes() const;
+
+    // A consistent view of the current contents (sees commits made since
+    // open; handles the writer having grown the map).
+    Snapshot snapshot() const;
+
+private:
+    struct Impl;
+    explicit Database(std::unique_ptr<Impl>);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace callmonitor

@@ -1,0 +1,84 @@
+// The structured records stored beside the calls: function descriptions,
+// threads, writer metadata and capture statistics. Serialized with cereal's
+// portable binary archive (they are written once per function / thread /
+// writer, so size does not matter; the per-call record in format.h is
+// hand-packed instead because it does).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace callmonitor {
+
+// One parameter of a function's signature, as inspect.Parameter describes it.
+struct Parameter {
+    enum Kind : uint8_t {
+        PositionalOnly = 0,
+        PositionalOrKeyword = 1,
+        VarPositional = 2,
+        KeywordOnly = 3,
+        VarKeyword = 4,
+    };
+    std::string name;
+    uint8_t kind = PositionalOrKeyword;
+    bool hasDefault = false;
+    std::string defaultValue;   // encoded value (value_format.h) when hasDefault
+    std::string defaultRepr;    // repr() of the default, for display
+    std::string annotation;     // annotation as text, "" when none
+};
+
+struct FunctionInfo {
+    uint32_t id = 0;            // key in `functions`, first part of CallKey
+    std::string module;
+    std::string qualname;
+    std::string name;
+    std::string file;
+    uint32_t line = 0;
+    bool signatureKnown = false;  // false for builtins inspect cannot describe
+    std::vector<Parameter> parameters;
+    std::string returnAnnotation;
+    std::string kind;           // "function", "method", "coroutine", "generator", "builtin", "partial", ...
+
+    std::string fullName() const { return module.empty() ? qualname : module + "." + qualname; }
+};
+
+struct ThreadInfo {
+    uint32_t index = 0;         // value stored in call records
+    uint64_t ident = 0;         // threading.get_ident()
+    uint64_t nativeId = 0;      // OS thread id
+    std::string name;
+};
+
+struct WriterInfo {
+    std::string host;
+    int64_t pid = 0;
+    int64_t rank = -1;          // MPI rank, -1 when not under MPI
+    std::string writerId;       // e.g. "main", "tid-3", "rank-0002", "pid-1234"
+    std::string pythonVersion;
+    std::string packageVersion;
+    std::vector<std::string> argv;
+    std::string cwd;
+    int64_t startedUnixNs = 0;  // wall clock at clock origin
+    int64_t clockOriginNs = 0;  // monotonic clock value that call start times count from
+};
+
+struct CaptureStats {
+    uint64_t opaque = 0;        // values stored as Opaque placeholders
+    uint64_t pickled = 0;       // values stored as pickle
+    uint64_t captureErrors = 0; // calls whose capture failed (logged, never raised)
+    uint64_t droppedCalls = 0;  // calls not stored because the writer had failed
+};
+
+// cereal portable-binary round trips. decode* throws CorruptError on bad bytes.
+std::string encodeFunctionInfo(const FunctionInfo&);
+FunctionInfo decodeFunctionInfo(std::string_view);
+std::string encodeThreadInfo(const ThreadInfo&);
+ThreadInfo decodeThreadInfo(std::string_view);
+std::string encodeWriterInfo(const WriterInfo&);
+WriterInfo decodeWriterInfo(std::string_view);
+std::string encodeCaptureStats(const CaptureStats&);
+CaptureStats decodeCaptureStats(std::string_view);
+
+}  // namespace callmonitor

@@ -1,0 +1,97 @@
+// The store stage: one Writer owns one LMDB environment (a writer directory)
+// and a background thread that commits what callers submit, in batches.
+//
+// Contract for callers (the capture stage):
+//  - submit*() never touches the disk; it copies bytes into a bounded buffer
+//    and returns. When the buffer is full, hasRoom() is false and the caller
+//    should wait with waitForRoom() (after releasing any lock it holds, e.g.
+//    the GIL). submit*() itself never blocks.
+//  - The writer commits at least every `flushInterval`, when the buffer
+//    passes a quarter of its bound, on flush(), and on close().
+//  - For each call: submitEntry() once (record ending in Outcome::Pending),
+//    later submitOutcome() once with the outcome section. The writer merges
+//    the two when they meet in one batch, and patches the stored record when
+//    they do not.
+//  - A store failure (disk full, read-only directory, any LMDB error) is
+//    reported once through the warning callback; the writer then drops what
+//    is submitted (counting it) and what was committed stays readable.
+//  - The writer is not fork-safe: in a forked child call abandon(), never
+//    close() or the destructor's flush (LMDB forbids using the parent's
+//    environment), then make a new Writer.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "callmonitor/format.h"
+#include "callmonitor/records.h"
+
+namespace callmonitor {
+
+struct WriterOptions {
+    std::string directory;                      // created (with parents) if missing
+    uint64_t initialMapSize = uint64_t(64) << 20;   // grows by doubling when full
+    uint64_t maxBufferBytes = uint64_t(64) << 20;   // bound on submitted, uncommitted bytes
+    std::chrono::milliseconds flushInterval{100};
+    bool syncEachCommit = false;                // fsync after every commit (durability="sync")
+    // Called once, from the writer thread, when the store fails.
+    std::function<void(const std::string&)> onFailure;
+};
+
+// An owned payload stored apart from the call record (array bytes).
+struct Blob {
+    uint32_t index = 0;
+    std::unique_ptr<uint8_t[]> data;
+    uint64_t size = 0;
+};
+
+class Writer {
+public:
+    // Opens (creating) the environment and writes meta["format"] and
+    // meta["writer"]. Throws StoreError when the directory cannot be created
+    // or the environment cannot be opened.
+    Writer(WriterOptions options, const WriterInfo& info);
+    ~Writer();  // close()
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+
+    void submitFunction(const FunctionInfo& fn);
+    void submitThread(const ThreadInfo& thread);
+    void submitCaller(uint32_t index, std::string_view moduleName);
+    void submitEntry(const format::CallKey& key, std::string_view record, std::vector<Blob> blobs = {});
+    void submitOutcome(const format::CallKey& key, std::string_view outcome);
+
+    // Capture statistics are kept by the writer and stored with every commit.
+    void countOpaque(uint64_t n = 1);
+    void countPickled(uint64_t n = 1);
+    void countCaptureError(uint64_t n = 1);
+    CaptureStats stats() const;
+
+    bool hasRoom() const;
+    void waitForRoom();
+
+    // Blocks until everything submitted before the call is committed.
+    // Returns false when the writer has failed (see error()).
+    bool flush();
+    // Flushes, stops the thread and closes the environment. Idempotent.
+    void close();
+    // For a forked child: forget the environment and the (non-existent)
+    // thread without touching either.
+    void abandon();
+
+    bool failed() const;
+    std::string error() const;
+    const std::string& directory() const;
+    uint64_t mapSize() const;   // current LMDB map size
+    uint64_t commits() const;   // transactions committed so far
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace callmonitor

@@ -1,0 +1,49 @@
+// Big-endian key encodings (format.h).
+#include "callmonitor/format.h"
+
+namespace callmonitor::format {
+namespace {
+void putBE(std::string& out, uint64_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+uint64_t getBE(const char* p, int bytes) {
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+    return v;
+}
+}  // namespace
+
+std::string CallKey::encode() const {
+    std::string out;
+    out.reserve(kCallKeySize);
+    putBE(out, function, 4);
+    putBE(out, invocation, 8);
+    return out;
+}
+
+bool CallKey::decode(std::string_view bytes, CallKey& out) {
+    if (bytes.size() != kCallKeySize) return false;
+    out.function = static_cast<uint32_t>(getBE(bytes.data(), 4));
+    out.invocation = getBE(bytes.data() + 4, 8);
+    return true;
+}
+
+std::string encodeBlobKey(const CallKey& call, uint32_t blobIndex) {
+    std::string out = call.encode();
+    putBE(out, blobIndex, 4);
+    return out;
+}
+
+std::string encodeU32Key(uint32_t id) {
+    std::string out;
+    putBE(out, id, 4);
+    return out;
+}
+
+bool decodeU32Key(std::string_view bytes, uint32_t& out) {
+    if (bytes.size() != 4) return false;
+    out = static_cast<uint32_t>(getBE(bytes.data(), 4));
+    return true;
+}
+
+}  // namespace callmonitor::format

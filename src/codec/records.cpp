@@ -1,0 +1,65 @@
+// cereal serialization of the structured records (records.h).
+#include "callmonitor/records.h"
+
+#include <sstream>
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+
+#include "callmonitor/errors.h"
+
+namespace callmonitor {
+
+// Bump a record's version when adding a field; load() reads old versions.
+template <class A> void serialize(A& a, Parameter& p, const std::uint32_t) {
+    a(p.name, p.kind, p.hasDefault, p.defaultValue, p.defaultRepr, p.annotation);
+}
+template <class A> void serialize(A& a, FunctionInfo& f, const std::uint32_t) {
+    a(f.id, f.module, f.qualname, f.name, f.file, f.line, f.signatureKnown, f.parameters,
+      f.returnAnnotation, f.kind);
+}
+template <class A> void serialize(A& a, ThreadInfo& t, const std::uint32_t) {
+    a(t.index, t.ident, t.nativeId, t.name);
+}
+template <class A> void serialize(A& a, WriterInfo& w, const std::uint32_t) {
+    a(w.host, w.pid, w.rank, w.writerId, w.pythonVersion, w.packageVersion, w.argv, w.cwd,
+      w.startedUnixNs, w.clockOriginNs);
+}
+template <class A> void serialize(A& a, CaptureStats& s, const std::uint32_t) {
+    a(s.opaque, s.pickled, s.captureErrors, s.droppedCalls);
+}
+
+namespace {
+template <class T> std::string encode(const T& value) {
+    std::ostringstream os(std::ios::binary);
+    {
+        cereal::PortableBinaryOutputArchive ar(os);
+        ar(value);
+    }
+    return std::move(os).str();
+}
+
+template <class T> T decode(std::string_view bytes, const char* what) {
+    T value;
+    try {
+        std::istringstream is(std::string(bytes), std::ios::binary);
+        cereal::PortableBinaryInputArchive ar(is);
+        ar(value);
+    } catch (const std::exception& e) {
+        throw CorruptError(std::string("cannot decode ") + what + " record: " + e.what());
+    }
+    return value;
+}
+}  // namespace
+
+std::string encodeFunctionInfo(const FunctionInfo& v) { return encode(v); }
+FunctionInfo decodeFunctionInfo(std::string_view b) { return decode<FunctionInfo>(b, "function"); }
+std::string encodeThreadInfo(const ThreadInfo& v) { return encode(v); }
+ThreadInfo decodeThreadInfo(std::string_view b) { return decode<ThreadInfo>(b, "thread"); }
+std::string encodeWriterInfo(const WriterInfo& v) { return encode(v); }
+WriterInfo decodeWriterInfo(std::string_view b) { return decode<WriterInfo>(b, "writer"); }
+std::string encodeCaptureStats(const CaptureStats& v) { return encode(v); }
+CaptureStats decodeCaptureStats(std::string_view b) { return decode<CaptureStats>(b, "stats"); }
+
+}  // namespace callmonitor
