@@ -1,0 +1,42 @@
+// The ndarray handler, Python side: numpy arrays and scalars to and from the
+// Array / NpScalar values of value_format.h. The only file that includes
+// numpy's C API. numpy is initialised lazily: a process that never imported
+// numpy cannot pass an array, so nothing here imports it on its own.
+#pragma once
+
+#include <Python.h>
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "callmonitor/value_parser.h"
+#include "callmonitor/value_writer.h"
+#include "callmonitor/writer.h"
+
+namespace callmonitor::py {
+
+// Arrays at most this many bytes are stored inline in the call record.
+inline constexpr size_t kInlineArrayBytes = 512;
+
+// True once numpy is imported by the program and its C API is loaded.
+bool numpyReady();
+// Loads numpy's C API when numpy is importable. Returns false otherwise.
+bool ensureNumpy();
+
+// Exactly numpy.ndarray (not a subclass) with a dtype we store natively.
+bool isPlainArray(PyObject* obj);
+// A numpy scalar of a numeric, bool, datetime or timedelta dtype.
+bool isNumericScalar(PyObject* obj);
+
+// Writes an Array value (inline, or into `blobs` when large and blobs is not
+// null). Returns false with a Python error set on failure.
+bool writeArray(ValueWriter& w, PyObject* array, bool memo, std::vector<Blob>* blobs);
+bool writeScalar(ValueWriter& w, PyObject* scalar);
+
+// New references, or nullptr with a Python error set. `bytes` holds the
+// element bytes (inline data or the resolved blob).
+PyObject* readArray(const Token& t, std::string_view bytes);
+PyObject* readScalar(const Token& t);
+
+}  // namespace callmonitor::py

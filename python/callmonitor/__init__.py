@@ -1,0 +1,32 @@
+"""callmonitor: record every call of a Python function into a database.
+
+    from callmonitor import intercept, load
+
+    @intercept
+    def f(x, y=2): ...
+
+    f(1)                       # recorded into ./call-monitor
+    db = load("call-monitor")
+    args, kwargs = db.get("f", 1)
+"""
+from ._version import __version__
+from . import _core
+from .handlers import REGISTRY, Handler, NDArrayHandler, HandlerNotRegisteredError
+from .capture.intercept import intercept
+from .capture.settings import Settings, configure
+from .capture.session import flush, close, output_directory, stats
+from .read.values import Unrestorable
+from .read.database import load, Database, Call, FunctionInfo, ExceptionInfo
+from .read.errors import (DatabaseError, NotFoundError, NotADatabaseError, VersionError,
+                          CorruptError, UnknownFunctionError)
+from . import _hooks
+
+_hooks.install()
+
+__all__ = [
+    "__version__", "intercept", "load", "REGISTRY", "Handler", "NDArrayHandler", "Settings",
+    "configure", "flush", "close", "output_directory", "stats", "Unrestorable", "Database",
+    "Call", "FunctionInfo", "ExceptionInfo", "DatabaseError", "NotFoundError",
+    "NotADatabaseError", "VersionError", "CorruptError", "UnknownFunctionError",
+    "HandlerNotRegisteredError",
+]

@@ -1,0 +1,24 @@
+"""Connects the native core to the Python side (called once at import)."""
+import pickle
+import threading
+
+from . import _core
+from .capture import describe, session
+from .handlers import REGISTRY
+from .read.values import Unrestorable
+
+
+def install():
+    _core._install_hooks({
+        "registry_lookup": REGISTRY._lookup,
+        "legacy_save": REGISTRY._legacy_save,
+        "describe_function": describe.describe,
+        "open_session": session.open_session,
+        "thread_name": session.thread_name,
+        "make_unrestorable": Unrestorable,
+        "decode_handler": REGISTRY._decode,
+        "legacy_load": REGISTRY._legacy_load,
+        "pickle_dumps": pickle.dumps,
+        "pickle_loads": pickle.loads,
+        "warn": session.warn,
+    })

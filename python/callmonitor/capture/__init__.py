@@ -1,0 +1,1 @@
+"""The capture stage: @intercept, its settings and the recording session."""

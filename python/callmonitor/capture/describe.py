@@ -1,0 +1,84 @@
+"""What is stored once per function: where it lives and its full signature."""
+import functools
+import inspect
+
+from .. import _core
+
+_KINDS = {
+    inspect.Parameter.POSITIONAL_ONLY: 0,
+    inspect.Parameter.POSITIONAL_OR_KEYWORD: 1,
+    inspect.Parameter.VAR_POSITIONAL: 2,
+    inspect.Parameter.KEYWORD_ONLY: 3,
+    inspect.Parameter.VAR_KEYWORD: 4,
+}
+
+
+def _annotation_text(a):
+    if a is inspect.Parameter.empty:
+        return ""
+    if isinstance(a, type):
+        return a.__qualname__ if a.__module__ == "builtins" else f"{a.__module__}.{a.__qualname__}"
+    if isinstance(a, str):
+        return a
+    return inspect.formatannotation(a)
+
+
+def _kind(func):
+    base = func.func if isinstance(func, functools.partial) else func
+    if isinstance(func, functools.partial):
+        return "partial"
+    if inspect.iscoroutinefunction(base):
+        return "coroutine"
+    if inspect.isasyncgenfunction(base):
+        return "async-generator"
+    if inspect.isgeneratorfunction(base):
+        return "generator"
+    if inspect.isbuiltin(base) or not hasattr(base, "__code__"):
+        return "builtin"
+    return "function"
+
+
+def describe(func):
+    """A dict the native recorder turns into a FunctionInfo record."""
+    base = func
+    while isinstance(base, functools.partial):
+        base = base.func
+    module = getattr(base, "__module__", None) or ""
+    if not isinstance(module, str):
+        module = ""
+    name = getattr(base, "__name__", None) or type(base).__name__
+    qualname = getattr(base, "__qualname__", None) or name
+    code = getattr(inspect.unwrap(base), "__code__", None)
+    file = code.co_filename if code else ""
+    line = code.co_firstlineno if code else 0
+    parameters = []
+    return_annotation = ""
+    try:
+        sig = inspect.signature(func)
+        known = True
+    except (TypeError, ValueError):
+        sig, known = None, False
+    if sig is not None:
+        for p in sig.parameters.values():
+            has_default = p.default is not inspect.Parameter.empty
+            try:
+                default = _core.encode_value(p.default) if has_default else b""
+            except Exception:
+                default = b""
+            try:
+                default_repr = repr(p.default) if has_default else ""
+            except Exception:
+                default_repr = "<repr failed>"
+            parameters.append({
+                "name": p.name, "kind": _KINDS[p.kind], "has_default": has_default,
+                "default": default, "default_repr": default_repr,
+                "annotation": _annotation_text(p.annotation),
+            })
+        return_annotation = _annotation_text(sig.return_annotation)
+    return {
+        "key": f"{module}:{qualname}:{file}:{line}:{id(base) if not code else 0}",
+        "module": module, "qualname": qualname, "name": name, "file": file, "line": line,
+        "signature_known": known, "parameters": parameters,
+        "return_annotation": return_annotation, "kind": _kind(func),
+        "dir_name": qualname.replace("<", "_").replace(">", "_").replace("/", "_"),
+    }

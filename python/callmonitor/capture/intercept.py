@@ -1,0 +1,51 @@
+"""``@intercept``: record every call of a callable."""
+import functools
+import inspect
+
+from .. import _core
+
+
+def _wrap(func, result):
+    """An Interceptor for `func` that looks like `func` to Python."""
+    wrapper = _core.Interceptor(func, -1 if result is None else int(bool(result)))
+    target = func.func if isinstance(func, functools.partial) else func
+    try:
+        functools.update_wrapper(wrapper, target)
+    except Exception:  # builtins without some attributes: keep what is there
+        pass
+    wrapper.__wrapped__ = func
+    if isinstance(func, functools.partial):
+        name = getattr(target, "__name__", "partial")
+        wrapper.__name__ = name
+        wrapper.__qualname__ = getattr(target, "__qualname__", name)
+    if not hasattr(wrapper, "__qualname__") and hasattr(wrapper, "__name__"):
+        wrapper.__qualname__ = wrapper.__name__
+    return wrapper
+
+
+def intercept(func=None, *, result=None):
+    """Record every call of `func` into the callmonitor database.
+
+    Use as ``@intercept`` or ``@intercept(result=False)``; also on builtins
+    (``dot = intercept(numpy.dot)``), ``functools.partial`` objects, methods,
+    ``staticmethod`` / ``classmethod`` objects, generators and coroutines.
+
+    result: record the return value (default: the session setting, on).
+    The wrapped callable behaves exactly like `func`: same return value,
+    same exceptions, same signature and metadata.
+    """
+    if func is None:
+        return lambda f: intercept(f, result=result)
+    if isinstance(func, staticmethod):
+        return staticmethod(intercept(func.__func__, result=result))
+    if isinstance(func, classmethod):
+        return classmethod(intercept(func.__func__, result=result))
+    if isinstance(func, _core.Interceptor):
+        return func
+    if not callable(func):
+        raise TypeError(f"intercept() needs a callable, got {type(func).__name__}")
+    if result is None and (inspect.iscoroutinefunction(func) or inspect.isgeneratorfunction(func)
+                           or inspect.isasyncgenfunction(func)):
+        # The "result" is a coroutine/generator object, not worth keeping.
+        result = False
+    return _wrap(func, result)

@@ -1,0 +1,90 @@
+"""Recording settings: ``configure(...)`` and callmonitor 0.3's ``Settings``."""
+import os
+from dataclasses import dataclass, field
+
+_DURABILITY = ("batch", "sync")
+
+
+@dataclass
+class _Config:
+    output: str = None                 # base path of the run directory
+    map_size: int = 64 << 20           # initial LMDB map size; grows by itself
+    buffer_bytes: int = 64 << 20       # bound on recorded-but-uncommitted bytes
+    flush_interval: float = 0.1        # seconds between commits (at most)
+    durability: str = "batch"          # "sync": commit before each call runs
+    result: bool = True                # record return values
+    strict: bool = False               # raise on values that cannot be captured
+    writer_id: str = None              # set by Settings().enable_multi_threading
+    extra: dict = field(default_factory=dict)
+
+    def base_output(self):
+        return self.output or os.environ.get("CALLMONITOR_DIR") or "call-monitor"
+
+
+CONFIG = _Config()
+
+
+def configure(output=None, *, map_size=None, buffer_bytes=None, flush_interval=None,
+              durability=None, result=None, strict=None):
+    """Set how and where calls are recorded. Takes effect for the next run
+    directory: call it before the first recorded call (or after ``close()``).
+
+    output:         base path; ``./call-monitor`` by default (or $CALLMONITOR_DIR).
+                    If it exists, ``-1``, ``-2``, ... is appended: never overwritten.
+    map_size:       initial database map size in bytes (it grows when full).
+    buffer_bytes:   most bytes held in memory before callers wait for the writer.
+    flush_interval: most seconds between commits.
+    durability:     "batch" (default) or "sync" (each call committed before it runs).
+    result:         record return values (default True).
+    strict:         raise TypeError for values that cannot be captured (for tests).
+    """
+    if output is not None:
+        CONFIG.output = os.fspath(output)
+    if map_size is not None:
+        if map_size < 1 << 16:
+            raise ValueError("map_size must be at least 64 KiB")
+        CONFIG.map_size = int(map_size)
+    if buffer_bytes is not None:
+        if buffer_bytes < 1 << 16:
+            raise ValueError("buffer_bytes must be at least 64 KiB")
+        CONFIG.buffer_bytes = int(buffer_bytes)
+    if flush_interval is not None:
+        if not 0 < flush_interval <= 60:
+            raise ValueError("flush_interval must be in (0, 60] seconds")
+        CONFIG.flush_interval = float(flush_interval)
+    if durability is not None:
+        if durability not in _DURABILITY:
+            raise ValueError(f"durability must be one of {_DURABILITY}, got {durability!r}")
+        CONFIG.durability = durability
+    if result is not None:
+        CONFIG.result = bool(result)
+    if strict is not None:
+        CONFIG.strict = bool(strict)
+
+
+class Settings:
+    """callmonitor 0.3's settings object (a process-wide singleton)."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def enable_multi_threading(self, tid):
+        """Record this process into its own writer directory ``tid-<tid>/``."""
+        CONFIG.writer_id = f"tid-{int(tid)}"
+
+    def disable_multi_threading(self):
+        CONFIG.writer_id = None
+
+    disbale_multi_threading = disable_multi_threading  # 0.3's spelling
+
+    @property
+    def multi_threading(self):
+        return CONFIG.writer_id is not None
+
+    @property
+    def thread_id(self):
+        return CONFIG.writer_id

@@ -1,0 +1,1 @@
+"""The ``callmonitor`` command line: one module per subcommand."""

@@ -1,0 +1,62 @@
+"""``callmonitor show PATH FUNCTION N``: one recorded call."""
+import reprlib
+
+from ..read.database import load
+
+HELP = "print one recorded call: arguments, result, timing"
+DESCRIPTION = "Print call N (from 1; negative counts from the end) of FUNCTION."
+
+_repr = reprlib.Repr()
+_repr.maxstring = 120
+_repr.maxother = 120
+_repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 12
+
+
+def prepare_parser(p):
+    p.add_argument("path", help="run directory or one writer directory")
+    p.add_argument("function", help="bare name, Class.method or module.qualname")
+    p.add_argument("n", type=int, help="invocation number (1 = first call, -1 = last)")
+    p.add_argument("--writer", help="writer id (e.g. main, tid-3) when several recorded it")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="restore values stored as pickles (only for databases you trust)")
+
+
+def _value(v):
+    try:
+        import numpy
+        if isinstance(v, numpy.ndarray):
+            return f"ndarray(dtype={v.dtype.str}, shape={v.shape}) {numpy.array2string(v, threshold=12)}"
+    except ImportError:
+        pass
+    return _repr.repr(v)
+
+
+def run(args):
+    with load(args.path, allow_pickle=args.allow_pickle) as db:
+        call = db.call(args.function, args.n, writer=args.writer)
+        f = call.function
+        print(f"{f.full_name} call #{call.invocation} (writer {call.writer})")
+        print(f"  defined   {f.file}:{f.line}")
+        print(f"  signature {f.signature_text()}")
+        bound = call.bound
+        print("  arguments:")
+        if bound is not None:
+            for name, value in bound.arguments.items():
+                print(f"    {name} = {_value(value)}")
+        else:
+            for i, value in enumerate(call.args):
+                print(f"    [{i}] = {_value(value)}")
+            for name, value in call.kwargs.items():
+                print(f"    {name} = {_value(value)}")
+        if call.exception is not None:
+            print(f"  raised    {call.exception}")
+        elif not call.completed:
+            print("  outcome   did not return (still running, or the process died)")
+        else:
+            print(f"  returned  {_value(call.result)}")
+        print(f"  started   {call.started.isoformat()}")
+        if call.duration is not None:
+            print(f"  duration  {call.duration * 1e6:.1f} µs")
+        print(f"  thread    {call.thread_name} ({call.thread})")
+        print(f"  caller    {call.caller}")
+    return 0

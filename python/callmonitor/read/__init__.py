@@ -1,0 +1,1 @@
+"""The read stage: open a recorded database and get calls back."""

@@ -1,0 +1,20 @@
+"""Errors raised when reading a database (defined natively, re-exported here).
+
+DatabaseError
+├── NotFoundError         the path does not exist
+├── NotADatabaseError     the path holds no callmonitor database
+├── VersionError          written by a newer callmonitor format
+├── CorruptError          truncated or garbage data
+└── UnknownFunctionError  no (or more than one) function matches a name (also a LookupError)
+"""
+from .._core import (DatabaseError, NotFoundError, NotADatabaseError, VersionError,
+                     CorruptError)
+from .. import _core
+
+
+class UnknownFunctionError(_core.UnknownFunctionError, LookupError):
+    """No recorded function matches the name, or a bare name matches several."""
+
+
+__all__ = ["DatabaseError", "NotFoundError", "NotADatabaseError", "VersionError",
+           "CorruptError", "UnknownFunctionError"]

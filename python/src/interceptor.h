@@ -1,0 +1,14 @@
+// callmonitor._core.Interceptor: the C-level callable that @intercept returns.
+// vectorcall on the hot path; a method descriptor (binds like a function);
+// a __dict__ so functools.update_wrapper can copy __name__, __doc__,
+// __wrapped__, ...; pickles by reference (module + qualname) like a function.
+#pragma once
+
+#include <Python.h>
+
+namespace callmonitor::py {
+
+// Adds the type to `module`. Returns -1 with an error set on failure.
+int addInterceptorType(PyObject* module);
+
+}  // namespace callmonitor::py

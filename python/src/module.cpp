@@ -1,0 +1,339 @@
+// callmonitor._core: the bindings. Capture controls (hooks, session,
+// flush/close), the value codec for Python (encode_value / decode_value),
+// and WriterReader, the Python face of one writer environment.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+
+#include "callmonitor/database.h"
+#include "callmonitor/errors.h"
+#include "callmonitor/format.h"
+#include "callmonitor/value_parser.h"
+#include "callmonitor/value_writer.h"
+#include "handler_table.h"
+#include "hooks.h"
+#include "interceptor.h"
+#include "py_decoder.h"
+#include "py_encoder.h"
+#include "recorder.h"
+
+namespace py = pybind11;
+using callmonitor::CallNotFoundError;
+using callmonitor::CallView;
+using callmonitor::CaptureStats;
+using callmonitor::CorruptError;
+using callmonitor::Database;
+using callmonitor::DatabaseError;
+using callmonitor::DatabaseSizes;
+using callmonitor::FunctionInfo;
+using callmonitor::NotADatabaseError;
+using callmonitor::NotFoundError;
+using callmonitor::Parameter;
+using callmonitor::Snapshot;
+using callmonitor::UnknownFunctionError;
+using callmonitor::ValueWriter;
+using callmonitor::VersionError;
+using callmonitor::WriterInfo;
+namespace format = callmonitor::format;
+namespace cpy = callmonitor::py;
+
+namespace {
+
+py::object steal(PyObject* o) {
+    if (!o) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(o);
+}
+
+py::bytes bytesOf(std::string_view s) { return py::bytes(s.data(), s.size()); }
+
+const char* kindName(uint8_t k) {
+    switch (k) {
+        case Parameter::PositionalOnly: return "POSITIONAL_ONLY";
+        case Parameter::PositionalOrKeyword: return "POSITIONAL_OR_KEYWORD";
+        case Parameter::VarPositional: return "VAR_POSITIONAL";
+        case Parameter::KeywordOnly: return "KEYWORD_ONLY";
+        case Parameter::VarKeyword: return "VAR_KEYWORD";
+        default: return "POSITIONAL_OR_KEYWORD";
+    }
+}
+
+py::dict functionDict(const FunctionInfo& f) {
+    py::list params;
+    for (const auto& p : f.parameters) {
+        py::dict d;
+        d["name"] = p.name;
+        d["kind"] = kindName(p.kind);
+        d["has_default"] = p.hasDefault;
+        d["default"] = bytesOf(p.defaultValue);
+        d["default_repr"] = p.defaultRepr;
+        d["annotation"] = p.annotation;
+        params.append(d);
+    }
+    py::dict d;
+    d["id"] = f.id;
+    d["module"] = f.module;
+    d["qualname"] = f.qualname;
+    d["name"] = f.name;
+    d["file"] = f.file;
+    d["line"] = f.line;
+    d["signature_known"] = f.signatureKnown;
+    d["parameters"] = params;
+    d["return_annotation"] = f.returnAnnotation;
+    d["kind"] = f.kind;
+    return d;
+}
+
+const char* outcomeName(format::Outcome o) {
+    switch (o) {
+        case format::Outcome::Pending: return "pending";
+        case format::Outcome::Returned: return "returned";
+        case format::Outcome::Raised: return "raised";
+        case format::Outcome::ResultSkipped: return "result-skipped";
+    }
+    return "unknown";
+}
+
+// One writer environment, read-only.
+class WriterReader {
+public:
+    explicit WriterReader(const std::string& dir) : db_(Database::open(dir)) {}
+
+    std::string directory() const { return db_.directory(); }
+
+    py::dict info() const {
+        WriterInfo w = db_.writerInfo();
+        py::dict d;
+        d["format_version"] = db_.formatVersion();
+        d["host"] = w.host;
+        d["pid"] = w.pid;
+        d["rank"] = w.rank;
+        d["writer_id"] = w.writerId;
+        d["python_version"] = w.pythonVersion;
+        d["package_version"] = w.packageVersion;
+        d["argv"] = w.argv;
+        d["cwd"] = w.cwd;
+        d["started_unix_ns"] = w.startedUnixNs;
+        return d;
+    }
+
+    py::dict stats() const {
+        CaptureStats s = db_.stats();
+        py::dict d;
+        d["opaque"] = s.opaque;
+        d["pickled"] = s.pickled;
+        d["capture_errors"] = s.captureErrors;
+        d["dropped_calls"] = s.droppedCalls;
+        return d;
+    }
+
+    py::dict sizes() const {
+        DatabaseSizes s = db_.sizes();
+        py::dict d;
+        d["file_bytes"] = s.fileBytes;
+        d["calls"] = s.calls;
+        d["blobs"] = s.blobs;
+        d["call_bytes"] = s.callBytes;
+        d["blob_bytes"] = s.blobBytes;
+        return d;
+    }
+
+    py::list functions() const {
+        py::list out;
+        auto snap = db_.snapshot();
+        for (const auto& f : db_.functions()) {
+            py::dict d = functionDict(f);
+            d["calls"] = snap.lastInvocation(f.id);
+            out.append(d);
+        }
+        return out;
+    }
+
+    py::list threads() const {
+        py::list out;
+        for (const auto& t : db_.threads()) {
+            py::dict d;
+            d["index"] = t.index;
+            d["ident"] = t.ident;
+            d["native_id"] = t.nativeId;
+            d["name"] = t.name;
+            out.append(d);
+        }
+        return out;
+    }
+
+    std::vector<std::string> callers() const { return db_.callers(); }
+
+    uint64_t lastInvocation(uint32_t fid) const { return db_.snapshot().lastInvocation(fid); }
+    std::vector<uint64_t> invocations(uint32_t fid) const { return db_.snapshot().invocations(fid); }
+
+    // (args list, kwargs dict): the fast path behind db.get().
+    py::tuple inputs(uint32_t fid, uint64_t inv, bool allowPickle) const {
+        auto snap = db_.snapshot();
+        format::CallKey key{fid, inv};
+        CallView v = snap.call(key);
+        py::object decoded = decode(snap, key, v.inputs, allowPickle);
+        return splitInputs(decoded);
+    }
+
+    py::dict call(uint32_t fid, uint64_t inv, bool allowPickle) const {
+        auto snap = db_.snapshot();
+        format::CallKey key{fid, inv};
+        CallView v = snap.call(key);
+        py::tuple in = splitInputs(decode(snap, key, v.inputs, allowPickle));
+        py::dict d;
+        d["invocation"] = inv;
+        d["start_ns"] = v.startNs;
+        d["duration_ns"] = v.durationNs;
+        d["thread"] = v.thread;
+        d["caller"] = v.caller;
+        d["args"] = in[0];
+        d["kwargs"] = in[1];
+        d["outcome"] = outcomeName(v.outcome);
+        d["result"] = v.outcome == format::Outcome::Returned ? decode(snap, key, v.result, allowPickle) : py::none();
+        d["exception_type"] = std::string(v.exceptionType);
+        d["exception_message"] = std::string(v.exceptionMessage);
+        return d;
+    }
+
+    py::bytes rawRecord(uint32_t fid, uint64_t inv) const {
+        auto snap = db_.snapshot();
+        auto r = snap.record(format::CallKey{fid, inv});
+        if (!r) throw CallNotFoundError("no call " + std::to_string(inv));
+        return bytesOf(*r);
+    }
+
+private:
+    py::object decode(const Snapshot& snap, const format::CallKey& key, std::string_view bytes,
+                      bool allowPickle) const {
+        cpy::DecodeOptions opt;
+        opt.allowPickle = allowPickle;
+        opt.writerDir = db_.directory();
+        opt.blobs = [&](uint32_t idx) { return snap.blob(key, idx); };
+        return steal(cpy::decodeToPython(bytes, opt));
+    }
+
+    static py::tuple splitInputs(const py::object& decoded) {
+        if (!PyTuple_Check(decoded.ptr()) || PyTuple_GET_SIZE(decoded.ptr()) != 2)
+            throw CorruptError("call inputs are not an (args, kwargs) pair");
+        py::object args = decoded[py::int_(0)];
+        py::object kwargs = decoded[py::int_(1)];
+        if (!PyTuple_Check(args.ptr()) || !PyDict_Check(kwargs.ptr()))
+            throw CorruptError("call inputs are not an (args, kwargs) pair");
+        return py::make_tuple(steal(PySequence_List(args.ptr())), kwargs);
+    }
+
+    Database db_;
+};
+
+}  // namespace
+
+namespace callmonitor::py_bindings {}
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "callmonitor's native core: the interceptor, the recorder and the reader.";
+
+    if (cpy::addInterceptorType(m.ptr()) < 0) throw py::error_already_set();
+
+    // Errors: one Python class per case a caller handles differently.
+    static py::exception<DatabaseError> databaseError(m, "DatabaseError", PyExc_Exception);
+    static py::exception<NotFoundError> notFound(m, "NotFoundError", databaseError.ptr());
+    static py::exception<NotADatabaseError> notADb(m, "NotADatabaseError", databaseError.ptr());
+    static py::exception<VersionError> versionError(m, "VersionError", databaseError.ptr());
+    static py::exception<CorruptError> corrupt(m, "CorruptError", databaseError.ptr());
+    static py::exception<UnknownFunctionError> unknownFn(m, "UnknownFunctionError", databaseError.ptr());
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const CallNotFoundError& e) {
+            PyErr_SetString(PyExc_IndexError, e.what());
+        } catch (const NotFoundError& e) {
+            PyErr_SetString(notFound.ptr(), e.what());
+        } catch (const NotADatabaseError& e) {
+            PyErr_SetString(notADb.ptr(), e.what());
+        } catch (const VersionError& e) {
+            PyErr_SetString(versionError.ptr(), e.what());
+        } catch (const CorruptError& e) {
+            PyErr_SetString(corrupt.ptr(), e.what());
+        } catch (const UnknownFunctionError& e) {
+            PyErr_SetString(unknownFn.ptr(), e.what());
+        } catch (const DatabaseError& e) {
+            PyErr_SetString(databaseError.ptr(), e.what());
+        }
+    });
+
+    m.attr("FORMAT_VERSION") = format::kFormatVersion;
+
+    m.def("_install_hooks", [](py::dict h) {
+        auto& hooks = cpy::Hooks::get();
+        auto take = [&](const char* name, PyObject*& slot) {
+            PyObject* v = PyDict_GetItemString(h.ptr(), name);
+            if (!v) throw py::key_error(std::string("missing hook ") + name);
+            Py_INCREF(v);
+            Py_XSETREF(slot, v);
+        };
+        take("registry_lookup", hooks.registryLookup);
+        take("legacy_save", hooks.legacySave);
+        take("describe_function", hooks.describeFunction);
+        take("open_session", hooks.openSession);
+        take("thread_name", hooks.threadName);
+        take("make_unrestorable", hooks.makeUnrestorable);
+        take("decode_handler", hooks.decodeHandler);
+        take("legacy_load", hooks.legacyLoad);
+        take("pickle_dumps", hooks.pickleDumps);
+        take("pickle_loads", hooks.pickleLoads);
+        take("warn", hooks.warn);
+        cpy::HandlerTable::instance().setLookup(hooks.registryLookup);
+    });
+    m.def("_registry_changed", [] { cpy::HandlerTable::instance().clear(); },
+          "Forget cached handler lookups (call after REGISTRY changes).");
+
+    m.def("flush", [] { return cpy::Recorder::instance().flush(); },
+          "Commit every call recorded so far. Returns False when the writer has failed.");
+    m.def("close", [] { cpy::Recorder::instance().close(); },
+          "Flush and close the writer; the next recorded call starts a new run directory.");
+    m.def("_after_fork_child", [] { cpy::Recorder::instance().afterForkChild(); });
+    m.def("set_enabled", [](bool on) { cpy::Recorder::instance().setEnabled(on); });
+    m.def("stats", [] { return steal(cpy::Recorder::instance().statsDict()); });
+    m.def("output_directory", []() -> py::object {
+        std::string d = cpy::Recorder::instance().outputDirectory();
+        if (d.empty()) return py::none();
+        return py::str(d);
+    });
+    m.def("writer_directory", []() -> py::object {
+        std::string d = cpy::Recorder::instance().writerDir();
+        if (d.empty()) return py::none();
+        return py::str(d);
+    });
+
+    m.def("encode_value", [](py::handle obj) {
+        std::string out;
+        ValueWriter w(out);
+        cpy::PyEncoder enc;
+        cpy::EncodeOptions opt;
+        cpy::EncodeCounts counts;
+        if (!enc.encode(w, obj.ptr(), opt, counts)) throw py::error_already_set();
+        return bytesOf(out);
+    }, py::arg("obj"), "Encode one value (arrays inline) to callmonitor's value bytes.");
+    m.def("decode_value", [](py::bytes data, bool allowPickle) {
+        std::string_view b = data;
+        cpy::DecodeOptions opt;
+        opt.allowPickle = allowPickle;
+        return steal(cpy::decodeToPython(b, opt));
+    }, py::arg("data"), py::arg("allow_pickle") = false, "Decode value bytes made by encode_value.");
+
+    py::class_<WriterReader>(m, "WriterReader", "One writer environment, opened read-only.")
+        .def(py::init<const std::string&>(), py::arg("directory"))
+        .def_property_readonly("directory", &WriterReader::directory)
+        .def("info", &WriterReader::info)
+        .def("stats", &WriterReader::stats)
+        .def("sizes", &WriterReader::sizes)
+        .def("functions", &WriterReader::functions)
+        .def("threads", &WriterReader::threads)
+        .def("callers", &WriterReader::callers)
+        .def("last_invocation", &WriterReader::lastInvocation)
+        .def("invocations", &WriterReader::invocations)
+        .def("inputs", &WriterReader::inputs, py::arg("fid"), py::arg("invocation"), py::arg("allow_pickle") = false)
+        .def("call", &WriterReader::call, py::arg("fid"), py::arg("invocation"), py::arg("allow_pickle") = false)
+        .def("raw_record", &WriterReader::rawRecord);
+}

@@ -1,0 +1,220 @@
+#include "py_decoder.h"
+
+#include <vector>
+
+#include "callmonitor/errors.h"
+#include "callmonitor/value_parser.h"
+#include "hooks.h"
+#include "ndarray/python/array_python.h"
+
+namespace callmonitor::py {
+namespace {
+
+// A container being filled. Items arrive in stream order.
+struct Frame {
+    PyObject* obj;          // borrowed from `owned`
+    Tag tag;
+    uint64_t remaining;     // items (Dict: keys + values) still to come
+    Py_ssize_t index = 0;   // next tuple slot
+    PyObject* key = nullptr;  // Dict: key waiting for its value (strong)
+    std::string name, dir;  // Legacy
+};
+
+struct Decoder {
+    const DecodeOptions& opt;
+    std::vector<PyObject*> owned;   // every object made, strong refs (released at end)
+    std::vector<PyObject*> memo;    // borrowed from `owned`
+    std::vector<Frame> frames;
+
+    ~Decoder() {
+        for (auto& f : frames) Py_XDECREF(f.key);
+        for (PyObject* o : owned) Py_DECREF(o);
+    }
+
+    PyObject* keep(PyObject* o) {
+        if (o) owned.push_back(o);
+        return o;
+    }
+
+    PyObject* unrestorable(std::string_view type, std::string_view repr, std::string_view reason) {
+        return PyObject_CallFunction(Hooks::get().makeUnrestorable, "s#s#s#", type.data(), (Py_ssize_t)type.size(),
+                                     repr.data(), (Py_ssize_t)repr.size(), reason.data(), (Py_ssize_t)reason.size());
+    }
+
+    // Makes the object for a token (a new reference), or a container shell.
+    PyObject* make(const Token& t) {
+        switch (t.tag) {
+            case Tag::None: Py_RETURN_NONE;
+            case Tag::False: Py_RETURN_FALSE;
+            case Tag::True: Py_RETURN_TRUE;
+            case Tag::Int: return PyLong_FromLongLong(t.integer);
+            case Tag::BigInt: {
+                PyObject* v = _PyLong_FromByteArray(reinterpret_cast<const unsigned char*>(t.data.data()),
+                                                    t.data.size(), 1, 0);
+                if (v && t.negative) {
+                    PyObject* n = PyNumber_Negative(v);
+                    Py_DECREF(v);
+                    v = n;
+                }
+                return v;
+            }
+            case Tag::Float: return PyFloat_FromDouble(t.real);
+            case Tag::Complex: return PyComplex_FromDoubles(t.real, t.imag);
+            case Tag::Str: return PyUnicode_DecodeUTF8(t.data.data(), (Py_ssize_t)t.data.size(), "surrogatepass");
+            case Tag::Bytes: return PyBytes_FromStringAndSize(t.data.data(), (Py_ssize_t)t.data.size());
+            case Tag::ByteArray: return PyByteArray_FromStringAndSize(t.data.data(), (Py_ssize_t)t.data.size());
+            case Tag::List: return PyList_New(0);
+            case Tag::Tuple: {
+                PyObject* tup = PyTuple_New((Py_ssize_t)t.count);
+                if (!tup) return nullptr;
+                // Placeholders keep the tuple valid while a cycle may expose it.
+                for (Py_ssize_t i = 0; i < (Py_ssize_t)t.count; ++i) {
+                    Py_INCREF(Py_None);
+                    PyTuple_SET_ITEM(tup, i, Py_None);
+                }
+                return tup;
+            }
+            case Tag::Dict: return PyDict_New();
+            case Tag::Set: return PySet_New(nullptr);
+            case Tag::FrozenSet: return PyFrozenSet_New(nullptr);
+            case Tag::Array: {
+                if (t.storage == ArrayStorage::Inline) return readArray(t, t.data);
+                if (!opt.blobs) {
+                    PyErr_SetString(PyExc_ValueError, "array stored apart but no blob source");
+                    return nullptr;
+                }
+                std::string_view b = opt.blobs(t.blobIndex);
+                if (b.size() != t.nbytes) throw CorruptError("array blob size does not match its header");
+                return readArray(t, b);
+            }
+            case Tag::NpScalar: return readScalar(t);
+            case Tag::Handler: {
+                PyObject* mv = PyMemoryView_FromMemory(const_cast<char*>(t.data.data()), (Py_ssize_t)t.data.size(),
+                                                       PyBUF_READ);
+                if (!mv) return nullptr;
+                PyObject* payload = PyBytes_FromObject(mv);
+                Py_DECREF(mv);
+                if (!payload) return nullptr;
+                PyObject* r = PyObject_CallFunction(Hooks::get().decodeHandler, "s#O", t.name.data(),
+                                                    (Py_ssize_t)t.name.size(), payload);
+                Py_DECREF(payload);
+                return r;
+            }
+            case Tag::Pickle: {
+                if (!opt.allowPickle) {
+                    std::string repr = "<pickled object, " + std::to_string(t.data.size()) + " bytes>";
+                    return unrestorable("pickle", repr,
+                                        "stored as a pickle; load(path, allow_pickle=True) restores it "
+                                        "(only for databases you trust: unpickling can run code)");
+                }
+                PyObject* b = PyBytes_FromStringAndSize(t.data.data(), (Py_ssize_t)t.data.size());
+                if (!b) return nullptr;
+                PyObject* r = PyObject_CallOneArg(Hooks::get().pickleLoads, b);
+                Py_DECREF(b);
+                return r;
+            }
+            case Tag::Opaque: return unrestorable(t.name, t.data, t.extra);
+            case Tag::Backref:
+            case Tag::Legacy:
+                break;
+        }
+        PyErr_SetString(PyExc_ValueError, "unexpected value tag");
+        return nullptr;
+    }
+
+    // Adds a finished value to the innermost container. Returns false with an error set.
+    bool attach(PyObject* v) {
+        Frame& f = frames.back();
+        int rc = 0;
+        switch (f.tag) {
+            case Tag::List: rc = PyList_Append(f.obj, v); break;
+            case Tag::Tuple: {
+                Py_INCREF(v);
+                PyObject* old = PyTuple_GET_ITEM(f.obj, f.index);
+                PyTuple_SET_ITEM(f.obj, f.index, v);
+                Py_XDECREF(old);
+                ++f.index;
+                break;
+            }
+            case Tag::Set:
+            case Tag::FrozenSet: rc = PySet_Add(f.obj, v); break;
+            case Tag::Dict:
+                if (!f.key) {
+                    Py_INCREF(v);
+                    f.key = v;
+                } else {
+                    rc = PyDict_SetItem(f.obj, f.key, v);
+                    Py_CLEAR(f.key);
+                }
+                break;
+            case Tag::Legacy: {
+                std::string abs = opt.writerDir + "/" + f.dir;
+                PyObject* r = PyObject_CallFunction(Hooks::get().legacyLoad, "s#sO", f.name.data(),
+                                                    (Py_ssize_t)f.name.size(), abs.c_str(), v);
+                if (!r) return false;
+                f.obj = keep(r);
+                break;
+            }
+            default: break;
+        }
+        if (rc < 0) return false;
+        --f.remaining;
+        return true;
+    }
+
+    PyObject* run(std::string_view bytes) {
+        ValueParser p(bytes);
+        Token t;
+        PyObject* result = nullptr;
+        do {
+            p.next(t);
+            PyObject* v = nullptr;
+            if (t.tag == Tag::Backref) {
+                if (t.count >= memo.size()) p.fail("reference to an object not yet decoded");
+                v = memo[t.count];
+            } else if (t.tag == Tag::Legacy) {
+                Frame f{nullptr, Tag::Legacy, 1};
+                f.name.assign(t.name);
+                f.dir.assign(t.extra);
+                frames.push_back(std::move(f));
+                continue;
+            } else {
+                v = keep(make(t));
+                if (!v) return nullptr;
+                if (t.memo) memo.push_back(v);
+                bool isContainer = t.tag == Tag::List || t.tag == Tag::Tuple || t.tag == Tag::Dict ||
+                                   t.tag == Tag::Set || t.tag == Tag::FrozenSet;
+                if (isContainer) {
+                    uint64_t n = t.tag == Tag::Dict ? 2 * t.count : t.count;
+                    if (n > 0) {
+                        frames.push_back(Frame{v, t.tag, n});
+                        continue;
+                    }
+                }
+            }
+            // v is complete: attach it, and every container it completes.
+            for (;;) {
+                if (frames.empty()) {
+                    result = v;
+                    break;
+                }
+                if (!attach(v)) return nullptr;
+                if (frames.back().remaining > 0) break;
+                v = frames.back().obj;
+                frames.pop_back();
+            }
+        } while (!result);
+        if (!p.atEnd()) p.fail("trailing bytes after the value");
+        Py_INCREF(result);
+        return result;
+    }
+};
+
+}  // namespace
+
+PyObject* decodeToPython(std::string_view bytes, const DecodeOptions& opt) {
+    Decoder d{opt, {}, {}, {}};
+    return d.run(bytes);
+}
+
+}  // namespace callmonitor::py

@@ -1,0 +1,29 @@
+// The read stage's decoder: value bytes to Python objects. Iterative, so a
+// hostile or very deep value cannot overflow the C stack. Shared objects and
+// cycles come back shared. Values that must not or cannot be rebuilt
+// (pickles without allow_pickle, Opaque placeholders) come back as
+// callmonitor.Unrestorable.
+#pragma once
+
+#include <Python.h>
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "callmonitor/value.h"
+
+namespace callmonitor::py {
+
+struct DecodeOptions {
+    bool allowPickle = false;
+    BlobResolver blobs;          // throws on a missing blob
+    std::string writerDir;       // where 0.3-style handler files live
+};
+
+// A new reference, or nullptr with a Python exception set (DecodeError and
+// the core's errors are translated by the caller's exception translator; a
+// failing handler's exception propagates).
+PyObject* decodeToPython(std::string_view bytes, const DecodeOptions& opt);
+
+}  // namespace callmonitor::py

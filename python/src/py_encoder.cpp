@@ -1,0 +1,353 @@
+#include "py_encoder.h"
+
+#include <cstring>
+#include <string_view>
+#include <unordered_map>
+
+#include "handler_table.h"
+#include "hooks.h"
+#include "ndarray/python/array_python.h"
+
+namespace callmonitor::py {
+namespace {
+
+constexpr Py_ssize_t kReprLimit = 200;
+
+// An object reachable only from its container (and our work stack) cannot
+// appear twice in the tree, so it needs no memo entry. Above this count it
+// might, and gets one.
+constexpr Py_ssize_t kSharedRefcount = 2;
+
+std::unordered_map<PyObject*, uint64_t>& bigMemo() {
+    thread_local std::unordered_map<PyObject*, uint64_t> m;
+    return m;
+}
+constexpr size_t kLinearMemo = 32;
+
+std::string typeName(PyTypeObject* t) {
+    PyObject* mod = PyObject_GetAttrString(reinterpret_cast<PyObject*>(t), "__module__");
+    std::string out;
+    if (mod && PyUnicode_Check(mod)) {
+        const char* m = PyUnicode_AsUTF8(mod);
+        if (m && std::strcmp(m, "builtins") != 0) {
+            out = m;
+            out += ".";
+        }
+    }
+    if (!mod || PyErr_Occurred()) PyErr_Clear();
+    Py_XDECREF(mod);
+    PyObject* q = PyObject_GetAttrString(reinterpret_cast<PyObject*>(t), "__qualname__");
+    const char* qs = q && PyUnicode_Check(q) ? PyUnicode_AsUTF8(q) : nullptr;
+    out += qs ? qs : t->tp_name;
+    if (PyErr_Occurred()) PyErr_Clear();
+    Py_XDECREF(q);
+    return out;
+}
+
+// UTF-8 of a str, surrogates passed through. Returns false with an error set.
+bool utf8(PyObject* s, std::string_view& out, PyObject** holder) {
+    Py_ssize_t n;
+    const char* c = PyUnicode_AsUTF8AndSize(s, &n);
+    if (c) {
+        out = std::string_view(c, static_cast<size_t>(n));
+        return true;
+    }
+    PyErr_Clear();
+    PyObject* b = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+    if (!b) return false;
+    *holder = b;
+    out = std::string_view(PyBytes_AS_STRING(b), static_cast<size_t>(PyBytes_GET_SIZE(b)));
+    return true;
+}
+
+// A truncated repr that never raises.
+std::string safeRepr(PyObject* obj) {
+    PyObject* r = PyObject_Repr(obj);
+    if (!r) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        std::string msg = "<repr failed: ";
+        msg += t ? reinterpret_cast<PyTypeObject*>(t)->tp_name : "error";
+        msg += ">";
+        Py_XDECREF(t);
+        Py_XDECREF(v);
+        Py_XDECREF(tb);
+        return msg;
+    }
+    std::string out;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(r);
+    PyObject* cut = len > kReprLimit ? PyUnicode_Substring(r, 0, kReprLimit) : (Py_INCREF(r), r);
+    PyObject* holder = nullptr;
+    std::string_view v;
+    if (cut && utf8(cut, v, &holder)) out.assign(v.data(), v.size());
+    else PyErr_Clear();
+    if (len > kReprLimit) out += "...";
+    Py_XDECREF(holder);
+    Py_XDECREF(cut);
+    Py_DECREF(r);
+    return out;
+}
+
+std::string errorText() {
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    std::string out = t ? reinterpret_cast<PyTypeObject*>(t)->tp_name : "error";
+    if (v) {
+        PyObject* s = PyObject_Str(v);
+        if (s) {
+            const char* c = PyUnicode_AsUTF8(s);
+            if (c && *c) { out += ": "; out += c; }
+            Py_DECREF(s);
+        }
+        PyErr_Clear();
+    }
+    Py_XDECREF(t);
+    Py_XDECREF(v);
+    Py_XDECREF(tb);
+    return out;
+}
+
+}  // namespace
+
+void PyEncoder::push(PyObject* obj, PyObject* target) {
+    Py_INCREF(obj);
+    stack_.push_back(Work{obj, Item, 0, target});
+}
+
+int64_t PyEncoder::memoFind(PyObject* obj) const {
+    if (memo_.size() <= kLinearMemo) {
+        for (size_t i = 0; i < memo_.size(); ++i)
+            if (memo_[i] == obj) return static_cast<int64_t>(i);
+        return -1;
+    }
+    auto& m = bigMemo();
+    auto it = m.find(obj);
+    return it == m.end() ? -1 : static_cast<int64_t>(it->second);
+}
+
+void PyEncoder::memoAdd(PyObject* obj) {
+    Py_INCREF(obj);
+    memo_.push_back(obj);
+    if (memo_.size() == kLinearMemo + 1) {
+        auto& m = bigMemo();
+        for (size_t i = 0; i < memo_.size(); ++i) m.emplace(memo_[i], i);
+    } else if (memo_.size() > kLinearMemo + 1) {
+        bigMemo().emplace(obj, memo_.size() - 1);
+    }
+}
+
+void PyEncoder::reset() {
+    for (auto& w : stack_)
+        if (w.op == Item) Py_DECREF(w.obj);
+    stack_.clear();
+    if (memo_.size() > kLinearMemo) bigMemo().clear();
+    for (PyObject* o : memo_) Py_DECREF(o);
+    memo_.clear();
+}
+
+bool PyEncoder::encode(ValueWriter& w, PyObject* obj, const EncodeOptions& opt, EncodeCounts& counts) {
+    push(obj);
+    return run(w, opt, counts);
+}
+
+bool PyEncoder::encodeInputs(ValueWriter& w, PyObject* const* args, size_t nargs, PyObject* kwnames,
+                             const EncodeOptions& opt, EncodeCounts& counts) {
+    size_t nkw = kwnames ? static_cast<size_t>(PyTuple_GET_SIZE(kwnames)) : 0;
+    w.beginTuple(2, false);
+    w.beginTuple(nargs, false);
+    // Pre-order: args, then the kwargs dict header, then key/value pairs.
+    for (size_t i = nkw; i-- > 0;) {
+        PyObject* key = PyTuple_GET_ITEM(kwnames, static_cast<Py_ssize_t>(i));
+        push(args[nargs + i], key);
+        push(key);
+    }
+    stack_.push_back(Work{nullptr, DictHeader, nkw, nullptr});
+    for (size_t i = nargs; i-- > 0;) {
+        // Positions are small ints the legacy handlers use as their target.
+        PyObject* pos = PyLong_FromSize_t(i);
+        push(args[i], pos);
+        Py_DECREF(pos);  // small ints are cached by CPython: stays alive
+    }
+    return run(w, opt, counts);
+}
+
+bool PyEncoder::run(ValueWriter& w, const EncodeOptions& opt, EncodeCounts& counts) {
+    bool ok = true;
+    while (!stack_.empty()) {
+        Work item = stack_.back();
+        stack_.pop_back();
+        if (item.op == DictHeader) {
+            w.beginDict(item.n, false);
+            continue;
+        }
+        ok = encodeItem(w, item, opt, counts);
+        Py_DECREF(item.obj);
+        if (!ok) break;
+    }
+    reset();
+    return ok;
+}
+
+bool PyEncoder::encodeItem(ValueWriter& w, const Work& item, const EncodeOptions& opt, EncodeCounts& counts) {
+    PyObject* obj = item.obj;
+    PyTypeObject* t = Py_TYPE(obj);
+    if (obj == Py_None) { w.none(); return true; }
+    if (t == &PyBool_Type) { w.boolean(obj == Py_True); return true; }
+    if (t == &PyLong_Type) {
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+        if (!overflow) { w.integer(v); return true; }
+        bool negative = _PyLong_Sign(obj) < 0;
+        PyObject* mag = PyNumber_Absolute(obj);
+        if (!mag) return opaque(w, obj, "integer conversion failed", opt, counts);
+        size_t bits = _PyLong_NumBits(mag);
+        std::vector<uint8_t> buf((bits + 7) / 8 + 1);
+        int r = _PyLong_AsByteArray(reinterpret_cast<PyLongObject*>(mag), buf.data(), buf.size(), 1, 0);
+        Py_DECREF(mag);
+        if (r < 0) return opaque(w, obj, "integer conversion failed", opt, counts);
+        w.bigInteger(negative, buf.data(), buf.size());
+        return true;
+    }
+    if (t == &PyFloat_Type) { w.real(PyFloat_AS_DOUBLE(obj)); return true; }
+    if (t == &PyUnicode_Type) {
+        PyObject* holder = nullptr;
+        std::string_view s;
+        if (!utf8(obj, s, &holder)) return opaque(w, obj, "string encoding failed", opt, counts);
+        w.str(s);
+        Py_XDECREF(holder);
+        return true;
+    }
+    if (t == &PyBytes_Type) {
+        w.bytes(std::string_view(PyBytes_AS_STRING(obj), static_cast<size_t>(PyBytes_GET_SIZE(obj))));
+        return true;
+    }
+    if (t == &PyComplex_Type) {
+        Py_complex c = PyComplex_AsCComplex(obj);
+        w.complex(c.real, c.imag);
+        return true;
+    }
+
+    bool container = t == &PyList_Type || t == &PyTuple_Type || t == &PyDict_Type || t == &PySet_Type ||
+                     t == &PyFrozenSet_Type || t == &PyByteArray_Type;
+    if (!container) return encodeOther(w, obj, item.target, false, opt, counts);
+
+    // Containers: shared ones get a memo index before their items are written.
+    int64_t seen = memoFind(obj);
+    if (seen >= 0) {
+        w.backref(static_cast<uint64_t>(seen));
+        return true;
+    }
+    bool memo = Py_REFCNT(obj) > kSharedRefcount;
+    if (memo) memoAdd(obj);
+
+    if (t == &PyByteArray_Type) {
+        w.byteArray(std::string_view(PyByteArray_AS_STRING(obj), static_cast<size_t>(PyByteArray_GET_SIZE(obj))),
+                    memo);
+        return true;
+    }
+    // Snapshot the items first: handler and pickle code run while the stack
+    // is drained and may mutate the container; the count written must match.
+    scratch_.clear();
+    if (t == &PyList_Type || t == &PyTuple_Type) {
+        Py_ssize_t n = t == &PyList_Type ? PyList_GET_SIZE(obj) : PyTuple_GET_SIZE(obj);
+        for (Py_ssize_t i = 0; i < n; ++i)
+            scratch_.push_back(t == &PyList_Type ? PyList_GET_ITEM(obj, i) : PyTuple_GET_ITEM(obj, i));
+        if (t == &PyList_Type) w.beginList(scratch_.size(), memo);
+        else w.beginTuple(scratch_.size(), memo);
+    } else if (t == &PyDict_Type) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(obj, &pos, &k, &v)) {
+            scratch_.push_back(k);
+            scratch_.push_back(v);
+        }
+        w.beginDict(scratch_.size() / 2, memo);
+    } else {
+        Py_ssize_t pos = 0;
+        PyObject* k;
+        Py_hash_t h;
+        while (_PySet_NextEntry(obj, &pos, &k, &h)) scratch_.push_back(k);
+        if (t == &PySet_Type) w.beginSet(scratch_.size(), memo);
+        else w.beginFrozenSet(scratch_.size(), memo);
+    }
+    for (size_t i = scratch_.size(); i-- > 0;) push(scratch_[i]);
+    return true;
+}
+
+bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, PyObject* target, bool, const EncodeOptions& opt,
+                            EncodeCounts& counts) {
+    PyTypeObject* t = Py_TYPE(obj);
+    ensureNumpy();
+    const HandlerEntry& h = HandlerTable::instance().find(t);
+    if (h.kind == HandlerEntry::Codec) {
+        PyObject* r = PyObject_CallMethod(h.handler, "encode", "O", obj);
+        if (r) {
+            Py_buffer view;
+            if (PyObject_GetBuffer(r, &view, PyBUF_SIMPLE) == 0) {
+                w.handler(h.name, std::string_view(static_cast<const char*>(view.buf), static_cast<size_t>(view.len)));
+                PyBuffer_Release(&view);
+                Py_DECREF(r);
+                return true;
+            }
+            Py_DECREF(r);
+        }
+        std::string why = "handler " + h.name + " failed: " + errorText();
+        return opaque(w, obj, why.c_str(), opt, counts);
+    }
+    if (h.kind == HandlerEntry::Legacy && opt.writerDir) {
+        std::string rel = opt.legacyDir;
+        std::string abs = *opt.writerDir + "/" + rel;
+        PyObject* tgt = target ? target : Py_None;
+        PyObject* state = PyObject_CallFunction(Hooks::get().legacySave, "OOOs", h.handler, obj, tgt, abs.c_str());
+        if (state) {
+            w.beginLegacy(h.name, rel);
+            push(state);
+            Py_DECREF(state);
+            return true;
+        }
+        std::string why = "handler " + h.name + " failed: " + errorText();
+        return opaque(w, obj, why.c_str(), opt, counts);
+    }
+    bool nativeArray = h.kind == HandlerEntry::Native || h.kind == HandlerEntry::None;
+    if (nativeArray && isPlainArray(obj)) {
+        int64_t seen = memoFind(obj);
+        if (seen >= 0) {
+            w.backref(static_cast<uint64_t>(seen));
+            return true;
+        }
+        bool memo = Py_REFCNT(obj) > kSharedRefcount;
+        if (memo) memoAdd(obj);
+        if (writeArray(w, obj, memo, opt.blobs)) return true;
+        std::string why = "array capture failed: " + errorText();
+        return opaque(w, obj, why.c_str(), opt, counts);
+    }
+    if (isNumericScalar(obj)) {
+        if (writeScalar(w, obj)) return true;
+        PyErr_Clear();
+    }
+    PyObject* dumped = PyObject_CallFunction(Hooks::get().pickleDumps, "Oi", obj, 5);
+    if (dumped && PyBytes_Check(dumped)) {
+        w.pickle(std::string_view(PyBytes_AS_STRING(dumped), static_cast<size_t>(PyBytes_GET_SIZE(dumped))));
+        Py_DECREF(dumped);
+        ++counts.pickled;
+        return true;
+    }
+    Py_XDECREF(dumped);
+    std::string why = "cannot be pickled: " + errorText();
+    return opaque(w, obj, why.c_str(), opt, counts);
+}
+
+bool PyEncoder::opaque(ValueWriter& w, PyObject* obj, const char* reason, const EncodeOptions& opt,
+                       EncodeCounts& counts) {
+    PyErr_Clear();
+    if (opt.strict) {
+        std::string msg = "callmonitor cannot capture a value of type " + typeName(Py_TYPE(obj)) + " (" + reason + ")";
+        PyErr_SetString(PyExc_TypeError, msg.c_str());
+        return false;
+    }
+    w.opaque(typeName(Py_TYPE(obj)), safeRepr(obj), reason);
+    ++counts.opaque;
+    return true;
+}
+
+}  // namespace callmonitor::py

@@ -1,0 +1,67 @@
+// The capture stage's encoder: Python objects to value bytes (value_format.h).
+// Iterative (an explicit work stack), so deep nesting cannot overflow the C
+// stack; exact-type dispatch for the common types; shared objects and cycles
+// become Backrefs. It never raises into the user's program: a value it cannot
+// keep becomes an Opaque placeholder (type, truncated repr, reason) — unless
+// `strict`, where that raises CaptureError.
+#pragma once
+
+#include <Python.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "callmonitor/value_writer.h"
+#include "callmonitor/writer.h"
+
+namespace callmonitor::py {
+
+struct EncodeOptions {
+    bool strict = false;
+    std::vector<Blob>* blobs = nullptr;   // where large arrays go; null: inline
+    const std::string* writerDir = nullptr;   // for 0.3-style handlers' files
+    std::string legacyDir;                // relative dir for this call's handler files
+};
+
+struct EncodeCounts {
+    uint64_t opaque = 0;
+    uint64_t pickled = 0;
+};
+
+class PyEncoder {
+public:
+    // Encodes one value. Returns false only in strict mode, with a Python
+    // error set; otherwise always true.
+    bool encode(ValueWriter& w, PyObject* obj, const EncodeOptions& opt, EncodeCounts& counts);
+    // Encodes the inputs of a vectorcall: (args tuple, kwargs dict) as one value.
+    bool encodeInputs(ValueWriter& w, PyObject* const* args, size_t nargs, PyObject* kwnames,
+                      const EncodeOptions& opt, EncodeCounts& counts);
+
+private:
+    enum Op : uint8_t { Item, DictHeader };
+    struct Work {
+        PyObject* obj;   // strong reference (Item)
+        Op op;
+        uint64_t n;      // DictHeader: pairs
+        PyObject* target;  // borrowed: the top-level argument's position (int) or keyword (str)
+    };
+
+    bool run(ValueWriter& w, const EncodeOptions& opt, EncodeCounts& counts);
+    bool encodeItem(ValueWriter& w, const Work& item, const EncodeOptions& opt, EncodeCounts& counts);
+    bool encodeOther(ValueWriter& w, PyObject* obj, PyObject* target, bool memo, const EncodeOptions& opt,
+                     EncodeCounts& counts);
+    bool opaque(ValueWriter& w, PyObject* obj, const char* reason, const EncodeOptions& opt, EncodeCounts& counts);
+    void push(PyObject* obj, PyObject* target = nullptr);
+    // Memo: returns the index of an object seen before, or -1.
+    int64_t memoFind(PyObject* obj) const;
+    void memoAdd(PyObject* obj);
+    void reset();
+
+    std::vector<Work> stack_;
+    std::vector<PyObject*> memo_;   // strong references, index = memo index
+    std::vector<PyObject*> scratch_;
+};
+
+}  // namespace callmonitor::py

@@ -1,0 +1,287 @@
+#include "recorder.h"
+
+#include <time.h>
+
+#include <cstdio>
+
+#include "callmonitor/errors.h"
+#include "hooks.h"
+
+namespace callmonitor::py {
+namespace {
+
+int64_t monotonicNs() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// Reads d[key] as the requested type; missing or wrong-typed keys keep `out`.
+void readStr(PyObject* d, const char* key, std::string& out) {
+    PyObject* v = PyDict_GetItemString(d, key);
+    if (v && PyUnicode_Check(v)) {
+        Py_ssize_t n;
+        const char* c = PyUnicode_AsUTF8AndSize(v, &n);
+        if (c) out.assign(c, static_cast<size_t>(n));
+        else PyErr_Clear();
+    }
+}
+template <class T> void readInt(PyObject* d, const char* key, T& out) {
+    PyObject* v = PyDict_GetItemString(d, key);
+    if (v && PyLong_Check(v)) {
+        long long x = PyLong_AsLongLong(v);
+        if (x == -1 && PyErr_Occurred()) PyErr_Clear();
+        else out = static_cast<T>(x);
+    } else if (v && PyBool_Check(v)) {
+        out = static_cast<T>(v == Py_True);
+    }
+}
+void readBytes(PyObject* v, std::string& out) {
+    if (v && PyBytes_Check(v)) out.assign(PyBytes_AS_STRING(v), static_cast<size_t>(PyBytes_GET_SIZE(v)));
+}
+
+void warn(const std::string& message) {
+    PyObject* r = Hooks::get().warn ? PyObject_CallFunction(Hooks::get().warn, "s", message.c_str()) : nullptr;
+    if (!r) {
+        PyErr_Clear();
+        std::fprintf(stderr, "callmonitor: warning: %s\n", message.c_str());
+        std::fflush(stderr);
+    }
+    Py_XDECREF(r);
+}
+
+}  // namespace
+
+Recorder& Recorder::instance() {
+    static auto* r = new Recorder();  // lives until exit; atexit closes its writer
+    return *r;
+}
+
+bool Recorder::open() {
+    PyObject* s = PyObject_CallNoArgs(Hooks::get().openSession);
+    if (!s || !PyDict_Check(s)) {
+        std::string why = "cannot prepare the output directory";
+        if (PyErr_Occurred()) {
+            PyObject *t, *v, *tb;
+            PyErr_Fetch(&t, &v, &tb);
+            if (v) {
+                PyObject* str = PyObject_Str(v);
+                if (str && PyUnicode_AsUTF8(str)) why = PyUnicode_AsUTF8(str);
+                Py_XDECREF(str);
+            }
+            PyErr_Clear();
+            Py_XDECREF(t);
+            Py_XDECREF(v);
+            Py_XDECREF(tb);
+        }
+        Py_XDECREF(s);
+        warn(why + "; calls are not recorded in this process");
+        broken_ = true;
+        return false;
+    }
+    WriterInfo info;
+    WriterOptions opts;
+    readStr(s, "directory", opts.directory);
+    readStr(s, "run_directory", runDir_);
+    readStr(s, "host", info.host);
+    readInt(s, "pid", info.pid);
+    readInt(s, "rank", info.rank);
+    readStr(s, "writer_id", info.writerId);
+    readStr(s, "python_version", info.pythonVersion);
+    readStr(s, "package_version", info.packageVersion);
+    readStr(s, "cwd", info.cwd);
+    readInt(s, "map_size", opts.initialMapSize);
+    readInt(s, "buffer_bytes", opts.maxBufferBytes);
+    int64_t intervalMs = 100;
+    readInt(s, "flush_interval_ms", intervalMs);
+    opts.flushInterval = std::chrono::milliseconds(intervalMs);
+    std::string durability = "batch";
+    readStr(s, "durability", durability);
+    settings_.sync = durability == "sync";
+    opts.syncEachCommit = settings_.sync;
+    readInt(s, "capture_result", settings_.captureResult);
+    readInt(s, "strict", settings_.strict);
+    if (PyObject* argv = PyDict_GetItemString(s, "argv"); argv && PyList_Check(argv)) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(argv); ++i) {
+            const char* a = PyUnicode_Check(PyList_GET_ITEM(argv, i)) ? PyUnicode_AsUTF8(PyList_GET_ITEM(argv, i)) : nullptr;
+            if (a) info.argv.emplace_back(a);
+            else PyErr_Clear();
+        }
+    }
+    int64_t wall = 0;
+    readInt(s, "started_unix_ns", wall);
+    Py_DECREF(s);
+    clockOrigin_ = monotonicNs();
+    info.startedUnixNs = wall;
+    info.clockOriginNs = clockOrigin_;
+    writerDir_ = opts.directory;
+    try {
+        writer_ = std::make_unique<Writer>(std::move(opts), info);
+    } catch (const std::exception& e) {
+        warn(std::string(e.what()) + "; calls are not recorded in this process");
+        broken_ = true;
+        return false;
+    }
+    return true;
+}
+
+bool Recorder::handleFailure() {
+    // The writer has reported its failure once on stderr; capture stays off.
+    return false;
+}
+
+bool Recorder::functionId(PyObject* func, uint32_t& fid) {
+    PyObject* d = PyObject_CallOneArg(Hooks::get().describeFunction, func);
+    if (!d || !PyDict_Check(d)) {
+        Py_XDECREF(d);
+        captureError("describing the function failed");
+        return false;
+    }
+    std::string key;
+    readStr(d, "key", key);
+    auto it = functionIds_.find(key);
+    if (it != functionIds_.end()) {
+        fid = it->second;
+        Py_DECREF(d);
+        return true;
+    }
+    FunctionInfo fn;
+    fn.id = static_cast<uint32_t>(counters_.size());
+    readStr(d, "module", fn.module);
+    readStr(d, "qualname", fn.qualname);
+    readStr(d, "name", fn.name);
+    readStr(d, "file", fn.file);
+    readInt(d, "line", fn.line);
+    readInt(d, "signature_known", fn.signatureKnown);
+    readStr(d, "return_annotation", fn.returnAnnotation);
+    readStr(d, "kind", fn.kind);
+    std::string dirName = fn.qualname;
+    readStr(d, "dir_name", dirName);
+    if (PyObject* params = PyDict_GetItemString(d, "parameters"); params && PyList_Check(params)) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(params); ++i) {
+            PyObject* p = PyList_GET_ITEM(params, i);
+            if (!PyDict_Check(p)) continue;
+            Parameter prm;
+            readStr(p, "name", prm.name);
+            readInt(p, "kind", prm.kind);
+            readInt(p, "has_default", prm.hasDefault);
+            readBytes(PyDict_GetItemString(p, "default"), prm.defaultValue);
+            readStr(p, "default_repr", prm.defaultRepr);
+            readStr(p, "annotation", prm.annotation);
+            fn.parameters.push_back(std::move(prm));
+        }
+    }
+    Py_DECREF(d);
+    fid = fn.id;
+    functionIds_.emplace(std::move(key), fid);
+    counters_.push_back(0);
+    dirNames_.push_back(dirName);
+    writer_->submitFunction(fn);
+    return true;
+}
+
+uint32_t Recorder::threadIndex() {
+    thread_local uint64_t epoch = 0;
+    thread_local uint32_t index = 0;
+    if (epoch == epoch_) return index;
+    ThreadInfo t;
+    t.index = nextThread_++;
+    t.ident = PyThread_get_thread_ident();
+    t.nativeId = PyThread_get_thread_native_id();
+    if (PyObject* name = PyObject_CallNoArgs(Hooks::get().threadName)) {
+        if (PyUnicode_Check(name) && PyUnicode_AsUTF8(name)) t.name = PyUnicode_AsUTF8(name);
+        Py_DECREF(name);
+    }
+    PyErr_Clear();
+    writer_->submitThread(t);
+    epoch = epoch_;
+    index = t.index;
+    return index;
+}
+
+uint32_t Recorder::callerIndex() {
+    PyObject* g = PyEval_GetGlobals();  // the caller's frame: the wrapper has none of its own
+    if (!g) g = Py_None;  // called from C with no Python frame
+    if (g == lastGlobals_) return lastCaller_;
+    auto it = callers_.find(g);
+    uint32_t idx;
+    if (it != callers_.end()) {
+        idx = it->second;
+    } else {
+        std::string name = "<unknown>";
+        PyObject* n = PyDict_Check(g) ? PyDict_GetItemString(g, "__name__") : nullptr;
+        if (n && PyUnicode_Check(n) && PyUnicode_AsUTF8(n)) name = PyUnicode_AsUTF8(n);
+        PyErr_Clear();
+        idx = static_cast<uint32_t>(callers_.size());
+        Py_INCREF(g);
+        callers_.emplace(g, idx);
+        writer_->submitCaller(idx, name);
+    }
+    lastGlobals_ = g;
+    lastCaller_ = idx;
+    return idx;
+}
+
+uint64_t Recorder::nowNs() const { return static_cast<uint64_t>(monotonicNs() - clockOrigin_); }
+
+void Recorder::captureError(const char* what) {
+    PyErr_Clear();
+    if (writer_) writer_->countCaptureError();
+    if (!warnedError_) {
+        warnedError_ = true;
+        warn(std::string("capture error (logged once, the program continues): ") + what);
+    }
+}
+
+bool Recorder::flush() {
+    if (!writer_) return true;
+    bool ok;
+    Py_BEGIN_ALLOW_THREADS
+    ok = writer_->flush();
+    Py_END_ALLOW_THREADS
+    return ok;
+}
+
+void Recorder::close() {
+    std::unique_ptr<Writer> w = std::move(writer_);
+    ++epoch_;
+    broken_ = false;
+    functionIds_.clear();
+    counters_.clear();
+    dirNames_.clear();
+    nextThread_ = 0;
+    for (auto& [g, idx] : callers_) Py_DECREF(g);
+    callers_.clear();
+    lastGlobals_ = nullptr;
+    if (w) {
+        Py_BEGIN_ALLOW_THREADS
+        w->close();
+        w.reset();
+        Py_END_ALLOW_THREADS
+    }
+}
+
+void Recorder::afterForkChild() {
+    if (writer_) {
+        writer_->abandon();
+        (void)writer_.release();  // the parent's environment must not be touched: leak it
+    }
+    ++epoch_;
+    broken_ = false;
+    functionIds_.clear();
+    counters_.clear();
+    dirNames_.clear();
+    nextThread_ = 0;
+    for (auto& [g, idx] : callers_) Py_DECREF(g);
+    callers_.clear();
+    lastGlobals_ = nullptr;
+}
+
+PyObject* Recorder::statsDict() {
+    CaptureStats s = writer_ ? writer_->stats() : CaptureStats{};
+    return Py_BuildValue("{s:K,s:K,s:K,s:K}", "opaque", (unsigned long long)s.opaque, "pickled",
+                         (unsigned long long)s.pickled, "capture_errors", (unsigned long long)s.captureErrors,
+                         "dropped_calls", (unsigned long long)s.droppedCalls);
+}
+
+}  // namespace callmonitor::py

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The main job on a bundled example: record a real program, then show the
+# database and one of its calls. Works on a fresh Debian 12 machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh
+ROOT=$PWD
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/callmonitor-example.XXXXXX")
+cd "$WORK"
+
+echo; echo "== 1. record: python examples/heat_diffusion.py (kernels decorated with @intercept)"
+"$ROOT/.venv/bin/python" "$ROOT/examples/heat_diffusion.py" --size 64 --steps 30
+
+echo; echo "== 2. the database: callmonitor summary $WORK/call-monitor"
+"$ROOT/.venv/bin/callmonitor" summary call-monitor
+
+echo; echo "== 3. one call: callmonitor show call-monitor step 3"
+"$ROOT/.venv/bin/callmonitor" show call-monitor step 3
+
+echo; echo "== 4. from Python: load(...).get('step', 3)"
+"$ROOT/.venv/bin/python" - <<'PY'
+import callmonitor
+db = callmonitor.load("call-monitor")
+args, kwargs = db.get("step", 3)
+u = args[0]
+print(f"args[0]: ndarray {u.dtype} {u.shape}, sum {u.sum():.6f}; alpha={args[1]}, dt={args[2]:.3g}, dx={args[3]}")
+print(f"result of laplacian call #1 has shape {db.call('laplacian', 1).result.shape}")
+PY
+echo; echo "(recorded into $WORK/call-monitor)"
