@@ -1,0 +1,399 @@
+// Database / Snapshot: read-only access to one writer environment, safe
+// while a Writer (in another process, or this one) is still committing.
+#include "callmonitor/database.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "callmonitor/errors.h"
+#include "store/lmdb.h"
+
+namespace callmonitor {
+namespace {
+
+using lmdb::Side;
+
+// One opened environment with its database handles and a pool of reset read
+// transactions (renewing one is much cheaper than mdb_txn_begin, which has
+// to find a reader slot). Snapshots share it through a shared_ptr, so a
+// replacement environment (see Database::Impl::adoptResize) never pulls the
+// map out from under a live Snapshot.
+struct EnvHandle {
+    lmdb::Env env;  // declared first: closed after the pooled transactions
+    lmdb::Dbi meta, functions, calls, blobs, threads, callers;
+    std::mutex poolMutex;
+    std::vector<MDB_txn*> pool;
+
+    ~EnvHandle() {
+        for (MDB_txn* t : pool) mdb_txn_abort(t);
+    }
+    MDB_txn* takePooled() {
+        std::lock_guard<std::mutex> lock(poolMutex);
+        if (pool.empty()) return nullptr;
+        MDB_txn* t = pool.back();
+        pool.pop_back();
+        return t;
+    }
+    void givePooled(MDB_txn* t) {
+        std::lock_guard<std::mutex> lock(poolMutex);
+        if (pool.size() < 8) pool.push_back(t);
+        else mdb_txn_abort(t);
+    }
+    void drainPool() {
+        std::lock_guard<std::mutex> lock(poolMutex);
+        for (MDB_txn* t : pool) mdb_txn_abort(t);
+        pool.clear();
+    }
+};
+
+std::string notADatabase(const std::string& path, const std::string& why) {
+    return path + " is not a callmonitor database (" + why + ")";
+}
+
+uint32_t readU32LE(const char* p) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+    return v;
+}
+
+}  // namespace
+
+struct Snapshot::Impl {
+    std::shared_ptr<EnvHandle> handle;
+    lmdb::Txn txn;
+
+    ~Impl() {
+        if (txn) handle->givePooled(txn.resetAndRelease());
+    }
+    const std::string& path() const { return handle->env.path(); }
+};
+
+struct Database::Impl {
+    std::string directory;
+    std::string dataFile;
+    unsigned flags = 0;  // mdb_env_open flags that worked (MDB_NOLOCK on read-only media)
+    uint32_t version = 0;
+
+    mutable std::mutex mutex;  // guards `current`
+    mutable std::shared_ptr<EnvHandle> current;
+
+    uint64_t readerMapSize() const {
+        struct stat st {};
+        const uint64_t file = ::stat(dataFile.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
+        const uint64_t page = 1 << 20;
+        return std::max<uint64_t>(uint64_t(1) << 30, (2 * file + page - 1) / page * page);
+    }
+
+    // Opens the environment and its named databases. Errors name the path.
+    std::shared_ptr<EnvHandle> openEnv(bool first) {
+        auto h = std::make_shared<EnvHandle>();
+        int rc = 0;
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            h->env = lmdb::Env(directory, Side::Read);
+            h->env.setMaxDbs(8);
+            // Map more than the file holds (address space only) so a writer
+            // growing the file rarely forces a remap (MDB_MAP_RESIZED).
+            h->env.setMapSize(readerMapSize());
+            h->env.open(flags, 0644, &rc);
+            if (rc == 0) break;
+            h->env.close();  // mdb_env_open failed: the handle must be discarded
+            const bool lockRefused = rc == EACCES || rc == EROFS || rc == EPERM;
+            if (!lockRefused || (flags & MDB_NOLOCK)) break;
+            flags |= MDB_NOLOCK;  // no lock file possible here (read-only media): read without one
+        }
+        if (rc == MDB_INVALID || (rc == ENOENT && first)) {
+            if (flags & MDB_NOSUBDIR) throw NotADatabaseError(notADatabase(directory, "not an LMDB file"));
+            throw CorruptError(dataFile + " is truncated or not an LMDB file (mdb_env_open: " +
+                               mdb_strerror(rc) + "); the database cannot be read");
+        }
+        if (rc) lmdb::raise(rc, "mdb_env_open", directory, Side::Read);
+
+        // A file shorter than the pages its meta page claims would fault
+        // (SIGBUS) when those pages are read: refuse it here.
+        MDB_envinfo info = h->env.info();
+        const uint64_t needed = (uint64_t(info.me_last_pgno) + 1) * h->env.pageSize();
+        struct stat st {};
+        if (::fstat(h->env.fd(), &st) == 0 && uint64_t(st.st_size) < needed) {
+            throw CorruptError(dataFile + " is truncated: " + std::to_string(st.st_size) + " bytes, but its pages need " +
+                               std::to_string(needed));
+        }
+
+        lmdb::Txn txn(h->env, MDB_RDONLY);
+        MDB_dbi metaDbi = 0;
+        rc = mdb_dbi_open(txn.handle(), format::kMetaDb, 0, &metaDbi);
+        if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
+            throw NotADatabaseError(notADatabase(directory, "an LMDB environment without a \"meta\" database"));
+        }
+        if (rc) lmdb::raise(rc, "mdb_dbi_open(\"meta\")", directory, Side::Read);
+        h->meta = lmdb::Dbi::open(txn, format::kMetaDb, 0);
+        if (first) checkFormat(*h, txn);
+        h->functions = lmdb::Dbi::open(txn, format::kFunctionsDb, 0, true);
+        h->calls = lmdb::Dbi::open(txn, format::kCallsDb, 0, true);
+        h->blobs = lmdb::Dbi::open(txn, format::kBlobsDb, 0, true);
+        h->threads = lmdb::Dbi::open(txn, format::kThreadsDb, 0, true);
+        h->callers = lmdb::Dbi::open(txn, format::kCallersDb, 0, true);
+        txn.commit();  // a committed read transaction keeps the handles it opened
+        return h;
+    }
+
+    void checkFormat(const EnvHandle& h, const lmdb::Txn& txn) {
+        std::string_view value;
+        if (!h.meta.get(txn, format::kMetaFormat, value)) {
+            throw NotADatabaseError(notADatabase(directory, "no format key in its meta database"));
+        }
+        if (value.size() < format::kMagic.size() + 4 || value.substr(0, format::kMagic.size()) != format::kMagic) {
+            throw NotADatabaseError(notADatabase(directory, "its format key does not start with the callmonitor magic"));
+        }
+        version = readU32LE(value.data() + format::kMagic.size());
+        if (version > format::kFormatVersion) {
+            throw VersionError(directory + " was written in callmonitor format version " + std::to_string(version) +
+                               ", but this reader supports versions up to " + std::to_string(format::kFormatVersion) +
+                               "; upgrade callmonitor to read it");
+        }
+    }
+
+    // The writer grew the file past our map: adopt its size. mdb_env_set_mapsize
+    // remaps, so it is only safe when no Snapshot uses this environment;
+    // otherwise new snapshots move to a freshly opened environment.
+    // Caveat (LMDB): with the Writer in this same process, opening a second
+    // environment re-initialises the shared lock table (fcntl locks are per
+    // process), which un-protects the older live snapshots. The generous
+    // reader map (readerMapSize) makes this path rare.
+    std::shared_ptr<EnvHandle> adoptResize(const std::shared_ptr<EnvHandle>& seen) const {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (current != seen) return current;  // another thread already did it
+        if (current.use_count() == 2) {       // `current` and `seen`: no snapshot holds it
+            current->drainPool();
+            current->env.setMapSize(0);
+            return current;
+        }
+        current = const_cast<Impl*>(this)->openEnv(false);
+        return current;
+    }
+
+    std::unique_ptr<Snapshot::Impl> beginRead() const {
+        auto s = std::make_unique<Snapshot::Impl>();
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            s->handle = current;
+        }
+        for (int attempt = 0;; ++attempt) {
+            try {
+                if (MDB_txn* pooled = s->handle->takePooled()) {
+                    s->txn = lmdb::Txn::renew(s->handle->env, pooled);
+                } else {
+                    s->txn = lmdb::Txn(s->handle->env, MDB_RDONLY);
+                }
+                return s;
+            } catch (const lmdb::MapResizedError& e) {
+                if (attempt >= 4) throw CorruptError(e.what());
+                s->handle = adoptResize(s->handle);
+            }
+        }
+    }
+};
+
+// --- Snapshot ---------------------------------------------------------------------
+
+Snapshot::Snapshot(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Snapshot::~Snapshot() = default;
+Snapshot::Snapshot(Snapshot&&) noexcept = default;
+Snapshot& Snapshot::operator=(Snapshot&&) noexcept = default;
+
+std::optional<std::string_view> Snapshot::record(const format::CallKey& key) const {
+    const EnvHandle& h = *impl_->handle;
+    if (!h.calls) return std::nullopt;
+    std::string_view value;
+    if (!h.calls.get(impl_->txn, key.encode(), value)) return std::nullopt;
+    return value;
+}
+
+CallView Snapshot::call(const format::CallKey& key) const {
+    std::optional<std::string_view> r = record(key);
+    if (!r) {
+        throw CallNotFoundError("no call " + std::to_string(key.invocation) + " of function " +
+                                std::to_string(key.function) + " in " + impl_->path());
+    }
+    return parseCallRecord(*r, key);
+}
+
+std::string_view Snapshot::blob(const format::CallKey& key, uint32_t index) const {
+    const EnvHandle& h = *impl_->handle;
+    std::string_view value;
+    if (!h.blobs || !h.blobs.get(impl_->txn, format::encodeBlobKey(key, index), value)) {
+        throw CorruptError("call " + std::to_string(key.invocation) + " of function " + std::to_string(key.function) +
+                           " names blob " + std::to_string(index) + ", which is missing from " + impl_->path());
+    }
+    return value;
+}
+
+uint64_t Snapshot::lastInvocation(uint32_t function) const {
+    const EnvHandle& h = *impl_->handle;
+    if (!h.calls) return 0;
+    lmdb::Cursor cursor(impl_->txn, h.calls);
+    MDB_val k{}, v{};
+    bool found;
+    std::string next;
+    if (function == UINT32_MAX) {
+        found = cursor.get(k, v, MDB_LAST);
+    } else {
+        // Position on the first key of the next function, then step back once.
+        next = format::CallKey{function + 1, 0}.encode();
+        k = lmdb::val(next);
+        found = cursor.get(k, v, MDB_SET_RANGE) ? cursor.get(k, v, MDB_PREV) : cursor.get(k, v, MDB_LAST);
+    }
+    format::CallKey key;
+    if (!found || !format::CallKey::decode(lmdb::view(k), key) || key.function != function) return 0;
+    return key.invocation;
+}
+
+std::vector<uint64_t> Snapshot::invocations(uint32_t function) const {
+    std::vector<uint64_t> out;
+    const EnvHandle& h = *impl_->handle;
+    if (!h.calls) return out;
+    lmdb::Cursor cursor(impl_->txn, h.calls);
+    const std::string first = format::CallKey{function, 0}.encode();
+    MDB_val k = lmdb::val(first), v{};
+    format::CallKey key;
+    for (bool ok = cursor.get(k, v, MDB_SET_RANGE); ok; ok = cursor.get(k, v, MDB_NEXT)) {
+        if (!format::CallKey::decode(lmdb::view(k), key) || key.function != function) break;
+        out.push_back(key.invocation);
+    }
+    return out;
+}
+
+uint64_t Snapshot::countCalls(uint32_t function) const {
+    const EnvHandle& h = *impl_->handle;
+    if (!h.calls) return 0;
+    lmdb::Cursor cursor(impl_->txn, h.calls);
+    const std::string first = format::CallKey{function, 0}.encode();
+    MDB_val k = lmdb::val(first), v{};
+    format::CallKey key;
+    uint64_t n = 0;
+    for (bool ok = cursor.get(k, v, MDB_SET_RANGE); ok; ok = cursor.get(k, v, MDB_NEXT)) {
+        if (!format::CallKey::decode(lmdb::view(k), key) || key.function != function) break;
+        ++n;
+    }
+    return n;
+}
+
+// --- Database ---------------------------------------------------------------------
+
+Database Database::open(const std::string& directory) {
+    auto impl = std::make_unique<Impl>();
+    impl->directory = directory;
+    struct stat st {};
+    if (::stat(directory.c_str(), &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) throw NotFoundError(directory + " does not exist");
+        throw NotADatabaseError(directory + " cannot be read: " + std::strerror(errno));
+    }
+    impl->flags = MDB_RDONLY | MDB_NOTLS;
+    if (S_ISDIR(st.st_mode)) {
+        impl->dataFile = directory + "/data.mdb";
+        struct stat dataStat {};
+        if (::stat(impl->dataFile.c_str(), &dataStat) != 0) {
+            throw NotADatabaseError(notADatabase(directory, "no data.mdb in it"));
+        }
+        if (dataStat.st_size == 0) throw CorruptError(impl->dataFile + " is empty (truncated); the database cannot be read");
+    } else {
+        impl->dataFile = directory;
+        impl->flags |= MDB_NOSUBDIR;
+    }
+    impl->current = impl->openEnv(true);
+    return Database(std::move(impl));
+}
+
+Database::Database(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Database::~Database() = default;
+Database::Database(Database&&) noexcept = default;
+Database& Database::operator=(Database&&) noexcept = default;
+
+const std::string& Database::directory() const { return impl_->directory; }
+uint32_t Database::formatVersion() const { return impl_->version; }
+
+Snapshot Database::snapshot() const { return Snapshot(impl_->beginRead()); }
+
+WriterInfo Database::writerInfo() const {
+    auto s = impl_->beginRead();
+    std::string_view value;
+    if (!s->handle->meta.get(s->txn, format::kMetaWriter, value)) return WriterInfo{};
+    return decodeWriterInfo(value);
+}
+
+CaptureStats Database::stats() const {
+    auto s = impl_->beginRead();
+    std::string_view value;
+    if (!s->handle->meta.get(s->txn, format::kMetaStats, value)) return CaptureStats{};
+    return decodeCaptureStats(value);
+}
+
+namespace {
+// Visits every (u32 key, value) of `dbi` in key order.
+template <class F>
+void forEachU32(const lmdb::Txn& txn, const lmdb::Dbi& dbi, const std::string& path, F&& f) {
+    if (!dbi) return;
+    lmdb::Cursor cursor(txn, dbi);
+    MDB_val k{}, v{};
+    for (bool ok = cursor.get(k, v, MDB_FIRST); ok; ok = cursor.get(k, v, MDB_NEXT)) {
+        uint32_t id = 0;
+        if (!format::decodeU32Key(lmdb::view(k), id)) throw CorruptError("malformed key in " + path);
+        f(id, lmdb::view(v));
+    }
+}
+}  // namespace
+
+std::vector<FunctionInfo> Database::functions() const {
+    auto s = impl_->beginRead();
+    std::vector<FunctionInfo> out;
+    forEachU32(s->txn, s->handle->functions, impl_->directory, [&](uint32_t id, std::string_view v) {
+        out.push_back(decodeFunctionInfo(v));
+        out.back().id = id;
+    });
+    return out;
+}
+
+std::vector<ThreadInfo> Database::threads() const {
+    auto s = impl_->beginRead();
+    std::vector<ThreadInfo> out;
+    forEachU32(s->txn, s->handle->threads, impl_->directory, [&](uint32_t id, std::string_view v) {
+        out.push_back(decodeThreadInfo(v));
+        out.back().index = id;
+    });
+    return out;
+}
+
+std::vector<std::string> Database::callers() const {
+    auto s = impl_->beginRead();
+    std::vector<std::string> out;
+    forEachU32(s->txn, s->handle->callers, impl_->directory, [&](uint32_t id, std::string_view v) {
+        if (id > (1u << 24)) throw CorruptError("caller index " + std::to_string(id) + " out of range in " + impl_->directory);
+        if (out.size() <= id) out.resize(size_t(id) + 1);
+        out[id] = std::string(v);
+    });
+    return out;
+}
+
+DatabaseSizes Database::sizes() const {
+    DatabaseSizes sizes;
+    struct stat st {};
+    if (::stat(impl_->dataFile.c_str(), &st) == 0) sizes.fileBytes = uint64_t(st.st_size);
+    auto s = impl_->beginRead();
+    const EnvHandle& h = *s->handle;
+    if (h.calls) {
+        MDB_stat c = h.calls.stat(s->txn);
+        sizes.calls = c.ms_entries;
+        sizes.callBytes = uint64_t(c.ms_branch_pages + c.ms_leaf_pages + c.ms_overflow_pages) * c.ms_psize;
+    }
+    if (h.blobs) {
+        MDB_stat b = h.blobs.stat(s->txn);
+        sizes.blobs = b.ms_entries;
+        sizes.blobBytes = uint64_t(b.ms_branch_pages + b.ms_leaf_pages + b.ms_overflow_pages) * b.ms_psize;
+    }
+    return sizes;
+}
+
+}  // namespace callmonitor
