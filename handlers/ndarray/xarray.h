@@ -4,6 +4,7 @@
 #include <complex>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <type_traits>
 
@@ -51,17 +52,26 @@ xt::xarray<T> toXarray(const Value& v) {
     std::vector<size_t> shape(v.shape.begin(), v.shape.end());
     size_t n = 1;
     for (size_t s : shape) n *= s;
-    std::vector<T> elems(n);
-    if (n) std::memcpy(elems.data(), v.bytes.data(), n * sizeof(T));
+    if (n * sizeof(T) != v.bytes.size())
+        throw TypeMismatchError("array of dtype " + v.name + " holds " + std::to_string(v.bytes.size()) +
+                                " bytes, which does not match its shape");
+    // A plain buffer, not std::vector<T>: vector<bool> has no data().
+    std::unique_ptr<T[]> elems(new T[n ? n : 1]);
+    if constexpr (std::is_same_v<T, bool>) {
+        for (size_t i = 0; i < n; ++i) elems[i] = v.bytes[i] != 0;  // any nonzero byte is True
+    } else if (n) {
+        std::memcpy(elems.get(), v.bytes.data(), n * sizeof(T));
+    }
     bool swapped = (v.dtype.byteOrder == '>' && hostIsLittleEndian()) ||
                    (v.dtype.byteOrder == '<' && !hostIsLittleEndian());
     if (swapped && sizeof(T) > 1)
-        for (auto& e : elems) swapElementBytes(reinterpret_cast<uint8_t*>(&e), sizeof(T), DtypeOf<T>::kind == 'c');
+        for (size_t i = 0; i < n; ++i)
+            swapElementBytes(reinterpret_cast<uint8_t*>(&elems[i]), sizeof(T), DtypeOf<T>::kind == 'c');
     if (v.order == 'F') {
-        auto src = xt::adapt(elems.data(), n, xt::no_ownership(), shape, xt::layout_type::column_major);
+        auto src = xt::adapt<xt::layout_type::column_major>(elems.get(), n, xt::no_ownership(), shape);
         return xt::xarray<T>(src);
     }
-    auto src = xt::adapt(elems.data(), n, xt::no_ownership(), shape, xt::layout_type::row_major);
+    auto src = xt::adapt<xt::layout_type::row_major>(elems.get(), n, xt::no_ownership(), shape);
     return xt::xarray<T>(src);
 }
 

@@ -37,6 +37,15 @@ struct Value {
     char order = 'C';
     std::vector<uint64_t> shape;
 
+    Value() = default;
+    Value(const Value&) = default;
+    Value(Value&&) = default;
+    Value& operator=(const Value&) = default;
+    Value& operator=(Value&&) = default;
+    // Releases children iteratively, so dropping a 100,000-deep tree does not
+    // recurse. (A cyclic graph is never freed: break it by clearing items.)
+    ~Value();
+
     bool isNone() const { return tag == Tag::None; }
     // Python-like rendering (cycle-safe: a node already being printed is "...").
     std::string toText(size_t maxItems = 20) const;
