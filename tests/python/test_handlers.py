@@ -1,0 +1,222 @@
+"""REGISTRY: new-style encode/decode handlers, 0.3-style save/load handlers, lookup by MRO."""
+import json
+import os
+import textwrap
+
+import numpy as np
+
+import callmonitor
+import sample_functions as sf
+from callmonitor import REGISTRY, Handler
+from _support import check
+
+
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __eq__(self, other):
+        return isinstance(other, Point) and (self.x, self.y) == (other.x, other.y)
+
+    def __repr__(self):
+        return f"Point({self.x}, {self.y})"
+
+
+class Point3(Point):
+    def __init__(self, x, y, z):
+        super().__init__(x, y)
+        self.z = z
+
+
+class PointHandler:
+    encoded = []
+
+    def encode(self, obj):
+        PointHandler.encoded.append(type(obj))
+        return json.dumps([type(obj).__name__, vars(obj)]).encode()
+
+    def decode(self, data):
+        name, state = json.loads(bytes(data).decode())
+        cls = {"Point": Point, "Point3": Point3}[name]
+        obj = cls.__new__(cls)
+        vars(obj).update(state)
+        return obj
+
+
+def test_new_style_handler_roundtrip_without_pickle(recorder):
+    REGISTRY.add(Point, PointHandler)
+    PointHandler.encoded.clear()
+    sf.no_result(Point(1, 2))   # result=False: only the argument is encoded
+    # Point is a module-level class: were it pickled it would come back as
+    # Unrestorable (allow_pickle is off), so a Point proves the handler ran.
+    loaded = recorder.load().get(sf.no_result, 1)[0][0]
+    assert type(loaded) is Point and loaded == Point(1, 2)
+    assert PointHandler.encoded == [Point]
+
+
+def test_handler_found_through_mro_for_subclass(recorder):
+    REGISTRY.add(Point, PointHandler)
+    PointHandler.encoded.clear()
+    sf.no_result([Point3(1, 2, 3)])
+    loaded = recorder.load().get(sf.no_result, 1)[0][0][0]
+    assert PointHandler.encoded == [Point3]
+    assert type(loaded) is Point3 and (loaded.x, loaded.y, loaded.z) == (1, 2, 3)
+    assert REGISTRY.get(Point3) is PointHandler
+
+
+def test_registry_repr_lists_type_handler_pairs():
+    REGISTRY.add(Point, PointHandler)
+    text = repr(REGISTRY)
+    assert "numpy.ndarray" in text and "NDArrayHandler" in text
+    assert "Point" in text and "PointHandler" in text
+    assert text.index("Point") < text.index("PointHandler")      # type, then its handler
+    assert REGISTRY.get(np.ndarray) is callmonitor.NDArrayHandler
+
+
+def test_registry_add_rejects_non_handler():
+    class NotAHandler:
+        pass
+
+    import pytest
+    with pytest.raises(TypeError):
+        REGISTRY.add(Point, NotAHandler)
+
+
+def test_legacy_handler_base_class_has_the_03_interface():
+    h = Handler("payload", 3)
+    assert (h.data, h.target) == ("payload", 3)
+    h.data = "other"
+    assert h.data == "other"
+    assert callable(Handler.accumulator_done)
+
+
+# -- callmonitor 0.3 style handlers, in separate processes -------------------------------
+
+LEGACY_MODULE = '''
+import os
+from os.path import join
+
+from callmonitor import Handler
+
+
+class Blob:
+    def __init__(self, payload):
+        self.payload = payload
+
+    def __repr__(self):
+        return f"Blob({self.payload!r})"
+
+
+class BlobHandler(Handler):
+    def save(self, path):
+        with open(join(path, f"blob_{self.target}.txt"), "w") as f:
+            f.write(self.data.payload)
+
+    def load(self, path):
+        with open(join(path, f"blob_{self.target}.txt")) as f:
+            self.data = Blob(f.read())
+
+    @classmethod
+    def accumulator_done(cls):
+        with open(os.environ["ACCUMULATOR_MARKER"], "a") as f:
+            f.write("accumulator_done\\n")
+'''
+
+RECORD = '''
+from callmonitor import REGISTRY, intercept
+from legacy_blob import Blob, BlobHandler
+
+REGISTRY.add(Blob, BlobHandler)
+
+@intercept
+def take(b, k=None):
+    return 0
+
+take(Blob("first"), k=Blob("keyword"))
+take(Blob("second"))
+print("recorded")
+'''
+
+
+def _record_legacy(tmp_path, run_recorder):
+    (tmp_path / "legacy_blob.py").write_text(textwrap.dedent(LEGACY_MODULE))
+    marker = tmp_path / "marker.txt"
+    proc = check(run_recorder(RECORD, tmp_path, env={"ACCUMULATOR_MARKER": marker}, timeout=30))
+    assert proc.stdout == "recorded\n"
+    return marker
+
+
+def test_legacy_handler_saves_files_and_accumulator_done_runs_at_exit(tmp_path, run_recorder):
+    marker = _record_legacy(tmp_path, run_recorder)
+    assert marker.read_text() == "accumulator_done\n"              # once, at exit
+    writer = tmp_path / "call-monitor" / "main"
+    files = sorted(str(p.relative_to(writer)) for p in writer.rglob("blob_*.txt"))
+    assert files == ["handlers/take/1/blob_0.txt", "handlers/take/1/blob_k.txt",
+                     "handlers/take/2/blob_0.txt"]
+    assert (writer / "handlers/take/1/blob_k.txt").read_text() == "keyword"
+
+
+def test_legacy_handler_roundtrip_in_a_reading_process(tmp_path, run_recorder):
+    _record_legacy(tmp_path, run_recorder)
+    proc = check(run_recorder('''
+        import callmonitor
+        from legacy_blob import Blob, BlobHandler
+        callmonitor.REGISTRY.add(Blob, BlobHandler)
+        db = callmonitor.load("call-monitor")
+        args, kwargs = db.get("take", 1)
+        print(type(args[0]).__name__, args[0].payload, type(kwargs["k"]).__name__, kwargs["k"].payload)
+        args, kwargs = db.get("take", 2)
+        print(type(args[0]).__name__, args[0].payload, kwargs)
+    ''', tmp_path))
+    assert proc.stdout == "Blob first Blob keyword\nBlob second {}\n"
+
+
+def test_reading_without_the_handler_registered_raises_naming_the_class(tmp_path, run_recorder):
+    _record_legacy(tmp_path, run_recorder)
+    proc = check(run_recorder('''
+        import callmonitor
+        db = callmonitor.load("call-monitor")
+        try:
+            db.get("take", 1)
+        except callmonitor.HandlerNotRegisteredError as e:
+            print("HandlerNotRegisteredError:", e)
+        else:
+            print("no error")
+    ''', tmp_path))
+    assert proc.stdout.startswith("HandlerNotRegisteredError:"), proc.stdout
+    assert "BlobHandler" in proc.stdout
+
+
+def test_new_style_handler_not_registered_when_reading(tmp_path, run_recorder):
+    (tmp_path / "pt_handler.py").write_text(textwrap.dedent('''
+        class P:
+            def __init__(self, v):
+                self.v = v
+
+        class PHandler:
+            def encode(self, obj):
+                return str(obj.v).encode()
+
+            def decode(self, data):
+                return P(int(bytes(data)))
+    '''))
+    check(run_recorder('''
+        from callmonitor import REGISTRY, intercept
+        from pt_handler import P, PHandler
+        REGISTRY.add(P, PHandler)
+        intercept(lambda p: None)(P(41))
+    ''', tmp_path))
+    proc = check(run_recorder('''
+        import callmonitor
+        db = callmonitor.load("call-monitor")
+        fn = db.functions[0]
+        try:
+            db.get(f"{fn.module}.{fn.qualname}", 1)
+        except callmonitor.HandlerNotRegisteredError as e:
+            print("raised", "PHandler" in str(e))
+        from pt_handler import P, PHandler
+        callmonitor.REGISTRY.add(P, PHandler)
+        db = callmonitor.load("call-monitor")
+        print("value", db.get(f"{fn.module}.{fn.qualname}", 1)[0][0].v)
+    ''', tmp_path))
+    assert proc.stdout == "raised True\nvalue 41\n"
