@@ -24,7 +24,7 @@
 //                   bytes are the elements in `order` (C: row-major, F: column-major)
 //   NpScalar  0x10  str dtype | varint n | n bytes
 //   Handler   0x11  str handler name | varint n | n bytes   (registered handler's payload)
-//   Pickle    0x12  varint n | n bytes                      (pickle protocol 5)
+//   Pickle    0x12  str type name | varint n | n bytes      (pickle protocol 5)
 //   Opaque    0x13  str type name | str repr | str reason   (value that could not be kept)
 //   Backref   0x14  varint memo index                       (an object seen earlier)
 //   Legacy    0x15  str handler name | str directory (relative to the writer) | value state

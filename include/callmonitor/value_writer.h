@@ -49,7 +49,7 @@ public:
 
     void numpyScalar(std::string_view dtype, const void* data, size_t n);
     void handler(std::string_view name, std::string_view payload);
-    void pickle(std::string_view payload);
+    void pickle(std::string_view typeName, std::string_view payload);
     void opaque(std::string_view typeName, std::string_view repr, std::string_view reason);
     void backref(uint64_t memoIndex);
     // Must be followed by exactly one value: the handler's state.

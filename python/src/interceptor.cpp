@@ -80,6 +80,7 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
     } else {
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
         std::string message;
         {
             BusyGuard busy(st);
@@ -101,17 +102,28 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
     auto* self = reinterpret_cast<InterceptorObject*>(callable);
     CaptureState& st = t_state;
     Recorder& rec = Recorder::instance();
-    if (st.busy || !rec.ready()) return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
-
-    if (self->epoch != rec.epoch()) {
+    if (st.busy) return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
+    uint32_t thread;
+    {
+        // Opening the session and describing the function run Python code,
+        // which must not record itself.
         BusyGuard busy(st);
-        uint32_t fid;
-        if (!rec.functionId(self->func, fid)) return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
-        self->fid = fid;
-        self->epoch = rec.epoch();
+        if (!rec.ready()) {
+            st.busy = false;
+            return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
+        }
+        if (self->epoch != rec.epoch()) {
+            uint32_t fid;
+            if (!rec.functionId(self->func, fid)) {
+                st.busy = false;
+                return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
+            }
+            self->fid = fid;
+            self->epoch = rec.epoch();
+        }
+        thread = rec.threadIndex();
     }
     format::CallKey key{self->fid, rec.nextInvocation(self->fid)};
-    uint32_t thread = rec.threadIndex();
     uint32_t caller = rec.callerIndex();
     uint64_t start = rec.nowNs();
 
@@ -126,7 +138,8 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
     opt.strict = rec.settings().strict;
     opt.blobs = &st.blobs;
     opt.writerDir = &rec.writerDir();
-    opt.legacyDir = "handlers/" + rec.functionDirName(self->fid) + "/" + std::to_string(key.invocation);
+    opt.functionDir = &rec.functionDirName(self->fid);
+    opt.invocation = key.invocation;
     EncodeCounts counts;
     bool encoded;
     {

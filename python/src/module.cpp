@@ -4,6 +4,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <lmdb.h>
+
+#include <cstring>
 #include <string>
 
 #include "callmonitor/database.h"
@@ -263,6 +266,27 @@ PYBIND11_MODULE(_core, m) {
     });
 
     m.attr("FORMAT_VERSION") = format::kFormatVersion;
+
+    // For tests of version handling: rewrites meta["format"] of a closed writer directory.
+    m.def("_set_format_version_for_tests", [](const std::string& dir, uint32_t version) {
+        MDB_env* env = nullptr;
+        MDB_txn* txn = nullptr;
+        MDB_dbi dbi;
+        int rc = mdb_env_create(&env);
+        if (!rc) rc = mdb_env_set_maxdbs(env, 16);
+        if (!rc) rc = mdb_env_open(env, dir.c_str(), 0, 0644);
+        if (!rc) rc = mdb_txn_begin(env, nullptr, 0, &txn);
+        if (!rc) rc = mdb_dbi_open(txn, format::kMetaDb, 0, &dbi);
+        std::string value(format::kMagic);
+        for (int i = 0; i < 4; ++i) value.push_back(static_cast<char>((version >> (8 * i)) & 0xFF));
+        MDB_val k{std::strlen(format::kMetaFormat), const_cast<char*>(format::kMetaFormat)};
+        MDB_val v{value.size(), value.data()};
+        if (!rc) rc = mdb_put(txn, dbi, &k, &v, 0);
+        if (!rc) { rc = mdb_txn_commit(txn); txn = nullptr; }
+        if (txn) mdb_txn_abort(txn);
+        if (env) mdb_env_close(env);
+        if (rc) throw std::runtime_error(std::string("cannot rewrite the format version: ") + mdb_strerror(rc));
+    });
 
     m.def("_install_hooks", [](py::dict h) {
         auto& hooks = cpy::Hooks::get();

@@ -103,7 +103,7 @@ struct Decoder {
             case Tag::Pickle: {
                 if (!opt.allowPickle) {
                     std::string repr = "<pickled object, " + std::to_string(t.data.size()) + " bytes>";
-                    return unrestorable("pickle", repr,
+                    return unrestorable(t.name, repr,
                                         "stored as a pickle; load(path, allow_pickle=True) restores it "
                                         "(only for databases you trust: unpickling can run code)");
                 }

@@ -143,6 +143,8 @@ void PyEncoder::reset() {
     if (memo_.size() > kLinearMemo) bigMemo().clear();
     for (PyObject* o : memo_) Py_DECREF(o);
     memo_.clear();
+    for (PyObject* o : legacyDone_) Py_DECREF(o);
+    legacyDone_.clear();
 }
 
 bool PyEncoder::encode(ValueWriter& w, PyObject* obj, const EncodeOptions& opt, EncodeCounts& counts) {
@@ -163,10 +165,11 @@ bool PyEncoder::encodeInputs(ValueWriter& w, PyObject* const* args, size_t nargs
     }
     stack_.push_back(Work{nullptr, DictHeader, nkw, nullptr});
     for (size_t i = nargs; i-- > 0;) {
-        // Positions are small ints the legacy handlers use as their target.
-        PyObject* pos = PyLong_FromSize_t(i);
+        // The position is the 0.3 handlers' target. Only CPython's cached
+        // small ints are used, so the borrowed pointer stays valid.
+        PyObject* pos = i < 256 ? PyLong_FromSize_t(i) : nullptr;
         push(args[i], pos);
-        Py_DECREF(pos);  // small ints are cached by CPython: stays alive
+        Py_XDECREF(pos);
     }
     return run(w, opt, counts);
 }
@@ -278,7 +281,10 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, PyObject* target, boo
                             EncodeCounts& counts) {
     PyTypeObject* t = Py_TYPE(obj);
     ensureNumpy();
-    const HandlerEntry& h = HandlerTable::instance().find(t);
+    static const HandlerEntry kNoHandler;
+    bool handled = false;
+    for (PyObject* o : legacyDone_) handled |= (o == obj);
+    const HandlerEntry& h = handled ? kNoHandler : HandlerTable::instance().find(t);
     if (h.kind == HandlerEntry::Codec) {
         PyObject* r = PyObject_CallMethod(h.handler, "encode", "O", obj);
         if (r) {
@@ -294,12 +300,14 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, PyObject* target, boo
         std::string why = "handler " + h.name + " failed: " + errorText();
         return opaque(w, obj, why.c_str(), opt, counts);
     }
-    if (h.kind == HandlerEntry::Legacy && opt.writerDir) {
-        std::string rel = opt.legacyDir;
+    if (h.kind == HandlerEntry::Legacy && opt.writerDir && opt.functionDir) {
+        std::string rel = "handlers/" + *opt.functionDir + "/" + std::to_string(opt.invocation);
         std::string abs = *opt.writerDir + "/" + rel;
         PyObject* tgt = target ? target : Py_None;
         PyObject* state = PyObject_CallFunction(Hooks::get().legacySave, "OOOs", h.handler, obj, tgt, abs.c_str());
         if (state) {
+            Py_INCREF(obj);
+            legacyDone_.push_back(obj);
             w.beginLegacy(h.name, rel);
             push(state);
             Py_DECREF(state);
@@ -327,7 +335,7 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, PyObject* target, boo
     }
     PyObject* dumped = PyObject_CallFunction(Hooks::get().pickleDumps, "Oi", obj, 5);
     if (dumped && PyBytes_Check(dumped)) {
-        w.pickle(std::string_view(PyBytes_AS_STRING(dumped), static_cast<size_t>(PyBytes_GET_SIZE(dumped))));
+        w.pickle(typeName(t), std::string_view(PyBytes_AS_STRING(dumped), static_cast<size_t>(PyBytes_GET_SIZE(dumped))));
         Py_DECREF(dumped);
         ++counts.pickled;
         return true;

@@ -21,8 +21,10 @@ namespace callmonitor::py {
 struct EncodeOptions {
     bool strict = false;
     std::vector<Blob>* blobs = nullptr;   // where large arrays go; null: inline
-    const std::string* writerDir = nullptr;   // for 0.3-style handlers' files
-    std::string legacyDir;                // relative dir for this call's handler files
+    // For 0.3-style handlers' files: <writerDir>/handlers/<functionDir>/<invocation>/
+    const std::string* writerDir = nullptr;
+    const std::string* functionDir = nullptr;
+    uint64_t invocation = 0;
 };
 
 struct EncodeCounts {
@@ -62,6 +64,9 @@ private:
     std::vector<Work> stack_;
     std::vector<PyObject*> memo_;   // strong references, index = memo index
     std::vector<PyObject*> scratch_;
+    // Values already handed to a 0.3-style handler: met again inside that
+    // handler's own state (its `_data`), they are not handed to it again.
+    std::vector<PyObject*> legacyDone_;   // strong references
 };
 
 }  // namespace callmonitor::py

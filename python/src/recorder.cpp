@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <cstdio>
+#include <thread>
 
 #include "callmonitor/errors.h"
 #include "hooks.h"
@@ -123,6 +124,20 @@ bool Recorder::open() {
         return false;
     }
     return true;
+}
+
+bool Recorder::openOnce() {
+    while (opening_) {
+        Py_BEGIN_ALLOW_THREADS
+        std::this_thread::yield();
+        Py_END_ALLOW_THREADS
+    }
+    if (writer_) return !writer_->failed();
+    if (broken_) return false;
+    opening_ = true;
+    bool ok = open();
+    opening_ = false;
+    return ok;
 }
 
 bool Recorder::handleFailure() {

@@ -30,7 +30,8 @@ public:
     // call; false when capture is off or the writer failed).
     bool ready() {
         if (writer_) return !writer_->failed() || handleFailure();
-        return enabled_ && !broken_ && open();
+        if (!enabled_ || broken_) return false;
+        return openOnce();
     }
     uint64_t epoch() const { return epoch_; }
     const SessionSettings& settings() const { return settings_; }
@@ -60,7 +61,11 @@ public:
 
 private:
     bool open();
+    // open(), once: a thread arriving while another opens waits for it
+    // (the Python part of opening releases the GIL).
+    bool openOnce();
     bool handleFailure();
+    bool opening_ = false;
 
     std::unique_ptr<Writer> writer_;
     bool enabled_ = true;

@@ -103,7 +103,10 @@ ValuePtr decodeValue(std::string_view bytes, const BlobResolver& blobs, bool req
                 case Tag::Str:
                 case Tag::Bytes:
                 case Tag::ByteArray:
+                    v.bytes.assign(t.data);
+                    break;
                 case Tag::Pickle:
+                    v.name.assign(t.name);
                     v.bytes.assign(t.data);
                     break;
                 // Items follow. Reserve only a few: a hostile count must not
@@ -533,7 +536,10 @@ public:
             case Tag::Handler:
                 out += "<handler " + v->name + ": " + std::to_string(v->bytes.size()) + " bytes>";
                 return;
-            case Tag::Pickle: out += "<pickled: " + std::to_string(v->bytes.size()) + " bytes>"; return;
+            case Tag::Pickle:
+                out += "<pickled " + (v->name.empty() ? std::string("object") : v->name) + ": " +
+                       std::to_string(v->bytes.size()) + " bytes>";
+                return;
             case Tag::Opaque: out += "<unrestorable " + v->name + ": " + v->bytes + ">"; return;
             case Tag::Backref: out += "<backref " + std::to_string(v->integer) + ">"; return;
             default: break;

@@ -92,7 +92,10 @@ void ValueParser::next(Token& t) {
         case Tag::Str:
         case Tag::Bytes:
         case Tag::ByteArray:
+            t.data = readText();
+            break;
         case Tag::Pickle:
+            t.name = readText();
             t.data = readText();
             break;
         case Tag::List:

@@ -106,8 +106,9 @@ void ValueWriter::handler(std::string_view name, std::string_view payload) {
     text(payload);
 }
 
-void ValueWriter::pickle(std::string_view payload) {
+void ValueWriter::pickle(std::string_view typeName, std::string_view payload) {
     tag(Tag::Pickle);
+    text(typeName);
     text(payload);
 }
 

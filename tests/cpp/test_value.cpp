@@ -181,7 +181,7 @@ TEST(ValueText, PayloadKindsPrintAsPlaceholders) {
     auto h = mkStr("abcd", Tag::Handler);
     h->name = "pkg.H";
     EXPECT_EQ(text(h), "<handler pkg.H: 4 bytes>");
-    EXPECT_EQ(text(mkStr("xyz", Tag::Pickle)), "<pickled: 3 bytes>");
+    EXPECT_EQ(text(mkStr("xyz", Tag::Pickle)), "<pickled object: 3 bytes>");
     auto o = mkStr("<socket fd=3>", Tag::Opaque);
     o->name = "socket.socket";
     EXPECT_EQ(text(o), "<unrestorable socket.socket: <socket fd=3>>");

@@ -138,7 +138,7 @@ private:
             }
             case Tag::NpScalar: w.numpyScalar(v.name, v.bytes.data(), v.bytes.size()); break;
             case Tag::Handler: w.handler(v.name, v.bytes); break;
-            case Tag::Pickle: w.pickle(v.bytes); break;
+            case Tag::Pickle: w.pickle(v.name, v.bytes); break;
             case Tag::Opaque: w.opaque(v.name, v.bytes, v.extra); break;
             case Tag::Legacy:
                 w.beginLegacy(v.name, v.extra);

@@ -45,7 +45,7 @@ def annotated(a: int, b: float = 1.5, *, arr: np.ndarray = None) -> float:
 
 @intercept(result=False)
 def no_result(x):
-    return x * 2
+    return x
 
 
 @intercept

@@ -76,7 +76,9 @@ def describe(func):
             })
         return_annotation = _annotation_text(sig.return_annotation)
     return {
-        "key": f"{module}:{qualname}:{file}:{line}:{id(base) if not code else 0}",
+        # One record stream per function; a partial of it gets its own.
+        "key": f"{module}:{qualname}:{file}:{line}:{id(base) if not code else 0}:"
+               f"{id(func) if isinstance(func, functools.partial) else 0}",
         "module": module, "qualname": qualname, "name": name, "file": file, "line": line,
         "signature_known": known, "parameters": parameters,
         "return_annotation": return_annotation, "kind": _kind(func),

@@ -20,6 +20,11 @@ def _wrap(func, result):
         wrapper.__qualname__ = getattr(target, "__qualname__", name)
     if not hasattr(wrapper, "__qualname__") and hasattr(wrapper, "__name__"):
         wrapper.__qualname__ = wrapper.__name__
+    # inspect takes a C callable with __get__ for a builtin; give it the signature.
+    try:
+        wrapper.__signature__ = inspect.signature(func)
+    except (TypeError, ValueError):
+        pass
     return wrapper
 
 

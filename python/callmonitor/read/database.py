@@ -1,5 +1,6 @@
 """``load(path)``: a recorded run (or one writer of it), read back as Python objects."""
 import datetime
+import functools
 import inspect
 import os
 import types
@@ -233,9 +234,13 @@ class Database:
     def _candidates(self, fn):
         if callable(fn) and not isinstance(fn, str):
             target = getattr(fn, "__callmonitor_target__", None) or inspect.unwrap(fn)
+            partial = isinstance(target, functools.partial)
+            while isinstance(target, functools.partial):
+                target = target.func
             module = getattr(target, "__module__", "") or ""
             qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", "")
-            return lambda f: f.module == module and f.qualname == qualname
+            return lambda f: (f.module == module and f.qualname == qualname
+                              and (f.kind == "partial") == partial)
         if not isinstance(fn, str):
             raise TypeError(f"a function is named by a str or the function itself, not {fn!r}")
         return lambda f: fn in (f.full_name, f.qualname, f.name)
