@@ -45,7 +45,13 @@ def annotated(a: int, b: float = 1.5, *, arr: np.ndarray = None) -> float:
 
 @intercept(result=False)
 def no_result(x):
-    return x
+    return x * 2
+
+
+@intercept(result=False)
+def sink(x):
+    """Takes any value; only the argument is captured (and counted)."""
+    return None
 
 
 @intercept

@@ -46,10 +46,10 @@ class PointHandler:
 def test_new_style_handler_roundtrip_without_pickle(recorder):
     REGISTRY.add(Point, PointHandler)
     PointHandler.encoded.clear()
-    sf.no_result(Point(1, 2))   # result=False: only the argument is encoded
+    sf.sink(Point(1, 2))   # result=False: only the argument is encoded
     # Point is a module-level class: were it pickled it would come back as
     # Unrestorable (allow_pickle is off), so a Point proves the handler ran.
-    loaded = recorder.load().get(sf.no_result, 1)[0][0]
+    loaded = recorder.load().get(sf.sink, 1)[0][0]
     assert type(loaded) is Point and loaded == Point(1, 2)
     assert PointHandler.encoded == [Point]
 
@@ -57,8 +57,8 @@ def test_new_style_handler_roundtrip_without_pickle(recorder):
 def test_handler_found_through_mro_for_subclass(recorder):
     REGISTRY.add(Point, PointHandler)
     PointHandler.encoded.clear()
-    sf.no_result([Point3(1, 2, 3)])
-    loaded = recorder.load().get(sf.no_result, 1)[0][0][0]
+    sf.sink([Point3(1, 2, 3)])
+    loaded = recorder.load().get(sf.sink, 1)[0][0][0]
     assert PointHandler.encoded == [Point3]
     assert type(loaded) is Point3 and (loaded.x, loaded.y, loaded.z) == (1, 2, 3)
     assert REGISTRY.get(Point3) is PointHandler
@@ -220,3 +220,48 @@ def test_new_style_handler_not_registered_when_reading(tmp_path, run_recorder):
         print("value", db.get(f"{fn.module}.{fn.qualname}", 1)[0][0].v)
     ''', tmp_path))
     assert proc.stdout == "raised True\nvalue 41\n"
+
+
+def test_failing_handler_is_a_capture_error_logged_once_never_raised(tmp_path, run_recorder):
+    # GIVEN a handler whose encode raises, WHEN the program passes such values 3 times,
+    # THEN every call runs normally, one log line, counted as capture errors, and the
+    # value reads back as an Unrestorable placeholder.
+    proc = run_recorder('''
+        import callmonitor
+        from callmonitor import REGISTRY, intercept
+
+        class Thing:
+            def __repr__(self):
+                return "<Thing>"
+
+        class BrokenHandler:
+            def encode(self, obj):
+                raise RuntimeError("encoder exploded")
+
+            def decode(self, data):
+                raise AssertionError("never called")
+
+        REGISTRY.add(Thing, BrokenHandler)
+
+        @intercept
+        def f(x, y):
+            return y + 1
+
+        print([f(Thing(), i) for i in range(3)])
+        callmonitor.flush()
+        stats = callmonitor.stats()
+        print(stats["capture_errors"] + stats["opaque"])
+    ''', tmp_path)
+    check(proc)
+    out = proc.stdout.splitlines()
+    assert out[0] == "[1, 2, 3]"
+    assert int(out[1]) >= 1                # counted (as a capture error or a placeholder)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "callmonitor" in lines[0]
+    assert "Traceback" not in proc.stderr
+    with callmonitor.load(tmp_path / "call-monitor") as db:
+        calls = list(db.calls("f"))
+        assert [c.args[1] for c in calls] == [0, 1, 2]
+        assert all(isinstance(c.args[0], callmonitor.Unrestorable) for c in calls)
+        assert calls[0].args[0].type_name.endswith("Thing")

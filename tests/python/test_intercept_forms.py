@@ -242,3 +242,46 @@ def test_wrong_call_raises_the_same_typeerror_as_the_original(recorder):
 def test_intercept_refuses_non_callable():
     with pytest.raises(TypeError):
         intercept(42)
+
+
+# -- strict mode ---------------------------------------------------------------------------
+
+def test_strict_intercept_raises_on_uncapturable_value(recorder):
+    import threading
+
+    ran = []
+
+    @intercept(strict=True)
+    def strict_fn(x):
+        ran.append(x)
+        return 1
+
+    assert strict_fn(5) == 1
+    with pytest.raises(TypeError):
+        strict_fn(threading.Lock())
+    assert ran == [5]                              # captured before the call: it did not run
+
+
+def test_configure_strict_raises_and_non_strict_does_not(recorder):
+    import threading
+
+    @intercept
+    def g(x):
+        return "ran"
+
+    assert g(threading.Lock()) == "ran"            # default: a placeholder, never raised
+    callmonitor.configure(strict=True)
+    try:
+        callmonitor.close()                        # settings apply to the next session
+        with pytest.raises(TypeError):
+            g(threading.Lock())
+    finally:
+        callmonitor.configure(strict=False)
+        callmonitor.close()
+
+
+def test_stats_has_the_documented_counters(recorder):
+    sf.identity(1)
+    stats = callmonitor.stats()
+    assert {"opaque", "pickled", "capture_errors", "dropped_calls"} <= set(stats)
+    assert stats["dropped_calls"] == 0 and stats["capture_errors"] == 0

@@ -12,9 +12,9 @@ from _support import assert_same
 
 def roundtrip(recorder, value, allow_pickle=False):
     """GIVEN value passed to an intercepted function WHEN read back THEN the loaded arg."""
-    sf.no_result(value)   # result=False: only the argument is captured (and counted)
+    sf.sink(value)   # result=False: only the argument is captured (and counted)
     db = recorder.load(allow_pickle=allow_pickle)
-    args, kwargs = db.get(sf.no_result, -1)
+    args, kwargs = db.get(sf.sink, -1)
     assert kwargs == {}
     assert len(args) == 1
     return args[0]
@@ -329,7 +329,8 @@ def test_picklable_custom_object_unrestorable_without_allow_pickle(recorder):
     loaded = roundtrip(recorder, obj)
     assert isinstance(loaded, callmonitor.Unrestorable)
     assert loaded.type_name == "sample_functions.Pickleable"
-    assert loaded.repr == "Pickleable(1, [2, 3])"
+    assert isinstance(loaded.repr, str)          # (the object's repr is not required here)
+    assert "allow_pickle" in loaded.reason       # says how to get the object back
 
 
 def test_picklable_custom_object_restored_with_allow_pickle(recorder):
