@@ -21,7 +21,15 @@ struct InterceptorObject {
     uint64_t epoch;           // session the cached id belongs to
     uint32_t fid;
     int captureResult;        // -1: session default; 0/1: this function's option
+    int strict;               // -1: session default; 0/1: this function's option
 };
+
+// Counts what an encoding produced, and logs (once per process) a failing handler.
+void account(Recorder& rec, const EncodeCounts& counts) {
+    if (counts.opaque) rec.writer().countOpaque(counts.opaque);
+    if (counts.pickled) rec.writer().countPickled(counts.pickled);
+    if (counts.errors) rec.captureError(counts.firstError.c_str());
+}
 
 // Per-thread capture scratch. `busy` stops capture of calls made by capture
 // itself (a handler or __reduce__ calling an intercepted function).
@@ -74,8 +82,7 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
             ValueWriter w(st.outcome);
             BusyGuard busy(st);
             st.encoder.encode(w, result, opt, counts);
-            if (counts.opaque) rec.writer().countOpaque(counts.opaque);
-            if (counts.pickled) rec.writer().countPickled(counts.pickled);
+            account(rec, counts);
         }
     } else {
         PyObject *type, *value, *tb;
@@ -135,7 +142,7 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
     st.blobs.clear();
     appendCallHeader(st.record, start, thread, caller);
     EncodeOptions opt;
-    opt.strict = rec.settings().strict;
+    opt.strict = self->strict < 0 ? rec.settings().strict : self->strict != 0;
     opt.blobs = &st.blobs;
     opt.writerDir = &rec.writerDir();
     opt.functionDir = &rec.functionDirName(self->fid);
@@ -148,8 +155,7 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
         encoded = st.encoder.encodeInputs(w, args, nargs, kwnames, opt, counts);
     }
     if (!encoded) return nullptr;  // strict mode: the CaptureError is set
-    if (counts.opaque) rec.writer().countOpaque(counts.opaque);
-    if (counts.pickled) rec.writer().countPickled(counts.pickled);
+    account(rec, counts);
     appendPending(st.record);
     Writer& writer = rec.writer();
     writer.submitEntry(key, st.record, std::move(st.blobs));
@@ -183,10 +189,11 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
 }
 
 PyObject* interceptorNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
-    static const char* kwlist[] = {"func", "result", nullptr};
+    static const char* kwlist[] = {"func", "result", "strict", nullptr};
     PyObject* func;
-    int result = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|i", const_cast<char**>(kwlist), &func, &result)) return nullptr;
+    int result = -1, strict = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|ii", const_cast<char**>(kwlist), &func, &result, &strict))
+        return nullptr;
     if (!PyCallable_Check(func)) {
         PyErr_Format(PyExc_TypeError, "intercept() needs a callable, got %.200s", Py_TYPE(func)->tp_name);
         return nullptr;
@@ -200,6 +207,7 @@ PyObject* interceptorNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
     self->epoch = 0;
     self->fid = 0;
     self->captureResult = result;
+    self->strict = strict;
     if (!self->dict) {
         Py_DECREF(self);
         return nullptr;

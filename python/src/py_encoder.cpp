@@ -298,6 +298,7 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, PyObject* target, boo
             Py_DECREF(r);
         }
         std::string why = "handler " + h.name + " failed: " + errorText();
+        if (counts.errors++ == 0) counts.firstError = why;
         return opaque(w, obj, why.c_str(), opt, counts);
     }
     if (h.kind == HandlerEntry::Legacy && opt.writerDir && opt.functionDir) {
@@ -314,6 +315,7 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, PyObject* target, boo
             return true;
         }
         std::string why = "handler " + h.name + " failed: " + errorText();
+        if (counts.errors++ == 0) counts.firstError = why;
         return opaque(w, obj, why.c_str(), opt, counts);
     }
     bool nativeArray = h.kind == HandlerEntry::Native || h.kind == HandlerEntry::None;

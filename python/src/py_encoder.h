@@ -30,6 +30,8 @@ struct EncodeOptions {
 struct EncodeCounts {
     uint64_t opaque = 0;
     uint64_t pickled = 0;
+    uint64_t errors = 0;       // a registered handler failed (the value became Opaque)
+    std::string firstError;
 };
 
 class PyEncoder {

@@ -5,9 +5,13 @@ import inspect
 from .. import _core
 
 
-def _wrap(func, result):
+def _flag(value):
+    return -1 if value is None else int(bool(value))
+
+
+def _wrap(func, result, strict):
     """An Interceptor for `func` that looks like `func` to Python."""
-    wrapper = _core.Interceptor(func, -1 if result is None else int(bool(result)))
+    wrapper = _core.Interceptor(func, _flag(result), _flag(strict))
     target = func.func if isinstance(func, functools.partial) else func
     try:
         functools.update_wrapper(wrapper, target)
@@ -28,7 +32,7 @@ def _wrap(func, result):
     return wrapper
 
 
-def intercept(func=None, *, result=None):
+def intercept(func=None, *, result=None, strict=None):
     """Record every call of `func` into the callmonitor database.
 
     Use as ``@intercept`` or ``@intercept(result=False)``; also on builtins
@@ -36,15 +40,18 @@ def intercept(func=None, *, result=None):
     ``staticmethod`` / ``classmethod`` objects, generators and coroutines.
 
     result: record the return value (default: the session setting, on).
+    strict: raise TypeError when an argument cannot be captured, before the
+            function runs (default: the session setting, off — a placeholder
+            is stored instead). For tests.
     The wrapped callable behaves exactly like `func`: same return value,
     same exceptions, same signature and metadata.
     """
     if func is None:
-        return lambda f: intercept(f, result=result)
+        return lambda f: intercept(f, result=result, strict=strict)
     if isinstance(func, staticmethod):
-        return staticmethod(intercept(func.__func__, result=result))
+        return staticmethod(intercept(func.__func__, result=result, strict=strict))
     if isinstance(func, classmethod):
-        return classmethod(intercept(func.__func__, result=result))
+        return classmethod(intercept(func.__func__, result=result, strict=strict))
     if isinstance(func, _core.Interceptor):
         return func
     if not callable(func):
@@ -53,4 +60,4 @@ def intercept(func=None, *, result=None):
                            or inspect.isasyncgenfunction(func)):
         # The "result" is a coroutine/generator object, not worth keeping.
         result = False
-    return _wrap(func, result)
+    return _wrap(func, result, strict)
