@@ -27,5 +27,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv --system-site-packages .venv
 fi
 echo "setup: building and installing callmonitor into .venv"
-.venv/bin/python -m pip install -q --no-build-isolation --no-deps -e . 2>&1 | grep -v "lto-wrapper" || true
+mkdir -p build
+if ! .venv/bin/python -m pip install --no-build-isolation --no-deps -e . > build/pip-install.log 2>&1; then
+  cat build/pip-install.log >&2
+  echo "setup: building callmonitor failed (log above, also in build/pip-install.log)" >&2
+  exit 1
+fi
 .venv/bin/python -c "import callmonitor" || { echo "setup: callmonitor does not import" >&2; exit 1; }

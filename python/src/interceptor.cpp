@@ -40,7 +40,17 @@ struct CaptureState {
     std::vector<Blob> blobs;
     bool busy = false;
 };
-thread_local CaptureState t_state;
+// initial-exec: a plain TLS slot, no __tls_get_addr call on the hot path.
+__attribute__((tls_model("initial-exec"))) thread_local CaptureState* t_state = nullptr;
+
+CaptureState& captureState() {
+    CaptureState* s = t_state;
+    if (__builtin_expect(s == nullptr, 0)) {
+        s = new CaptureState();  // one per thread that records; kept for the thread's life
+        t_state = s;
+    }
+    return *s;
+}
 
 struct BusyGuard {
     explicit BusyGuard(CaptureState& s) : s_(s) { s_.busy = true; }
@@ -69,7 +79,8 @@ std::string exceptionTypeName(PyObject* type) {
 // must stay set, unchanged, when this returns).
 void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, const format::CallKey& key,
                    uint64_t start, PyObject* result) {
-    uint64_t duration = rec.nowNs() - start;
+    uint64_t end = rec.nowNs();
+    uint64_t duration = end > start ? end - start : 0;
     st.outcome.clear();
     if (result) {
         bool capture = self->captureResult < 0 ? rec.settings().captureResult : self->captureResult != 0;
@@ -107,7 +118,7 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
 
 PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
     auto* self = reinterpret_cast<InterceptorObject*>(callable);
-    CaptureState& st = t_state;
+    CaptureState& st = captureState();
     Recorder& rec = Recorder::instance();
     if (st.busy) return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
     uint32_t thread;

@@ -107,11 +107,67 @@ std::string errorText() {
     return out;
 }
 
+// Writes a value that has no items and runs no Python code (None, bool,
+// int64, float, complex, str, bytes). Returns false for anything else.
+inline bool writeImmediate(ValueWriter& w, PyObject* obj) {
+    PyTypeObject* t = Py_TYPE(obj);
+    if (t == &PyLong_Type) {
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+        if (overflow) return false;
+        w.integer(v);
+        return true;
+    }
+    if (t == &PyUnicode_Type) {
+        Py_ssize_t n;
+        const char* c = PyUnicode_AsUTF8AndSize(obj, &n);
+        if (!c) {
+            PyErr_Clear();  // lone surrogates: the general path passes them through
+            return false;
+        }
+        w.str(std::string_view(c, static_cast<size_t>(n)));
+        return true;
+    }
+    if (obj == Py_None) { w.none(); return true; }
+    if (t == &PyFloat_Type) { w.real(PyFloat_AS_DOUBLE(obj)); return true; }
+    if (t == &PyBool_Type) { w.boolean(obj == Py_True); return true; }
+    if (t == &PyBytes_Type) {
+        w.bytes(std::string_view(PyBytes_AS_STRING(obj), static_cast<size_t>(PyBytes_GET_SIZE(obj))));
+        return true;
+    }
+    if (t == &PyComplex_Type) {
+        Py_complex c = PyComplex_AsCComplex(obj);
+        w.complex(c.real, c.imag);
+        return true;
+    }
+    return false;
+}
+
 }  // namespace
 
-void PyEncoder::push(PyObject* obj, PyObject* target) {
+void PyEncoder::push(PyObject* obj, Target target) {
     Py_INCREF(obj);
     stack_.push_back(Work{obj, Item, 0, target});
+}
+
+void PyEncoder::emitSequence(ValueWriter& w) {
+    size_t n = seq_.size();
+    for (size_t i = 0; i < n; ++i) {
+        const Work& item = seq_[i];
+        if (item.op == DictHeader) {
+            w.beginDict(item.n, false);
+            continue;
+        }
+        if (writeImmediate(w, item.obj)) continue;
+        // Items from here on may run Python code: hold them, in reverse.
+        for (size_t j = n; j-- > i;) {
+            Work rest = seq_[j];
+            if (rest.op == Item) Py_INCREF(rest.obj);
+            stack_.push_back(rest);
+        }
+        break;
+    }
+    seq_.clear();
 }
 
 int64_t PyEncoder::memoFind(PyObject* obj) const {
@@ -148,6 +204,7 @@ void PyEncoder::reset() {
 }
 
 bool PyEncoder::encode(ValueWriter& w, PyObject* obj, const EncodeOptions& opt, EncodeCounts& counts) {
+    if (writeImmediate(w, obj)) return true;
     push(obj);
     return run(w, opt, counts);
 }
@@ -157,20 +214,35 @@ bool PyEncoder::encodeInputs(ValueWriter& w, PyObject* const* args, size_t nargs
     size_t nkw = kwnames ? static_cast<size_t>(PyTuple_GET_SIZE(kwnames)) : 0;
     w.beginTuple(2, false);
     w.beginTuple(nargs, false);
-    // Pre-order: args, then the kwargs dict header, then key/value pairs.
-    for (size_t i = nkw; i-- > 0;) {
-        PyObject* key = PyTuple_GET_ITEM(kwnames, static_cast<Py_ssize_t>(i));
-        push(args[nargs + i], key);
-        push(key);
+    // In stream order: the args, the kwargs dict header, then key/value
+    // pairs. Immediates are written on the spot (the common case); from the
+    // first value that needs more, the rest goes through the work stack.
+    size_t i = 0;
+    while (i < nargs && writeImmediate(w, args[i])) ++i;
+    size_t k = 0;
+    if (i == nargs) {
+        w.beginDict(nkw, false);
+        for (; k < nkw; ++k) {
+            size_t mark = w.buffer().size();
+            if (writeImmediate(w, PyTuple_GET_ITEM(kwnames, static_cast<Py_ssize_t>(k))) &&
+                writeImmediate(w, args[nargs + k]))
+                continue;
+            w.buffer().resize(mark);  // this pair goes through the work stack, key first
+            break;
+        }
+        if (k == nkw) return true;
     }
-    stack_.push_back(Work{nullptr, DictHeader, nkw, nullptr});
-    for (size_t i = nargs; i-- > 0;) {
-        // The position is the 0.3 handlers' target. Only CPython's cached
-        // small ints are used, so the borrowed pointer stays valid.
-        PyObject* pos = i < 256 ? PyLong_FromSize_t(i) : nullptr;
-        push(args[i], pos);
-        Py_XDECREF(pos);
+    seq_.clear();
+    if (i < nargs) {
+        for (; i < nargs; ++i) seq_.push_back(Work{args[i], Item, 0, Target{static_cast<int64_t>(i), nullptr}});
+        seq_.push_back(Work{nullptr, DictHeader, nkw, Target{-1, nullptr}});
     }
+    for (; k < nkw; ++k) {
+        PyObject* key = PyTuple_GET_ITEM(kwnames, static_cast<Py_ssize_t>(k));
+        seq_.push_back(Work{key, Item, 0, Target{-1, nullptr}});
+        seq_.push_back(Work{args[nargs + k], Item, 0, Target{-1, key}});
+    }
+    emitSequence(w);
     return run(w, opt, counts);
 }
 
@@ -232,7 +304,7 @@ bool PyEncoder::encodeItem(ValueWriter& w, const Work& item, const EncodeOptions
 
     bool container = t == &PyList_Type || t == &PyTuple_Type || t == &PyDict_Type || t == &PySet_Type ||
                      t == &PyFrozenSet_Type || t == &PyByteArray_Type;
-    if (!container) return encodeOther(w, obj, item.target, false, opt, counts);
+    if (!container) return encodeOther(w, obj, item.target, opt, counts);
 
     // Containers: shared ones get a memo index before their items are written.
     int64_t seen = memoFind(obj);
@@ -248,36 +320,38 @@ bool PyEncoder::encodeItem(ValueWriter& w, const Work& item, const EncodeOptions
                     memo);
         return true;
     }
-    // Snapshot the items first: handler and pickle code run while the stack
-    // is drained and may mutate the container; the count written must match.
-    scratch_.clear();
+    // Items are written directly while they are immediates; from the first
+    // one that is not, the rest are held on the work stack (handler and
+    // pickle code may then run and mutate the container; the count written
+    // already is what was there).
+    seq_.clear();
     if (t == &PyList_Type || t == &PyTuple_Type) {
         Py_ssize_t n = t == &PyList_Type ? PyList_GET_SIZE(obj) : PyTuple_GET_SIZE(obj);
         for (Py_ssize_t i = 0; i < n; ++i)
-            scratch_.push_back(t == &PyList_Type ? PyList_GET_ITEM(obj, i) : PyTuple_GET_ITEM(obj, i));
-        if (t == &PyList_Type) w.beginList(scratch_.size(), memo);
-        else w.beginTuple(scratch_.size(), memo);
+            seq_.push_back(Work{t == &PyList_Type ? PyList_GET_ITEM(obj, i) : PyTuple_GET_ITEM(obj, i), Item, 0, Target{-1, nullptr}});
+        if (t == &PyList_Type) w.beginList(seq_.size(), memo);
+        else w.beginTuple(seq_.size(), memo);
     } else if (t == &PyDict_Type) {
         Py_ssize_t pos = 0;
         PyObject *k, *v;
         while (PyDict_Next(obj, &pos, &k, &v)) {
-            scratch_.push_back(k);
-            scratch_.push_back(v);
+            seq_.push_back(Work{k, Item, 0, Target{-1, nullptr}});
+            seq_.push_back(Work{v, Item, 0, Target{-1, nullptr}});
         }
-        w.beginDict(scratch_.size() / 2, memo);
+        w.beginDict(seq_.size() / 2, memo);
     } else {
         Py_ssize_t pos = 0;
         PyObject* k;
         Py_hash_t h;
-        while (_PySet_NextEntry(obj, &pos, &k, &h)) scratch_.push_back(k);
-        if (t == &PySet_Type) w.beginSet(scratch_.size(), memo);
-        else w.beginFrozenSet(scratch_.size(), memo);
+        while (_PySet_NextEntry(obj, &pos, &k, &h)) seq_.push_back(Work{k, Item, 0, Target{-1, nullptr}});
+        if (t == &PySet_Type) w.beginSet(seq_.size(), memo);
+        else w.beginFrozenSet(seq_.size(), memo);
     }
-    for (size_t i = scratch_.size(); i-- > 0;) push(scratch_[i]);
+    emitSequence(w);
     return true;
 }
 
-bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, PyObject* target, bool, const EncodeOptions& opt,
+bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, const Target& target, const EncodeOptions& opt,
                             EncodeCounts& counts) {
     PyTypeObject* t = Py_TYPE(obj);
     ensureNumpy();
@@ -304,8 +378,12 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, PyObject* target, boo
     if (h.kind == HandlerEntry::Legacy && opt.writerDir && opt.functionDir) {
         std::string rel = "handlers/" + *opt.functionDir + "/" + std::to_string(opt.invocation);
         std::string abs = *opt.writerDir + "/" + rel;
-        PyObject* tgt = target ? target : Py_None;
-        PyObject* state = PyObject_CallFunction(Hooks::get().legacySave, "OOOs", h.handler, obj, tgt, abs.c_str());
+        PyObject* tgt = target.keyword ? (Py_INCREF(target.keyword), target.keyword)
+                      : target.position >= 0 ? PyLong_FromLongLong(target.position)
+                                             : (Py_INCREF(Py_None), Py_None);
+        PyObject* state = tgt ? PyObject_CallFunction(Hooks::get().legacySave, "OOOs", h.handler, obj, tgt, abs.c_str())
+                              : nullptr;
+        Py_XDECREF(tgt);
         if (state) {
             Py_INCREF(obj);
             legacyDone_.push_back(obj);

@@ -45,19 +45,28 @@ public:
 
 private:
     enum Op : uint8_t { Item, DictHeader };
+    // The 0.3 handlers' target of a top-level argument: its position, or its keyword.
+    struct Target {
+        int64_t position = -1;
+        PyObject* keyword = nullptr;  // borrowed from the call's kwnames
+    };
     struct Work {
-        PyObject* obj;   // strong reference (Item)
+        PyObject* obj;   // Item: strong reference while on the stack
         Op op;
         uint64_t n;      // DictHeader: pairs
-        PyObject* target;  // borrowed: the top-level argument's position (int) or keyword (str)
+        Target target;
     };
 
     bool run(ValueWriter& w, const EncodeOptions& opt, EncodeCounts& counts);
     bool encodeItem(ValueWriter& w, const Work& item, const EncodeOptions& opt, EncodeCounts& counts);
-    bool encodeOther(ValueWriter& w, PyObject* obj, PyObject* target, bool memo, const EncodeOptions& opt,
+    // Writes the items of `seq_` in order: immediates directly, and from the
+    // first item that needs more, the rest onto the work stack.
+    void emitSequence(ValueWriter& w);
+    bool encodeOther(ValueWriter& w, PyObject* obj, const Target& target, const EncodeOptions& opt,
                      EncodeCounts& counts);
     bool opaque(ValueWriter& w, PyObject* obj, const char* reason, const EncodeOptions& opt, EncodeCounts& counts);
-    void push(PyObject* obj, PyObject* target = nullptr);
+    void push(PyObject* obj, Target target);
+    void push(PyObject* obj) { push(obj, Target{-1, nullptr}); }
     // Memo: returns the index of an object seen before, or -1.
     int64_t memoFind(PyObject* obj) const;
     void memoAdd(PyObject* obj);
@@ -65,7 +74,7 @@ private:
 
     std::vector<Work> stack_;
     std::vector<PyObject*> memo_;   // strong references, index = memo index
-    std::vector<PyObject*> scratch_;
+    std::vector<Work> seq_;         // borrowed items of the container being written
     // Values already handed to a 0.3-style handler: met again inside that
     // handler's own state (its `_data`), they are not handed to it again.
     std::vector<PyObject*> legacyDone_;   // strong references

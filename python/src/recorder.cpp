@@ -11,12 +11,6 @@
 namespace callmonitor::py {
 namespace {
 
-int64_t monotonicNs() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 // Reads d[key] as the requested type; missing or wrong-typed keys keep `out`.
 void readStr(PyObject* d, const char* key, std::string& out) {
     PyObject* v = PyDict_GetItemString(d, key);
@@ -112,7 +106,8 @@ bool Recorder::open() {
     int64_t wall = 0;
     readInt(s, "started_unix_ns", wall);
     Py_DECREF(s);
-    clockOrigin_ = monotonicNs();
+    clockOrigin_ = CallClock::monotonicNs();
+    clock_.start(clockOrigin_);
     info.startedUnixNs = wall;
     info.clockOriginNs = clockOrigin_;
     writerDir_ = opts.directory;
@@ -196,8 +191,8 @@ bool Recorder::functionId(PyObject* func, uint32_t& fid) {
 }
 
 uint32_t Recorder::threadIndex() {
-    thread_local uint64_t epoch = 0;
-    thread_local uint32_t index = 0;
+    __attribute__((tls_model("initial-exec"))) thread_local uint64_t epoch = 0;
+    __attribute__((tls_model("initial-exec"))) thread_local uint32_t index = 0;
     if (epoch == epoch_) return index;
     ThreadInfo t;
     t.index = nextThread_++;
@@ -237,7 +232,6 @@ uint32_t Recorder::callerIndex() {
     return idx;
 }
 
-uint64_t Recorder::nowNs() const { return static_cast<uint64_t>(monotonicNs() - clockOrigin_); }
 
 void Recorder::captureError(const char* what) {
     PyErr_Clear();

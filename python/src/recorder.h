@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "call_clock.h"
 #include "callmonitor/writer.h"
 
 namespace callmonitor::py {
@@ -45,7 +46,7 @@ public:
     const std::string& functionDirName(uint32_t fid) const { return dirNames_[fid]; }
     uint32_t threadIndex();
     uint32_t callerIndex();
-    uint64_t nowNs() const;
+    uint64_t nowNs() { return clock_.nowNs(); }
 
     // Records a capture error: logged once, counted.
     void captureError(const char* what);
@@ -75,6 +76,7 @@ private:
     SessionSettings settings_;
     std::string writerDir_, runDir_;
     int64_t clockOrigin_ = 0;
+    CallClock clock_;
 
     std::unordered_map<std::string, uint32_t> functionIds_;
     std::vector<uint64_t> counters_;
