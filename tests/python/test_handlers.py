@@ -216,10 +216,11 @@ def test_new_style_handler_not_registered_when_reading(tmp_path, run_recorder):
             print("raised", "PHandler" in str(e))
         from pt_handler import P, PHandler
         callmonitor.REGISTRY.add(P, PHandler)
-        db = callmonitor.load("call-monitor")
-        print("value", db.get(f"{fn.module}.{fn.qualname}", 1)[0][0].v)
+        print("same db", db.get(f"{fn.module}.{fn.qualname}", 1)[0][0].v)
+        db2 = callmonitor.load("call-monitor")
+        print("new db", db2.get(f"{fn.module}.{fn.qualname}", 1)[0][0].v)
     ''', tmp_path))
-    assert proc.stdout == "raised True\nvalue 41\n"
+    assert proc.stdout == "raised True\nsame db 41\nnew db 41\n"
 
 
 def test_failing_handler_is_a_capture_error_logged_once_never_raised(tmp_path, run_recorder):
