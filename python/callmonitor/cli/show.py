@@ -22,12 +22,20 @@ def prepare_parser(p):
 
 
 def _value(v):
+    """One line per value; arrays as dtype, shape, order and a few statistics."""
     try:
         import numpy
-        if isinstance(v, numpy.ndarray):
-            return f"ndarray(dtype={v.dtype.str}, shape={v.shape}) {numpy.array2string(v, threshold=12)}"
     except ImportError:
-        pass
+        numpy = None
+    if numpy is not None and isinstance(v, numpy.ndarray):
+        order = "F" if v.flags.f_contiguous and not v.flags.c_contiguous else "C"
+        text = f"ndarray {v.dtype.str} shape={v.shape} order={order}"
+        if v.size and v.dtype.kind in "biuf":
+            with numpy.errstate(all="ignore"):
+                text += f"  min={v.min():.6g} max={v.max():.6g} mean={v.mean():.6g}"
+        elif v.size <= 6:
+            text += f"  {v.tolist()!r}"
+        return text
     return _repr.repr(v)
 
 
@@ -41,8 +49,11 @@ def run(args):
         bound = call.bound
         print("  arguments:")
         if bound is not None:
+            given = set(bound.arguments)
+            bound.apply_defaults()
             for name, value in bound.arguments.items():
-                print(f"    {name} = {_value(value)}")
+                note = "" if name in given else "   (default)"
+                print(f"    {name} = {_value(value)}{note}")
         else:
             for i, value in enumerate(call.args):
                 print(f"    [{i}] = {_value(value)}")
