@@ -371,9 +371,7 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, const Target& target,
             }
             Py_DECREF(r);
         }
-        std::string why = "handler " + h.name + " failed: " + errorText();
-        if (counts.errors++ == 0) counts.firstError = why;
-        return opaque(w, obj, why.c_str(), opt, counts);
+        return handlerFailed(w, obj, h.name, opt, counts);
     }
     if (h.kind == HandlerEntry::Legacy && opt.writerDir && opt.functionDir) {
         std::string rel = "handlers/" + *opt.functionDir + "/" + std::to_string(opt.invocation);
@@ -392,9 +390,7 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, const Target& target,
             Py_DECREF(state);
             return true;
         }
-        std::string why = "handler " + h.name + " failed: " + errorText();
-        if (counts.errors++ == 0) counts.firstError = why;
-        return opaque(w, obj, why.c_str(), opt, counts);
+        return handlerFailed(w, obj, h.name, opt, counts);
     }
     bool nativeArray = h.kind == HandlerEntry::Native || h.kind == HandlerEntry::None;
     if (nativeArray && isPlainArray(obj)) {
@@ -422,6 +418,13 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, const Target& target,
     }
     Py_XDECREF(dumped);
     std::string why = "cannot be pickled: " + errorText();
+    return opaque(w, obj, why.c_str(), opt, counts);
+}
+
+bool PyEncoder::handlerFailed(ValueWriter& w, PyObject* obj, const std::string& handler, const EncodeOptions& opt,
+                              EncodeCounts& counts) {
+    std::string why = "handler " + handler + " failed: " + errorText();
+    if (counts.errors++ == 0) counts.firstError = why;
     return opaque(w, obj, why.c_str(), opt, counts);
 }
 

@@ -65,6 +65,9 @@ private:
     bool encodeOther(ValueWriter& w, PyObject* obj, const Target& target, const EncodeOptions& opt,
                      EncodeCounts& counts);
     bool opaque(ValueWriter& w, PyObject* obj, const char* reason, const EncodeOptions& opt, EncodeCounts& counts);
+    // A registered handler raised: counted, logged once by the caller, stored as Opaque.
+    bool handlerFailed(ValueWriter& w, PyObject* obj, const std::string& handler, const EncodeOptions& opt,
+                       EncodeCounts& counts);
     void push(PyObject* obj, Target target);
     void push(PyObject* obj) { push(obj, Target{-1, nullptr}); }
     // Memo: returns the index of an object seen before, or -1.

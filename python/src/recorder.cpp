@@ -251,10 +251,7 @@ bool Recorder::flush() {
     return ok;
 }
 
-void Recorder::close() {
-    std::unique_ptr<Writer> w = std::move(writer_);
-    ++epoch_;
-    broken_ = false;
+void Recorder::resetTables() {
     functionIds_.clear();
     counters_.clear();
     dirNames_.clear();
@@ -262,6 +259,13 @@ void Recorder::close() {
     for (auto& [g, idx] : callers_) Py_DECREF(g);
     callers_.clear();
     lastGlobals_ = nullptr;
+}
+
+void Recorder::close() {
+    std::unique_ptr<Writer> w = std::move(writer_);
+    ++epoch_;
+    broken_ = false;
+    resetTables();
     if (w) {
         Py_BEGIN_ALLOW_THREADS
         w->close();
@@ -277,13 +281,7 @@ void Recorder::afterForkChild() {
     }
     ++epoch_;
     broken_ = false;
-    functionIds_.clear();
-    counters_.clear();
-    dirNames_.clear();
-    nextThread_ = 0;
-    for (auto& [g, idx] : callers_) Py_DECREF(g);
-    callers_.clear();
-    lastGlobals_ = nullptr;
+    resetTables();
 }
 
 PyObject* Recorder::statsDict() {

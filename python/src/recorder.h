@@ -65,6 +65,8 @@ private:
     // open(), once: a thread arriving while another opens waits for it
     // (the Python part of opening releases the GIL).
     bool openOnce();
+    // Forgets the ids of a session (functions, threads, callers).
+    void resetTables();
     bool handleFailure();
     bool opening_ = false;
 

@@ -147,6 +147,17 @@ bool ensureNumpy() {
     return true;
 }
 
+// Reading needs numpy even when the reading program never imported it.
+static bool importNumpy() {
+    if (ensureNumpy()) return true;
+    PyObject* np = PyImport_ImportModule("numpy");
+    if (!np) return false;
+    Py_DECREF(np);
+    if (ensureNumpy()) return true;
+    PyErr_SetString(PyExc_ImportError, "numpy's C API could not be loaded");
+    return false;
+}
+
 bool isPlainArray(PyObject* obj) {
     if (!g_ready || Py_TYPE(obj) != &PyArray_Type) return false;
     return dtypeName(PyArray_DESCR(reinterpret_cast<PyArrayObject*>(obj))) != nullptr;
@@ -223,15 +234,7 @@ bool writeScalar(ValueWriter& w, PyObject* obj) {
 }
 
 PyObject* readArray(const Token& t, std::string_view bytes) {
-    if (!ensureNumpy()) {
-        PyObject* np = PyImport_ImportModule("numpy");
-        if (!np) return nullptr;
-        Py_DECREF(np);
-        if (!ensureNumpy()) {
-            PyErr_SetString(PyExc_ImportError, "numpy's C API could not be loaded");
-            return nullptr;
-        }
-    }
+    if (!importNumpy()) return nullptr;
     PyArray_Descr* d = descrFor(t.name);
     if (!d) return nullptr;
     std::vector<npy_intp> dims(t.shape.begin(), t.shape.end());
@@ -248,15 +251,7 @@ PyObject* readArray(const Token& t, std::string_view bytes) {
 }
 
 PyObject* readScalar(const Token& t) {
-    if (!ensureNumpy()) {
-        PyObject* np = PyImport_ImportModule("numpy");
-        if (!np) return nullptr;
-        Py_DECREF(np);
-        if (!ensureNumpy()) {
-            PyErr_SetString(PyExc_ImportError, "numpy's C API could not be loaded");
-            return nullptr;
-        }
-    }
+    if (!importNumpy()) return nullptr;
     PyArray_Descr* d = descrFor(t.name);
     if (!d) return nullptr;
     alignas(16) uint8_t buf[64];

@@ -337,21 +337,22 @@ class Database:
     def __len__(self):
         return sum(f.calls for f in self.functions)
 
-    @property
-    def stats(self):
+    def _summed(self, counters):
         total = {}
         for w in self._writers:
-            for k, v in w.reader.stats().items():
+            for k, v in counters(w.reader).items():
                 total[k] = total.get(k, 0) + v
         return total
 
     @property
+    def stats(self):
+        """Capture counters (opaque, pickled, capture errors, dropped calls), all writers."""
+        return self._summed(lambda r: r.stats())
+
+    @property
     def sizes(self):
-        total = {}
-        for w in self._writers:
-            for k, v in w.reader.sizes().items():
-                total[k] = total.get(k, 0) + v
-        return total
+        """Bytes and entries on disk, all writers."""
+        return self._summed(lambda r: r.sizes())
 
     # -- lifecycle -----------------------------------------------------------
     def close(self):
