@@ -1,6 +1,9 @@
 // The read stage: a read-only view of one writer environment. Safe to open
 // while a Writer is still committing to it (each Snapshot is a consistent
-// LMDB read transaction).
+// LMDB read transaction), in another process or in this one: LMDB forbids
+// opening one environment twice in a process, so a Database on a directory
+// this process already has open (a Writer's, another Database's) shares that
+// environment instead, and sees the Writer's commits as they happen.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +23,14 @@ class Database;
 
 // One read transaction. Views it returns are valid until the Snapshot is
 // destroyed. Not shareable between threads.
+//
+// Keep snapshots short: while any Snapshot of this process is live on an
+// environment, this process's Writer on it cannot grow the map (that remaps
+// the memory the Snapshot's views point into), so a Writer whose map is full
+// waits until every such Snapshot is gone. Holding a Snapshot while waiting
+// for that Writer (flush(), waitForRoom(), recording calls that fill its
+// buffer) can therefore deadlock. Taking more snapshots while holding one is
+// fine.
 class Snapshot {
 public:
     ~Snapshot();
@@ -61,10 +72,13 @@ struct DatabaseSizes {
 
 class Database {
 public:
-    // Opens the writer environment in `directory` read-only. Throws
-    // NotFoundError, NotADatabaseError, VersionError or CorruptError with a
-    // message naming the path. Works on read-only media (falls back to
-    // opening without a lock file).
+    // Opens the writer environment in `directory` read-only, or joins this
+    // process's open environment on it (a Writer's, another Database's; the
+    // directory is compared by real path). Throws NotFoundError,
+    // NotADatabaseError, VersionError or CorruptError with a message naming
+    // the path. Works on read-only media (falls back to opening without a
+    // lock file). While it is open, a Writer of this process cannot open the
+    // same directory unless it was already writing there first (see Writer).
     static Database open(const std::string& directory);
     ~Database();
     Database(Database&&) noexcept;
@@ -80,7 +94,10 @@ public:
     DatabaseSizes sizes() const;
 
     // A consistent view of the current contents (sees commits made since
-    // open; handles the writer having grown the map).
+    // open; handles the writer having grown the map). When another process
+    // grew the file past this reader's map, adopting the new size needs a
+    // moment with no live Snapshot of this environment in this process:
+    // after waiting 10 s for one it throws DatabaseError.
     Snapshot snapshot() const;
 
 private:

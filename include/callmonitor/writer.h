@@ -1,5 +1,8 @@
-// The store stage: one Writer owns one LMDB environment (a writer directory)
-// and a background thread that commits what callers submit, in batches.
+// The store stage: one Writer writes one LMDB environment (a writer
+// directory) from a background thread that commits what callers submit, in
+// batches. The environment is the process's one MDB_env on that directory,
+// shared with any Database of this process reading it (LMDB forbids opening
+// it twice); it is closed by whichever of them releases it last.
 //
 // Contract for callers (the capture stage):
 //  - submit*() never touches the disk; it copies bytes into a bounded buffer
@@ -15,6 +18,8 @@
 //  - A store failure (disk full, read-only directory, any LMDB error) is
 //    reported once through the warning callback; the writer then drops what
 //    is submitted (counting it) and what was committed stays readable.
+//  - Growing the map waits until no Snapshot of this process is live on the
+//    environment (see Snapshot in database.h): keep snapshots short.
 //  - The writer is not fork-safe: in a forked child call abandon(), never
 //    close() or the destructor's flush (LMDB forbids using the parent's
 //    environment), then make a new Writer.
@@ -51,9 +56,11 @@ struct Blob {
 
 class Writer {
 public:
-    // Opens (creating) the environment and writes meta["format"] and
-    // meta["writer"]. Throws StoreError when the directory cannot be created
-    // or the environment cannot be opened.
+    // Opens (creating) the environment, or joins this process's open one on
+    // the directory, and writes meta["format"] and meta["writer"]. Throws
+    // StoreError when the directory cannot be created, the environment
+    // cannot be opened, or this process has it open read-only (a Database
+    // opened before any Writer on it).
     Writer(WriterOptions options, const WriterInfo& info);
     ~Writer();  // close()
     Writer(const Writer&) = delete;
@@ -77,7 +84,8 @@ public:
     // Blocks until everything submitted before the call is committed.
     // Returns false when the writer has failed (see error()).
     bool flush();
-    // Flushes, stops the thread and closes the environment. Idempotent.
+    // Flushes, stops the thread and releases the environment (closed unless
+    // a Database of this process still reads it). Idempotent.
     void close();
     // For a forked child: forget the environment and the (non-existent)
     // thread without touching either.

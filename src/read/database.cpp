@@ -8,8 +8,10 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <shared_mutex>
 
 #include "callmonitor/errors.h"
+#include "store/env_registry.h"
 #include "store/lmdb.h"
 
 namespace callmonitor {
@@ -17,20 +19,22 @@ namespace {
 
 using lmdb::Side;
 
-// One opened environment with its database handles and a pool of reset read
-// transactions (renewing one is much cheaper than mdb_txn_begin, which has
-// to find a reader slot). Snapshots share it through a shared_ptr, so a
-// replacement environment (see Database::Impl::adoptResize) never pulls the
-// map out from under a live Snapshot.
+// This Database's view of the process-wide environment (shared with a
+// Writer or another Database of this process on the same file) and its pool
+// of reset read transactions (renewing one is much cheaper than
+// mdb_txn_begin, which has to find a reader slot). Snapshots hold it through
+// a shared_ptr, so it outlives the Database while they live.
 struct EnvHandle {
-    lmdb::Env env;  // declared first: closed after the pooled transactions
-    lmdb::Dbi meta, functions, calls, blobs, threads, callers;
+    std::shared_ptr<store::SharedEnv> shared;  // declared first: released after the pool is emptied
+    std::string directory;                     // as the caller named it, for messages
     std::mutex poolMutex;
-    std::vector<MDB_txn*> pool;
+    std::vector<MDB_txn*> pool;  // reset transactions of `shared->env`
 
     ~EnvHandle() {
         for (MDB_txn* t : pool) mdb_txn_abort(t);
     }
+    const lmdb::Env& env() const { return shared->env; }
+    const store::SharedEnv& dbs() const { return *shared; }
     MDB_txn* takePooled() {
         std::lock_guard<std::mutex> lock(poolMutex);
         if (pool.empty()) return nullptr;
@@ -42,11 +46,6 @@ struct EnvHandle {
         std::lock_guard<std::mutex> lock(poolMutex);
         if (pool.size() < 8) pool.push_back(t);
         else mdb_txn_abort(t);
-    }
-    void drainPool() {
-        std::lock_guard<std::mutex> lock(poolMutex);
-        for (MDB_txn* t : pool) mdb_txn_abort(t);
-        pool.clear();
     }
 };
 
@@ -64,22 +63,24 @@ uint32_t readU32LE(const char* p) {
 
 struct Snapshot::Impl {
     std::shared_ptr<EnvHandle> handle;
+    // Held for the snapshot's whole life: the map must not move under its
+    // views (see the contract in database.h). Declared before `txn`, so it is
+    // released only after the transaction ended.
+    std::shared_lock<store::MapGate> mapInUse;
     lmdb::Txn txn;
 
     ~Impl() {
         if (txn) handle->givePooled(txn.resetAndRelease());
     }
-    const std::string& path() const { return handle->env.path(); }
+    const std::string& path() const { return handle->directory; }
 };
 
 struct Database::Impl {
     std::string directory;
     std::string dataFile;
-    unsigned flags = 0;  // mdb_env_open flags that worked (MDB_NOLOCK on read-only media)
+    unsigned flags = 0;  // mdb_env_open flags to try (MDB_NOLOCK is added on read-only media)
     uint32_t version = 0;
-
-    mutable std::mutex mutex;  // guards `current`
-    mutable std::shared_ptr<EnvHandle> current;
+    std::shared_ptr<EnvHandle> handle;  // set once by open()
 
     uint64_t readerMapSize() const {
         struct stat st {};
@@ -88,61 +89,64 @@ struct Database::Impl {
         return std::max<uint64_t>(uint64_t(1) << 30, (2 * file + page - 1) / page * page);
     }
 
-    // Opens the environment and its named databases. Errors name the path.
-    std::shared_ptr<EnvHandle> openEnv(bool first) {
-        auto h = std::make_shared<EnvHandle>();
+    // Opens the environment read-only with its named databases (the
+    // registry's opener when this process has none on the file). Errors name
+    // the path.
+    std::unique_ptr<store::SharedEnv> openReadOnly() {
+        auto e = std::make_unique<store::SharedEnv>();
+        e->access = store::Access::Read;
         int rc = 0;
         for (int attempt = 0; attempt < 2; ++attempt) {
-            h->env = lmdb::Env(directory, Side::Read);
-            h->env.setMaxDbs(8);
+            e->env = lmdb::Env(directory, Side::Read);
+            e->env.setMaxDbs(8);
             // Map more than the file holds (address space only) so a writer
             // growing the file rarely forces a remap (MDB_MAP_RESIZED).
-            h->env.setMapSize(readerMapSize());
-            h->env.open(flags, 0644, &rc);
+            e->env.setMapSize(readerMapSize());
+            e->env.open(flags, 0644, &rc);
             if (rc == 0) break;
-            h->env.close();  // mdb_env_open failed: the handle must be discarded
+            e->env.close();  // mdb_env_open failed: the handle must be discarded
             const bool lockRefused = rc == EACCES || rc == EROFS || rc == EPERM;
             if (!lockRefused || (flags & MDB_NOLOCK)) break;
             flags |= MDB_NOLOCK;  // no lock file possible here (read-only media): read without one
         }
-        if (rc == MDB_INVALID || (rc == ENOENT && first)) {
+        if (rc == MDB_INVALID || rc == ENOENT) {
             if (flags & MDB_NOSUBDIR) throw NotADatabaseError(notADatabase(directory, "not an LMDB file"));
             throw CorruptError(dataFile + " is truncated or not an LMDB file (mdb_env_open: " +
                                mdb_strerror(rc) + "); the database cannot be read");
         }
         if (rc) lmdb::raise(rc, "mdb_env_open", directory, Side::Read);
+        e->flags = flags;
 
         // A file shorter than the pages its meta page claims would fault
         // (SIGBUS) when those pages are read: refuse it here.
-        MDB_envinfo info = h->env.info();
-        const uint64_t needed = (uint64_t(info.me_last_pgno) + 1) * h->env.pageSize();
+        MDB_envinfo info = e->env.info();
+        const uint64_t needed = (uint64_t(info.me_last_pgno) + 1) * e->env.pageSize();
         struct stat st {};
-        if (::fstat(h->env.fd(), &st) == 0 && uint64_t(st.st_size) < needed) {
+        if (::fstat(e->env.fd(), &st) == 0 && uint64_t(st.st_size) < needed) {
             throw CorruptError(dataFile + " is truncated: " + std::to_string(st.st_size) + " bytes, but its pages need " +
                                std::to_string(needed));
         }
 
-        lmdb::Txn txn(h->env, MDB_RDONLY);
+        lmdb::Txn txn(e->env, MDB_RDONLY);
         MDB_dbi metaDbi = 0;
         rc = mdb_dbi_open(txn.handle(), format::kMetaDb, 0, &metaDbi);
         if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
             throw NotADatabaseError(notADatabase(directory, "an LMDB environment without a \"meta\" database"));
         }
         if (rc) lmdb::raise(rc, "mdb_dbi_open(\"meta\")", directory, Side::Read);
-        h->meta = lmdb::Dbi::open(txn, format::kMetaDb, 0);
-        if (first) checkFormat(*h, txn);
-        h->functions = lmdb::Dbi::open(txn, format::kFunctionsDb, 0, true);
-        h->calls = lmdb::Dbi::open(txn, format::kCallsDb, 0, true);
-        h->blobs = lmdb::Dbi::open(txn, format::kBlobsDb, 0, true);
-        h->threads = lmdb::Dbi::open(txn, format::kThreadsDb, 0, true);
-        h->callers = lmdb::Dbi::open(txn, format::kCallersDb, 0, true);
+        e->meta = lmdb::Dbi::open(txn, format::kMetaDb, 0);
+        e->functions = lmdb::Dbi::open(txn, format::kFunctionsDb, 0, true);
+        e->calls = lmdb::Dbi::open(txn, format::kCallsDb, 0, true);
+        e->blobs = lmdb::Dbi::open(txn, format::kBlobsDb, 0, true);
+        e->threads = lmdb::Dbi::open(txn, format::kThreadsDb, 0, true);
+        e->callers = lmdb::Dbi::open(txn, format::kCallersDb, 0, true);
         txn.commit();  // a committed read transaction keeps the handles it opened
-        return h;
+        return e;
     }
 
-    void checkFormat(const EnvHandle& h, const lmdb::Txn& txn) {
+    void checkFormat(const Snapshot::Impl& s) {
         std::string_view value;
-        if (!h.meta.get(txn, format::kMetaFormat, value)) {
+        if (!s.handle->dbs().meta.get(s.txn, format::kMetaFormat, value)) {
             throw NotADatabaseError(notADatabase(directory, "no format key in its meta database"));
         }
         if (value.size() < format::kMagic.size() + 4 || value.substr(0, format::kMagic.size()) != format::kMagic) {
@@ -156,42 +160,42 @@ struct Database::Impl {
         }
     }
 
-    // The writer grew the file past our map: adopt its size. mdb_env_set_mapsize
-    // remaps, so it is only safe when no Snapshot uses this environment;
-    // otherwise new snapshots move to a freshly opened environment.
-    // Caveat (LMDB): with the Writer in this same process, opening a second
-    // environment re-initialises the shared lock table (fcntl locks are per
-    // process), which un-protects the older live snapshots. The generous
-    // reader map (readerMapSize) makes this path rare.
-    std::shared_ptr<EnvHandle> adoptResize(const std::shared_ptr<EnvHandle>& seen) const {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (current != seen) return current;  // another thread already did it
-        if (current.use_count() == 2) {       // `current` and `seen`: no snapshot holds it
-            current->drainPool();
-            current->env.setMapSize(0);
-            return current;
+    // Another process grew the file past our map (MDB_MAP_RESIZED): adopt
+    // its size. mdb_env_set_mapsize remaps, so it needs every transaction of
+    // this process in the environment ended (a Writer's too, when shared):
+    // it takes the gate exclusively, waiting a bounded time, since a
+    // Snapshot held by the calling thread itself would never end. The
+    // generous reader map (readerMapSize) makes this path rare; with this
+    // process's Writer in the environment it does not happen (that writer
+    // grows the map itself).
+    void adoptResize() const {
+        store::SharedEnv& e = *handle->shared;
+        std::unique_lock<store::MapGate> resizing(e.gate, std::defer_lock);
+        if (!resizing.try_lock_for(std::chrono::seconds(10))) {
+            throw DatabaseError(directory + " grew past this reader's memory map, and snapshots of it still open in "
+                                "this process keep it from being remapped; release them and retry");
         }
-        current = const_cast<Impl*>(this)->openEnv(false);
-        return current;
+        e.env.setMapSize(0);
     }
 
     std::unique_ptr<Snapshot::Impl> beginRead() const {
         auto s = std::make_unique<Snapshot::Impl>();
-        {
-            std::lock_guard<std::mutex> lock(mutex);
-            s->handle = current;
-        }
+        s->handle = handle;
+        const lmdb::Env& env = handle->env();
         for (int attempt = 0;; ++attempt) {
+            s->mapInUse = std::shared_lock<store::MapGate>(handle->shared->gate);
             try {
-                if (MDB_txn* pooled = s->handle->takePooled()) {
-                    s->txn = lmdb::Txn::renew(s->handle->env, pooled);
+                // Side::Read: failures map to the reader's errors even in a Writer's environment.
+                if (MDB_txn* pooled = handle->takePooled()) {
+                    s->txn = lmdb::Txn::renew(env, pooled, Side::Read);
                 } else {
-                    s->txn = lmdb::Txn(s->handle->env, MDB_RDONLY);
+                    s->txn = lmdb::Txn(env, MDB_RDONLY, Side::Read);
                 }
                 return s;
             } catch (const lmdb::MapResizedError& e) {
+                s->mapInUse.unlock();
                 if (attempt >= 4) throw CorruptError(e.what());
-                s->handle = adoptResize(s->handle);
+                adoptResize();
             }
         }
     }
@@ -205,7 +209,7 @@ Snapshot::Snapshot(Snapshot&&) noexcept = default;
 Snapshot& Snapshot::operator=(Snapshot&&) noexcept = default;
 
 std::optional<std::string_view> Snapshot::record(const format::CallKey& key) const {
-    const EnvHandle& h = *impl_->handle;
+    const store::SharedEnv& h = impl_->handle->dbs();
     if (!h.calls) return std::nullopt;
     std::string_view value;
     if (!h.calls.get(impl_->txn, key.encode(), value)) return std::nullopt;
@@ -222,7 +226,7 @@ CallView Snapshot::call(const format::CallKey& key) const {
 }
 
 std::string_view Snapshot::blob(const format::CallKey& key, uint32_t index) const {
-    const EnvHandle& h = *impl_->handle;
+    const store::SharedEnv& h = impl_->handle->dbs();
     std::string_view value;
     if (!h.blobs || !h.blobs.get(impl_->txn, format::encodeBlobKey(key, index), value)) {
         throw CorruptError("call " + std::to_string(key.invocation) + " of function " + std::to_string(key.function) +
@@ -232,7 +236,7 @@ std::string_view Snapshot::blob(const format::CallKey& key, uint32_t index) cons
 }
 
 uint64_t Snapshot::lastInvocation(uint32_t function) const {
-    const EnvHandle& h = *impl_->handle;
+    const store::SharedEnv& h = impl_->handle->dbs();
     if (!h.calls) return 0;
     lmdb::Cursor cursor(impl_->txn, h.calls);
     MDB_val k{}, v{};
@@ -253,7 +257,7 @@ uint64_t Snapshot::lastInvocation(uint32_t function) const {
 
 std::vector<uint64_t> Snapshot::invocations(uint32_t function) const {
     std::vector<uint64_t> out;
-    const EnvHandle& h = *impl_->handle;
+    const store::SharedEnv& h = impl_->handle->dbs();
     if (!h.calls) return out;
     lmdb::Cursor cursor(impl_->txn, h.calls);
     const std::string first = format::CallKey{function, 0}.encode();
@@ -267,7 +271,7 @@ std::vector<uint64_t> Snapshot::invocations(uint32_t function) const {
 }
 
 uint64_t Snapshot::countCalls(uint32_t function) const {
-    const EnvHandle& h = *impl_->handle;
+    const store::SharedEnv& h = impl_->handle->dbs();
     if (!h.calls) return 0;
     lmdb::Cursor cursor(impl_->txn, h.calls);
     const std::string first = format::CallKey{function, 0}.encode();
@@ -303,7 +307,16 @@ Database Database::open(const std::string& directory) {
         impl->dataFile = directory;
         impl->flags |= MDB_NOSUBDIR;
     }
-    impl->current = impl->openEnv(true);
+    // This process's environment on the file when there is one (a Writer's
+    // still recording, another Database's): LMDB forbids a second MDB_env.
+    Impl& d = *impl;
+    auto shared = store::acquireEnv(store::envKey(directory, !(d.flags & MDB_NOSUBDIR)),
+                                    [&d] { return d.openReadOnly(); });
+    if (!shared->meta) throw NotADatabaseError(notADatabase(directory, "an LMDB environment without a \"meta\" database"));
+    d.handle = std::make_shared<EnvHandle>();
+    d.handle->shared = std::move(shared);
+    d.handle->directory = directory;
+    d.checkFormat(*d.beginRead());
     return Database(std::move(impl));
 }
 
@@ -320,14 +333,14 @@ Snapshot Database::snapshot() const { return Snapshot(impl_->beginRead()); }
 WriterInfo Database::writerInfo() const {
     auto s = impl_->beginRead();
     std::string_view value;
-    if (!s->handle->meta.get(s->txn, format::kMetaWriter, value)) return WriterInfo{};
+    if (!s->handle->dbs().meta.get(s->txn, format::kMetaWriter, value)) return WriterInfo{};
     return decodeWriterInfo(value);
 }
 
 CaptureStats Database::stats() const {
     auto s = impl_->beginRead();
     std::string_view value;
-    if (!s->handle->meta.get(s->txn, format::kMetaStats, value)) return CaptureStats{};
+    if (!s->handle->dbs().meta.get(s->txn, format::kMetaStats, value)) return CaptureStats{};
     return decodeCaptureStats(value);
 }
 
@@ -349,7 +362,7 @@ void forEachU32(const lmdb::Txn& txn, const lmdb::Dbi& dbi, const std::string& p
 std::vector<FunctionInfo> Database::functions() const {
     auto s = impl_->beginRead();
     std::vector<FunctionInfo> out;
-    forEachU32(s->txn, s->handle->functions, impl_->directory, [&](uint32_t id, std::string_view v) {
+    forEachU32(s->txn, s->handle->dbs().functions, impl_->directory, [&](uint32_t id, std::string_view v) {
         out.push_back(decodeFunctionInfo(v));
         out.back().id = id;
     });
@@ -359,7 +372,7 @@ std::vector<FunctionInfo> Database::functions() const {
 std::vector<ThreadInfo> Database::threads() const {
     auto s = impl_->beginRead();
     std::vector<ThreadInfo> out;
-    forEachU32(s->txn, s->handle->threads, impl_->directory, [&](uint32_t id, std::string_view v) {
+    forEachU32(s->txn, s->handle->dbs().threads, impl_->directory, [&](uint32_t id, std::string_view v) {
         out.push_back(decodeThreadInfo(v));
         out.back().index = id;
     });
@@ -369,7 +382,7 @@ std::vector<ThreadInfo> Database::threads() const {
 std::vector<std::string> Database::callers() const {
     auto s = impl_->beginRead();
     std::vector<std::string> out;
-    forEachU32(s->txn, s->handle->callers, impl_->directory, [&](uint32_t id, std::string_view v) {
+    forEachU32(s->txn, s->handle->dbs().callers, impl_->directory, [&](uint32_t id, std::string_view v) {
         if (id > (1u << 24)) throw CorruptError("caller index " + std::to_string(id) + " out of range in " + impl_->directory);
         if (out.size() <= id) out.resize(size_t(id) + 1);
         out[id] = std::string(v);
@@ -382,7 +395,7 @@ DatabaseSizes Database::sizes() const {
     struct stat st {};
     if (::stat(impl_->dataFile.c_str(), &st) == 0) sizes.fileBytes = uint64_t(st.st_size);
     auto s = impl_->beginRead();
-    const EnvHandle& h = *s->handle;
+    const store::SharedEnv& h = s->handle->dbs();
     if (h.calls) {
         MDB_stat c = h.calls.stat(s->txn);
         sizes.calls = c.ms_entries;

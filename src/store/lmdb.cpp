@@ -86,18 +86,19 @@ int Env::fd() const {
 
 // --- Txn ----------------------------------------------------------------------
 
-Txn::Txn(const Env& env, unsigned flags) : env_(&env) {
+Txn::Txn(const Env& env, unsigned flags, Side side) : env_(&env), side_(side) {
     if (int rc = mdb_txn_begin(env.handle(), nullptr, flags, &txn_)) {
         txn_ = nullptr;
-        raise(rc, "mdb_txn_begin", env.path(), env.side());
+        raise(rc, "mdb_txn_begin", env.path(), side_);
     }
 }
 
-Txn Txn::renew(const Env& env, MDB_txn* reset) {
+Txn Txn::renew(const Env& env, MDB_txn* reset, Side side) {
     Txn t;
     t.env_ = &env;
     t.txn_ = reset;
-    if (int rc = mdb_txn_renew(reset)) raise(rc, "mdb_txn_renew", env.path(), env.side());  // ~Txn aborts it
+    t.side_ = side;
+    if (int rc = mdb_txn_renew(reset)) raise(rc, "mdb_txn_renew", env.path(), side);  // ~Txn aborts it
     return t;
 }
 
@@ -106,13 +107,14 @@ Txn& Txn::operator=(Txn&& o) noexcept {
         abort();
         env_ = o.env_;
         txn_ = std::exchange(o.txn_, nullptr);
+        side_ = o.side_;
     }
     return *this;
 }
 
 void Txn::commit() {
     MDB_txn* t = std::exchange(txn_, nullptr);
-    if (int rc = mdb_txn_commit(t)) raise(rc, "mdb_txn_commit", env_->path(), env_->side());
+    if (int rc = mdb_txn_commit(t)) raise(rc, "mdb_txn_commit", env_->path(), side_);
 }
 
 void Txn::abort() noexcept {
@@ -130,7 +132,7 @@ Dbi Dbi::open(const Txn& txn, const char* name, unsigned flags, bool missingOk) 
     Dbi d;
     int rc = mdb_dbi_open(txn.handle(), name, flags, &d.dbi_);
     if (rc == MDB_NOTFOUND && missingOk) return d;
-    if (rc) raise(rc, std::string("mdb_dbi_open(\"") + name + "\")", txn.env().path(), txn.env().side());
+    if (rc) raise(rc, std::string("mdb_dbi_open(\"") + name + "\")", txn.env().path(), txn.side());
     d.valid_ = true;
     return d;
 }
@@ -139,19 +141,19 @@ bool Dbi::get(const Txn& txn, std::string_view key, std::string_view& out) const
     MDB_val k = val(key), v{};
     int rc = mdb_get(txn.handle(), dbi_, &k, &v);
     if (rc == MDB_NOTFOUND) return false;
-    if (rc) raise(rc, "mdb_get", txn.env().path(), txn.env().side());
+    if (rc) raise(rc, "mdb_get", txn.env().path(), txn.side());
     out = view(v);
     return true;
 }
 
 void Dbi::put(const Txn& txn, std::string_view key, std::string_view value, unsigned flags) const {
     MDB_val k = val(key), v = val(value);
-    if (int rc = mdb_put(txn.handle(), dbi_, &k, &v, flags)) raise(rc, "mdb_put", txn.env().path(), txn.env().side());
+    if (int rc = mdb_put(txn.handle(), dbi_, &k, &v, flags)) raise(rc, "mdb_put", txn.env().path(), txn.side());
 }
 
 MDB_stat Dbi::stat(const Txn& txn) const {
     MDB_stat st{};
-    if (int rc = mdb_stat(txn.handle(), dbi_, &st)) raise(rc, "mdb_stat", txn.env().path(), txn.env().side());
+    if (int rc = mdb_stat(txn.handle(), dbi_, &st)) raise(rc, "mdb_stat", txn.env().path(), txn.side());
     return st;
 }
 
@@ -160,7 +162,7 @@ MDB_stat Dbi::stat(const Txn& txn) const {
 Cursor::Cursor(const Txn& txn, const Dbi& dbi) : txn_(&txn) {
     if (int rc = mdb_cursor_open(txn.handle(), dbi.handle(), &cur_)) {
         cur_ = nullptr;
-        raise(rc, "mdb_cursor_open", txn.env().path(), txn.env().side());
+        raise(rc, "mdb_cursor_open", txn.env().path(), txn.side());
     }
 }
 
@@ -176,7 +178,7 @@ Cursor& Cursor::operator=(Cursor&& o) noexcept {
 bool Cursor::get(MDB_val& key, MDB_val& value, MDB_cursor_op op) const {
     int rc = mdb_cursor_get(cur_, &key, &value, op);
     if (rc == MDB_NOTFOUND) return false;
-    if (rc) raise(rc, "mdb_cursor_get", txn_->env().path(), txn_->env().side());
+    if (rc) raise(rc, "mdb_cursor_get", txn_->env().path(), txn_->side());
     return true;
 }
 
@@ -184,7 +186,7 @@ int Cursor::put(std::string_view key, std::string_view value, unsigned flags) co
     MDB_val k = val(key), v = val(value);
     int rc = mdb_cursor_put(cur_, &k, &v, flags);
     if (rc == MDB_KEYEXIST) return rc;
-    if (rc) raise(rc, "mdb_cursor_put", txn_->env().path(), txn_->env().side());
+    if (rc) raise(rc, "mdb_cursor_put", txn_->env().path(), txn_->side());
     return 0;
 }
 

@@ -85,10 +85,14 @@ private:
 class Txn {
 public:
     Txn() = default;
-    // mdb_txn_begin; `flags` MDB_RDONLY for a read transaction.
-    Txn(const Env& env, unsigned flags);
+    // mdb_txn_begin; `flags` MDB_RDONLY for a read transaction. Failures of
+    // the transaction (and its Dbi/Cursor calls) map by `side`, by default
+    // the environment's: a reader in a Writer's shared environment reads
+    // with Side::Read.
+    Txn(const Env& env, unsigned flags) : Txn(env, flags, env.side()) {}
+    Txn(const Env& env, unsigned flags, Side side);
     // Adopts a reset read transaction and renews it (mdb_txn_renew).
-    static Txn renew(const Env& env, MDB_txn* reset);
+    static Txn renew(const Env& env, MDB_txn* reset, Side side);
     ~Txn() { abort(); }
     Txn(Txn&& o) noexcept { *this = std::move(o); }
     Txn& operator=(Txn&& o) noexcept;
@@ -102,11 +106,13 @@ public:
 
     MDB_txn* handle() const { return txn_; }
     const Env& env() const { return *env_; }
+    Side side() const { return side_; }
     explicit operator bool() const { return txn_ != nullptr; }
 
 private:
     const Env* env_ = nullptr;
     MDB_txn* txn_ = nullptr;
+    Side side_ = Side::Read;
 };
 
 class Dbi {

@@ -12,10 +12,12 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 
 #include "callmonitor/call_record.h"
 #include "callmonitor/errors.h"
+#include "store/env_registry.h"
 #include "store/lmdb.h"
 
 namespace callmonitor {
@@ -78,12 +80,37 @@ void defaultFailureReport(const std::string& message) {
     std::fprintf(stderr, "callmonitor: warning: %s\n", message.c_str());
 }
 
+// Opens `dir` read-write and creates the named databases (the registry's
+// opener when this process has no environment on `dir` yet).
+std::unique_ptr<store::SharedEnv> openForWriting(const std::string& dir, uint64_t mapSize) {
+    auto e = std::make_unique<store::SharedEnv>();
+    e->access = store::Access::Write;
+    e->flags = MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS;  // NOTLS: a Database's read txns live on any thread
+    e->env = lmdb::Env(dir, lmdb::Side::Write);
+    e->env.setMaxDbs(8);
+    e->env.setMapSize(std::max<uint64_t>(mapSize, 64 * 1024));
+    e->env.open(e->flags, 0644);
+    lmdb::Txn txn(e->env, 0);
+    e->meta = lmdb::Dbi::open(txn, format::kMetaDb, MDB_CREATE);
+    e->functions = lmdb::Dbi::open(txn, format::kFunctionsDb, MDB_CREATE);
+    e->calls = lmdb::Dbi::open(txn, format::kCallsDb, MDB_CREATE);
+    e->blobs = lmdb::Dbi::open(txn, format::kBlobsDb, MDB_CREATE);
+    e->threads = lmdb::Dbi::open(txn, format::kThreadsDb, MDB_CREATE);
+    e->callers = lmdb::Dbi::open(txn, format::kCallersDb, MDB_CREATE);
+    txn.commit();
+    return e;
+}
+
 }  // namespace
 
 struct Writer::Impl {
     WriterOptions options;
-    lmdb::Env env;
-    lmdb::Dbi meta, functions, calls, blobs, threads, callers;
+    // Shared with any Database of this process on the same directory; closed
+    // by whichever releases it last.
+    std::shared_ptr<store::SharedEnv> shared;
+    lmdb::Dbi meta, functions, calls, blobs, threads, callers;  // copies of shared's handles
+
+    lmdb::Env& env() const { return shared->env; }
 
     // Guarded by `mutex`.
     mutable std::mutex mutex;
@@ -243,16 +270,18 @@ struct Writer::Impl {
     }
 
     // One transaction for the whole batch; on MDB_MAP_FULL the map doubles
-    // and the same batch is retried.
+    // and the same batch is retried. The failed transaction is aborted before
+    // the resize; the resize waits until no Snapshot of this process is live
+    // in the environment (mdb_env_set_mapsize remaps under their views).
     void commitBatch(const Batch& batch) {
         for (;;) {
             try {
                 commitOnce(batch);
                 return;
             } catch (const lmdb::MapFullError&) {
-                uint64_t grown = env.info().me_mapsize * 2;
-                env.setMapSize(grown);  // no transaction is open in this env now
-                currentMapSize.store(env.info().me_mapsize);
+                std::lock_guard<store::MapGate> resizing(shared->gate);
+                env().setMapSize(env().info().me_mapsize * 2);
+                currentMapSize.store(env().info().me_mapsize);
             }
         }
     }
@@ -286,7 +315,8 @@ struct Writer::Impl {
         std::vector<EntryRef> entries;
         std::vector<std::pair<format::CallKey, std::string_view>> lateOutcomes;
         entries.reserve(batch.entries);
-        lmdb::Txn txn(env, 0);
+        std::shared_lock<store::MapGate> mapInUse(shared->gate);  // declared first: released after the txn ends
+        lmdb::Txn txn(env(), 0);
         size_t blobIndex = 0;
         for (size_t pos = 0; pos < batch.ops.size();) {
             OpView op = readOp(batch.ops, pos);
@@ -377,7 +407,7 @@ struct Writer::Impl {
         meta.put(txn, format::kMetaStats, encodeCaptureStats(stats()));
         txn.commit();
         if (options.syncEachCommit) {
-            if (int rc = mdb_env_sync(env.handle(), 1)) lmdb::raise(rc, "mdb_env_sync", options.directory, lmdb::Side::Write);
+            if (int rc = mdb_env_sync(env().handle(), 1)) lmdb::raise(rc, "mdb_env_sync", options.directory, lmdb::Side::Write);
         }
         commitCount.fetch_add(1, std::memory_order_relaxed);
     }
@@ -390,18 +420,22 @@ Writer::Writer(WriterOptions options, const WriterInfo& info) : impl_(std::make_
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) throw StoreError("cannot create the output directory " + dir + ": " + ec.message());
-    w.env = lmdb::Env(dir, lmdb::Side::Write);
-    w.env.setMaxDbs(8);
-    w.env.setMapSize(std::max<uint64_t>(w.options.initialMapSize, 64 * 1024));
-    w.env.open(MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS, 0644);
+    const uint64_t mapSize = w.options.initialMapSize;
+    w.shared = store::acquireEnv(store::envKey(dir, true), [&] { return openForWriting(dir, mapSize); });
+    if (w.shared->access != store::Access::Write) {
+        throw StoreError("cannot write to " + dir +
+                         ": this process has it open read-only (a Database, e.g. callmonitor.load()); "
+                         "release that before writing to the same directory");
+    }
+    w.meta = w.shared->meta;
+    w.functions = w.shared->functions;
+    w.calls = w.shared->calls;
+    w.blobs = w.shared->blobs;
+    w.threads = w.shared->threads;
+    w.callers = w.shared->callers;
     {
-        lmdb::Txn txn(w.env, 0);
-        w.meta = lmdb::Dbi::open(txn, format::kMetaDb, MDB_CREATE);
-        w.functions = lmdb::Dbi::open(txn, format::kFunctionsDb, MDB_CREATE);
-        w.calls = lmdb::Dbi::open(txn, format::kCallsDb, MDB_CREATE);
-        w.blobs = lmdb::Dbi::open(txn, format::kBlobsDb, MDB_CREATE);
-        w.threads = lmdb::Dbi::open(txn, format::kThreadsDb, MDB_CREATE);
-        w.callers = lmdb::Dbi::open(txn, format::kCallersDb, MDB_CREATE);
+        std::shared_lock<store::MapGate> mapInUse(w.shared->gate);
+        lmdb::Txn txn(w.env(), 0);
         std::string formatValue(format::kMagic);
         for (int i = 0; i < 4; ++i) formatValue.push_back(static_cast<char>((format::kFormatVersion >> (8 * i)) & 0xFF));
         w.meta.put(txn, format::kMetaFormat, formatValue);
@@ -409,7 +443,7 @@ Writer::Writer(WriterOptions options, const WriterInfo& info) : impl_(std::make_
         w.meta.put(txn, format::kMetaStats, encodeCaptureStats(CaptureStats{}));
         txn.commit();
     }
-    w.currentMapSize.store(w.env.info().me_mapsize);
+    w.currentMapSize.store(w.env().info().me_mapsize);
     w.thread = std::thread([&w] { w.run(); });
 }
 
@@ -484,7 +518,7 @@ void Writer::close() {
         w.closed = true;
     }
     w.committed.notify_all();
-    w.env.close();
+    w.shared.reset();  // closes the environment unless a Database of this process still uses it
 }
 
 void Writer::abandon() {
