@@ -7,6 +7,7 @@
 #include <lmdb.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "callmonitor/database.h"
@@ -172,18 +173,29 @@ public:
 
     // (args list, kwargs dict): the fast path behind db.get().
     py::tuple inputs(uint32_t fid, uint64_t inv, bool allowPickle) const {
-        auto snap = db_.snapshot();
         format::CallKey key{fid, inv};
-        CallView v = snap.call(key);
-        py::object decoded = decode(snap, key, v.inputs, allowPickle);
-        return splitInputs(decoded);
+        std::string inputs;
+        {
+            auto snap = db_.snapshot();
+            inputs.assign(snap.call(key).inputs);
+        }
+        return splitInputs(decode(key, inputs, allowPickle));
     }
 
     py::dict call(uint32_t fid, uint64_t inv, bool allowPickle) const {
-        auto snap = db_.snapshot();
         format::CallKey key{fid, inv};
-        CallView v = snap.call(key);
-        py::tuple in = splitInputs(decode(snap, key, v.inputs, allowPickle));
+        // The record is copied out so that no snapshot is held while Python
+        // code (handlers, unpickling) runs during decoding: a snapshot keeps
+        // this process's writer from growing the map.
+        std::string record;
+        {
+            auto snap = db_.snapshot();
+            auto r = snap.record(key);
+            if (!r) snap.call(key);  // throws the not-found error
+            record.assign(*r);
+        }
+        CallView v = callmonitor::parseCallRecord(record, key);
+        py::tuple in = splitInputs(decode(key, v.inputs, allowPickle));
         py::dict d;
         d["invocation"] = inv;
         d["start_ns"] = v.startNs;
@@ -193,7 +205,7 @@ public:
         d["args"] = in[0];
         d["kwargs"] = in[1];
         d["outcome"] = outcomeName(v.outcome);
-        d["result"] = v.outcome == format::Outcome::Returned ? decode(snap, key, v.result, allowPickle) : py::none();
+        d["result"] = v.outcome == format::Outcome::Returned ? decode(key, v.result, allowPickle) : py::none();
         d["exception_type"] = std::string(v.exceptionType);
         d["exception_message"] = std::string(v.exceptionMessage);
         return d;
@@ -207,12 +219,18 @@ public:
     }
 
 private:
-    py::object decode(const Snapshot& snap, const format::CallKey& key, std::string_view bytes,
-                      bool allowPickle) const {
+    // Decodes value bytes (copied out of the database); a blob is read under a
+    // snapshot that lives only while its bytes are copied into the array.
+    py::object decode(const format::CallKey& key, std::string_view bytes, bool allowPickle) const {
         cpy::DecodeOptions opt;
         opt.allowPickle = allowPickle;
         opt.writerDir = db_.directory();
-        opt.blobs = [&](uint32_t idx) { return snap.blob(key, idx); };
+        std::optional<Snapshot> pinned;
+        opt.blobs = [&](uint32_t idx) {
+            pinned.emplace(db_.snapshot());
+            return pinned->blob(key, idx);
+        };
+        opt.blobDone = [&] { pinned.reset(); };
         return steal(cpy::decodeToPython(bytes, opt));
     }
 

@@ -84,8 +84,13 @@ struct Decoder {
                     return nullptr;
                 }
                 std::string_view b = opt.blobs(t.blobIndex);
-                if (b.size() != t.nbytes) throw CorruptError("array blob size does not match its header");
-                return readArray(t, b);
+                if (b.size() != t.nbytes) {
+                    if (opt.blobDone) opt.blobDone();
+                    throw CorruptError("array blob size does not match its header");
+                }
+                PyObject* arr = readArray(t, b);
+                if (opt.blobDone) opt.blobDone();
+                return arr;
             }
             case Tag::NpScalar: return readScalar(t);
             case Tag::Handler: {

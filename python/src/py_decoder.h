@@ -18,6 +18,9 @@ namespace callmonitor::py {
 struct DecodeOptions {
     bool allowPickle = false;
     BlobResolver blobs;          // throws on a missing blob
+    // Called once the bytes `blobs` returned are copied: the resolver may
+    // release what kept them valid (a read snapshot) before Python code runs.
+    std::function<void()> blobDone;
     std::string writerDir;       // where 0.3-style handler files live
 };
 
