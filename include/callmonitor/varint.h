@@ -8,6 +8,10 @@
 namespace callmonitor {
 
 inline void appendVarint(std::string& out, uint64_t v) {
+    if (v < 0x80) {  // most counts, lengths and small ints: one byte
+        out.push_back(static_cast<char>(v));
+        return;
+    }
     char buf[10];
     size_t n = 0;
     while (v >= 0x80) {

@@ -120,7 +120,9 @@ struct Writer::Impl {
     uint64_t submittedOps = 0;   // sequence number of the last submitted op
     uint64_t committedOps = 0;   // every op up to this one is committed (or dropped on failure)
     uint64_t flushTarget = 0;    // commit now when committedOps < flushTarget
-    uint64_t uncommittedBytes = 0;  // pending + the batch being committed
+    // pending + the batch being committed. Changed under `mutex`; atomic so
+    // that hasRoom() (every recorded call) reads it without taking the lock.
+    std::atomic<uint64_t> uncommittedBytes{0};
     bool stopping = false;
     std::string errorMessage;
 
@@ -130,7 +132,7 @@ struct Writer::Impl {
     std::atomic<uint64_t> opaque{0}, pickled{0}, captureErrors{0}, droppedCalls{0};
 
     std::thread thread;
-    bool closed = false;
+    std::atomic<bool> closed{false};
 
     // Writer-thread only.
     Batch inflight;
@@ -240,7 +242,7 @@ struct Writer::Impl {
                 }
                 lock.lock();
                 if (ok) committedOps = std::max(committedOps, batchOps);
-                uncommittedBytes -= std::min(uncommittedBytes, batchBytes);
+                uncommittedBytes -= std::min(uncommittedBytes.load(), batchBytes);
                 committed.notify_all();
             } else if (pending.empty()) {
                 committedOps = submittedOps;  // nothing left: wake any flush()
@@ -475,8 +477,8 @@ void Writer::countCaptureError(uint64_t n) { impl_->captureErrors.fetch_add(n, s
 CaptureStats Writer::stats() const { return impl_->stats(); }
 
 bool Writer::hasRoom() const {
-    std::lock_guard<std::mutex> lock(impl_->mutex);
-    return impl_->uncommittedBytes < impl_->options.maxBufferBytes || impl_->failedFlag.load() || impl_->closed;
+    return impl_->uncommittedBytes.load(std::memory_order_relaxed) < impl_->options.maxBufferBytes ||
+           impl_->failedFlag.load() || impl_->closed.load();
 }
 
 void Writer::waitForRoom() {
