@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 bash tools/setup.sh
 
 echo "== C++: configure, build, GoogleTest"
-cmake -S . -B build/cpp -DPython3_EXECUTABLE=/usr/bin/python3 -DCALLMONITOR_PYTHON=OFF >/dev/null
+cmake -S . -B build/cpp -DCALLMONITOR_PYTHON=OFF >/dev/null
 cmake --build build/cpp -j "$(nproc)" 2>&1 | grep -vE "lto-wrapper|^\[|Consolidate" || true
 cmake --build build/cpp -j "$(nproc)" >/dev/null
 (cd build/cpp && ctest --output-on-failure -j "$(nproc)")
