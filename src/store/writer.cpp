@@ -188,7 +188,8 @@ struct Writer::Impl {
         const uint64_t quarter = quarterBound();
         const bool crossedQuarter = pending.bytes < quarter && pending.bytes + added >= quarter;
         pending.bytes += added;
-        uncommittedBytes += added;
+        // Every change happens under `mutex`: a plain load and store, no locked RMW.
+        uncommittedBytes.store(uncommittedBytes.load(std::memory_order_relaxed) + added, std::memory_order_relaxed);
         ++submittedOps;
         if (crossedQuarter) wakeWriter.notify_one();
     }
