@@ -72,6 +72,17 @@ public:
     void submitEntry(const format::CallKey& key, std::string_view record, std::vector<Blob> blobs = {});
     void submitOutcome(const format::CallKey& key, std::string_view outcome);
 
+    // A producer's own buffer: submitting through a lane takes only the
+    // lane's (uncontended) lock, not the writer's; the writer thread drains
+    // every lane at each commit, flush() and waitForRoom(). One lane per
+    // producing thread: a call's entry and outcome must go through the same
+    // lane (that keeps them in order). Lanes live as long as the Writer;
+    // what is submitted after close() is dropped.
+    class Lane;
+    Lane* openLane();
+    void submitEntry(Lane* lane, const format::CallKey& key, std::string_view record, std::vector<Blob> blobs = {});
+    void submitOutcome(Lane* lane, const format::CallKey& key, std::string_view outcome);
+
     // Capture statistics are kept by the writer and stored with every commit.
     void countOpaque(uint64_t n = 1);
     void countPickled(uint64_t n = 1);

@@ -39,6 +39,8 @@ struct CaptureState {
     std::string outcome;
     std::vector<Blob> blobs;
     bool busy = false;
+    Writer::Lane* lane = nullptr;  // this thread's lane in the session's writer
+    uint64_t laneEpoch = 0;
 };
 // initial-exec: a plain TLS slot, no __tls_get_addr call on the hot path.
 __attribute__((tls_model("initial-exec"))) thread_local CaptureState* t_state = nullptr;
@@ -113,7 +115,7 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
         appendRaised(st.outcome, duration, typeName, message);
         PyErr_Restore(type, value, tb);
     }
-    rec.writer().submitOutcome(key, st.outcome);
+    rec.writer().submitOutcome(st.lane, key, st.outcome);
 }
 
 PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
@@ -140,6 +142,10 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
             self->epoch = rec.epoch();
         }
         thread = rec.threadIndex();
+        if (st.laneEpoch != rec.epoch()) {
+            st.lane = rec.writer().openLane();
+            st.laneEpoch = rec.epoch();
+        }
     }
     format::CallKey key{self->fid, rec.nextInvocation(self->fid)};
     uint32_t caller = rec.callerIndex();
@@ -169,7 +175,7 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
     account(rec, counts);
     appendPending(st.record);
     Writer& writer = rec.writer();
-    writer.submitEntry(key, st.record, std::move(st.blobs));
+    writer.submitEntry(st.lane, key, st.record, std::move(st.blobs));
     st.blobs.clear();
     if (rec.settings().sync || !writer.hasRoom()) {
         Py_BEGIN_ALLOW_THREADS

@@ -49,6 +49,39 @@ struct Batch {
     }
 };
 
+// Appends one op (header, payload; an entry's blobs are moved) to `batch`.
+// Returns the bytes it adds against the buffer bound.
+uint64_t appendOp(Batch& batch, OpKind kind, uint32_t id, uint64_t invocation, std::string_view payload,
+                  std::vector<Blob>* entryBlobs) {
+    std::string& ops = batch.ops;
+    const size_t before = ops.size();
+    const uint64_t size = payload.size();
+    char header[kOpHeaderSize + 4];
+    header[0] = static_cast<char>(kind);
+    std::memcpy(header + 1, &id, 4);
+    std::memcpy(header + 5, &invocation, 8);
+    std::memcpy(header + 13, &size, 8);
+    size_t headerSize = kOpHeaderSize;
+    uint64_t blobBytes = 0;
+    if (kind == OpKind::Entry) {
+        uint32_t n = entryBlobs ? static_cast<uint32_t>(entryBlobs->size()) : 0;
+        std::memcpy(header + kOpHeaderSize, &n, 4);
+        headerSize += 4;
+        if (n) {
+            for (Blob& b : *entryBlobs) {
+                blobBytes += b.size;
+                batch.blobs.push_back(std::move(b));
+            }
+        }
+        ++batch.entries;
+    }
+    ops.append(header, headerSize);
+    ops.append(payload.data(), payload.size());
+    const uint64_t added = (ops.size() - before) + blobBytes;
+    batch.bytes += added;
+    return added;
+}
+
 struct OpView {
     OpKind kind;
     uint32_t id;
@@ -103,6 +136,29 @@ std::unique_ptr<store::SharedEnv> openForWriting(const std::string& dir, uint64_
 
 }  // namespace
 
+// A lane publishes its size to the writer's counters in steps of this many
+// bytes, so the buffer bound is exact to within this much per lane.
+constexpr uint64_t kLaneAccountingBytes = 4096;
+
+class Writer::Lane {
+public:
+    // A spin lock: held by the owning thread for one append, by the writer
+    // thread for one drain; both are short and rarely meet.
+    void lock() {
+        while (busy_.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
+    }
+    void unlock() { busy_.clear(std::memory_order_release); }
+
+    Batch batch;       // guarded by lock()
+    uint64_t ops = 0;  // ops in `batch`
+    // Bytes of `batch` not yet counted in the writer's shared counters: they
+    // are published every kLaneAccountingBytes, sparing a locked add per op.
+    uint64_t unaccounted = 0;
+
+private:
+    std::atomic_flag busy_ = ATOMIC_FLAG_INIT;
+};
+
 struct Writer::Impl {
     WriterOptions options;
     // Shared with any Database of this process on the same directory; closed
@@ -120,8 +176,8 @@ struct Writer::Impl {
     uint64_t submittedOps = 0;   // sequence number of the last submitted op
     uint64_t committedOps = 0;   // every op up to this one is committed (or dropped on failure)
     uint64_t flushTarget = 0;    // commit now when committedOps < flushTarget
-    // pending + the batch being committed. Changed under `mutex`; atomic so
-    // that hasRoom() (every recorded call) reads it without taking the lock.
+    // lanes + pending + the batch being committed. Atomic: lanes add to it
+    // without `mutex`, and hasRoom() (every recorded call) reads it lock-free.
     std::atomic<uint64_t> uncommittedBytes{0};
     bool stopping = false;
     std::string errorMessage;
@@ -136,6 +192,56 @@ struct Writer::Impl {
 
     // Writer-thread only.
     Batch inflight;
+
+    // Producer lanes (the vector is guarded by `mutex`; each lane by its own lock).
+    std::vector<std::unique_ptr<Lane>> lanes;
+    std::atomic<uint64_t> laneBytes{0};  // bytes in lanes, not yet drained into `pending`
+
+    // Moves every lane's ops into `pending` (caller holds `mutex`). A call's
+    // entry and outcome share a lane, so they stay in order.
+    void drainLanes() {
+        for (auto& lane : lanes) {
+            lane->lock();
+            if (lane->ops) {
+                Batch& b = lane->batch;
+                pending.ops.append(b.ops);
+                for (Blob& blob : b.blobs) pending.blobs.push_back(std::move(blob));
+                pending.bytes += b.bytes;
+                pending.entries += b.entries;
+                submittedOps += lane->ops;
+                // The published part leaves the lanes; the unpublished part
+                // is counted now, as it joins `pending`.
+                laneBytes.fetch_sub(b.bytes - lane->unaccounted, std::memory_order_relaxed);
+                uncommittedBytes.fetch_add(lane->unaccounted, std::memory_order_relaxed);
+                lane->unaccounted = 0;
+                b.clear();
+                lane->ops = 0;
+            }
+            lane->unlock();
+        }
+    }
+
+    void appendToLane(Lane& lane, OpKind kind, uint32_t id, uint64_t invocation, std::string_view payload,
+                      std::vector<Blob>* entryBlobs) {
+        if (failedFlag.load(std::memory_order_relaxed) || closed.load(std::memory_order_relaxed)) {
+            if (kind == OpKind::Entry) droppedCalls.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        lane.lock();
+        lane.unaccounted += appendOp(lane.batch, kind, id, invocation, payload, entryBlobs);
+        ++lane.ops;
+        uint64_t publish = 0;
+        if (lane.unaccounted >= kLaneAccountingBytes) {
+            publish = lane.unaccounted;
+            lane.unaccounted = 0;
+        }
+        lane.unlock();
+        if (!publish) return;
+        uncommittedBytes.fetch_add(publish, std::memory_order_relaxed);
+        uint64_t inLanes = laneBytes.fetch_add(publish, std::memory_order_relaxed) + publish;
+        const uint64_t quarter = quarterBound();
+        if (inLanes >= quarter && inLanes - publish < quarter) wakeWriter.notify_one();
+    }
 
     uint64_t quarterBound() const { return std::max<uint64_t>(options.maxBufferBytes / 4, 1); }
 
@@ -160,36 +266,10 @@ struct Writer::Impl {
             if (kind == OpKind::Entry) droppedCalls.fetch_add(1, std::memory_order_relaxed);
             return;
         }
-        std::string& ops = pending.ops;
-        const size_t before = ops.size();
-        const uint64_t size = payload.size();
-        char header[kOpHeaderSize + 4];
-        header[0] = static_cast<char>(kind);
-        std::memcpy(header + 1, &id, 4);
-        std::memcpy(header + 5, &invocation, 8);
-        std::memcpy(header + 13, &size, 8);
-        size_t headerSize = kOpHeaderSize;
-        uint64_t blobBytes = 0;
-        if (kind == OpKind::Entry) {
-            uint32_t n = entryBlobs ? static_cast<uint32_t>(entryBlobs->size()) : 0;
-            std::memcpy(header + kOpHeaderSize, &n, 4);
-            headerSize += 4;
-            if (n) {
-                for (Blob& b : *entryBlobs) {
-                    blobBytes += b.size;
-                    pending.blobs.push_back(std::move(b));
-                }
-            }
-            ++pending.entries;
-        }
-        ops.append(header, headerSize);
-        ops.append(payload.data(), payload.size());
-        const uint64_t added = (ops.size() - before) + blobBytes;
+        const uint64_t added = appendOp(pending, kind, id, invocation, payload, entryBlobs);
         const uint64_t quarter = quarterBound();
-        const bool crossedQuarter = pending.bytes < quarter && pending.bytes + added >= quarter;
-        pending.bytes += added;
-        // Every change happens under `mutex`: a plain load and store, no locked RMW.
-        uncommittedBytes.store(uncommittedBytes.load(std::memory_order_relaxed) + added, std::memory_order_relaxed);
+        const bool crossedQuarter = pending.bytes - added < quarter && pending.bytes >= quarter;
+        uncommittedBytes.fetch_add(added, std::memory_order_relaxed);  // lanes add without `mutex`
         ++submittedOps;
         if (crossedQuarter) wakeWriter.notify_one();
     }
@@ -201,6 +281,7 @@ struct Writer::Impl {
             std::lock_guard<std::mutex> lock(mutex);
             errorMessage = message;
             failedFlag.store(true);
+            drainLanes();
             droppedCalls.fetch_add(pending.entries, std::memory_order_relaxed);
             uncommittedBytes -= pending.bytes;
             pending.clear();
@@ -219,8 +300,10 @@ struct Writer::Impl {
         std::unique_lock<std::mutex> lock(mutex);
         for (;;) {
             wakeWriter.wait_for(lock, options.flushInterval, [&] {
-                return stopping || committedOps < flushTarget || pending.bytes >= quarterBound();
+                return stopping || committedOps < flushTarget ||
+                       pending.bytes + laneBytes.load(std::memory_order_relaxed) >= quarterBound();
             });
+            drainLanes();
             if (!pending.empty() && !failedFlag.load()) {
                 std::swap(pending, inflight);
                 const uint64_t batchOps = submittedOps;
@@ -472,6 +555,20 @@ void Writer::submitOutcome(const format::CallKey& key, std::string_view outcome)
     impl_->append(OpKind::Outcome, key.function, key.invocation, outcome, nullptr);
 }
 
+Writer::Lane* Writer::openLane() {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->lanes.push_back(std::make_unique<Lane>());
+    return impl_->lanes.back().get();
+}
+
+void Writer::submitEntry(Lane* lane, const format::CallKey& key, std::string_view record, std::vector<Blob> blobs) {
+    impl_->appendToLane(*lane, OpKind::Entry, key.function, key.invocation, record, &blobs);
+}
+
+void Writer::submitOutcome(Lane* lane, const format::CallKey& key, std::string_view outcome) {
+    impl_->appendToLane(*lane, OpKind::Outcome, key.function, key.invocation, outcome, nullptr);
+}
+
 void Writer::countOpaque(uint64_t n) { impl_->opaque.fetch_add(n, std::memory_order_relaxed); }
 void Writer::countPickled(uint64_t n) { impl_->pickled.fetch_add(n, std::memory_order_relaxed); }
 void Writer::countCaptureError(uint64_t n) { impl_->captureErrors.fetch_add(n, std::memory_order_relaxed); }
@@ -487,6 +584,7 @@ void Writer::waitForRoom() {
     std::unique_lock<std::mutex> lock(w.mutex);
     auto room = [&] { return w.uncommittedBytes < w.options.maxBufferBytes || w.uncommittedBytes == 0 || w.failedFlag.load() || w.closed; };
     if (room()) return;
+    w.drainLanes();
     // Ask for a commit of what is buffered now rather than waiting for the interval.
     w.flushTarget = std::max(w.flushTarget, w.submittedOps);
     w.wakeWriter.notify_one();
@@ -498,6 +596,7 @@ bool Writer::flush() {
     std::unique_lock<std::mutex> lock(w.mutex);
     if (w.failedFlag.load()) return false;
     if (w.closed) return true;
+    w.drainLanes();
     const uint64_t target = w.submittedOps;
     if (w.committedOps >= target) return true;
     w.flushTarget = std::max(w.flushTarget, target);

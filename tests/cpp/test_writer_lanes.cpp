@@ -1,0 +1,108 @@
+// Producer lanes: submissions that bypass the writer's lock and are drained
+// by the writer thread, flush() and waitForRoom().
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+#include "callmonitor/database.h"
+#include "callmonitor/writer.h"
+#include "store_fixtures.h"
+
+using namespace callmonitor;
+using namespace callmonitor::testing;
+using format::CallKey;
+using format::Outcome;
+
+namespace {
+WriterOptions laneOptions(const std::string& dir) {
+    WriterOptions o;
+    o.directory = dir;
+    o.flushInterval = std::chrono::seconds(10);  // only flush() and the bound commit
+    return o;
+}
+}  // namespace
+
+TEST(WriterLanes, GivenEntryAndOutcomeThroughALane_WhenFlushed_ThenTheStoredRecordIsComplete) {
+    TempDir tmp;
+    Writer writer(laneOptions(tmp.path()), testWriterInfo());
+    Writer::Lane* lane = writer.openLane();
+    writer.submitEntry(lane, CallKey{0, 1}, entryRecord(5));
+    writer.submitOutcome(lane, CallKey{0, 1}, returnedOutcome(25, 900));
+    ASSERT_TRUE(writer.flush());
+    CallView v = Database::open(tmp.path()).snapshot().call(CallKey{0, 1});
+    EXPECT_EQ(v.outcome, Outcome::Returned);
+    EXPECT_EQ(v.result, encodedInt(25));
+}
+
+TEST(WriterLanes, GivenAnEntryFlushedBeforeItsOutcome_WhenTheOutcomeArrivesThroughTheLane_ThenTheRecordIsPatched) {
+    TempDir tmp;
+    Writer writer(laneOptions(tmp.path()), testWriterInfo());
+    Writer::Lane* lane = writer.openLane();
+    writer.submitEntry(lane, CallKey{2, 7}, entryRecord(1));
+    ASSERT_TRUE(writer.flush());
+    EXPECT_EQ(Database::open(tmp.path()).snapshot().call(CallKey{2, 7}).outcome, Outcome::Pending);
+    writer.submitOutcome(lane, CallKey{2, 7}, returnedOutcome(3));
+    ASSERT_TRUE(writer.flush());
+    EXPECT_EQ(Database::open(tmp.path()).snapshot().call(CallKey{2, 7}).outcome, Outcome::Returned);
+}
+
+TEST(WriterLanes, GivenEightThreadsEachWithALane_WhenTheyRecordConcurrently_ThenEveryCallIsStoredComplete) {
+    TempDir tmp;
+    WriterOptions o = laneOptions(tmp.path());
+    o.flushInterval = std::chrono::milliseconds(5);  // drains race with the producers
+    Writer writer(o, testWriterInfo());
+    constexpr int kThreads = 8, kCalls = 5000;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            Writer::Lane* lane = writer.openLane();
+            for (uint64_t i = 1; i <= kCalls; ++i) {
+                writer.submitEntry(lane, CallKey{uint32_t(t), i}, entryRecord(int64_t(i)));
+                writer.submitOutcome(lane, CallKey{uint32_t(t), i}, returnedOutcome(int64_t(i) + t));
+                if (!writer.hasRoom()) writer.waitForRoom();
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    ASSERT_TRUE(writer.flush());
+    Snapshot snap = Database::open(tmp.path()).snapshot();
+    for (int t = 0; t < kThreads; ++t) {
+        ASSERT_EQ(snap.countCalls(uint32_t(t)), uint64_t(kCalls)) << t;
+        for (uint64_t i = 1; i <= kCalls; i += 499) {
+            CallView v = snap.call(CallKey{uint32_t(t), i});
+            ASSERT_EQ(v.outcome, Outcome::Returned) << t << "/" << i;
+            EXPECT_EQ(v.result, encodedInt(int64_t(i) + t));
+        }
+    }
+}
+
+TEST(WriterLanes, GivenABoundedBuffer_WhenALaneOutpacesTheWriter_ThenHasRoomTurnsFalseAndWaitForRoomDrainsIt) {
+    TempDir tmp;
+    WriterOptions o = laneOptions(tmp.path());
+    o.maxBufferBytes = 16 * 1024;
+    Writer writer(o, testWriterInfo());
+    Writer::Lane* lane = writer.openLane();
+    const std::string record = bigEntryRecord(1000);
+    uint64_t i = 0;
+    bool sawFull = false;
+    while (i < 100000 && !sawFull) {
+        writer.submitEntry(lane, CallKey{1, ++i}, record);
+        sawFull = !writer.hasRoom();
+    }
+    ASSERT_TRUE(sawFull);
+    writer.waitForRoom();
+    EXPECT_TRUE(writer.hasRoom());
+    ASSERT_TRUE(writer.flush());
+    EXPECT_EQ(Database::open(tmp.path()).snapshot().lastInvocation(1), i);
+}
+
+TEST(WriterLanes, GivenLaneOpsNotYetDrained_WhenTheWriterCloses_ThenTheyAreCommitted) {
+    TempDir tmp;
+    {
+        Writer writer(laneOptions(tmp.path()), testWriterInfo());
+        Writer::Lane* lane = writer.openLane();
+        for (uint64_t i = 1; i <= 100; ++i) writer.submitEntry(lane, CallKey{0, i}, entryRecord(int64_t(i)));
+    }  // the destructor closes
+    EXPECT_EQ(Database::open(tmp.path()).snapshot().lastInvocation(0), 100u);
+}
