@@ -266,12 +266,10 @@ bool PyEncoder::run(ValueWriter& w, const EncodeOptions& opt, EncodeCounts& coun
 bool PyEncoder::encodeItem(ValueWriter& w, const Work& item, const EncodeOptions& opt, EncodeCounts& counts) {
     PyObject* obj = item.obj;
     PyTypeObject* t = Py_TYPE(obj);
-    if (obj == Py_None) { w.none(); return true; }
-    if (t == &PyBool_Type) { w.boolean(obj == Py_True); return true; }
+    if (writeImmediate(w, obj)) return true;
+    // What writeImmediate leaves of the scalars: ints beyond int64 and
+    // strings with lone surrogates.
     if (t == &PyLong_Type) {
-        int overflow = 0;
-        long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
-        if (!overflow) { w.integer(v); return true; }
         bool negative = _PyLong_Sign(obj) < 0;
         PyObject* mag = PyNumber_Absolute(obj);
         if (!mag) return opaque(w, obj, "integer conversion failed", opt, counts);
@@ -283,22 +281,12 @@ bool PyEncoder::encodeItem(ValueWriter& w, const Work& item, const EncodeOptions
         w.bigInteger(negative, buf.data(), buf.size());
         return true;
     }
-    if (t == &PyFloat_Type) { w.real(PyFloat_AS_DOUBLE(obj)); return true; }
     if (t == &PyUnicode_Type) {
         PyObject* holder = nullptr;
         std::string_view s;
         if (!utf8(obj, s, &holder)) return opaque(w, obj, "string encoding failed", opt, counts);
         w.str(s);
         Py_XDECREF(holder);
-        return true;
-    }
-    if (t == &PyBytes_Type) {
-        w.bytes(std::string_view(PyBytes_AS_STRING(obj), static_cast<size_t>(PyBytes_GET_SIZE(obj))));
-        return true;
-    }
-    if (t == &PyComplex_Type) {
-        Py_complex c = PyComplex_AsCComplex(obj);
-        w.complex(c.real, c.imag);
         return true;
     }
 
