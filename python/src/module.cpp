@@ -249,8 +249,6 @@ private:
 
 }  // namespace
 
-namespace callmonitor::py_bindings {}
-
 PYBIND11_MODULE(_core, m) {
     m.doc() = "callmonitor's native core: the interceptor, the recorder and the reader.";
 

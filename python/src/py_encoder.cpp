@@ -192,6 +192,17 @@ void PyEncoder::memoAdd(PyObject* obj) {
     }
 }
 
+bool PyEncoder::writeBackrefOrMemo(ValueWriter& w, PyObject* obj, bool& memo) {
+    int64_t seen = memoFind(obj);
+    if (seen >= 0) {
+        w.backref(static_cast<uint64_t>(seen));
+        return true;
+    }
+    memo = Py_REFCNT(obj) > kSharedRefcount;
+    if (memo) memoAdd(obj);
+    return false;
+}
+
 void PyEncoder::reset() {
     for (auto& w : stack_)
         if (w.op == Item) Py_DECREF(w.obj);
@@ -295,13 +306,8 @@ bool PyEncoder::encodeItem(ValueWriter& w, const Work& item, const EncodeOptions
     if (!container) return encodeOther(w, obj, item.target, opt, counts);
 
     // Containers: shared ones get a memo index before their items are written.
-    int64_t seen = memoFind(obj);
-    if (seen >= 0) {
-        w.backref(static_cast<uint64_t>(seen));
-        return true;
-    }
-    bool memo = Py_REFCNT(obj) > kSharedRefcount;
-    if (memo) memoAdd(obj);
+    bool memo;
+    if (writeBackrefOrMemo(w, obj, memo)) return true;
 
     if (t == &PyByteArray_Type) {
         w.byteArray(std::string_view(PyByteArray_AS_STRING(obj), static_cast<size_t>(PyByteArray_GET_SIZE(obj))),
@@ -382,13 +388,8 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, const Target& target,
     }
     bool nativeArray = h.kind == HandlerEntry::Native || h.kind == HandlerEntry::None;
     if (nativeArray && isPlainArray(obj)) {
-        int64_t seen = memoFind(obj);
-        if (seen >= 0) {
-            w.backref(static_cast<uint64_t>(seen));
-            return true;
-        }
-        bool memo = Py_REFCNT(obj) > kSharedRefcount;
-        if (memo) memoAdd(obj);
+        bool memo;
+        if (writeBackrefOrMemo(w, obj, memo)) return true;
         if (writeArray(w, obj, memo, opt.blobs)) return true;
         std::string why = "array capture failed: " + errorText();
         return opaque(w, obj, why.c_str(), opt, counts);

@@ -73,6 +73,10 @@ private:
     // Memo: returns the index of an object seen before, or -1.
     int64_t memoFind(PyObject* obj) const;
     void memoAdd(PyObject* obj);
+    // For an object that may be shared (container, array): writes a Backref
+    // and returns true when it was seen before; otherwise sets `memo` (it
+    // takes the next memo index) and returns false.
+    bool writeBackrefOrMemo(ValueWriter& w, PyObject* obj, bool& memo);
     void reset();
 
     std::vector<Work> stack_;

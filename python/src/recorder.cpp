@@ -135,11 +135,6 @@ bool Recorder::openOnce() {
     return ok;
 }
 
-bool Recorder::handleFailure() {
-    // The writer has reported its failure once on stderr; capture stays off.
-    return false;
-}
-
 bool Recorder::functionId(PyObject* func, uint32_t& fid) {
     PyObject* d = PyObject_CallOneArg(Hooks::get().describeFunction, func);
     if (!d || !PyDict_Check(d)) {

@@ -30,7 +30,8 @@ public:
     // True when calls should be recorded now (opens the writer at the first
     // call; false when capture is off or the writer failed).
     bool ready() {
-        if (writer_) return !writer_->failed() || handleFailure();
+        // A failed writer has reported itself once; capture stays off.
+        if (writer_) return !writer_->failed();
         if (!enabled_ || broken_) return false;
         return openOnce();
     }
@@ -67,7 +68,6 @@ private:
     bool openOnce();
     // Forgets the ids of a session (functions, threads, callers).
     void resetTables();
-    bool handleFailure();
     bool opening_ = false;
 
     std::unique_ptr<Writer> writer_;

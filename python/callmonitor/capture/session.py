@@ -12,7 +12,8 @@ from .. import _core
 from .._version import __version__
 from .settings import CONFIG
 
-_state = {"run_dir": None, "parent_run_dir": None}
+# Set in a forked child: the parent's run directory, which the child joins.
+_state = {"parent_run_dir": None}
 
 
 def _claim_run_dir(base):
@@ -38,7 +39,6 @@ def open_session():
     else:
         run_dir = _claim_run_dir(CONFIG.base_output())
         writer_id = CONFIG.writer_id or "main"
-    _state["run_dir"] = run_dir
     return {
         "directory": os.path.join(run_dir, writer_id),
         "run_directory": run_dir,
@@ -69,7 +69,6 @@ def close():
     """Flush and close this process's writer. The next recorded call opens a
     new run directory (``call-monitor-1``, ...)."""
     _core.close()
-    _state["run_dir"] = None
     _state["parent_run_dir"] = None
 
 

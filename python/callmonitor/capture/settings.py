@@ -1,6 +1,6 @@
 """Recording settings: ``configure(...)`` and callmonitor 0.3's ``Settings``."""
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 _DURABILITY = ("batch", "sync")
 
@@ -15,7 +15,6 @@ class _Config:
     result: bool = True                # record return values
     strict: bool = False               # raise on values that cannot be captured
     writer_id: str = None              # set by Settings().enable_multi_threading
-    extra: dict = field(default_factory=dict)
 
     def base_output(self):
         return self.output or os.environ.get("CALLMONITOR_DIR") or "call-monitor"

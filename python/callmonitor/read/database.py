@@ -27,12 +27,11 @@ def _writer_dirs(path):
         raise NotADatabaseError(f"{path} is a file, not a callmonitor database directory")
     if os.path.exists(os.path.join(path, "data.mdb")):
         return [path]
-    dirs = sorted(os.path.join(path, d) for d in os.listdir(path)
-                  if os.path.exists(os.path.join(path, d, "data.mdb")))
-    if dirs:
-        # The default writer first, then declared ids, ranks and pids in name order.
-        dirs.sort(key=lambda d: (os.path.basename(d) != "main", os.path.basename(d)))
-        return dirs
+    # The default writer first, then declared ids, ranks and pids in name order.
+    names = sorted((d for d in os.listdir(path) if os.path.exists(os.path.join(path, d, "data.mdb"))),
+                   key=lambda d: (d != "main", d))
+    if names:
+        return [os.path.join(path, d) for d in names]
     if os.path.exists(os.path.join(path, "db.pkl")):
         raise NotADatabaseError(
             f"{path} was written by callmonitor 0.3 (it holds db.pkl), not by this version")
