@@ -8,6 +8,7 @@
 #include <cereal/types/vector.hpp>
 
 #include "callmonitor/errors.h"
+#include "codec/bounded_archive.h"
 
 namespace callmonitor {
 
@@ -40,11 +41,12 @@ template <class T> std::string encode(const T& value) {
     return std::move(os).str();
 }
 
+// Hostile bytes: BoundedInputArchive checks every declared size against the
+// bytes present before allocating (cereal's own input archive does not).
 template <class T> T decode(std::string_view bytes, const char* what) {
     T value;
     try {
-        std::istringstream is(std::string(bytes), std::ios::binary);
-        cereal::PortableBinaryInputArchive ar(is);
+        codec::BoundedInputArchive ar(bytes);
         ar(value);
     } catch (const std::exception& e) {
         throw CorruptError(std::string("cannot decode ") + what + " record: " + e.what());

@@ -1,0 +1,34 @@
+// Replaces the global operator new/delete of the test binary (forwarding to
+// malloc/free, which the sanitizers still intercept) to record request sizes
+// for AllocationProbe. Only the thread with a live probe records.
+#include "allocation_probe.h"
+
+#include <cstdlib>
+#include <new>
+
+namespace {
+thread_local bool tActive = false;
+thread_local std::size_t tLargest = 0;
+
+void* allocate(std::size_t n) {
+    if (tActive && n > tLargest) tLargest = n;
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+}  // namespace
+
+void* operator new(std::size_t n) { return allocate(n); }
+void* operator new[](std::size_t n) { return allocate(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace cmtest {
+AllocationProbe::AllocationProbe() {
+    tActive = true;
+    tLargest = 0;
+}
+AllocationProbe::~AllocationProbe() { tActive = false; }
+std::size_t AllocationProbe::largest() const { return tLargest; }
+}  // namespace cmtest
