@@ -118,17 +118,19 @@ void ValueParser::next(Token& t) {
             uint64_t ndim = readVarint();
             if (ndim > limits_.maxArrayDims || ndim > remaining()) fail("too many array dimensions");
             t.shape.resize(static_cast<size_t>(ndim));
+            // Like numpy, the product of the non-zero dimensions times the item
+            // size must fit (else strides overflow, even for an empty array).
             uint64_t elems = 1;
             bool zero = false;
             for (auto& s : t.shape) {
                 s = readVarint();
                 if (s == 0) zero = true;
-                else if (!zero && elems > (uint64_t(1) << 62) / s) fail("array shape overflows");
-                else if (!zero) elems *= s;
+                else if (elems > (uint64_t(1) << 62) / s) fail("array shape overflows");
+                else elems *= s;
             }
-            if (zero) elems = 0;
             if (t.dtype.itemSize != 0 && elems > (uint64_t(1) << 62) / t.dtype.itemSize)
                 fail("array size overflows");
+            if (zero) elems = 0;
             uint64_t expect = elems * t.dtype.itemSize;
             uint8_t storage = readByte();
             if (storage == static_cast<uint8_t>(ArrayStorage::Inline)) {

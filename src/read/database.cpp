@@ -11,6 +11,7 @@
 #include <shared_mutex>
 
 #include "callmonitor/errors.h"
+#include "read/lmdb_meta_check.h"
 #include "store/env_registry.h"
 #include "store/lmdb.h"
 
@@ -93,6 +94,9 @@ struct Database::Impl {
     // registry's opener when this process has none on the file). Errors name
     // the path.
     std::unique_ptr<store::SharedEnv> openReadOnly() {
+        // LMDB trusts its meta pages (an inconsistent one can abort the
+        // process): check them before mdb_env_open reads them.
+        read::checkLmdbMetaPages(dataFile);
         auto e = std::make_unique<store::SharedEnv>();
         e->access = store::Access::Read;
         int rc = 0;
@@ -382,8 +386,16 @@ std::vector<ThreadInfo> Database::threads() const {
 std::vector<std::string> Database::callers() const {
     auto s = impl_->beginRead();
     std::vector<std::string> out;
+    // The writer numbers callers from 0 (gaps read as ""). A hostile index
+    // must not size the vector: it may run at most 1024 + twice the entries
+    // seen so far, so the vector stays proportional to what is stored.
+    uint64_t seen = 0;
     forEachU32(s->txn, s->handle->dbs().callers, impl_->directory, [&](uint32_t id, std::string_view v) {
-        if (id > (1u << 24)) throw CorruptError("caller index " + std::to_string(id) + " out of range in " + impl_->directory);
+        ++seen;
+        if (id >= 1024 + 2 * seen) {
+            throw CorruptError("caller index " + std::to_string(id) + " out of range (" + std::to_string(seen) +
+                               " callers stored up to it) in " + impl_->directory);
+        }
         if (out.size() <= id) out.resize(size_t(id) + 1);
         out[id] = std::string(v);
     });

@@ -1,0 +1,115 @@
+// callmonitor-fuzz-seeds OUTDIR: writes the seed corpora of both fuzz targets
+// from real records (sample_records.h), in the input layouts of fuzz_inputs.h:
+//   OUTDIR/decode_records/*   one record each, behind its decoder byte
+//   OUTDIR/open_database/*    edit scripts re-putting each real record, and
+//                             meta-page overwrites with the real meta bytes
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "callmonitor/call_record.h"
+#include "fuzz_inputs.h"
+#include "sample_records.h"
+
+using namespace callmonitor;
+namespace fs = std::filesystem;
+
+namespace {
+
+void writeSeed(const fs::path& dir, const std::string& name, const std::string& bytes) {
+    std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), std::streamsize(bytes.size()));
+}
+
+std::string decoderSeed(fuzz::RecordKind kind, std::string_view record) {
+    return std::string(1, char(kind)) + std::string(record);
+}
+
+// One RecordEdits script that puts `value` under `key` in database `db`.
+std::string putSeed(uint8_t db, const std::string& key, const std::string& value) {
+    std::string s(1, char(fuzz::DbMutation::RecordEdits));
+    s += char(db);
+    s += char(0);  // put
+    s += char(key.size());
+    s += key;
+    const size_t n = std::min<size_t>(value.size(), 0xFFFF);
+    s += char(n & 0xFF);
+    s += char(n >> 8);
+    s += value.substr(0, n);
+    return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
+        return 2;
+    }
+    const fs::path out = argv[1];
+    const fs::path dec = out / "decode_records", db = out / "open_database";
+    fs::create_directories(dec);
+    fs::create_directories(db);
+    const fuzz::SampleRecords s = fuzz::sampleRecords();
+
+    int n = 0;
+    auto name = [&n](const char* what) { return std::to_string(n++) + "-" + what; };
+    writeSeed(dec, name("writer"), decoderSeed(fuzz::RecordKind::Writer, encodeWriterInfo(s.writer)));
+    writeSeed(dec, name("stats"), decoderSeed(fuzz::RecordKind::Stats, encodeCaptureStats(CaptureStats{1, 2, 3, 4})));
+    for (const auto& f : s.functions) {
+        writeSeed(dec, name("function"), decoderSeed(fuzz::RecordKind::Function, encodeFunctionInfo(f)));
+        for (const auto& p : f.parameters)
+            if (p.hasDefault) writeSeed(dec, name("default"), decoderSeed(fuzz::RecordKind::Value, p.defaultValue));
+    }
+    for (const auto& t : s.threads)
+        writeSeed(dec, name("thread"), decoderSeed(fuzz::RecordKind::Thread, encodeThreadInfo(t)));
+    for (const auto& c : s.calls) {
+        const std::string record = c.outcome.empty() ? c.entry : completeRecord(c.entry, c.outcome);
+        writeSeed(dec, name("call"), decoderSeed(fuzz::RecordKind::Call, record));
+        const CallView v = parseCallRecord(record, c.key);
+        writeSeed(dec, name("inputs"), decoderSeed(fuzz::RecordKind::Value, v.inputs));
+        if (!v.result.empty()) writeSeed(dec, name("result"), decoderSeed(fuzz::RecordKind::Value, v.result));
+    }
+
+    // Database seeds: database indices follow fuzz::kDatabaseNames.
+    writeSeed(db, name("unchanged"), std::string(1, char(fuzz::DbMutation::RecordEdits)));
+    writeSeed(db, name("format"), putSeed(0, format::kMetaFormat, std::string(format::kMagic) + std::string("\x01\0\0\0", 4)));
+    writeSeed(db, name("writer"), putSeed(0, format::kMetaWriter, encodeWriterInfo(s.writer)));
+    writeSeed(db, name("stats"), putSeed(0, format::kMetaStats, encodeCaptureStats(CaptureStats{1, 1, 0, 0})));
+    for (const auto& f : s.functions)
+        writeSeed(db, name("function"), putSeed(1, format::encodeU32Key(f.id), encodeFunctionInfo(f)));
+    for (const auto& t : s.threads)
+        writeSeed(db, name("thread"), putSeed(2, format::encodeU32Key(t.index), encodeThreadInfo(t)));
+    for (size_t i = 0; i < s.callers.size(); ++i)
+        writeSeed(db, name("caller"), putSeed(3, format::encodeU32Key(uint32_t(i)), s.callers[i]));
+    for (const auto& c : s.calls) {
+        const std::string record = c.outcome.empty() ? c.entry : completeRecord(c.entry, c.outcome);
+        writeSeed(db, name("call"), putSeed(4, c.key.encode(), record));
+        for (const auto& [index, bytes] : c.blobs)
+            writeSeed(db, name("blob"), putSeed(5, format::encodeBlobKey(c.key, index), bytes));
+    }
+
+    // Meta-page seeds: the real bytes of each meta page's header and MDB_meta
+    // (the first 160 bytes), written back over themselves.
+    const fs::path tmp = fs::temp_directory_path() / ("callmonitor-seeds-" + std::to_string(::getpid()));
+    fs::remove_all(tmp);
+    fuzz::writeSampleDatabase(tmp.string(), s);
+    std::ifstream in(tmp / "data.mdb", std::ios::binary);
+    const std::string file((std::istreambuf_iterator<char>(in)), {});
+    fs::remove_all(tmp);
+    for (uint8_t page = 0; page < 2; ++page) {
+        std::string seed(1, char(fuzz::DbMutation::MetaPageBytes));
+        for (uint8_t offset = 0; offset < 160; offset += 16) {
+            seed += char(page);
+            seed += char(offset);
+            seed += char(16);
+            seed += file.substr(size_t(page) * 4096 + offset, 16);
+        }
+        writeSeed(db, name("meta-page"), seed);
+    }
+    std::printf("wrote %d seeds into %s\n", n, out.c_str());
+    return 0;
+}
