@@ -128,7 +128,7 @@ void checkLmdbMetaPages(const std::string& dataFile) {
     for (int attempt = 0; attempt < 3; ++attempt) {
         why = check(dataFile);
         if (why.empty()) return;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
     throw CorruptError(dataFile + " is damaged: its LMDB " + why + "; the database cannot be read");
 }
