@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: GoogleTest (C++ core) and pytest (Python package).
+# The whole test suite: GoogleTest (C++ core) and pytest (Python package),
+# then both again under ASan + UBSan (tools/test-sanitized.sh, build/asan)
+# and a bounded fuzzing run (tools/fuzz.sh, 30 s per target, build/fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
@@ -12,3 +14,8 @@ cmake --build build/cpp -j "$(nproc)" >/dev/null
 
 echo "== Python: pytest"
 .venv/bin/python -m pytest -q
+
+bash tools/test-sanitized.sh
+
+echo "== Fuzzing: ${CALLMONITOR_FUZZ_SECONDS:-30} s per target"
+bash tools/fuzz.sh "${CALLMONITOR_FUZZ_SECONDS:-30}"

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The GoogleTest and pytest suites under AddressSanitizer + UndefinedBehavior-
+# Sanitizer, from their own build directory (build/asan, g++ with
+# CALLMONITOR_SANITIZE=ON). Called by tools/test.sh after the plain suites;
+# expects tools/setup.sh to have run (.venv).
+#
+# pytest runs Debian's python3.11 (not sanitized) against the sanitized
+# extension: the ASan runtime must be loaded first (LD_PRELOAD), leak checks
+# are off (the interpreter keeps memory until exit by design), and the package
+# is imported from build/asan/pkg: links to python/callmonitor's sources next
+# to the sanitized _core module, first on PYTHONPATH (ahead of the editable
+# install's plain module). Subprocesses the tests start inherit all three.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=build/asan
+
+echo "== ASan+UBSan: configure, build ($B)"
+cmake -S . -B "$B" -DCALLMONITOR_SANITIZE=ON -DCALLMONITOR_BENCH=OFF >/dev/null
+cmake --build "$B" -j 2 --target callmonitor_tests _core callmonitor-dump 2>&1 | grep -E "error|warning:" || true
+cmake --build "$B" -j 2 --target callmonitor_tests _core callmonitor-dump >/dev/null
+
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+echo "== ASan+UBSan: GoogleTest"
+"$B/callmonitor_tests" --gtest_brief=1
+
+echo "== ASan+UBSan: pytest against the sanitized extension"
+rm -rf "$B/pkg" && mkdir -p "$B/pkg/callmonitor"
+for entry in python/callmonitor/*; do
+  case "$entry" in *.so|*/__pycache__) continue ;; esac
+  ln -s "$PWD/$entry" "$B/pkg/callmonitor/"
+done
+ln -s "$PWD/$(ls $B/python/callmonitor/_core*.so)" "$B/pkg/callmonitor/"
+# libstdc++ preloaded too: python3 does not link it, and ASan's __cxa_throw
+# interceptor must find the real one at start-up (else every C++ exception
+# aborts with "CHECK failed: ... real___cxa_throw").
+export LD_PRELOAD="$(g++ -print-file-name=libasan.so):$(g++ -print-file-name=libstdc++.so)"
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
+export PYTHONPATH="$PWD/$B/pkg${PYTHONPATH:+:$PYTHONPATH}"
+export CALLMONITOR_DUMP="$PWD/$B/callmonitor-dump"
+.venv/bin/python -c "
+import callmonitor._core as c, sys
+assert '/$B/' in c.__file__, 'pytest would not test the sanitized module: ' + c.__file__
+"
+.venv/bin/python -m pytest -q -p no:cacheprovider
