@@ -588,7 +588,8 @@ TEST(CallRecord, CompletedWithReturnedCarriesDurationAndResult) {
 TEST(CallRecord, CompletedWithRaisedCarriesTypeAndMessage) {
     std::string outcome;
     appendRaised(outcome, 5, "ValueError", "bad \xc3\xa9");
-    CallView v = parseCallRecord(completeRecord(pendingRecord(), outcome));
+    const std::string record = completeRecord(pendingRecord(), outcome);  // the views point into it
+    CallView v = parseCallRecord(record);
     EXPECT_EQ(v.outcome, format::Outcome::Raised);
     EXPECT_EQ(v.durationNs, 5u);
     EXPECT_EQ(v.exceptionType, "ValueError");
@@ -598,7 +599,8 @@ TEST(CallRecord, CompletedWithRaisedCarriesTypeAndMessage) {
 TEST(CallRecord, CompletedWithResultSkippedHasNoResult) {
     std::string outcome;
     appendResultSkipped(outcome, 9);
-    CallView v = parseCallRecord(completeRecord(pendingRecord(), outcome));
+    const std::string record = completeRecord(pendingRecord(), outcome);  // the views point into it
+    CallView v = parseCallRecord(record);
     EXPECT_EQ(v.outcome, format::Outcome::ResultSkipped);
     EXPECT_EQ(v.durationNs, 9u);
     EXPECT_TRUE(v.result.empty());
