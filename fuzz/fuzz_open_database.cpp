@@ -4,9 +4,11 @@
 // API, and raw bytes in LMDB's meta pages. Raw bytes in LMDB's tree pages
 // are out of scope: LMDB trusts its pages (see docs/security.md).
 #include <fcntl.h>
+#include <signal.h>
 #include <lmdb.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -128,13 +130,25 @@ void readEverything() {
     }
 }
 
+// Workspaces of fuzzer processes that died on a finding (no atexit ran).
+void removeStaleWorkspaces(const fs::path& base) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(base, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("callmonitor-fuzz-", 0) != 0) continue;
+        const long pid = std::strtol(name.c_str() + 17, nullptr, 10);
+        if (pid > 0 && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ec);
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
     gSpace = new Workspace;
-    const char* shm = fs::is_directory("/dev/shm") ? "/dev/shm" : nullptr;
-    gSpace->root = (fs::path(shm ? shm : fs::temp_directory_path().c_str()) /
-                    ("callmonitor-fuzz-" + std::to_string(::getpid()))).string();
+    // tmpfs when there is one: every input rewrites the database file.
+    const fs::path base = fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
+    removeStaleWorkspaces(base);
+    gSpace->root = (base / ("callmonitor-fuzz-" + std::to_string(::getpid()))).string();
     gSpace->templateDir = gSpace->root + "/template";
     gSpace->workDir = gSpace->root + "/work";
     gSpace->workFile = gSpace->workDir + "/data.mdb";
