@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -30,6 +31,7 @@ namespace {
 struct Workspace {
     std::string root, templateDir, workDir, workFile;
     std::string templateBytes;  // data.mdb of the sample database
+    off_t pageSize = 0;         // its LMDB page size
 };
 Workspace* gSpace = nullptr;
 
@@ -66,6 +68,7 @@ void applyRecordEdits(Input in) {
     if (mdb_env_open(env, gSpace->workDir.c_str(), MDB_NOSYNC, 0644)) abort();
     MDB_txn* txn = nullptr;
     if (mdb_txn_begin(env, nullptr, 0, &txn)) abort();
+    bool failed = false;
     while (in.has(4)) {
         const char* name = fuzz::kDatabaseNames[in.u8() % fuzz::kDatabases];
         const bool put = in.u8() % 2 == 0;
@@ -74,17 +77,24 @@ void applyRecordEdits(Input in) {
         n |= size_t(in.u8()) << 8;
         std::string_view value = in.take(n);
         MDB_dbi dbi;
-        if (mdb_dbi_open(txn, name, MDB_CREATE, &dbi)) break;
+        if (mdb_dbi_open(txn, name, MDB_CREATE, &dbi)) {
+            failed = true;
+            break;
+        }
         MDB_val k{key.size(), const_cast<char*>(key.data())}, v{value.size(), const_cast<char*>(value.data())};
         if (key.empty() || key.size() > 511) continue;  // LMDB's own key limits (MDB_BAD_VALSIZE)
         int rc = put ? mdb_put(txn, dbi, &k, &v, 0) : mdb_del(txn, dbi, &k, nullptr);
-        if (rc && rc != MDB_NOTFOUND) break;
+        if (rc && rc != MDB_NOTFOUND) {
+            failed = true;  // the transaction cannot commit now: the reader gets the unmutated copy
+            break;
+        }
     }
-    if (mdb_txn_commit(txn)) abort();
+    if (failed) mdb_txn_abort(txn);
+    else if (mdb_txn_commit(txn)) abort();
     mdb_env_close(env);
 }
 
-// Overwrite bytes of the two meta pages (pages 0 and 1, 4 KiB each here).
+// Overwrite bytes of the two meta pages (pages 0 and 1).
 void applyMetaPageBytes(Input in) {
     int fd = ::open(gSpace->workFile.c_str(), O_WRONLY);
     if (fd < 0) abort();
@@ -92,7 +102,7 @@ void applyMetaPageBytes(Input in) {
         const off_t page = in.u8() % 2;
         const off_t offset = in.u8();
         std::string_view bytes = in.take(in.u8() % 17);
-        if (::pwrite(fd, bytes.data(), bytes.size(), page * 4096 + offset) < 0) abort();
+        if (::pwrite(fd, bytes.data(), bytes.size(), page * gSpace->pageSize + offset) < 0) abort();
     }
     ::close(fd);
 }
@@ -156,6 +166,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     fs::create_directories(gSpace->workDir);
     fuzz::writeSampleDatabase(gSpace->templateDir, fuzz::sampleRecords());
     gSpace->templateBytes = readAll(gSpace->templateDir + "/data.mdb");
+    uint32_t pageSize = 0;  // MDB_meta's free database record starts with it (src/read/lmdb_meta_check.cpp)
+    std::memcpy(&pageSize, gSpace->templateBytes.data() + 40, 4);
+    gSpace->pageSize = off_t(pageSize);
     std::atexit([] { fs::remove_all(gSpace->root); });
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -100,13 +101,15 @@ int main(int argc, char** argv) {
     std::ifstream in(tmp / "data.mdb", std::ios::binary);
     const std::string file((std::istreambuf_iterator<char>(in)), {});
     fs::remove_all(tmp);
+    uint32_t pageSize = 0;  // MDB_meta's free database record starts with it
+    std::memcpy(&pageSize, file.data() + 40, 4);
     for (uint8_t page = 0; page < 2; ++page) {
         std::string seed(1, char(fuzz::DbMutation::MetaPageBytes));
         for (uint8_t offset = 0; offset < 160; offset += 16) {
             seed += char(page);
             seed += char(offset);
             seed += char(16);
-            seed += file.substr(size_t(page) * 4096 + offset, 16);
+            seed += file.substr(size_t(page) * pageSize + offset, 16);
         }
         writeSeed(db, name("meta-page"), seed);
     }
