@@ -82,6 +82,7 @@ bool Recorder::open() {
     readInt(s, "pid", info.pid);
     readInt(s, "rank", info.rank);
     readStr(s, "writer_id", info.writerId);
+    readStr(s, "run_id", info.runId);
     readStr(s, "python_version", info.pythonVersion);
     readStr(s, "package_version", info.packageVersion);
     readStr(s, "cwd", info.cwd);

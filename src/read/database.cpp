@@ -270,6 +270,24 @@ std::vector<uint64_t> Snapshot::invocations(uint32_t function) const {
     return out;
 }
 
+std::vector<std::pair<uint32_t, std::string_view>> Snapshot::blobs(const format::CallKey& key) const {
+    std::vector<std::pair<uint32_t, std::string_view>> out;
+    const store::SharedEnv& h = impl_->handle->dbs();
+    if (!h.blobs) return out;
+    lmdb::Cursor cursor(impl_->txn, h.blobs);
+    const std::string first = format::encodeBlobKey(key, 0);
+    const std::string_view prefix(first.data(), format::kCallKeySize);
+    MDB_val k = lmdb::val(first), v{};
+    for (bool ok = cursor.get(k, v, MDB_SET_RANGE); ok; ok = cursor.get(k, v, MDB_NEXT)) {
+        std::string_view kv = lmdb::view(k);
+        if (kv.size() != format::kBlobKeySize || kv.substr(0, format::kCallKeySize) != prefix) break;
+        uint32_t index = 0;
+        format::decodeU32Key(kv.substr(format::kCallKeySize), index);
+        out.emplace_back(index, lmdb::view(v));
+    }
+    return out;
+}
+
 uint64_t Snapshot::countCalls(uint32_t function) const {
     const store::SharedEnv& h = impl_->handle->dbs();
     if (!h.calls) return 0;
@@ -335,6 +353,13 @@ WriterInfo Database::writerInfo() const {
     std::string_view value;
     if (!s->handle->dbs().meta.get(s->txn, format::kMetaWriter, value)) return WriterInfo{};
     return decodeWriterInfo(value);
+}
+
+std::vector<SourceInfo> Database::sources() const {
+    auto s = impl_->beginRead();
+    std::string_view value;
+    if (!s->handle->dbs().meta.get(s->txn, format::kMetaSources, value)) return {};
+    return decodeSources(value);
 }
 
 CaptureStats Database::stats() const {

@@ -19,6 +19,7 @@
 #include "callmonitor/errors.h"
 #include "store/env_registry.h"
 #include "store/lmdb.h"
+#include "store/write_env.h"
 
 namespace callmonitor {
 namespace {
@@ -111,27 +112,6 @@ OpView readOp(const std::string& ops, size_t& pos) {
 
 void defaultFailureReport(const std::string& message) {
     std::fprintf(stderr, "callmonitor: warning: %s\n", message.c_str());
-}
-
-// Opens `dir` read-write and creates the named databases (the registry's
-// opener when this process has no environment on `dir` yet).
-std::unique_ptr<store::SharedEnv> openForWriting(const std::string& dir, uint64_t mapSize) {
-    auto e = std::make_unique<store::SharedEnv>();
-    e->access = store::Access::Write;
-    e->flags = MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS;  // NOTLS: a Database's read txns live on any thread
-    e->env = lmdb::Env(dir, lmdb::Side::Write);
-    e->env.setMaxDbs(8);
-    e->env.setMapSize(std::max<uint64_t>(mapSize, 64 * 1024));
-    e->env.open(e->flags, 0644);
-    lmdb::Txn txn(e->env, 0);
-    e->meta = lmdb::Dbi::open(txn, format::kMetaDb, MDB_CREATE);
-    e->functions = lmdb::Dbi::open(txn, format::kFunctionsDb, MDB_CREATE);
-    e->calls = lmdb::Dbi::open(txn, format::kCallsDb, MDB_CREATE);
-    e->blobs = lmdb::Dbi::open(txn, format::kBlobsDb, MDB_CREATE);
-    e->threads = lmdb::Dbi::open(txn, format::kThreadsDb, MDB_CREATE);
-    e->callers = lmdb::Dbi::open(txn, format::kCallersDb, MDB_CREATE);
-    txn.commit();
-    return e;
 }
 
 }  // namespace
@@ -507,7 +487,7 @@ Writer::Writer(WriterOptions options, const WriterInfo& info) : impl_(std::make_
     std::filesystem::create_directories(dir, ec);
     if (ec) throw StoreError("cannot create the output directory " + dir + ": " + ec.message());
     const uint64_t mapSize = w.options.initialMapSize;
-    w.shared = store::acquireEnv(store::envKey(dir, true), [&] { return openForWriting(dir, mapSize); });
+    w.shared = store::acquireEnv(store::envKey(dir, true), [&] { return store::openForWriting(dir, mapSize); });
     if (w.shared->access != store::Access::Write) {
         throw StoreError("cannot write to " + dir +
                          ": this process has it open read-only (a Database, e.g. callmonitor.load()); "
@@ -522,9 +502,7 @@ Writer::Writer(WriterOptions options, const WriterInfo& info) : impl_(std::make_
     {
         std::shared_lock<store::MapGate> mapInUse(w.shared->gate);
         lmdb::Txn txn(w.env(), 0);
-        std::string formatValue(format::kMagic);
-        for (int i = 0; i < 4; ++i) formatValue.push_back(static_cast<char>((format::kFormatVersion >> (8 * i)) & 0xFF));
-        w.meta.put(txn, format::kMetaFormat, formatValue);
+        w.meta.put(txn, format::kMetaFormat, format::encodeFormatValue());
         w.meta.put(txn, format::kMetaWriter, encodeWriterInfo(info));
         w.meta.put(txn, format::kMetaStats, encodeCaptureStats(CaptureStats{}));
         txn.commit();

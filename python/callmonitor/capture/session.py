@@ -10,42 +10,53 @@ import time
 
 from .. import _core
 from .._version import __version__
+from . import launcher, run_directory
 from .settings import CONFIG
 
-# Set in a forked child: the parent's run directory, which the child joins.
-_state = {"parent_run_dir": None}
+# Set in a forked child: the parent's run directory and rank, which the child
+# joins. `sessions` counts the runs this process opened (close() starts a new
+# one), so that the ranks of a job that all close() agree on the next run too.
+_state = {"parent_run": None, "sessions": 0, "rank": -1}
 
 
-def _claim_run_dir(base):
-    """Creates and returns the first free of base, base-1, base-2, ...
-    (mkdir is atomic: two processes never get the same directory)."""
-    parent = os.path.dirname(os.path.abspath(base))
-    os.makedirs(parent, exist_ok=True)
-    candidate, n = base, 0
-    while True:
-        try:
-            os.mkdir(candidate)
-            return os.path.abspath(candidate)
-        except FileExistsError:
-            n += 1
-            candidate = f"{base}-{n}"
+def _choose_run():
+    """(run directory, writer id, rank, run id) for a new session."""
+    base = CONFIG.base_output()
+    inherited = _state["parent_run"] or launcher.parent_run(base)
+    if inherited:
+        run_dir, rank = inherited
+        return run_dir, f"pid-{os.getpid()}", rank, run_directory.read_run_id(run_dir) or ""
+    launch = launcher.detect()
+    session = _state["sessions"]
+    if launch.job:
+        run_id = f"job:{launch.job}" + (f"#{session}" if session else "")
+    else:
+        run_id = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
+    run_dir, created = run_directory.claim_run(base, run_id, shared=bool(launch.job))
+    if CONFIG.writer_id:
+        writer_id = CONFIG.writer_id
+    elif launch.rank >= 0:
+        writer_id = f"rank-{launch.rank:04d}"
+    else:
+        writer_id = "main" if created else f"pid-{os.getpid()}"
+    launcher.export_run(run_dir, base, launch.rank)
+    return run_dir, writer_id, launch.rank, run_id
 
 
 def open_session():
     """Called by the native recorder at the first recorded call of a session."""
-    if _state["parent_run_dir"]:
-        run_dir = _state["parent_run_dir"]
-        writer_id = f"pid-{os.getpid()}"
-    else:
-        run_dir = _claim_run_dir(CONFIG.base_output())
-        writer_id = CONFIG.writer_id or "main"
+    run_dir, writer_id, rank, run_id = _choose_run()
+    writer_id = run_directory.claim_writer(run_dir, writer_id)
+    _state["sessions"] += 1
+    _state["rank"] = rank
     return {
         "directory": os.path.join(run_dir, writer_id),
         "run_directory": run_dir,
         "writer_id": writer_id,
+        "run_id": run_id,
         "host": socket.gethostname(),
         "pid": os.getpid(),
-        "rank": -1,
+        "rank": rank,
         "python_version": sys.version.split()[0],
         "package_version": __version__,
         "argv": [str(a) for a in sys.argv],
@@ -69,7 +80,8 @@ def close():
     """Flush and close this process's writer. The next recorded call opens a
     new run directory (``call-monitor-1``, ...)."""
     _core.close()
-    _state["parent_run_dir"] = None
+    _state["parent_run"] = None
+    launcher.forget_run()
 
 
 def output_directory():
@@ -87,7 +99,8 @@ def _after_fork_in_child():
     # own writer directory inside the same run directory.
     parent = _core.output_directory()
     _core._after_fork_child()
-    _state["parent_run_dir"] = parent
+    if parent:
+        _state["parent_run"] = (parent, _state["rank"])
 
 
 def _at_exit():
