@@ -305,6 +305,7 @@ def test_GIVEN_a_rank_killed_by_sigkill_WHEN_job_torn_down_THEN_every_flushed_ca
         tmp_path):
     proc = mpirun_python(KILLED_RANK_JOB, tmp_path, timeout=60)
     assert proc.returncode != 0, describe(proc)
+    assert "rank 1 " in proc.stderr and "signal 9" in proc.stderr, describe(proc)
     killed, extra = 1, 5
     flushed = {r: 40 + 10 * r for r in range(RANKS)}
     assert _run_dirs(tmp_path) == [RUN]
