@@ -3,6 +3,9 @@
 // LMDB in one transaction per batch.
 #include "callmonitor/writer.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -165,6 +168,11 @@ struct Writer::Impl {
     std::atomic<bool> failedFlag{false};
     std::atomic<uint64_t> currentMapSize{0};
     std::atomic<uint64_t> commitCount{0};
+    // Set by flushFromSignal(); `cycles` counts the writer loop's rounds
+    // (drain + commit), so a waiter can tell a round began after it asked.
+    std::atomic<bool> urgent{false};
+    std::atomic<uint64_t> cycles{0};
+    std::atomic<bool> finished{false};  // run() returned: nothing more will be committed
     std::atomic<uint64_t> opaque{0}, pickled{0}, captureErrors{0}, droppedCalls{0};
 
     std::thread thread;
@@ -277,12 +285,18 @@ struct Writer::Impl {
     }
 
     void run() {
+        // Signals go to the program's threads, never to this one: a handler
+        // that waits for this thread (flushFromSignal) must not run on it.
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
         std::unique_lock<std::mutex> lock(mutex);
         for (;;) {
             wakeWriter.wait_for(lock, options.flushInterval, [&] {
-                return stopping || committedOps < flushTarget ||
+                return stopping || committedOps < flushTarget || urgent.load(std::memory_order_relaxed) ||
                        pending.bytes + laneBytes.load(std::memory_order_relaxed) >= quarterBound();
             });
+            urgent.store(false, std::memory_order_relaxed);
             drainLanes();
             if (!pending.empty() && !failedFlag.load()) {
                 std::swap(pending, inflight);
@@ -312,8 +326,11 @@ struct Writer::Impl {
                 committedOps = submittedOps;  // nothing left: wake any flush()
                 committed.notify_all();
             }
+            cycles.fetch_add(1, std::memory_order_release);
             if (stopping && (pending.empty() || failedFlag.load())) break;
         }
+        cycles.fetch_add(1, std::memory_order_release);
+        finished.store(true, std::memory_order_release);
     }
 
     // Puts `value` under `key`, appending (no page split) when the key sorts
@@ -599,6 +616,24 @@ void Writer::close() {
     }
     w.committed.notify_all();
     w.shared.reset();  // closes the environment unless a Database of this process still uses it
+}
+
+bool Writer::flushFromSignal(std::chrono::milliseconds timeout) noexcept {
+    Impl* w = impl_.get();
+    if (!w || w->failedFlag.load()) return false;
+    // Only atomics and nanosleep: this runs in a signal handler. The writer
+    // thread notices `urgent` at its next wake-up (at most flushInterval);
+    // two rounds later everything submitted before the signal is committed.
+    const uint64_t start = w->cycles.load(std::memory_order_acquire);
+    const struct timespec step{0, 1000000};  // 1 ms
+    for (auto waited = std::chrono::milliseconds(0); waited < timeout; waited += std::chrono::milliseconds(1)) {
+        // A writer being closed (at exit) commits everything before its thread ends.
+        if (w->cycles.load(std::memory_order_acquire) >= start + 2 || w->finished.load(std::memory_order_acquire))
+            return !w->failedFlag.load();
+        w->urgent.store(true);  // cleared by each round the writer starts
+        nanosleep(&step, nullptr);
+    }
+    return false;
 }
 
 void Writer::abandon() {

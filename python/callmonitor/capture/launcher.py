@@ -4,6 +4,7 @@ MPI, which a program that never uses MPI must not pay for or trip over)."""
 import os
 import socket
 import sys
+import time
 from dataclasses import dataclass
 
 # Launcher variables, most specific first: (rank, world size, job id).
@@ -13,13 +14,17 @@ _RANK_VARS = ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "MV2_COMM_WORLD_R
 _SIZE_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE")
 _JOB_VARS = ("OMPI_MCA_ess_base_jobid", "PMIX_NAMESPACE", "PMI_KVSNAME", "PMI_JOBID")
 
-# Set by a recording process for the processes it starts (multiprocessing
-# spawn, subprocess): they join its run directory as writers of their own.
-PARENT_RUN_VAR = "CALLMONITOR_PARENT_RUN"     # the parent's run directory
-PARENT_BASE_VAR = "CALLMONITOR_PARENT_BASE"   # the output base it was claimed from
+# Exported by every process that imported callmonitor, for the processes it
+# starts (fork, multiprocessing spawn/forkserver, subprocess): they record
+# into the same run directory, as writers of their own.
+PARENT_RUN_ID_VAR = "CALLMONITOR_PARENT_RUN_ID"
+PARENT_BASE_VAR = "CALLMONITOR_PARENT_BASE"    # the output base the run is under
 PARENT_PID_VAR = "CALLMONITOR_PARENT_PID"
 PARENT_RANK_VAR = "CALLMONITOR_PARENT_RANK"
-RUN_ID_VAR = "CALLMONITOR_RUN_ID"             # user-set job id: processes sharing it share a run
+RUN_ID_VAR = "CALLMONITOR_RUN_ID"              # user-set: processes sharing it share a run
+
+# Identifies this process's own run when nothing else does.
+_PROCESS_RUN_ID = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
 
 
 @dataclass(frozen=True)
@@ -86,29 +91,54 @@ def detect():
     return Launch(rank=-1 if rank is None else rank, size=size, job=job or "")
 
 
-def parent_run(base):
-    """(run directory, parent rank) when a recording parent process started
-    this one with the same output base, else None."""
-    run = os.environ.get(PARENT_RUN_VAR)
-    if not run or os.environ.get(PARENT_PID_VAR) == str(os.getpid()):
-        return None
-    if os.environ.get(PARENT_BASE_VAR) != os.path.abspath(base) or not os.path.isdir(run):
+@dataclass(frozen=True)
+class Origin:
+    """Which run a new session of this process records into, and as whom."""
+    run_id: str      # processes with equal run ids (and output bases) share a run directory
+    rank: int        # MPI rank (-1: none)
+    child: bool      # started by another process of the run: records as pid-N
+
+
+def _read_inherited():
+    """(run id, output base, rank) published by the process that started
+    this one, or None. Read before this process publishes its own."""
+    parent_pid = os.environ.get(PARENT_PID_VAR)
+    run_id = os.environ.get(PARENT_RUN_ID_VAR)
+    if not run_id or not parent_pid or parent_pid == str(os.getpid()):
         return None
     try:
         rank = int(os.environ.get(PARENT_RANK_VAR, "-1"))
     except ValueError:
         rank = -1
-    return run, rank
+    return run_id, os.environ.get(PARENT_BASE_VAR), rank
 
 
-def export_run(run_dir, base, rank):
+_INHERITED = _read_inherited()
+
+
+def origin(base, session):
+    """The Origin of session number `session` (0 first; close() starts the
+    next) of this process, recording under output base `base`."""
+    if session == 0 and _INHERITED and _INHERITED[1] == os.path.abspath(base):
+        return Origin(_INHERITED[0], _INHERITED[2], child=True)
+    launch = detect()
+    run_id = f"job:{launch.job}" if launch.job else _PROCESS_RUN_ID
+    if session:
+        run_id += f"#{session}"
+    return Origin(run_id, launch.rank, child=False)
+
+
+def forked():
+    """In a forked child: a new process, started by the one it was forked from."""
+    global _PROCESS_RUN_ID, _INHERITED
+    _PROCESS_RUN_ID = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
+    _INHERITED = _read_inherited()
+
+
+def export(base, session):
     """Tells the processes this one starts from now on which run to join."""
-    os.environ[PARENT_RUN_VAR] = run_dir
+    o = origin(base, session)
+    os.environ[PARENT_RUN_ID_VAR] = o.run_id
     os.environ[PARENT_BASE_VAR] = os.path.abspath(base)
     os.environ[PARENT_PID_VAR] = str(os.getpid())
-    os.environ[PARENT_RANK_VAR] = str(rank)
-
-
-def forget_run():
-    for name in (PARENT_RUN_VAR, PARENT_BASE_VAR, PARENT_PID_VAR, PARENT_RANK_VAR):
-        os.environ.pop(name, None)
+    os.environ[PARENT_RANK_VAR] = str(o.rank)

@@ -54,9 +54,8 @@ def _owner(path):
         time.sleep(0.005)
 
 
-def claim_run(base, run_id, shared):
-    """Creates (or, for a `shared` run, joins) the run directory of `run_id`.
-    Returns (absolute path, created)."""
+def claim_run(base, run_id):
+    """Creates, or joins, the run directory of `run_id`; returns its absolute path."""
     parent = os.path.dirname(os.path.abspath(base))
     os.makedirs(parent, exist_ok=True)
     n = 0
@@ -65,12 +64,12 @@ def claim_run(base, run_id, shared):
         try:
             os.mkdir(candidate)
         except FileExistsError:
-            if shared and os.path.isdir(candidate) and _owner(candidate) == run_id:
-                return candidate, False
+            if os.path.isdir(candidate) and _owner(candidate) == run_id:
+                return candidate
             n += 1
             continue
         _write_marker(candidate, run_id)
-        return candidate, True
+        return candidate
 
 
 def claim_writer(run_dir, writer_id):

@@ -13,34 +13,31 @@ from .._version import __version__
 from . import launcher, run_directory
 from .settings import CONFIG
 
-# Set in a forked child: the parent's run directory and rank, which the child
-# joins. `sessions` counts the runs this process opened (close() starts a new
-# one), so that the ranks of a job that all close() agree on the next run too.
-_state = {"parent_run": None, "sessions": 0, "rank": -1}
+# `sessions` counts the runs this process opened (close() starts a new one),
+# so that the ranks of a job that all close() agree on the next run too.
+_state = {"sessions": 0, "rank": -1}
 
 
 def _choose_run():
     """(run directory, writer id, rank, run id) for a new session."""
     base = CONFIG.base_output()
-    inherited = _state["parent_run"] or launcher.parent_run(base)
-    if inherited:
-        run_dir, rank = inherited
-        return run_dir, f"pid-{os.getpid()}", rank, run_directory.read_run_id(run_dir) or ""
-    launch = launcher.detect()
-    session = _state["sessions"]
-    if launch.job:
-        run_id = f"job:{launch.job}" + (f"#{session}" if session else "")
-    else:
-        run_id = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
-    run_dir, created = run_directory.claim_run(base, run_id, shared=bool(launch.job))
-    if CONFIG.writer_id:
+    o = launcher.origin(base, _state["sessions"])
+    run_dir = run_directory.claim_run(base, o.run_id)
+    if o.child:
+        writer_id = f"pid-{os.getpid()}"
+    elif CONFIG.writer_id:
         writer_id = CONFIG.writer_id
-    elif launch.rank >= 0:
-        writer_id = f"rank-{launch.rank:04d}"
+    elif o.rank >= 0:
+        writer_id = f"rank-{o.rank:04d}"
     else:
-        writer_id = "main" if created else f"pid-{os.getpid()}"
-    launcher.export_run(run_dir, base, launch.rank)
-    return run_dir, writer_id, launch.rank, run_id
+        writer_id = "main"
+    return run_dir, writer_id, o.rank, o.run_id
+
+
+def export_run():
+    """Publishes this process's run to the processes it starts (called at
+    import, and whenever the output or the session changes)."""
+    launcher.export(CONFIG.base_output(), _state["sessions"])
 
 
 def open_session():
@@ -49,6 +46,7 @@ def open_session():
     writer_id = run_directory.claim_writer(run_dir, writer_id)
     _state["sessions"] += 1
     _state["rank"] = rank
+    _flush_before_multiprocessing_exit()
     return {
         "directory": os.path.join(run_dir, writer_id),
         "run_directory": run_dir,
@@ -80,8 +78,7 @@ def close():
     """Flush and close this process's writer. The next recorded call opens a
     new run directory (``call-monitor-1``, ...)."""
     _core.close()
-    _state["parent_run"] = None
-    launcher.forget_run()
+    export_run()
 
 
 def output_directory():
@@ -94,13 +91,22 @@ def stats():
     return _core.stats()
 
 
+def _flush_before_multiprocessing_exit():
+    """A multiprocessing worker (fork start method) ends with os._exit,
+    which skips atexit: commit from multiprocessing's own exit hook instead."""
+    mp = sys.modules.get("multiprocessing")
+    if mp is None or mp.parent_process() is None:
+        return
+    from multiprocessing import util
+    util.Finalize(None, _core.close, exitpriority=-100)
+
+
 def _after_fork_in_child():
     # LMDB forbids using the parent's environment: the child records into its
     # own writer directory inside the same run directory.
-    parent = _core.output_directory()
     _core._after_fork_child()
-    if parent:
-        _state["parent_run"] = (parent, _state["rank"])
+    _state["sessions"] = 0
+    launcher.forked()
 
 
 def _at_exit():
@@ -122,3 +128,4 @@ def warn(message):
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_at_exit)
+export_run()
