@@ -13,6 +13,8 @@ namespace callmonitor::format {
 // version. A reader refuses a version newer than its own.
 inline constexpr std::string_view kMagic = "CALLMON\x01";
 inline constexpr uint32_t kFormatVersion = 1;
+// Readers refuse versions below this one (VersionError): none was ever released.
+inline constexpr uint32_t kOldestFormatVersion = 1;
 
 // Named LMDB databases inside one writer environment.
 inline constexpr const char* kMetaDb = "meta";            // str key -> bytes

@@ -129,6 +129,7 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
         // which must not record itself.
         BusyGuard busy(st);
         if (!rec.ready()) {
+            rec.countUnrecorded();
             st.busy = false;
             return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
         }

@@ -3,6 +3,7 @@
 // LMDB in one transaction per batch.
 #include "callmonitor/writer.h"
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -276,7 +277,7 @@ struct Writer::Impl {
 
     void fail(const std::string& cause) {
         const std::string message = "could not store calls in " + options.directory + " (" + cause +
-                                    "); capture stopped for this writer, later calls are not recorded";
+                                    fullDiskHint() + "); capture stopped for this writer, later calls are not recorded";
         {
             std::lock_guard<std::mutex> lock(mutex);
             errorMessage = message;
@@ -294,6 +295,14 @@ struct Writer::Impl {
         } catch (...) {
             // A reporting callback must not take the writer thread down.
         }
+    }
+
+    // LMDB reports a short write on a full disk as EIO: say what it most likely was.
+    std::string fullDiskHint() const {
+        struct statvfs fs {};
+        if (statvfs(options.directory.c_str(), &fs) == 0 && fs.f_bavail * fs.f_frsize < (uint64_t(1) << 20))
+            return "; the file system holding it is full";
+        return "";
     }
 
     void run() {
@@ -572,6 +581,7 @@ void Writer::submitOutcome(Lane* lane, const format::CallKey& key, std::string_v
 void Writer::countOpaque(uint64_t n) { impl_->opaque.fetch_add(n, std::memory_order_relaxed); }
 void Writer::countPickled(uint64_t n) { impl_->pickled.fetch_add(n, std::memory_order_relaxed); }
 void Writer::countCaptureError(uint64_t n) { impl_->captureErrors.fetch_add(n, std::memory_order_relaxed); }
+void Writer::countDropped(uint64_t n) { impl_->droppedCalls.fetch_add(n, std::memory_order_relaxed); }
 CaptureStats Writer::stats() const { return impl_->stats(); }
 
 bool Writer::hasRoom() const {
