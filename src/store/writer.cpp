@@ -140,6 +140,8 @@ std::unique_ptr<store::SharedEnv> openForWriting(const std::string& dir, uint64_
 // A lane publishes its size to the writer's counters in steps of this many
 // bytes, so the buffer bound is exact to within this much per lane.
 constexpr uint64_t kLaneAccountingBytes = 4096;
+// A lane keeps at most this much buffer capacity between drains.
+constexpr size_t kLaneKeepBytes = size_t(4) << 20;
 
 class Writer::Lane {
 public:
@@ -205,7 +207,8 @@ struct Writer::Impl {
             lane->lock();
             if (lane->ops) {
                 Batch& b = lane->batch;
-                pending.ops.append(b.ops);
+                if (pending.ops.empty()) pending.ops.swap(b.ops);  // no copy of a large op
+                else pending.ops.append(b.ops);
                 for (Blob& blob : b.blobs) pending.blobs.push_back(std::move(blob));
                 pending.bytes += b.bytes;
                 pending.entries += b.entries;
@@ -216,6 +219,7 @@ struct Writer::Impl {
                 uncommittedBytes.fetch_add(lane->unaccounted, std::memory_order_relaxed);
                 lane->unaccounted = 0;
                 b.clear();
+                if (b.ops.capacity() > kLaneKeepBytes) std::string().swap(b.ops);  // one huge call: give it back
                 lane->ops = 0;
             }
             lane->unlock();
