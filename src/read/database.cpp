@@ -147,9 +147,12 @@ struct Database::Impl {
     void checkFormat(const Snapshot::Impl& s) {
         std::string_view value;
         if (!s.handle->dbs().meta.get(s.txn, format::kMetaFormat, value)) {
-            // Every writer puts the format key in its first transaction, so a meta
-            // database without it is damaged, typically a file copy taken while the
-            // program was writing (LMDB reuses pages a plain copy may still be reading).
+            // Every writer puts the format key in its first transaction, so a
+            // callmonitor environment (it has a calls database) whose meta lacks it is
+            // damaged, typically a file copy taken while the program was writing (LMDB
+            // reuses pages a plain copy may still be reading).
+            if (!s.handle->dbs().calls)
+                throw NotADatabaseError(notADatabase(directory, "no format key in its meta database"));
             throw CorruptError(directory + " is damaged: its meta database has no format key (a copy taken while "
                                "the program was writing? copy a live database with mdb_copy, or after the "
                                "program ends)");
