@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake g++ make pkg-config pybind11-dev python3-dev python3-numpy python3-venv
           python3-setuptools python3-pip python3-pytest liblmdb-dev libcereal-dev xtensor-dev
-          libgtest-dev libbenchmark-dev python3-mpi4py openmpi-bin libopenmpi-dev)
+          libgtest-dev libbenchmark-dev python3-mpi4py openmpi-bin libopenmpi-dev
+          lmdb-utils)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -13,6 +13,8 @@ namespace callmonitor::format {
 // version. A reader refuses a version newer than its own.
 inline constexpr std::string_view kMagic = "CALLMON\x01";
 inline constexpr uint32_t kFormatVersion = 1;
+// Readers refuse versions below this one (VersionError): none was ever released.
+inline constexpr uint32_t kOldestFormatVersion = 1;
 
 // meta["format"]: kMagic followed by `version` as u32 LE.
 std::string encodeFormatValue(uint32_t version = kFormatVersion);

@@ -87,6 +87,7 @@ public:
     void countOpaque(uint64_t n = 1);
     void countPickled(uint64_t n = 1);
     void countCaptureError(uint64_t n = 1);
+    void countDropped(uint64_t n = 1);  // calls not recorded (e.g. made after the store failed)
     CaptureStats stats() const;
 
     bool hasRoom() const;

@@ -35,6 +35,10 @@ public:
         if (!enabled_ || broken_) return false;
         return openOnce();
     }
+    // Counts a call that runs unrecorded because this session's writer failed.
+    void countUnrecorded() {
+        if (writer_ && writer_->failed()) writer_->countDropped();
+    }
     uint64_t epoch() const { return epoch_; }
     const SessionSettings& settings() const { return settings_; }
     Writer& writer() { return *writer_; }

@@ -147,12 +147,26 @@ struct Database::Impl {
     void checkFormat(const Snapshot::Impl& s) {
         std::string_view value;
         if (!s.handle->dbs().meta.get(s.txn, format::kMetaFormat, value)) {
-            throw NotADatabaseError(notADatabase(directory, "no format key in its meta database"));
+            // Every writer puts the format key in its first transaction, so a
+            // callmonitor environment (it has a calls database) whose meta lacks it is
+            // damaged, typically a file copy taken while the program was writing (LMDB
+            // reuses pages a plain copy may still be reading).
+            if (!s.handle->dbs().calls)
+                throw NotADatabaseError(notADatabase(directory, "no format key in its meta database"));
+            throw CorruptError(directory + " is damaged: its meta database has no format key (a copy taken while "
+                               "the program was writing? copy a live database with mdb_copy, or after the "
+                               "program ends)");
         }
         if (value.size() < format::kMagic.size() + 4 || value.substr(0, format::kMagic.size()) != format::kMagic) {
             throw NotADatabaseError(notADatabase(directory, "its format key does not start with the callmonitor magic"));
         }
         version = readU32LE(value.data() + format::kMagic.size());
+        if (version < format::kOldestFormatVersion) {
+            throw VersionError(directory + " has callmonitor format version " + std::to_string(version) +
+                               ", older than the oldest this reader supports (" +
+                               std::to_string(format::kOldestFormatVersion) + "); it was not written by a "
+                               "released callmonitor: record it again");
+        }
         if (version > format::kFormatVersion) {
             throw VersionError(directory + " was written in callmonitor format version " + std::to_string(version) +
                                ", but this reader supports versions up to " + std::to_string(format::kFormatVersion) +

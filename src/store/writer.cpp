@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,6 +123,8 @@ void defaultFailureReport(const std::string& message) {
 // A lane publishes its size to the writer's counters in steps of this many
 // bytes, so the buffer bound is exact to within this much per lane.
 constexpr uint64_t kLaneAccountingBytes = 4096;
+// A lane keeps at most this much buffer capacity between drains.
+constexpr size_t kLaneKeepBytes = size_t(4) << 20;
 
 class Writer::Lane {
 public:
@@ -192,7 +195,8 @@ struct Writer::Impl {
             lane->lock();
             if (lane->ops) {
                 Batch& b = lane->batch;
-                pending.ops.append(b.ops);
+                if (pending.ops.empty()) pending.ops.swap(b.ops);  // no copy of a large op
+                else pending.ops.append(b.ops);
                 for (Blob& blob : b.blobs) pending.blobs.push_back(std::move(blob));
                 pending.bytes += b.bytes;
                 pending.entries += b.entries;
@@ -203,6 +207,7 @@ struct Writer::Impl {
                 uncommittedBytes.fetch_add(lane->unaccounted, std::memory_order_relaxed);
                 lane->unaccounted = 0;
                 b.clear();
+                if (b.ops.capacity() > kLaneKeepBytes) std::string().swap(b.ops);  // one huge call: give it back
                 lane->ops = 0;
             }
             lane->unlock();
@@ -264,7 +269,7 @@ struct Writer::Impl {
 
     void fail(const std::string& cause) {
         const std::string message = "could not store calls in " + options.directory + " (" + cause +
-                                    "); capture stopped for this writer, later calls are not recorded";
+                                    fullDiskHint() + "); capture stopped for this writer, later calls are not recorded";
         {
             std::lock_guard<std::mutex> lock(mutex);
             errorMessage = message;
@@ -282,6 +287,14 @@ struct Writer::Impl {
         } catch (...) {
             // A reporting callback must not take the writer thread down.
         }
+    }
+
+    // LMDB reports a short write on a full disk as EIO: say what it most likely was.
+    std::string fullDiskHint() const {
+        struct statvfs fs {};
+        if (statvfs(options.directory.c_str(), &fs) == 0 && fs.f_bavail * fs.f_frsize < (uint64_t(1) << 20))
+            return "; the file system holding it is full";
+        return "";
     }
 
     void run() {
@@ -567,6 +580,7 @@ void Writer::submitOutcome(Lane* lane, const format::CallKey& key, std::string_v
 void Writer::countOpaque(uint64_t n) { impl_->opaque.fetch_add(n, std::memory_order_relaxed); }
 void Writer::countPickled(uint64_t n) { impl_->pickled.fetch_add(n, std::memory_order_relaxed); }
 void Writer::countCaptureError(uint64_t n) { impl_->captureErrors.fetch_add(n, std::memory_order_relaxed); }
+void Writer::countDropped(uint64_t n) { impl_->droppedCalls.fetch_add(n, std::memory_order_relaxed); }
 CaptureStats Writer::stats() const { return impl_->stats(); }
 
 bool Writer::hasRoom() const {

@@ -2,6 +2,7 @@
 import reprlib
 
 from ..read.database import load
+from ..read.values import Unrestorable
 
 HELP = "print one recorded call: arguments, result, timing"
 DESCRIPTION = "Print call N (from 1; negative counts from the end) of FUNCTION."
@@ -22,7 +23,13 @@ def prepare_parser(p):
 
 
 def _value(v):
-    """One line per value; arrays as dtype, shape, order and a few statistics."""
+    """One line per value; arrays as dtype, shape, order and a few statistics;
+    placeholders with their whole reason (it says what to do)."""
+    if isinstance(v, Unrestorable):
+        reason = v.reason
+        if "allow_pickle=True" in reason:
+            reason += "; here: callmonitor show --allow-pickle"
+        return f"<Unrestorable {v.type_name}: {_repr.repr(v.repr)[1:-1]}> {reason}"
     try:
         import numpy
     except ImportError:
