@@ -76,20 +76,11 @@ class FunctionInfo:
         self.file = raw["file"]
         self.line = raw["line"]
         self.kind = raw["kind"]
-        self._writer = writer
+        self.writer = writer.id     # the id of the writer that recorded it
+        self.rank = writer.rank     # its MPI rank (-1: not under MPI)
         self.calls = raw["calls"]
         self._allow_pickle = allow_pickle
         self._signature = None
-
-    @property
-    def writer(self):
-        """The id of the writer that recorded it."""
-        return self._writer.id
-
-    @property
-    def rank(self):
-        """The MPI rank that recorded it (-1: not under MPI)."""
-        return self._writer.rank
 
     @property
     def full_name(self):
@@ -236,7 +227,7 @@ class _Writer:
         self.files_dir = ""
         if source and source["handler_dir"]:
             self.files_dir = os.path.join(self.directory, source["handler_dir"])
-        self.refresh()
+        self.functions, self.threads, self.callers = [], {}, []
 
     @classmethod
     def open_all(cls, directory, run, allow_pickle):
@@ -279,6 +270,8 @@ class Database:
         if len({w.run for w in writers}) > 1:  # a merge of several runs
             for w in writers:
                 w.id = f"{w.run}/{w.writer_id}" if w.run else w.writer_id
+        for w in writers:
+            w.refresh()
         self._writers = writers
         self._resolved = {}
 
