@@ -297,6 +297,8 @@ struct Writer::Impl {
         return "";
     }
 
+    static constexpr std::chrono::milliseconds kUrgentPoll{50};
+
     void run() {
         // Signals go to the program's threads, never to this one: a handler
         // that waits for this thread (flushFromSignal) must not run on it.
@@ -305,10 +307,17 @@ struct Writer::Impl {
         pthread_sigmask(SIG_BLOCK, &all, nullptr);
         std::unique_lock<std::mutex> lock(mutex);
         for (;;) {
-            wakeWriter.wait_for(lock, options.flushInterval, [&] {
+            // Waits in slices of at most kUrgentPoll: a signal handler cannot
+            // notify a condition variable, it can only set `urgent`.
+            const auto due = std::chrono::steady_clock::now() + options.flushInterval;
+            auto ready = [&] {
                 return stopping || committedOps < flushTarget || urgent.load(std::memory_order_relaxed) ||
                        pending.bytes + laneBytes.load(std::memory_order_relaxed) >= quarterBound();
-            });
+            };
+            for (auto now = std::chrono::steady_clock::now(); now < due && !ready();
+                 now = std::chrono::steady_clock::now()) {
+                wakeWriter.wait_for(lock, std::min<std::chrono::steady_clock::duration>(due - now, kUrgentPoll), ready);
+            }
             urgent.store(false, std::memory_order_relaxed);
             drainLanes();
             if (!pending.empty() && !failedFlag.load()) {
@@ -636,8 +645,8 @@ bool Writer::flushFromSignal(std::chrono::milliseconds timeout) noexcept {
     Impl* w = impl_.get();
     if (!w || w->failedFlag.load()) return false;
     // Only atomics and nanosleep: this runs in a signal handler. The writer
-    // thread notices `urgent` at its next wake-up (at most flushInterval);
-    // two rounds later everything submitted before the signal is committed.
+    // thread notices `urgent` within kUrgentPoll; two rounds later
+    // everything submitted before the signal is committed.
     const uint64_t start = w->cycles.load(std::memory_order_acquire);
     const struct timespec step{0, 1000000};  // 1 ms
     for (auto waited = std::chrono::milliseconds(0); waited < timeout; waited += std::chrono::milliseconds(1)) {
