@@ -365,6 +365,9 @@ PYBIND11_MODULE(_core, m) {
           "Commit every call recorded so far. Returns False when the writer has failed.");
     m.def("close", [] { cpy::Recorder::instance().close(); },
           "Flush and close the writer; the next recorded call starts a new run directory.");
+    m.def("_commit_before_exit", [](double seconds) {
+        return cpy::Recorder::instance().commitBeforeExit(std::chrono::milliseconds(int64_t(seconds * 1000)));
+    }, "Commits what is recorded, waiting at most `seconds`.");
     m.def("_after_fork_child", [] { cpy::Recorder::instance().afterForkChild(); });
     m.def("set_enabled", [](bool on) { cpy::Recorder::instance().setEnabled(on); });
     m.def("stats", [] { return steal(cpy::Recorder::instance().statsDict()); });

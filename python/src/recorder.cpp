@@ -287,6 +287,15 @@ bool Recorder::flush() {
     return ok;
 }
 
+bool Recorder::commitBeforeExit(std::chrono::milliseconds timeout) {
+    if (!writer_) return true;
+    bool ok;
+    Py_BEGIN_ALLOW_THREADS
+    ok = writer_->flushFromSignal(timeout);
+    Py_END_ALLOW_THREADS
+    return ok;
+}
+
 void Recorder::resetTables() {
     functionIds_.clear();
     counters_.clear();

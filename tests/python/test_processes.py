@@ -69,7 +69,7 @@ def test_child_forked_before_the_parent_records_joins_the_parents_run(tmp_path, 
         pid = os.fork()
         if pid == 0:
             identity("child")
-            os._exit(0)          # multiprocessing-style exit: skips atexit, the hooks commit
+            os._exit(0)          # skips atexit: callmonitor commits before os._exit
         os.waitpid(pid, 0)
         identity("parent")
         print(pid)
@@ -79,6 +79,7 @@ def test_child_forked_before_the_parent_records_joins_the_parents_run(tmp_path, 
     with callmonitor.load(tmp_path / "call-monitor") as db:
         assert db.writers == ["main", f"pid-{child}"]
         assert db.get("identity", 1, writer="main") == (["parent"], {})
+        assert db.get("identity", 1, pid=child) == (["child"], {})
 
 
 POOL = '''

@@ -46,7 +46,6 @@ def open_session():
     writer_id = run_directory.claim_writer(run_dir, writer_id)
     _state["sessions"] += 1
     _state["rank"] = rank
-    _flush_before_multiprocessing_exit()
     return {
         "directory": os.path.join(run_dir, writer_id),
         "run_directory": run_dir,
@@ -91,14 +90,21 @@ def stats():
     return _core.stats()
 
 
-def _flush_before_multiprocessing_exit():
-    """A multiprocessing worker (fork start method) ends with os._exit,
-    which skips atexit: commit from multiprocessing's own exit hook instead."""
-    mp = sys.modules.get("multiprocessing")
-    if mp is None or mp.parent_process() is None:
-        return
-    from multiprocessing import util
-    util.Finalize(None, _core.close, exitpriority=-100)
+_os_exit = os._exit
+
+
+def _exit_after_commit(status):
+    """os._exit(status), after committing this process's recorded calls
+    (waiting a few seconds at most). A forked child (a multiprocessing
+    worker too) ends with os._exit, which skips atexit: without this its
+    last calls would be lost."""
+    try:
+        _core._commit_before_exit(5.0)
+    finally:
+        _os_exit(status)
+
+
+_exit_after_commit.__wrapped__ = _os_exit
 
 
 def _after_fork_in_child():
@@ -126,6 +132,7 @@ def warn(message):
     sys.stderr.flush()
 
 
+os._exit = _exit_after_commit
 os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_at_exit)
 export_run()
