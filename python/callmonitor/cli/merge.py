@@ -42,5 +42,5 @@ def run(args):
             ("calls", result["calls"]), ("array payloads", result["blobs"]),
             ("size", _human(result["bytes"]))]
     print(f"merged into {args.out}")
-    print(render(["", ""], rows, ["<", ">"]))
+    print(render(["", "count"], rows, ["<", ">"]))
     return 0
