@@ -204,7 +204,7 @@ def main(argv=None):
             print(json.dumps(result))
         return 0
 
-    from run import environment, print_table
+    from run import environment, print_table, write_results
     sizes = QUICK if args.quick else FULL
     env = environment(args.quick)
     print(f"callmonitor {env['callmonitor']} ({env['git_commit']}"
@@ -221,10 +221,7 @@ def main(argv=None):
     env["load_average_after"] = os.getloadavg()
     print()
     print_table(rows)
-    with open(RESULTS_PATH, "w") as out:
-        json.dump({"environment": env, "sizes": dataclasses.asdict(sizes),
-                   "results": [r.as_json() for r in rows]}, out, indent=2)
-        out.write("\n")
+    write_results(RESULTS_PATH, env, sizes, rows)
     print(f"\n{env['seconds']} s; {env['cpu_other_work_during']:.0%} of the CPUs' time went to "
           f"other work meanwhile; load average after {env['load_average_after'][0]:.2f}; "
           f"wrote {os.path.relpath(RESULTS_PATH)}")
