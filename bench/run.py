@@ -109,6 +109,14 @@ def _num(x):
     return f"{x:.3g}" if abs(x) >= 1 else f"{x:.3f}"
 
 
+def write_results(path, env, sizes, rows):
+    """The environment, the sizes and every row, as JSON."""
+    with open(path, "w") as f:
+        json.dump({"environment": env, "sizes": dataclasses.asdict(sizes),
+                   "results": [r.as_json() for r in rows]}, f, indent=2)
+        f.write("\n")
+
+
 def print_table(rows):
     header = ["benchmark", "value", "unit", "baseline", "ratio", "target", "result"]
     cells = [[r.name, _num(r.value), r.unit,
@@ -397,10 +405,7 @@ def main(argv=None):
 
     print()
     print_table(rows)
-    with open(RESULTS_PATH, "w") as f:
-        json.dump({"environment": env, "sizes": dataclasses.asdict(sizes),
-                   "results": [r.as_json() for r in rows]}, f, indent=2)
-        f.write("\n")
+    write_results(RESULTS_PATH, env, sizes, rows)
     print(f"\n{sum(r.passed is True for r in rows)} passed, "
           f"{sum(r.passed is False for r in rows)} failed of "
           f"{sum(r.passed is not None for r in rows)} targets; "

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(cmake g++ make pkg-config pybind11-dev python3-dev python3-numpy python3-venv
           python3-setuptools python3-pip python3-pytest liblmdb-dev libcereal-dev xtensor-dev
           libgtest-dev libbenchmark-dev python3-mpi4py openmpi-bin libopenmpi-dev
-          clang libclang-rt-14-dev)  # clang + libFuzzer/sanitizer runtimes: tools/fuzz.sh
+          lmdb-utils clang libclang-rt-14-dev)  # clang + libFuzzer/sanitizer runtimes: tools/fuzz.sh
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -40,4 +40,9 @@ CallView parseCallRecord(std::string_view record, const format::CallKey& key = {
 // section). Throws DecodeError when `record` does not end in Pending.
 std::string completeRecord(std::string_view record, std::string_view outcome);
 
+// The record with its thread and caller indices moved by the given offsets
+// (merging writers into one environment); every other byte is kept. Throws
+// DecodeError when the header is malformed or an index leaves the u32 range.
+std::string rebaseCallRecord(std::string_view record, int64_t threadOffset, int64_t callerOffset);
+
 }  // namespace callmonitor

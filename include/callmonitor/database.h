@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "callmonitor/call_record.h"
@@ -54,6 +55,8 @@ public:
         for (uint64_t i : invs) f(format::CallKey{function, i});
     }
     std::vector<uint64_t> invocations(uint32_t function) const;
+    // Every blob of a call, (index, bytes) in index order.
+    std::vector<std::pair<uint32_t, std::string_view>> blobs(const format::CallKey& key) const;
 
 private:
     friend class Database;
@@ -91,6 +94,8 @@ public:
     std::vector<FunctionInfo> functions() const;
     std::vector<ThreadInfo> threads() const;
     std::vector<std::string> callers() const;   // index -> module name
+    // The writers a merged environment holds (empty for one writer's own).
+    std::vector<SourceInfo> sources() const;
     DatabaseSizes sizes() const;
 
     // A consistent view of the current contents (sees commits made since

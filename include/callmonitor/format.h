@@ -13,6 +13,11 @@ namespace callmonitor::format {
 // version. A reader refuses a version newer than its own.
 inline constexpr std::string_view kMagic = "CALLMON\x01";
 inline constexpr uint32_t kFormatVersion = 1;
+// Readers refuse versions below this one (VersionError): none was ever released.
+inline constexpr uint32_t kOldestFormatVersion = 1;
+
+// meta["format"]: kMagic followed by `version` as u32 LE.
+std::string encodeFormatValue(uint32_t version = kFormatVersion);
 
 // Named LMDB databases inside one writer environment.
 inline constexpr const char* kMetaDb = "meta";            // str key -> bytes
@@ -26,6 +31,7 @@ inline constexpr const char* kCallersDb = "callers";      // u32 BE index -> mod
 inline constexpr const char* kMetaFormat = "format";  // magic + u32 LE version
 inline constexpr const char* kMetaWriter = "writer";  // WriterInfo (cereal)
 inline constexpr const char* kMetaStats = "stats";    // CaptureStats (cereal)
+inline constexpr const char* kMetaSources = "sources";  // vector<SourceInfo> (cereal), merged environments only
 
 // Keys are big-endian so that LMDB's lexicographic order is numeric order:
 // a cursor over `calls` visits function 0's calls 1, 2, 3, ... then function 1's.

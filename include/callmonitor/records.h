@@ -62,13 +62,33 @@ struct WriterInfo {
     std::string cwd;
     int64_t startedUnixNs = 0;  // wall clock at clock origin
     int64_t clockOriginNs = 0;  // monotonic clock value that call start times count from
+    std::string runId;          // the run this writer belongs to (its run directory's marker); v1
 };
+
 
 struct CaptureStats {
     uint64_t opaque = 0;        // values stored as Opaque placeholders
     uint64_t pickled = 0;       // values stored as pickle
     uint64_t captureErrors = 0; // calls whose capture failed (logged, never raised)
     uint64_t droppedCalls = 0;  // calls not stored because the writer had failed
+};
+
+// One writer's share of a merged environment (meta["sources"]): its own
+// metadata, and the id ranges its functions, threads and callers were moved
+// to. A writer's function f is function functionBase + f of the merged
+// environment, and so on; call records are unchanged but for their thread
+// and caller indices.
+struct SourceInfo {
+    std::string run;            // name of the run directory it was recorded in
+    WriterInfo writer;          // its meta["writer"] (run id, writer id, rank, pid, clock origin, ...)
+    CaptureStats stats;
+    uint32_t functionBase = 0, functionCount = 0;
+    uint32_t threadBase = 0, threadCount = 0;
+    uint32_t callerBase = 0, callerCount = 0;
+    std::string handlerDir;     // its callmonitor 0.3 handler files, relative to the merged directory
+
+    // A writer is the same writer in every merge: same run, same writer id.
+    std::string identity() const { return writer.runId + "\n" + run + "\n" + writer.writerId; }
 };
 
 // cereal portable-binary round trips. decode* throws CorruptError on bad bytes.
@@ -80,5 +100,7 @@ std::string encodeWriterInfo(const WriterInfo&);
 WriterInfo decodeWriterInfo(std::string_view);
 std::string encodeCaptureStats(const CaptureStats&);
 CaptureStats decodeCaptureStats(std::string_view);
+std::string encodeSources(const std::vector<SourceInfo>&);
+std::vector<SourceInfo> decodeSources(std::string_view);
 
 }  // namespace callmonitor

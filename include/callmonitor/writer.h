@@ -87,6 +87,7 @@ public:
     void countOpaque(uint64_t n = 1);
     void countPickled(uint64_t n = 1);
     void countCaptureError(uint64_t n = 1);
+    void countDropped(uint64_t n = 1);  // calls not recorded (e.g. made after the store failed)
     CaptureStats stats() const;
 
     bool hasRoom() const;
@@ -95,6 +96,11 @@ public:
     // Blocks until everything submitted before the call is committed.
     // Returns false when the writer has failed (see error()).
     bool flush();
+    // For a signal handler about to let the process die (SIGTERM): asks the
+    // writer thread to commit now and waits (sleeping, no locks) until what
+    // was submitted before is committed, or `timeout`. Returns true when it
+    // was. What a thread interrupted mid-submission holds may miss the commit.
+    bool flushFromSignal(std::chrono::milliseconds timeout) noexcept;
     // Flushes, stops the thread and releases the environment (closed unless
     // a Database of this process still reads it). Idempotent.
     void close();

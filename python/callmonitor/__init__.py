@@ -18,7 +18,8 @@ from .capture.session import flush, close, output_directory, stats
 from .read.values import Unrestorable
 from .read.database import load, Database, Call, FunctionInfo, ExceptionInfo
 from .read.errors import (DatabaseError, NotFoundError, NotADatabaseError, VersionError,
-                          CorruptError, UnknownFunctionError)
+                          CorruptError, UnknownFunctionError, UnknownWriterError)
+from ._core import StoreError
 from . import _hooks
 
 _hooks.install()
@@ -28,5 +29,5 @@ __all__ = [
     "configure", "flush", "close", "output_directory", "stats", "Unrestorable", "Database",
     "Call", "FunctionInfo", "ExceptionInfo", "DatabaseError", "NotFoundError",
     "NotADatabaseError", "VersionError", "CorruptError", "UnknownFunctionError",
-    "HandlerNotRegisteredError",
+    "HandlerNotRegisteredError", "UnknownWriterError", "StoreError",
 ]

@@ -60,6 +60,20 @@ struct BusyGuard {
     CaptureState& s_;
 };
 
+// Blocks (GIL released) while the writer's buffer is over its bound.
+void waitForRoom(Writer& writer) {
+    if (writer.hasRoom()) return;
+    Py_BEGIN_ALLOW_THREADS
+    writer.waitForRoom();
+    Py_END_ALLOW_THREADS
+}
+
+// Scratch buffers are reused call after call; one huge call must not pin its size.
+void releaseIfHuge(std::string& buffer) {
+    constexpr size_t kKeepBytes = size_t(4) << 20;
+    if (buffer.capacity() > kKeepBytes) std::string().swap(buffer);
+}
+
 std::string exceptionTypeName(PyObject* type) {
     auto* t = reinterpret_cast<PyTypeObject*>(type);
     PyObject* mod = PyObject_GetAttrString(type, "__module__");
@@ -129,6 +143,7 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
         // which must not record itself.
         BusyGuard busy(st);
         if (!rec.ready()) {
+            rec.countUnrecorded();
             st.busy = false;
             return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
         }
@@ -175,12 +190,16 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
     account(rec, counts);
     appendPending(st.record);
     Writer& writer = rec.writer();
+    // The buffer bound is checked before the entry and after the outcome, not
+    // between them: a call's two halves then meet in one batch and are stored
+    // once, instead of a large entry being committed, read back and rewritten.
+    waitForRoom(writer);
     writer.submitEntry(st.lane, key, st.record, std::move(st.blobs));
     st.blobs.clear();
-    if (rec.settings().sync || !writer.hasRoom()) {
+    releaseIfHuge(st.record);
+    if (rec.settings().sync) {
         Py_BEGIN_ALLOW_THREADS
-        if (rec.settings().sync) writer.flush();
-        else writer.waitForRoom();
+        writer.flush();
         Py_END_ALLOW_THREADS
     }
     } catch (const std::exception& e) {
@@ -195,6 +214,8 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
     if (self->epoch == rec.epoch() && rec.ready()) {
         try {
             recordOutcome(rec, st, self, key, start, result);
+            releaseIfHuge(st.outcome);
+            waitForRoom(rec.writer());
         } catch (const std::exception& e) {
             PyObject *t, *v, *tb;
             PyErr_Fetch(&t, &v, &tb);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "callmonitor/database.h"
+#include "callmonitor/merge.h"
 #include "callmonitor/errors.h"
 #include "callmonitor/format.h"
 #include "callmonitor/value_parser.h"
@@ -31,6 +32,10 @@ using callmonitor::Database;
 using callmonitor::DatabaseError;
 using callmonitor::DatabaseSizes;
 using callmonitor::FunctionInfo;
+using callmonitor::MergeInput;
+using callmonitor::MergeResult;
+using callmonitor::SourceInfo;
+using callmonitor::StoreError;
 using callmonitor::NotADatabaseError;
 using callmonitor::NotFoundError;
 using callmonitor::Parameter;
@@ -106,9 +111,30 @@ public:
     std::string directory() const { return db_.directory(); }
 
     py::dict info() const {
-        WriterInfo w = db_.writerInfo();
-        py::dict d;
+        py::dict d = writerDict(db_.writerInfo());
         d["format_version"] = db_.formatVersion();
+        return d;
+    }
+
+    // The writers of a merged environment: their metadata and id ranges.
+    py::list sources() const {
+        py::list out;
+        for (const SourceInfo& s : db_.sources()) {
+            py::dict d;
+            d["run"] = s.run;
+            d["writer"] = writerDict(s.writer);
+            d["stats"] = statsDict(s.stats);
+            d["functions"] = py::make_tuple(s.functionBase, s.functionCount);
+            d["threads"] = py::make_tuple(s.threadBase, s.threadCount);
+            d["callers"] = py::make_tuple(s.callerBase, s.callerCount);
+            d["handler_dir"] = s.handlerDir;
+            out.append(d);
+        }
+        return out;
+    }
+
+    static py::dict writerDict(const WriterInfo& w) {
+        py::dict d;
         d["host"] = w.host;
         d["pid"] = w.pid;
         d["rank"] = w.rank;
@@ -118,11 +144,13 @@ public:
         d["argv"] = w.argv;
         d["cwd"] = w.cwd;
         d["started_unix_ns"] = w.startedUnixNs;
+        d["run_id"] = w.runId;
         return d;
     }
 
-    py::dict stats() const {
-        CaptureStats s = db_.stats();
+    py::dict stats() const { return statsDict(db_.stats()); }
+
+    static py::dict statsDict(const CaptureStats& s) {
         py::dict d;
         d["opaque"] = s.opaque;
         d["pickled"] = s.pickled;
@@ -172,17 +200,17 @@ public:
     std::vector<uint64_t> invocations(uint32_t fid) const { return db_.snapshot().invocations(fid); }
 
     // (args list, kwargs dict): the fast path behind db.get().
-    py::tuple inputs(uint32_t fid, uint64_t inv, bool allowPickle) const {
+    py::tuple inputs(uint32_t fid, uint64_t inv, bool allowPickle, const std::string& filesDir) const {
         format::CallKey key{fid, inv};
         std::string inputs;
         {
             auto snap = db_.snapshot();
             inputs.assign(snap.call(key).inputs);
         }
-        return splitInputs(decode(key, inputs, allowPickle));
+        return splitInputs(decode(key, inputs, allowPickle, filesDir));
     }
 
-    py::dict call(uint32_t fid, uint64_t inv, bool allowPickle) const {
+    py::dict call(uint32_t fid, uint64_t inv, bool allowPickle, const std::string& filesDir) const {
         format::CallKey key{fid, inv};
         // The record is copied out so that no snapshot is held while Python
         // code (handlers, unpickling) runs during decoding: a snapshot keeps
@@ -195,7 +223,7 @@ public:
             record.assign(*r);
         }
         CallView v = callmonitor::parseCallRecord(record, key);
-        py::tuple in = splitInputs(decode(key, v.inputs, allowPickle));
+        py::tuple in = splitInputs(decode(key, v.inputs, allowPickle, filesDir));
         py::dict d;
         d["invocation"] = inv;
         d["start_ns"] = v.startNs;
@@ -205,7 +233,7 @@ public:
         d["args"] = in[0];
         d["kwargs"] = in[1];
         d["outcome"] = outcomeName(v.outcome);
-        d["result"] = v.outcome == format::Outcome::Returned ? decode(key, v.result, allowPickle) : py::none();
+        d["result"] = v.outcome == format::Outcome::Returned ? decode(key, v.result, allowPickle, filesDir) : py::none();
         d["exception_type"] = std::string(v.exceptionType);
         d["exception_message"] = std::string(v.exceptionMessage);
         return d;
@@ -221,10 +249,13 @@ public:
 private:
     // Decodes value bytes (copied out of the database); a blob is read under a
     // snapshot that lives only while its bytes are copied into the array.
-    py::object decode(const format::CallKey& key, std::string_view bytes, bool allowPickle) const {
+    // `filesDir`: where this writer's 0.3-style handler files are ("": the
+    // environment's own directory; a merged writer's are elsewhere).
+    py::object decode(const format::CallKey& key, std::string_view bytes, bool allowPickle,
+                      const std::string& filesDir) const {
         cpy::DecodeOptions opt;
         opt.allowPickle = allowPickle;
-        opt.writerDir = db_.directory();
+        opt.writerDir = filesDir.empty() ? db_.directory() : filesDir;
         std::optional<Snapshot> pinned;
         opt.blobs = [&](uint32_t idx) {
             pinned.emplace(db_.snapshot());
@@ -261,6 +292,7 @@ PYBIND11_MODULE(_core, m) {
     static py::exception<VersionError> versionError(m, "VersionError", databaseError.ptr());
     static py::exception<CorruptError> corrupt(m, "CorruptError", databaseError.ptr());
     static py::exception<UnknownFunctionError> unknownFn(m, "UnknownFunctionError", databaseError.ptr());
+    static py::exception<StoreError> storeError(m, "StoreError", PyExc_OSError);
     py::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);
@@ -278,6 +310,8 @@ PYBIND11_MODULE(_core, m) {
             PyErr_SetString(unknownFn.ptr(), e.what());
         } catch (const DatabaseError& e) {
             PyErr_SetString(databaseError.ptr(), e.what());
+        } catch (const StoreError& e) {
+            PyErr_SetString(storeError.ptr(), e.what());
         }
     });
 
@@ -293,8 +327,7 @@ PYBIND11_MODULE(_core, m) {
         if (!rc) rc = mdb_env_open(env, dir.c_str(), 0, 0644);
         if (!rc) rc = mdb_txn_begin(env, nullptr, 0, &txn);
         if (!rc) rc = mdb_dbi_open(txn, format::kMetaDb, 0, &dbi);
-        std::string value(format::kMagic);
-        for (int i = 0; i < 4; ++i) value.push_back(static_cast<char>((version >> (8 * i)) & 0xFF));
+        std::string value = format::encodeFormatValue(version);
         MDB_val k{std::strlen(format::kMetaFormat), const_cast<char*>(format::kMetaFormat)};
         MDB_val v{value.size(), value.data()};
         if (!rc) rc = mdb_put(txn, dbi, &k, &v, 0);
@@ -332,6 +365,9 @@ PYBIND11_MODULE(_core, m) {
           "Commit every call recorded so far. Returns False when the writer has failed.");
     m.def("close", [] { cpy::Recorder::instance().close(); },
           "Flush and close the writer; the next recorded call starts a new run directory.");
+    m.def("_commit_before_exit", [](double seconds) {
+        return cpy::Recorder::instance().commitBeforeExit(std::chrono::milliseconds(int64_t(seconds * 1000)));
+    }, "Commits what is recorded, waiting at most `seconds`.");
     m.def("_after_fork_child", [] { cpy::Recorder::instance().afterForkChild(); });
     m.def("set_enabled", [](bool on) { cpy::Recorder::instance().setEnabled(on); });
     m.def("stats", [] { return steal(cpy::Recorder::instance().statsDict()); });
@@ -362,6 +398,29 @@ PYBIND11_MODULE(_core, m) {
         return steal(cpy::decodeToPython(b, opt));
     }, py::arg("data"), py::arg("allow_pickle") = false, "Decode value bytes made by encode_value.");
 
+    m.def("merge", [](const std::string& out, const std::vector<std::pair<std::string, std::string>>& inputs,
+                      py::object progress) {
+        std::vector<MergeInput> in;
+        for (const auto& [dir, run] : inputs) in.push_back({dir, run});
+        MergeResult r;
+        {
+            py::gil_scoped_release unlocked;
+            r = callmonitor::mergeWriters(out, in, [&](uint64_t done, uint64_t total) {
+                if (progress.is_none()) return;
+                py::gil_scoped_acquire locked;
+                progress(done, total);
+            });
+        }
+        py::dict d;
+        d["writers"] = r.writers;
+        d["duplicates"] = r.duplicates;
+        d["calls"] = r.calls;
+        d["blobs"] = r.blobs;
+        d["bytes"] = r.bytes;
+        return d;
+    }, py::arg("out"), py::arg("inputs"), py::arg("progress") = py::none(),
+       "Merges writer environments [(directory, run name)] into a new environment `out`.");
+
     py::class_<WriterReader>(m, "WriterReader", "One writer environment, opened read-only.")
         .def(py::init<const std::string&>(), py::arg("directory"))
         .def_property_readonly("directory", &WriterReader::directory)
@@ -373,7 +432,10 @@ PYBIND11_MODULE(_core, m) {
         .def("callers", &WriterReader::callers)
         .def("last_invocation", &WriterReader::lastInvocation)
         .def("invocations", &WriterReader::invocations)
-        .def("inputs", &WriterReader::inputs, py::arg("fid"), py::arg("invocation"), py::arg("allow_pickle") = false)
-        .def("call", &WriterReader::call, py::arg("fid"), py::arg("invocation"), py::arg("allow_pickle") = false)
+        .def("sources", &WriterReader::sources)
+        .def("inputs", &WriterReader::inputs, py::arg("fid"), py::arg("invocation"), py::arg("allow_pickle") = false,
+             py::arg("files_dir") = "")
+        .def("call", &WriterReader::call, py::arg("fid"), py::arg("invocation"), py::arg("allow_pickle") = false,
+             py::arg("files_dir") = "")
         .def("raw_record", &WriterReader::rawRecord);
 }

@@ -1,7 +1,11 @@
 #include "recorder.h"
 
+#include <signal.h>
 #include <time.h>
 
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <thread>
 
@@ -45,6 +49,40 @@ void warn(const std::string& message) {
     Py_XDECREF(r);
 }
 
+// The writer a termination signal flushes (null: none open in this process).
+std::atomic<Writer*> signalWriter{nullptr};
+
+// SIGTERM/SIGHUP with no handler of the program's own (mpirun tearing down a
+// job, Pool.terminate(), a batch system's time limit) would end the process
+// before the writer commits its last batch. This handler commits it first
+// (bounded wait), then lets the signal's default action end the process as
+// it would have: same signal, same exit status.
+void flushThenDie(int sig) {
+    const int savedErrno = errno;
+    if (Writer* w = signalWriter.load()) w->flushFromSignal(std::chrono::seconds(3));
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, nullptr);
+    raise(sig);  // blocked while this handler runs: delivered (fatally) on return
+    errno = savedErrno;
+}
+
+void installTerminationFlush() {
+    for (int sig : {SIGTERM, SIGHUP}) {
+        struct sigaction current {};
+        if (sigaction(sig, nullptr, &current) != 0 || current.sa_handler != SIG_DFL ||
+            (current.sa_flags & SA_SIGINFO)) {
+            continue;  // the program (or Python) handles it: leave it alone
+        }
+        struct sigaction mine {};
+        mine.sa_handler = flushThenDie;
+        sigemptyset(&mine.sa_mask);
+        mine.sa_flags = SA_RESTART;
+        sigaction(sig, &mine, nullptr);
+    }
+}
+
 }  // namespace
 
 Recorder& Recorder::instance() {
@@ -82,6 +120,7 @@ bool Recorder::open() {
     readInt(s, "pid", info.pid);
     readInt(s, "rank", info.rank);
     readStr(s, "writer_id", info.writerId);
+    readStr(s, "run_id", info.runId);
     readStr(s, "python_version", info.pythonVersion);
     readStr(s, "package_version", info.packageVersion);
     readStr(s, "cwd", info.cwd);
@@ -118,6 +157,8 @@ bool Recorder::open() {
         broken_ = true;
         return false;
     }
+    signalWriter.store(writer_.get());
+    installTerminationFlush();
     return true;
 }
 
@@ -246,6 +287,15 @@ bool Recorder::flush() {
     return ok;
 }
 
+bool Recorder::commitBeforeExit(std::chrono::milliseconds timeout) {
+    if (!writer_) return true;
+    bool ok;
+    Py_BEGIN_ALLOW_THREADS
+    ok = writer_->flushFromSignal(timeout);
+    Py_END_ALLOW_THREADS
+    return ok;
+}
+
 void Recorder::resetTables() {
     functionIds_.clear();
     counters_.clear();
@@ -263,13 +313,15 @@ void Recorder::close() {
     resetTables();
     if (w) {
         Py_BEGIN_ALLOW_THREADS
-        w->close();
+        w->close();  // a termination signal meanwhile waits for this to finish committing
+        signalWriter.store(nullptr);
         w.reset();
         Py_END_ALLOW_THREADS
     }
 }
 
 void Recorder::afterForkChild() {
+    signalWriter.store(nullptr);  // the parent's writer thread does not exist here
     if (writer_) {
         writer_->abandon();
         (void)writer_.release();  // the parent's environment must not be touched: leak it

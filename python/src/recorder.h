@@ -6,6 +6,7 @@
 
 #include <Python.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -35,6 +36,10 @@ public:
         if (!enabled_ || broken_) return false;
         return openOnce();
     }
+    // Counts a call that runs unrecorded because this session's writer failed.
+    void countUnrecorded() {
+        if (writer_ && writer_->failed()) writer_->countDropped();
+    }
     uint64_t epoch() const { return epoch_; }
     const SessionSettings& settings() const { return settings_; }
     Writer& writer() { return *writer_; }
@@ -57,6 +62,9 @@ public:
     bool flush();
     void close();          // flush, close, next call opens a new session
     void afterForkChild(); // abandon the parent's writer, never touching it
+    // Commits what is recorded, waiting at most `timeout` (os._exit: the
+    // process ends right after, whatever the writer does).
+    bool commitBeforeExit(std::chrono::milliseconds timeout);
     void setEnabled(bool on) { enabled_ = on; }
     PyObject* statsDict();
     std::string outputDirectory() const { return runDir_; }

@@ -82,4 +82,19 @@ std::string completeRecord(std::string_view record, std::string_view outcome) {
     return out;
 }
 
+std::string rebaseCallRecord(std::string_view record, int64_t threadOffset, int64_t callerOffset) {
+    ValueParser p(record);
+    const uint64_t start = p.readVarint();
+    const uint64_t oldThread = p.readVarint(), oldCaller = p.readVarint();
+    if (oldThread > 0xFFFFFFFFu || oldCaller > 0xFFFFFFFFu) p.fail("thread or caller index out of range");
+    const int64_t thread = int64_t(oldThread) + threadOffset, caller = int64_t(oldCaller) + callerOffset;
+    if (thread < 0 || caller < 0 || thread > 0xFFFFFFFF || caller > 0xFFFFFFFF) p.fail("thread or caller index out of range");
+    const size_t rest = p.offset();
+    std::string out;
+    out.reserve(record.size() + 8);
+    appendCallHeader(out, start, static_cast<uint32_t>(thread), static_cast<uint32_t>(caller));
+    out.append(record.data() + rest, record.size() - rest);
+    return out;
+}
+
 }  // namespace callmonitor

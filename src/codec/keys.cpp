@@ -34,6 +34,12 @@ std::string encodeBlobKey(const CallKey& call, uint32_t blobIndex) {
     return out;
 }
 
+std::string encodeFormatValue(uint32_t version) {
+    std::string out(kMagic);
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((version >> (8 * i)) & 0xFF));
+    return out;
+}
+
 std::string encodeU32Key(uint32_t id) {
     std::string out;
     putBE(out, id, 4);

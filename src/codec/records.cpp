@@ -10,6 +10,8 @@
 #include "callmonitor/errors.h"
 #include "codec/bounded_archive.h"
 
+CEREAL_CLASS_VERSION(callmonitor::WriterInfo, 1)
+
 namespace callmonitor {
 
 // Bump a record's version when adding a field; load() reads old versions.
@@ -23,12 +25,17 @@ template <class A> void serialize(A& a, FunctionInfo& f, const std::uint32_t) {
 template <class A> void serialize(A& a, ThreadInfo& t, const std::uint32_t) {
     a(t.index, t.ident, t.nativeId, t.name);
 }
-template <class A> void serialize(A& a, WriterInfo& w, const std::uint32_t) {
+template <class A> void serialize(A& a, WriterInfo& w, const std::uint32_t version) {
     a(w.host, w.pid, w.rank, w.writerId, w.pythonVersion, w.packageVersion, w.argv, w.cwd,
       w.startedUnixNs, w.clockOriginNs);
+    if (version >= 1) a(w.runId);
 }
 template <class A> void serialize(A& a, CaptureStats& s, const std::uint32_t) {
     a(s.opaque, s.pickled, s.captureErrors, s.droppedCalls);
+}
+template <class A> void serialize(A& a, SourceInfo& s, const std::uint32_t) {
+    a(s.run, s.writer, s.stats, s.functionBase, s.functionCount, s.threadBase, s.threadCount,
+      s.callerBase, s.callerCount, s.handlerDir);
 }
 
 namespace {
@@ -63,5 +70,7 @@ std::string encodeWriterInfo(const WriterInfo& v) { return encode(v); }
 WriterInfo decodeWriterInfo(std::string_view b) { return decode<WriterInfo>(b, "writer"); }
 std::string encodeCaptureStats(const CaptureStats& v) { return encode(v); }
 CaptureStats decodeCaptureStats(std::string_view b) { return decode<CaptureStats>(b, "stats"); }
+std::string encodeSources(const std::vector<SourceInfo>& v) { return encode(v); }
+std::vector<SourceInfo> decodeSources(std::string_view b) { return decode<std::vector<SourceInfo>>(b, "sources"); }
 
 }  // namespace callmonitor

@@ -151,12 +151,26 @@ struct Database::Impl {
     void checkFormat(const Snapshot::Impl& s) {
         std::string_view value;
         if (!s.handle->dbs().meta.get(s.txn, format::kMetaFormat, value)) {
-            throw NotADatabaseError(notADatabase(directory, "no format key in its meta database"));
+            // Every writer puts the format key in its first transaction, so a
+            // callmonitor environment (it has a calls database) whose meta lacks it is
+            // damaged, typically a file copy taken while the program was writing (LMDB
+            // reuses pages a plain copy may still be reading).
+            if (!s.handle->dbs().calls)
+                throw NotADatabaseError(notADatabase(directory, "no format key in its meta database"));
+            throw CorruptError(directory + " is damaged: its meta database has no format key (a copy taken while "
+                               "the program was writing? copy a live database with mdb_copy, or after the "
+                               "program ends)");
         }
         if (value.size() < format::kMagic.size() + 4 || value.substr(0, format::kMagic.size()) != format::kMagic) {
             throw NotADatabaseError(notADatabase(directory, "its format key does not start with the callmonitor magic"));
         }
         version = readU32LE(value.data() + format::kMagic.size());
+        if (version < format::kOldestFormatVersion) {
+            throw VersionError(directory + " has callmonitor format version " + std::to_string(version) +
+                               ", older than the oldest this reader supports (" +
+                               std::to_string(format::kOldestFormatVersion) + "); it was not written by a "
+                               "released callmonitor: record it again");
+        }
         if (version > format::kFormatVersion) {
             throw VersionError(directory + " was written in callmonitor format version " + std::to_string(version) +
                                ", but this reader supports versions up to " + std::to_string(format::kFormatVersion) +
@@ -274,6 +288,24 @@ std::vector<uint64_t> Snapshot::invocations(uint32_t function) const {
     return out;
 }
 
+std::vector<std::pair<uint32_t, std::string_view>> Snapshot::blobs(const format::CallKey& key) const {
+    std::vector<std::pair<uint32_t, std::string_view>> out;
+    const store::SharedEnv& h = impl_->handle->dbs();
+    if (!h.blobs) return out;
+    lmdb::Cursor cursor(impl_->txn, h.blobs);
+    const std::string first = format::encodeBlobKey(key, 0);
+    const std::string_view prefix(first.data(), format::kCallKeySize);
+    MDB_val k = lmdb::val(first), v{};
+    for (bool ok = cursor.get(k, v, MDB_SET_RANGE); ok; ok = cursor.get(k, v, MDB_NEXT)) {
+        std::string_view kv = lmdb::view(k);
+        if (kv.size() != format::kBlobKeySize || kv.substr(0, format::kCallKeySize) != prefix) break;
+        uint32_t index = 0;
+        format::decodeU32Key(kv.substr(format::kCallKeySize), index);
+        out.emplace_back(index, lmdb::view(v));
+    }
+    return out;
+}
+
 uint64_t Snapshot::countCalls(uint32_t function) const {
     const store::SharedEnv& h = impl_->handle->dbs();
     if (!h.calls) return 0;
@@ -339,6 +371,13 @@ WriterInfo Database::writerInfo() const {
     std::string_view value;
     if (!s->handle->dbs().meta.get(s->txn, format::kMetaWriter, value)) return WriterInfo{};
     return decodeWriterInfo(value);
+}
+
+std::vector<SourceInfo> Database::sources() const {
+    auto s = impl_->beginRead();
+    std::string_view value;
+    if (!s->handle->dbs().meta.get(s->txn, format::kMetaSources, value)) return {};
+    return decodeSources(value);
 }
 
 CaptureStats Database::stats() const {

@@ -3,6 +3,10 @@
 // LMDB in one transaction per batch.
 #include "callmonitor/writer.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +23,7 @@
 #include "callmonitor/errors.h"
 #include "store/env_registry.h"
 #include "store/lmdb.h"
+#include "store/write_env.h"
 
 namespace callmonitor {
 namespace {
@@ -113,32 +118,13 @@ void defaultFailureReport(const std::string& message) {
     std::fprintf(stderr, "callmonitor: warning: %s\n", message.c_str());
 }
 
-// Opens `dir` read-write and creates the named databases (the registry's
-// opener when this process has no environment on `dir` yet).
-std::unique_ptr<store::SharedEnv> openForWriting(const std::string& dir, uint64_t mapSize) {
-    auto e = std::make_unique<store::SharedEnv>();
-    e->access = store::Access::Write;
-    e->flags = MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS;  // NOTLS: a Database's read txns live on any thread
-    e->env = lmdb::Env(dir, lmdb::Side::Write);
-    e->env.setMaxDbs(8);
-    e->env.setMapSize(std::max<uint64_t>(mapSize, 64 * 1024));
-    e->env.open(e->flags, 0644);
-    lmdb::Txn txn(e->env, 0);
-    e->meta = lmdb::Dbi::open(txn, format::kMetaDb, MDB_CREATE);
-    e->functions = lmdb::Dbi::open(txn, format::kFunctionsDb, MDB_CREATE);
-    e->calls = lmdb::Dbi::open(txn, format::kCallsDb, MDB_CREATE);
-    e->blobs = lmdb::Dbi::open(txn, format::kBlobsDb, MDB_CREATE);
-    e->threads = lmdb::Dbi::open(txn, format::kThreadsDb, MDB_CREATE);
-    e->callers = lmdb::Dbi::open(txn, format::kCallersDb, MDB_CREATE);
-    txn.commit();
-    return e;
-}
-
 }  // namespace
 
 // A lane publishes its size to the writer's counters in steps of this many
 // bytes, so the buffer bound is exact to within this much per lane.
 constexpr uint64_t kLaneAccountingBytes = 4096;
+// A lane keeps at most this much buffer capacity between drains.
+constexpr size_t kLaneKeepBytes = size_t(4) << 20;
 
 class Writer::Lane {
 public:
@@ -185,6 +171,11 @@ struct Writer::Impl {
     std::atomic<bool> failedFlag{false};
     std::atomic<uint64_t> currentMapSize{0};
     std::atomic<uint64_t> commitCount{0};
+    // Set by flushFromSignal(); `cycles` counts the writer loop's rounds
+    // (drain + commit), so a waiter can tell a round began after it asked.
+    std::atomic<bool> urgent{false};
+    std::atomic<uint64_t> cycles{0};
+    std::atomic<bool> finished{false};  // run() returned: nothing more will be committed
     std::atomic<uint64_t> opaque{0}, pickled{0}, captureErrors{0}, droppedCalls{0};
 
     std::thread thread;
@@ -204,7 +195,8 @@ struct Writer::Impl {
             lane->lock();
             if (lane->ops) {
                 Batch& b = lane->batch;
-                pending.ops.append(b.ops);
+                if (pending.ops.empty()) pending.ops.swap(b.ops);  // no copy of a large op
+                else pending.ops.append(b.ops);
                 for (Blob& blob : b.blobs) pending.blobs.push_back(std::move(blob));
                 pending.bytes += b.bytes;
                 pending.entries += b.entries;
@@ -215,6 +207,7 @@ struct Writer::Impl {
                 uncommittedBytes.fetch_add(lane->unaccounted, std::memory_order_relaxed);
                 lane->unaccounted = 0;
                 b.clear();
+                if (b.ops.capacity() > kLaneKeepBytes) std::string().swap(b.ops);  // one huge call: give it back
                 lane->ops = 0;
             }
             lane->unlock();
@@ -276,7 +269,7 @@ struct Writer::Impl {
 
     void fail(const std::string& cause) {
         const std::string message = "could not store calls in " + options.directory + " (" + cause +
-                                    "); capture stopped for this writer, later calls are not recorded";
+                                    fullDiskHint() + "); capture stopped for this writer, later calls are not recorded";
         {
             std::lock_guard<std::mutex> lock(mutex);
             errorMessage = message;
@@ -296,13 +289,36 @@ struct Writer::Impl {
         }
     }
 
+    // LMDB reports a short write on a full disk as EIO: say what it most likely was.
+    std::string fullDiskHint() const {
+        struct statvfs fs {};
+        if (statvfs(options.directory.c_str(), &fs) == 0 && fs.f_bavail * fs.f_frsize < (uint64_t(1) << 20))
+            return "; the file system holding it is full";
+        return "";
+    }
+
+    static constexpr std::chrono::milliseconds kUrgentPoll{50};
+
     void run() {
+        // Signals go to the program's threads, never to this one: a handler
+        // that waits for this thread (flushFromSignal) must not run on it.
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
         std::unique_lock<std::mutex> lock(mutex);
         for (;;) {
-            wakeWriter.wait_for(lock, options.flushInterval, [&] {
-                return stopping || committedOps < flushTarget ||
+            // Waits in slices of at most kUrgentPoll: a signal handler cannot
+            // notify a condition variable, it can only set `urgent`.
+            const auto due = std::chrono::steady_clock::now() + options.flushInterval;
+            auto ready = [&] {
+                return stopping || committedOps < flushTarget || urgent.load(std::memory_order_relaxed) ||
                        pending.bytes + laneBytes.load(std::memory_order_relaxed) >= quarterBound();
-            });
+            };
+            for (auto now = std::chrono::steady_clock::now(); now < due && !ready();
+                 now = std::chrono::steady_clock::now()) {
+                wakeWriter.wait_for(lock, std::min<std::chrono::steady_clock::duration>(due - now, kUrgentPoll), ready);
+            }
+            urgent.store(false, std::memory_order_relaxed);
             drainLanes();
             if (!pending.empty() && !failedFlag.load()) {
                 std::swap(pending, inflight);
@@ -332,8 +348,11 @@ struct Writer::Impl {
                 committedOps = submittedOps;  // nothing left: wake any flush()
                 committed.notify_all();
             }
+            cycles.fetch_add(1, std::memory_order_release);
             if (stopping && (pending.empty() || failedFlag.load())) break;
         }
+        cycles.fetch_add(1, std::memory_order_release);
+        finished.store(true, std::memory_order_release);
     }
 
     // Puts `value` under `key`, appending (no page split) when the key sorts
@@ -507,7 +526,7 @@ Writer::Writer(WriterOptions options, const WriterInfo& info) : impl_(std::make_
     std::filesystem::create_directories(dir, ec);
     if (ec) throw StoreError("cannot create the output directory " + dir + ": " + ec.message());
     const uint64_t mapSize = w.options.initialMapSize;
-    w.shared = store::acquireEnv(store::envKey(dir, true), [&] { return openForWriting(dir, mapSize); });
+    w.shared = store::acquireEnv(store::envKey(dir, true), [&] { return store::openForWriting(dir, mapSize); });
     if (w.shared->access != store::Access::Write) {
         throw StoreError("cannot write to " + dir +
                          ": this process has it open read-only (a Database, e.g. callmonitor.load()); "
@@ -522,9 +541,7 @@ Writer::Writer(WriterOptions options, const WriterInfo& info) : impl_(std::make_
     {
         std::shared_lock<store::MapGate> mapInUse(w.shared->gate);
         lmdb::Txn txn(w.env(), 0);
-        std::string formatValue(format::kMagic);
-        for (int i = 0; i < 4; ++i) formatValue.push_back(static_cast<char>((format::kFormatVersion >> (8 * i)) & 0xFF));
-        w.meta.put(txn, format::kMetaFormat, formatValue);
+        w.meta.put(txn, format::kMetaFormat, format::encodeFormatValue());
         w.meta.put(txn, format::kMetaWriter, encodeWriterInfo(info));
         w.meta.put(txn, format::kMetaStats, encodeCaptureStats(CaptureStats{}));
         txn.commit();
@@ -572,6 +589,7 @@ void Writer::submitOutcome(Lane* lane, const format::CallKey& key, std::string_v
 void Writer::countOpaque(uint64_t n) { impl_->opaque.fetch_add(n, std::memory_order_relaxed); }
 void Writer::countPickled(uint64_t n) { impl_->pickled.fetch_add(n, std::memory_order_relaxed); }
 void Writer::countCaptureError(uint64_t n) { impl_->captureErrors.fetch_add(n, std::memory_order_relaxed); }
+void Writer::countDropped(uint64_t n) { impl_->droppedCalls.fetch_add(n, std::memory_order_relaxed); }
 CaptureStats Writer::stats() const { return impl_->stats(); }
 
 bool Writer::hasRoom() const {
@@ -621,6 +639,24 @@ void Writer::close() {
     }
     w.committed.notify_all();
     w.shared.reset();  // closes the environment unless a Database of this process still uses it
+}
+
+bool Writer::flushFromSignal(std::chrono::milliseconds timeout) noexcept {
+    Impl* w = impl_.get();
+    if (!w || w->failedFlag.load()) return false;
+    // Only atomics and nanosleep: this runs in a signal handler. The writer
+    // thread notices `urgent` within kUrgentPoll; two rounds later
+    // everything submitted before the signal is committed.
+    const uint64_t start = w->cycles.load(std::memory_order_acquire);
+    const struct timespec step{0, 1000000};  // 1 ms
+    for (auto waited = std::chrono::milliseconds(0); waited < timeout; waited += std::chrono::milliseconds(1)) {
+        // A writer being closed (at exit) commits everything before its thread ends.
+        if (w->cycles.load(std::memory_order_acquire) >= start + 2 || w->finished.load(std::memory_order_acquire))
+            return !w->failedFlag.load();
+        w->urgent.store(true);  // cleared by each round the writer starts
+        nanosleep(&step, nullptr);
+    }
+    return false;
 }
 
 void Writer::abandon() {

@@ -106,6 +106,22 @@ TEST(DatabaseOpen, GivenAMetaWithoutFormatKey_WhenOpened_ThenNotADatabaseError) 
     EXPECT_THROW(Database::open(tmp.path()), NotADatabaseError);
 }
 
+TEST(DatabaseOpen, GivenCallsButAMetaWithoutFormatKey_WhenOpened_ThenCorruptErrorSuggestsMdbCopy) {
+    TempDir tmp;
+    {
+        lmdb::Env env(tmp.path(), lmdb::Side::Write);
+        env.setMaxDbs(8);
+        env.open(0, 0644);
+        lmdb::Txn txn(env, 0);
+        lmdb::Dbi meta = lmdb::Dbi::open(txn, format::kMetaDb, MDB_CREATE);
+        lmdb::Dbi::open(txn, format::kCallsDb, MDB_CREATE);
+        meta.put(txn, "other", "x");
+        txn.commit();
+    }
+    std::string msg = messageOf<CorruptError>(tmp.path());
+    EXPECT_NE(msg.find("mdb_copy"), std::string::npos) << msg;
+}
+
 TEST(DatabaseOpen, GivenAWrongMagic_WhenOpened_ThenNotADatabaseError) {
     TempDir tmp;
     writeDatabase(tmp.path(), 3);

@@ -12,7 +12,12 @@ import numpy as np
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def subprocess_env(extra=None, drop=("CALLMONITOR_DIR",)):
+# The variables a recording process passes to the processes it starts.
+_RUN_VARS = ("CALLMONITOR_PARENT_RUN_ID", "CALLMONITOR_PARENT_BASE", "CALLMONITOR_PARENT_PID",
+             "CALLMONITOR_PARENT_RANK", "CALLMONITOR_RUN_ID")
+
+
+def subprocess_env(extra=None, drop=("CALLMONITOR_DIR",) + _RUN_VARS):
     """os.environ with the tests folder appended to PYTHONPATH (so recorder
     scripts can `import sample_functions`); existing PYTHONPATH entries kept first."""
     env = dict(os.environ)

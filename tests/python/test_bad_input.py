@@ -136,6 +136,18 @@ def test_newer_format_version_raises_version_error(tmp_path, run_recorder):
     assert str(run_dir) in message
 
 
+def test_older_format_version_raises_version_error_naming_both_versions(tmp_path, run_recorder):
+    # GIVEN meta["format"] holding version 0 (below kOldestFormatVersion), WHEN loaded,
+    # THEN VersionError naming the stored and the oldest supported version, and the path.
+    run_dir = _record_small_db(tmp_path, run_recorder, n=3)
+    callmonitor._core._set_format_version_for_tests(str(run_dir / "main"), 0)
+    with pytest.raises(VersionError) as info:
+        callmonitor.load(run_dir)
+    message = str(info.value)
+    assert "version 0" in message and f"({callmonitor._core.FORMAT_VERSION})" in message, message
+    assert str(run_dir) in message and "record it again" in message, message
+
+
 def test_legacy_03_database_is_not_mistaken(tmp_path):
     old = tmp_path / "call-monitor"
     (old / "f" / "1").mkdir(parents=True)

@@ -246,7 +246,7 @@ def test_recorded_in_one_process_read_in_another(tmp_path, run_recorder):
     assert proc.stdout == "{'k': (1, 2.5, 's')} 2\n"
 
 
-def test_eight_threads_share_one_writer_with_unique_invocations(tmp_path, run_recorder):
+def test_eight_threads_times_ten_thousand_calls_share_one_writer_with_unique_invocations(tmp_path, run_recorder):
     proc = check(run_recorder('''
         import json, threading
         from callmonitor import intercept
@@ -255,7 +255,7 @@ def test_eight_threads_share_one_writer_with_unique_invocations(tmp_path, run_re
         def f(t, i):
             return None
 
-        N_THREADS, N_CALLS = 8, 2000
+        N_THREADS, N_CALLS = 8, 10_000
         idents = {}
         barrier = threading.Barrier(N_THREADS)
 
@@ -274,7 +274,7 @@ def test_eight_threads_share_one_writer_with_unique_invocations(tmp_path, run_re
     ''', tmp_path))
     idents = {int(k): v for k, v in json.loads(proc.stdout).items()}
     with callmonitor.load(tmp_path / "call-monitor") as db:
-        assert len(db) == 16_000
+        assert len(db) == 80_000
         seen = set()
         invocations = []
         for call in db.calls("f"):
@@ -282,12 +282,12 @@ def test_eight_threads_share_one_writer_with_unique_invocations(tmp_path, run_re
             assert call.thread == idents[t], (call.invocation, t, call.thread)
             seen.add((t, i))
             invocations.append(call.invocation)
-        assert invocations == list(range(1, 16_001))
-        assert seen == {(t, i) for t in range(8) for i in range(2000)}
+        assert invocations == list(range(1, 80_001))
+        assert seen == {(t, i) for t in range(8) for i in range(10_000)}
         per_thread = {}
         for call in db.calls("f"):        # each thread's calls are in its own order
             per_thread.setdefault(call.args[0], []).append(call.args[1])
-        assert all(v == list(range(2000)) for v in per_thread.values())
+        assert all(v == list(range(10_000)) for v in per_thread.values())
 
 
 def test_settings_enable_multi_threading_uses_its_own_writer_directory(tmp_path, run_recorder):

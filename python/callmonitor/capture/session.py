@@ -10,42 +10,50 @@ import time
 
 from .. import _core
 from .._version import __version__
+from . import launcher, run_directory
 from .settings import CONFIG
 
-# Set in a forked child: the parent's run directory, which the child joins.
-_state = {"parent_run_dir": None}
+# `sessions` counts the runs this process opened (close() starts a new one),
+# so that the ranks of a job that all close() agree on the next run too.
+_state = {"sessions": 0, "rank": -1}
 
 
-def _claim_run_dir(base):
-    """Creates and returns the first free of base, base-1, base-2, ...
-    (mkdir is atomic: two processes never get the same directory)."""
-    parent = os.path.dirname(os.path.abspath(base))
-    os.makedirs(parent, exist_ok=True)
-    candidate, n = base, 0
-    while True:
-        try:
-            os.mkdir(candidate)
-            return os.path.abspath(candidate)
-        except FileExistsError:
-            n += 1
-            candidate = f"{base}-{n}"
+def _choose_run():
+    """(run directory, writer id, rank, run id) for a new session."""
+    base = CONFIG.base_output()
+    o = launcher.origin(base, _state["sessions"])
+    run_dir = run_directory.claim_run(base, o.run_id)
+    if o.child:
+        writer_id = f"pid-{os.getpid()}"
+    elif CONFIG.writer_id:
+        writer_id = CONFIG.writer_id
+    elif o.rank >= 0:
+        writer_id = f"rank-{o.rank:04d}"
+    else:
+        writer_id = "main"
+    return run_dir, writer_id, o.rank, o.run_id
+
+
+def export_run():
+    """Publishes this process's run to the processes it starts (called at
+    import, and whenever the output or the session changes)."""
+    launcher.export(CONFIG.base_output(), _state["sessions"])
 
 
 def open_session():
     """Called by the native recorder at the first recorded call of a session."""
-    if _state["parent_run_dir"]:
-        run_dir = _state["parent_run_dir"]
-        writer_id = f"pid-{os.getpid()}"
-    else:
-        run_dir = _claim_run_dir(CONFIG.base_output())
-        writer_id = CONFIG.writer_id or "main"
+    run_dir, writer_id, rank, run_id = _choose_run()
+    writer_id = run_directory.claim_writer(run_dir, writer_id)
+    _state["sessions"] += 1
+    _state["rank"] = rank
     return {
         "directory": os.path.join(run_dir, writer_id),
         "run_directory": run_dir,
         "writer_id": writer_id,
+        "run_id": run_id,
         "host": socket.gethostname(),
         "pid": os.getpid(),
-        "rank": -1,
+        "rank": rank,
         "python_version": sys.version.split()[0],
         "package_version": __version__,
         "argv": [str(a) for a in sys.argv],
@@ -69,7 +77,7 @@ def close():
     """Flush and close this process's writer. The next recorded call opens a
     new run directory (``call-monitor-1``, ...)."""
     _core.close()
-    _state["parent_run_dir"] = None
+    export_run()
 
 
 def output_directory():
@@ -82,12 +90,29 @@ def stats():
     return _core.stats()
 
 
+_os_exit = os._exit
+
+
+def _exit_after_commit(status):
+    """os._exit(status), after committing this process's recorded calls
+    (waiting a few seconds at most). A forked child (a multiprocessing
+    worker too) ends with os._exit, which skips atexit: without this its
+    last calls would be lost."""
+    try:
+        _core._commit_before_exit(5.0)
+    finally:
+        _os_exit(status)
+
+
+_exit_after_commit.__wrapped__ = _os_exit
+
+
 def _after_fork_in_child():
     # LMDB forbids using the parent's environment: the child records into its
     # own writer directory inside the same run directory.
-    parent = _core.output_directory()
     _core._after_fork_child()
-    _state["parent_run_dir"] = parent
+    _state["sessions"] = 0
+    launcher.forked()
 
 
 def _at_exit():
@@ -107,5 +132,7 @@ def warn(message):
     sys.stderr.flush()
 
 
+os._exit = _exit_after_commit
 os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_at_exit)
+export_run()

@@ -39,6 +39,8 @@ def configure(output=None, *, map_size=None, buffer_bytes=None, flush_interval=N
     """
     if output is not None:
         CONFIG.output = os.fspath(output)
+        from .session import export_run  # children follow the new output
+        export_run()
     if map_size is not None:
         if map_size < 1 << 16:
             raise ValueError("map_size must be at least 64 KiB")

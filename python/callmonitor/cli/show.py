@@ -2,6 +2,7 @@
 import reprlib
 
 from ..read.database import load
+from ..read.values import Unrestorable
 
 HELP = "print one recorded call: arguments, result, timing"
 DESCRIPTION = "Print call N (from 1; negative counts from the end) of FUNCTION."
@@ -16,13 +17,21 @@ def prepare_parser(p):
     p.add_argument("path", help="run directory or one writer directory")
     p.add_argument("function", help="bare name, Class.method or module.qualname")
     p.add_argument("n", type=int, help="invocation number (1 = first call, -1 = last)")
-    p.add_argument("--writer", help="writer id (e.g. main, tid-3) when several recorded it")
+    p.add_argument("--writer", help="writer id (e.g. main, rank-0002, pid-4242) when several recorded it")
+    p.add_argument("--rank", type=int, help="the MPI rank whose call to show")
+    p.add_argument("--pid", type=int, help="the process whose call to show")
     p.add_argument("--allow-pickle", action="store_true",
                    help="restore values stored as pickles (only for databases you trust)")
 
 
 def _value(v):
-    """One line per value; arrays as dtype, shape, order and a few statistics."""
+    """One line per value; arrays as dtype, shape, order and a few statistics;
+    placeholders with their whole reason (it says what to do)."""
+    if isinstance(v, Unrestorable):
+        reason = v.reason
+        if "allow_pickle=True" in reason:
+            reason += "; here: callmonitor show --allow-pickle"
+        return f"<Unrestorable {v.type_name}: {_repr.repr(v.repr)[1:-1]}> {reason}"
     try:
         import numpy
     except ImportError:
@@ -41,9 +50,10 @@ def _value(v):
 
 def run(args):
     with load(args.path, allow_pickle=args.allow_pickle) as db:
-        call = db.call(args.function, args.n, writer=args.writer)
+        call = db.call(args.function, args.n, writer=args.writer, rank=args.rank, pid=args.pid)
         f = call.function
-        print(f"{f.full_name} call #{call.invocation} (writer {call.writer})")
+        where = f"writer {call.writer}" + (f", rank {call.rank}" if call.rank >= 0 else "") + f", pid {call.pid}"
+        print(f"{f.full_name} call #{call.invocation} ({where})")
         print(f"  defined   {f.file}:{f.line}")
         print(f"  signature {f.signature_text()}")
         bound = call.bound

@@ -7,7 +7,7 @@ import types
 from dataclasses import dataclass
 
 from .. import _core
-from .errors import NotADatabaseError, NotFoundError, UnknownFunctionError
+from .errors import NotADatabaseError, NotFoundError, UnknownFunctionError, UnknownWriterError
 
 _PARAM_KINDS = {
     "POSITIONAL_ONLY": inspect.Parameter.POSITIONAL_ONLY,
@@ -18,25 +18,40 @@ _PARAM_KINDS = {
 }
 
 
+def _writer_order(name):
+    """Sort key of writer directories: the default writer, ranks, declared
+    ids, then processes, numerically within each kind."""
+    for rank, prefix in enumerate(("main", "rank-", "tid-", "pid-")):
+        if name == prefix or (prefix.endswith("-") and name.startswith(prefix)):
+            number = name[len(prefix):].split("-")[0] if prefix.endswith("-") else "0"
+            return (rank, int(number) if number.isdigit() else 0, name)
+    return (4, 0, name)
+
+
 def _writer_dirs(path):
-    """The writer directories under `path` (itself, or its subdirectories)."""
+    """[(writer directory, run name)] under `path`: itself, or its subdirectories."""
     if not os.path.exists(path):
         raise NotFoundError(f"{path} does not exist: give the path of a callmonitor run "
                             f"directory (e.g. ./call-monitor) or of one writer inside it")
     if not os.path.isdir(path):
         raise NotADatabaseError(f"{path} is a file, not a callmonitor database directory")
     if os.path.exists(os.path.join(path, "data.mdb")):
-        return [path]
-    # The default writer first, then declared ids, ranks and pids in name order.
+        run = os.path.dirname(os.path.abspath(path))
+        return [(path, os.path.basename(run) if _is_run_dir(run) else "")]
     names = sorted((d for d in os.listdir(path) if os.path.exists(os.path.join(path, d, "data.mdb"))),
-                   key=lambda d: (d != "main", d))
+                   key=_writer_order)
     if names:
-        return [os.path.join(path, d) for d in names]
+        run = os.path.basename(os.path.abspath(path))
+        return [(os.path.join(path, d), run) for d in names]
     if os.path.exists(os.path.join(path, "db.pkl")):
         raise NotADatabaseError(
             f"{path} was written by callmonitor 0.3 (it holds db.pkl), not by this version")
     raise NotADatabaseError(f"{path} is not a callmonitor database: it holds no data.mdb, "
                             f"nor do its subdirectories")
+
+
+def _is_run_dir(path):
+    return os.path.exists(os.path.join(path, ".callmonitor-run"))
 
 
 @dataclass(frozen=True)
@@ -54,14 +69,15 @@ class FunctionInfo:
 
     def __init__(self, raw, writer, allow_pickle):
         self._raw = raw
-        self.id = raw["id"]
+        self.id = raw["id"]       # in its writer's environment
         self.module = raw["module"]
         self.qualname = raw["qualname"]
         self.name = raw["name"]
         self.file = raw["file"]
         self.line = raw["line"]
         self.kind = raw["kind"]
-        self.writer = writer
+        self.writer = writer.id     # the id of the writer that recorded it
+        self.rank = writer.rank     # its MPI rank (-1: not under MPI)
         self.calls = raw["calls"]
         self._allow_pickle = allow_pickle
         self._signature = None
@@ -134,9 +150,9 @@ class Call:
 
     __slots__ = ("function", "invocation", "args", "kwargs", "result", "exception",
                  "started_ns", "duration_ns", "thread", "thread_name", "caller", "writer",
-                 "completed", "_started_unix_ns")
+                 "rank", "pid", "run", "completed", "_started_unix_ns")
 
-    def __init__(self, function, raw, writer, thread, caller, started_unix_ns):
+    def __init__(self, function, raw, writer, thread, caller):
         self.function = function
         self.invocation = raw["invocation"]
         self.args = raw["args"]
@@ -150,8 +166,11 @@ class Call:
         self.thread = thread.get("ident") if thread else None
         self.thread_name = thread.get("name") if thread else None
         self.caller = caller
-        self.writer = writer
-        self._started_unix_ns = started_unix_ns
+        self.writer = writer.id      # provenance: writer id, MPI rank (-1: none), process, run
+        self.rank = writer.rank
+        self.pid = writer.pid
+        self.run = writer.run
+        self._started_unix_ns = writer.info["started_unix_ns"]
 
     @property
     def started(self):
@@ -190,37 +209,108 @@ class Call:
 
 
 class _Writer:
-    """One writer environment and its cached tables."""
+    """One writer: a writer environment, or one source writer of a merged
+    environment (then only its id ranges of functions, threads and callers)."""
 
-    def __init__(self, directory, allow_pickle):
-        self.reader = _core.WriterReader(directory)
-        self.directory = directory
-        self.info = self.reader.info()
-        self.id = self.info["writer_id"] or os.path.basename(directory)
+    def __init__(self, reader, info, run, allow_pickle, source=None):
+        self.reader = reader
+        self.directory = reader.directory
+        self.info = info
+        self.writer_id = info["writer_id"] or os.path.basename(self.directory)
+        self.id = self.writer_id       # qualified with the run when a database holds several
+        self.rank = info["rank"]
+        self.pid = info["pid"]
+        self.host = info["host"]
+        self.run = run
         self.allow_pickle = allow_pickle
-        self.refresh()
+        self._source = source
+        self.files_dir = ""
+        if source and source["handler_dir"]:
+            self.files_dir = os.path.join(self.directory, source["handler_dir"])
+        self.functions, self.threads, self.callers = [], {}, []
+
+    @classmethod
+    def open_all(cls, directory, run, allow_pickle):
+        """The writers in one environment: itself, or a merge's sources."""
+        reader = _core.WriterReader(directory)
+        sources = reader.sources()
+        if not sources:
+            return [cls(reader, reader.info(), run, allow_pickle)]
+        return [cls(reader, src["writer"], src["run"], allow_pickle, src) for src in sources]
+
+    def _mine(self, kind, index):
+        if self._source is None:
+            return True
+        base, count = self._source[kind]
+        return base <= index < base + count
 
     def refresh(self):
-        self.functions = [FunctionInfo(f, self.id, self.allow_pickle)
-                          for f in self.reader.functions()]
+        self.functions = [FunctionInfo(f, self, self.allow_pickle)
+                          for f in self.reader.functions() if self._mine("functions", f["id"])]
         self.threads = {t["index"]: t for t in self.reader.threads()}
         self.callers = self.reader.callers()
 
+    def stats(self):
+        return dict(self._source["stats"]) if self._source else self.reader.stats()
+
+    def sort_key(self):
+        return (self.run or "", _writer_order(self.writer_id))
+
 
 class Database:
-    """A recorded run read back. Open it with :func:`load`."""
+    """A recorded run (all its writers: ranks, processes, declared ids), one
+    writer of it, or a merge of runs, read back. Open it with :func:`load`."""
 
     def __init__(self, path, allow_pickle=False):
         self.path = os.fspath(path)
         self.allow_pickle = allow_pickle
-        self._writers = [_Writer(d, allow_pickle) for d in _writer_dirs(self.path)]
+        writers = [w for d, run in _writer_dirs(self.path)
+                   for w in _Writer.open_all(d, run, allow_pickle)]
+        writers.sort(key=_Writer.sort_key)
+        if len({w.run for w in writers}) > 1:  # a merge of several runs
+            for w in writers:
+                w.id = f"{w.run}/{w.writer_id}" if w.run else w.writer_id
+        for w in writers:
+            w.refresh()
+        self._writers = writers
         self._resolved = {}
 
-    # -- functions -----------------------------------------------------------
+    # -- writers -------------------------------------------------------------
     @property
     def writers(self):
+        """Writer ids, the default writer first (``main``, ``rank-0000``, ...)."""
         return [w.id for w in self._writers]
 
+    @property
+    def ranks(self):
+        """The MPI ranks that recorded into this database, ascending."""
+        return sorted({w.rank for w in self._writers if w.rank >= 0})
+
+    @property
+    def runs(self):
+        """The run directories this database holds (several for a merge)."""
+        return sorted({w.run for w in self._writers if w.run})
+
+    def writer_info(self):
+        """One dict per writer: id, run, rank, pid, host, calls."""
+        return [{"id": w.id, "run": w.run, "rank": w.rank, "pid": w.pid, "host": w.host,
+                 "calls": sum(f.calls for f in w.functions)} for w in self._writers]
+
+    def _select(self, writer=None, rank=None, pid=None):
+        if writer is None and rank is None and pid is None:
+            return self._writers
+        chosen = [w for w in self._writers
+                  if (writer is None or writer in (w.id, w.writer_id))
+                  and (rank is None or w.rank == rank) and (pid is None or w.pid == pid)]
+        if not chosen:
+            wanted = ", ".join(f"{k}={v!r}" for k, v in
+                               (("writer", writer), ("rank", rank), ("pid", pid)) if v is not None)
+            have = ", ".join(f"{w.id} (rank {w.rank}, pid {w.pid})" if w.rank >= 0 else
+                             f"{w.id} (pid {w.pid})" for w in self._writers)
+            raise UnknownWriterError(f"no writer with {wanted} in {self.path}; writers: {have}")
+        return chosen
+
+    # -- functions -----------------------------------------------------------
     @property
     def functions(self):
         """Every recorded function (per writer), with live call counts."""
@@ -244,22 +334,22 @@ class Database:
             raise TypeError(f"a function is named by a str or the function itself, not {fn!r}")
         return lambda f: fn in (f.full_name, f.qualname, f.name)
 
-    def _resolve(self, fn, writer=None):
-        key = (fn if isinstance(fn, str) else id(fn), writer)
+    def _resolve_all(self, fn, writers):
+        """[(writer, FunctionInfo)] of `fn` in `writers`, in writer order."""
+        key = (fn if isinstance(fn, str) else id(fn), tuple(id(w) for w in writers))
         hit = self._resolved.get(key)
         if hit is not None:
             return hit
         match = self._candidates(fn)
         for attempt in range(2):
-            found = [(w, f) for w in self._writers if writer in (None, w.id)
-                     for f in w.functions if match(f)]
+            found = [(w, f) for w in writers for f in w.functions if match(f)]
             if found or attempt:
                 break
-            for w in self._writers:  # a live database may have new functions
+            for w in writers:  # a live database may have new functions
                 w.refresh()
         names = sorted({f.full_name for _, f in found})
         if not found:
-            known = ", ".join(sorted({f.full_name for w in self._writers for f in w.functions}))
+            known = ", ".join(sorted({f.full_name for w in writers for f in w.functions}))
             raise UnknownFunctionError(
                 f"no function {fn!r} in {self.path}" + (f"; recorded functions: {known}" if known
                                                          else "; nothing was recorded"))
@@ -267,71 +357,82 @@ class Database:
             raise UnknownFunctionError(
                 f"{fn!r} is ambiguous in {self.path}: it matches {', '.join(names)}; "
                 f"use the full name")
-        if writer is None and len({w.id for w, _ in found}) > 1:
-            found = found[:1]  # the default writer first (see _writer_dirs)
-        hit = found[0]
-        self._resolved[key] = hit
-        return hit
+        self._resolved[key] = found
+        return found
+
+    def _resolve(self, fn, writer=None, rank=None, pid=None):
+        """The (writer, FunctionInfo) a single call of `fn` is read from: the
+        first writer (in :attr:`writers` order) that recorded it."""
+        return self._resolve_all(fn, self._select(writer, rank, pid))[0]
 
     def _index(self, w, f, n):
         if n < 0:
             count = w.reader.last_invocation(f.id)
             m = count + 1 + n
             if m < 1:
-                raise IndexError(self._range_text(f, count, n))
+                raise IndexError(self._range_text(w, f, count, n))
             return m
         if n == 0:
-            raise IndexError(self._range_text(f, w.reader.last_invocation(f.id), n))
+            raise IndexError(self._range_text(w, f, w.reader.last_invocation(f.id), n))
         return n
 
-    def _range_text(self, f, count, n):
+    def _range_text(self, w, f, count, n):
+        where = f" in writer {w.id}" if len(self._writers) > 1 else ""
         if count == 0:
-            return f"{f.full_name} has no recorded calls (asked for call {n})"
-        return (f"{f.full_name} has calls 1..{count} (or -{count}..-1 from the end); "
+            return f"{f.full_name} has no recorded calls{where} (asked for call {n})"
+        return (f"{f.full_name} has calls 1..{count}{where} (or -{count}..-1 from the end); "
                 f"there is no call {n}")
 
     # -- calls ---------------------------------------------------------------
-    def get(self, fn, n, *, writer=None):
-        """``(args, kwargs)`` of call `n` (from 1; negative from the end) of `fn`."""
-        w, f = self._resolve(fn, writer)
+    def get(self, fn, n, *, writer=None, rank=None, pid=None):
+        """``(args, kwargs)`` of call `n` (from 1; negative from the end) of `fn`.
+
+        In a database of several writers, `writer`, `rank` or `pid` picks
+        the writer; without them, the first writer that recorded `fn`
+        (``main``, then ranks in order, declared ids, processes)."""
+        w, f = self._resolve(fn, writer, rank, pid)
         inv = self._index(w, f, n)
         try:
-            return w.reader.inputs(f.id, inv, self.allow_pickle)
+            return w.reader.inputs(f.id, inv, self.allow_pickle, w.files_dir)
         except IndexError:
-            raise IndexError(self._range_text(f, w.reader.last_invocation(f.id), n)) from None
+            raise IndexError(self._range_text(w, f, w.reader.last_invocation(f.id), n)) from None
 
-    def get_args(self, fn, n, *, writer=None):
+    def get_args(self, fn, n, *, writer=None, rank=None, pid=None):
         """Call `n`'s arguments as attributes, one per parameter, defaults filled in."""
-        call = self.call(fn, n, writer=writer)
+        call = self.call(fn, n, writer=writer, rank=rank, pid=pid)
         bound = call.bound
         if bound is None:
             return types.SimpleNamespace(args=call.args, kwargs=call.kwargs)
         bound.apply_defaults()
         return types.SimpleNamespace(**bound.arguments)
 
-    def call(self, fn, n, *, writer=None):
-        """The whole record of call `n` of `fn` (a :class:`Call`)."""
-        w, f = self._resolve(fn, writer)
+    def call(self, fn, n, *, writer=None, rank=None, pid=None):
+        """The whole record of call `n` of `fn` (a :class:`Call`); writer
+        chosen as in :meth:`get`."""
+        w, f = self._resolve(fn, writer, rank, pid)
         inv = self._index(w, f, n)
-        try:
-            raw = w.reader.call(f.id, inv, self.allow_pickle)
-        except IndexError:
-            raise IndexError(self._range_text(f, w.reader.last_invocation(f.id), n)) from None
-        return self._make_call(w, f, raw)
+        return self._read_call(w, f, inv, n)
 
-    def _make_call(self, w, f, raw):
+    def _read_call(self, w, f, inv, n=None):
+        try:
+            raw = w.reader.call(f.id, inv, self.allow_pickle, w.files_dir)
+        except IndexError:
+            raise IndexError(self._range_text(w, f, w.reader.last_invocation(f.id),
+                                              inv if n is None else n)) from None
         thread = w.threads.get(raw["thread"])
         if thread is None or raw["caller"] >= len(w.callers):
             w.refresh()
             thread = w.threads.get(raw["thread"])
         caller = w.callers[raw["caller"]] if raw["caller"] < len(w.callers) else None
-        return Call(f, raw, w.id, thread, caller, w.info["started_unix_ns"])
+        return Call(f, raw, w, thread, caller)
 
-    def calls(self, fn, *, writer=None):
-        """Every call of `fn`, in invocation order, read lazily."""
-        w, f = self._resolve(fn, writer)
-        for inv in w.reader.invocations(f.id):
-            yield self._make_call(w, f, w.reader.call(f.id, inv, self.allow_pickle))
+    def calls(self, fn, *, writer=None, rank=None, pid=None):
+        """Every call of `fn`, read lazily: writer after writer (in
+        :attr:`writers` order), each in invocation order. Each :class:`Call`
+        says where it was recorded (``.writer``, ``.rank``, ``.pid``, ``.run``)."""
+        for w, f in self._resolve_all(fn, self._select(writer, rank, pid)):
+            for inv in w.reader.invocations(f.id):
+                yield self._read_call(w, f, inv)
 
     def __len__(self):
         return sum(f.calls for f in self.functions)
@@ -339,19 +440,24 @@ class Database:
     def _summed(self, counters):
         total = {}
         for w in self._writers:
-            for k, v in counters(w.reader).items():
+            for k, v in counters(w).items():
                 total[k] = total.get(k, 0) + v
         return total
 
     @property
     def stats(self):
         """Capture counters (opaque, pickled, capture errors, dropped calls), all writers."""
-        return self._summed(lambda r: r.stats())
+        return self._summed(lambda w: w.stats())
 
     @property
     def sizes(self):
-        """Bytes and entries on disk, all writers."""
-        return self._summed(lambda r: r.sizes())
+        """Bytes and entries on disk, all writer environments."""
+        readers = {id(w.reader): w.reader for w in self._writers}
+        total = {}
+        for r in readers.values():
+            for k, v in r.sizes().items():
+                total[k] = total.get(k, 0) + v
+        return total
 
     # -- lifecycle -----------------------------------------------------------
     def close(self):
@@ -367,20 +473,33 @@ class Database:
     def __repr__(self):
         functions = self.functions
         size = self.sizes.get("file_bytes", 0)
-        lines = [f"<callmonitor database {self.path}: {len(functions)} functions, "
-                 f"{sum(f.calls for f in functions)} calls, {len(self._writers)} writer(s), "
-                 f"{_human(size)}>", "{"]
+        ranks = self.ranks
+        rank_text = ""
+        if ranks:
+            rank_text = f" (ranks {ranks[0]}-{ranks[-1]})" if len(ranks) > 1 else f" (rank {ranks[0]})"
+        lines = [f"<callmonitor database {self.path}: {len({f.full_name for f in functions})} "
+                 f"functions, {sum(f.calls for f in functions)} calls, "
+                 f"{len(self._writers)} writer(s){rank_text}, {_human(size)}>", "{"]
+        by_name = {}
         for f in functions:
+            by_name.setdefault(f.full_name, []).append(f)
+        for group in by_name.values():
+            f = group[0]
             spec = f.argspec
             lines += [f"    {f.qualname}: {{",
                       f"        module: {f.module}",
-                      f"        calls: {f.calls}",
+                      f"        calls: {sum(g.calls for g in group)}",
                       f"        args: {spec.args}",
                       f"        defaults: {spec.defaults}"]
             if len(self._writers) > 1:
-                lines.append(f"        writer: {f.writer}")
+                lines.append("        per writer: " + ", ".join(f"{g.writer}: {g.calls}" for g in group))
             lines.append("    }")
         lines.append("}")
+        if len(self._writers) > 1:
+            lines.append("writers:")
+            for w in self.writer_info():
+                rank = f"rank {w['rank']}, " if w["rank"] >= 0 else ""
+                lines.append(f"    {w['id']}: {rank}pid {w['pid']} on {w['host']}, {w['calls']} calls")
         return "\n".join(lines)
 
 

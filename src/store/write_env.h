@@ -1,0 +1,18 @@
+// Opening an environment for writing: the flags and named databases every
+// writer environment has (a Writer's, a merge's output).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "store/env_registry.h"
+
+namespace callmonitor::store {
+
+// Opens `dir` (which must exist) read-write with MDB_NOSYNC (commits survive
+// the process, not a power loss: callers sync when they need to) and creates
+// the named databases of format.h. Throws StoreError.
+std::unique_ptr<SharedEnv> openForWriting(const std::string& dir, uint64_t mapSize);
+
+}  // namespace callmonitor::store
