@@ -2,6 +2,7 @@
 // byte picks the decoder, the rest is the record:
 //   0 value (decodeValue)       1 call record (parseCallRecord + its values)
 //   2 FunctionInfo (+ defaults) 3 ThreadInfo   4 WriterInfo   5 CaptureStats
+//   6 meta["sources"] of a merged environment (vector<SourceInfo>)
 // Every failure must be a callmonitor::Error; any other exception, crash,
 // sanitizer report, leak or allocation above -malloc_limit_mb is a finding.
 #include <cstddef>
@@ -50,6 +51,9 @@ void decodeOne(fuzz::RecordKind kind, std::string_view bytes) {
             break;
         case fuzz::RecordKind::Stats:
             (void)decodeCaptureStats(bytes);
+            break;
+        case fuzz::RecordKind::Sources:
+            (void)decodeSources(bytes);
             break;
     }
 }

@@ -9,8 +9,8 @@
 namespace callmonitor::fuzz {
 
 // fuzz_decode_records: first byte % kRecordKinds, then the record bytes.
-enum class RecordKind : uint8_t { Value = 0, Call = 1, Function = 2, Thread = 3, Writer = 4, Stats = 5 };
-constexpr uint8_t kRecordKinds = 6;
+enum class RecordKind : uint8_t { Value = 0, Call = 1, Function = 2, Thread = 3, Writer = 4, Stats = 5, Sources = 6 };
+constexpr uint8_t kRecordKinds = 7;
 
 // fuzz_open_database: first byte % 2 picks the mutation applied to a copy of
 // the sample database before the reader opens it:

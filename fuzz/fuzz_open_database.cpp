@@ -121,6 +121,7 @@ void readEverything() {
     expectOnlyCallmonitorErrors([&] { (void)db.threads(); });
     expectOnlyCallmonitorErrors([&] { (void)db.callers(); });
     expectOnlyCallmonitorErrors([&] { (void)db.sizes(); });
+    expectOnlyCallmonitorErrors([&] { (void)db.sources(); });
     std::vector<FunctionInfo> functions;
     expectOnlyCallmonitorErrors([&] { functions = db.functions(); });
     Snapshot snap = db.snapshot();
@@ -136,6 +137,7 @@ void readEverything() {
             expectOnlyCallmonitorErrors([&] {
                 fuzz::exerciseCall(snap.call(key), [&](uint32_t i) { return snap.blob(key, i); });
             });
+            expectOnlyCallmonitorErrors([&] { (void)snap.blobs(key); });
         }
     }
 }

@@ -60,6 +60,15 @@ int main(int argc, char** argv) {
     auto name = [&n](const char* what) { return std::to_string(n++) + "-" + what; };
     writeSeed(dec, name("writer"), decoderSeed(fuzz::RecordKind::Writer, encodeWriterInfo(s.writer)));
     writeSeed(dec, name("stats"), decoderSeed(fuzz::RecordKind::Stats, encodeCaptureStats(CaptureStats{1, 2, 3, 4})));
+    SourceInfo source;
+    source.run = "call-monitor";
+    source.writer = s.writer;
+    source.functionCount = uint32_t(s.functions.size());
+    source.threadCount = uint32_t(s.threads.size());
+    source.callerCount = uint32_t(s.callers.size());
+    source.handlerDir = "handlers/main";
+    const std::string sources = encodeSources({source, source});
+    writeSeed(dec, name("sources"), decoderSeed(fuzz::RecordKind::Sources, sources));
     for (const auto& f : s.functions) {
         writeSeed(dec, name("function"), decoderSeed(fuzz::RecordKind::Function, encodeFunctionInfo(f)));
         for (const auto& p : f.parameters)
@@ -79,6 +88,7 @@ int main(int argc, char** argv) {
     writeSeed(db, name("unchanged"), std::string(1, char(fuzz::DbMutation::RecordEdits)));
     writeSeed(db, name("format"), putSeed(0, format::kMetaFormat, std::string(format::kMagic) + std::string("\x01\0\0\0", 4)));
     writeSeed(db, name("writer"), putSeed(0, format::kMetaWriter, encodeWriterInfo(s.writer)));
+    writeSeed(db, name("sources"), putSeed(0, format::kMetaSources, sources));
     writeSeed(db, name("stats"), putSeed(0, format::kMetaStats, encodeCaptureStats(CaptureStats{1, 1, 0, 0})));
     for (const auto& f : s.functions)
         writeSeed(db, name("function"), putSeed(1, format::encodeU32Key(f.id), encodeFunctionInfo(f)));

@@ -6,16 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
 
-echo "== C++: configure, build, GoogleTest"
+echo "== C++: configure, build, GoogleTest (at ${SECONDS} s)"
 cmake -S . -B build/cpp -DCALLMONITOR_PYTHON=OFF >/dev/null
 cmake --build build/cpp -j "$(nproc)" 2>&1 | grep -vE "lto-wrapper|^\[|Consolidate" || true
 cmake --build build/cpp -j "$(nproc)" >/dev/null
 (cd build/cpp && ctest --output-on-failure -j "$(nproc)")
 
-echo "== Python: pytest"
+echo "== Python: pytest (at ${SECONDS} s)"
 .venv/bin/python -m pytest -q
 
+echo "== sanitizers (at ${SECONDS} s)"
 bash tools/test-sanitized.sh
 
-echo "== Fuzzing: ${CALLMONITOR_FUZZ_SECONDS:-30} s per target"
+echo "== Fuzzing: ${CALLMONITOR_FUZZ_SECONDS:-30} s per target (at ${SECONDS} s)"
 bash tools/fuzz.sh "${CALLMONITOR_FUZZ_SECONDS:-30}"
+echo "== all passed in ${SECONDS} s"

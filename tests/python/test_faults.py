@@ -134,7 +134,9 @@ KILLS = 40
 
 
 def _flushed_counts(stdout):
-    last = [line.split() for line in stdout.splitlines() if line.startswith("flushed ")]
+    # Only complete lines: the kill can land in the middle of a print.
+    complete = stdout.split("\n")[:-1]
+    last = [line.split() for line in complete if line.startswith("flushed ")]
     if not last:
         return {}
     _, fg, h = last[-1]
