@@ -179,17 +179,47 @@ ValuePtr decodeValue(std::string_view bytes, const BlobResolver& blobs, bool req
     return root;
 }
 
+namespace {
+// Empties every container reachable from `root`, so a graph nobody will be
+// handed (a cycle included) is freed.
+void dismantle(const ValuePtr& root) {
+    std::vector<ValuePtr> nodes{root};
+    for (size_t i = 0; i < nodes.size(); ++i) {
+        Value& n = *nodes[i];
+        for (auto& c : n.items) nodes.push_back(std::move(c));
+        for (auto& kv : n.pairs) {
+            nodes.push_back(std::move(kv.first));
+            nodes.push_back(std::move(kv.second));
+        }
+        n.items.clear();
+        n.pairs.clear();
+        nodes[i].reset();
+    }
+}
+}  // namespace
+
 DecodedInputs decodeInputs(std::string_view inputs, const BlobResolver& blobs) {
     ValuePtr v = decodeValue(inputs, blobs);
-    if (v->tag != Tag::Tuple || v->items.size() != 2 || v->items[0]->tag != Tag::Tuple ||
-        v->items[1]->tag != Tag::Dict)
-        throw DecodeError("call inputs are not an (args tuple, kwargs dict) pair");
     DecodedInputs out;
-    out.args = v->items[0]->items;
-    for (auto& kv : v->items[1]->pairs) {
-        if (kv.first->tag != Tag::Str) throw DecodeError("call kwargs has a key that is not a str");
-        out.kwargs.emplace_back(kv.first->bytes, kv.second);
+    try {
+        if (v->tag != Tag::Tuple || v->items.size() != 2 || v->items[0]->tag != Tag::Tuple ||
+            v->items[1]->tag != Tag::Dict)
+            throw DecodeError("call inputs are not an (args tuple, kwargs dict) pair");
+        out.args = v->items[0]->items;
+        for (auto& kv : v->items[1]->pairs) {
+            if (kv.first->tag != Tag::Str) throw DecodeError("call kwargs has a key that is not a str");
+            out.kwargs.emplace_back(kv.first->bytes, kv.second);
+        }
+    } catch (...) {
+        out = {};
+        dismantle(v);  // hostile bytes may have tied the graph into cycles
+        throw;
     }
+    // The pair, the args tuple and the kwargs dict are not handed out: a
+    // hostile record can make a cycle through them (a valid one cannot).
+    v->items[0]->items.clear();
+    v->items[1]->pairs.clear();
+    v->items.clear();
     return out;
 }
 

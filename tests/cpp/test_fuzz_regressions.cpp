@@ -4,12 +4,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "allocation_probe.h"
+#include "callmonitor/call_record.h"
 #include "callmonitor/database.h"
 #include "callmonitor/errors.h"
 #include "callmonitor/value.h"
@@ -79,6 +81,40 @@ TEST(FuzzRegressions, GivenAnEmptyArrayWithHugeOtherDimensions_WhenDecoded_ThenD
     EXPECT_THROW(decodeValue(array({uint64_t(1) << 62, 0})), DecodeError);
     ValuePtr ok = decodeValue(array({0, 5, 1000}));
     EXPECT_EQ(toXarray<double>(*ok).size(), 0u);
+}
+
+// decode_records, leak-deb028ec: a call record whose inputs are no (args,
+// kwargs) pair but hold a cycle (a memoized frozenset reached again by a
+// Backref) leaked the whole graph when decodeInputs threw (LeakSanitizer in
+// the fuzz run; the sanitizer stage of tools/test.sh runs this test under it).
+TEST(FuzzRegressions, GivenDecodeRecordsLeakDeb0_WhenTheInputsAreDecoded_ThenDecodeErrorAndNothingLeaks) {
+    const std::string record = fromHex(
+        "b81700010b028e010a0e0002040109ffffffffffffffff0106000000000000f83f00000000000004c0080300010289076d75746162"
+        "6c650d01030a0e0010033c663808000000000000e03f110d6d797e6b672e48616e646c6572077061796c6f6164120b6d79706b672e"
+        "5468696e670480054e2e130d736f636b65742e736f636b6574083c736f636b65743e0d63616e6e6f74207069636b6c65150e6c6567"
+        "6163792e48616e646c65720f68616e646c657273ff737465702f360705737461746514000c000309");
+    const CallView call = parseCallRecord(record);
+    EXPECT_THROW(decodeInputs(call.inputs), DecodeError);
+}
+
+TEST(FuzzRegressions, GivenInputsWhoseArgReferencesTheArgsTuple_WhenDecodedAndDropped_ThenTheArgsTupleIsFreed) {
+    // ((memo tuple: ([Backref 0],)), {}): only hostile bytes can do this.
+    std::string inputs;
+    ValueWriter w(inputs);
+    w.beginTuple(2, false);
+    w.beginTuple(1, true);
+    w.beginList(1, false);
+    w.backref(0);
+    w.beginDict(0, false);
+    std::weak_ptr<Value> argsTuple;
+    {
+        DecodedInputs in = decodeInputs(inputs);
+        ASSERT_EQ(in.args.size(), 1u);
+        ASSERT_EQ(in.args[0]->items.size(), 1u);
+        argsTuple = in.args[0]->items[0];
+        EXPECT_FALSE(argsTuple.expired());
+    }
+    EXPECT_TRUE(argsTuple.expired());
 }
 
 // open_database, oom-708d5661: a callers key of 0x00f6ff00 in a database of
