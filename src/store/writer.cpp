@@ -349,7 +349,11 @@ struct Writer::Impl {
                 committed.notify_all();
             }
             cycles.fetch_add(1, std::memory_order_release);
-            if (stopping && (pending.empty() || failedFlag.load())) break;
+            if (stopping) {
+                // Producers may have filled their lanes while this round committed.
+                drainLanes();
+                if (pending.empty() || failedFlag.load()) break;
+            }
         }
         cycles.fetch_add(1, std::memory_order_release);
         finished.store(true, std::memory_order_release);

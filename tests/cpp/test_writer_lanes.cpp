@@ -106,3 +106,32 @@ TEST(WriterLanes, GivenLaneOpsNotYetDrained_WhenTheWriterCloses_ThenTheyAreCommi
     }  // the destructor closes
     EXPECT_EQ(Database::open(tmp.path()).snapshot().lastInvocation(0), 100u);
 }
+
+TEST(WriterLanes, GivenProducersFillingLanesWhileABatchCommits_WhenTheWriterClosesWithoutFlush_ThenNothingIsLost) {
+    // close() right after the producers stop: their last ops may have reached
+    // the lanes while the writer thread was committing the previous round.
+    for (int round = 0; round < 20; ++round) {
+        TempDir tmp;
+        constexpr int kThreads = 4, kCalls = 3000;
+        {
+            WriterOptions o = laneOptions(tmp.path());
+            o.flushInterval = std::chrono::milliseconds(1);
+            Writer writer(o, testWriterInfo());
+            std::vector<std::thread> threads;
+            for (int t = 0; t < kThreads; ++t) {
+                threads.emplace_back([&, t] {
+                    Writer::Lane* lane = writer.openLane();
+                    for (uint64_t i = 1; i <= kCalls; ++i) {
+                        writer.submitEntry(lane, CallKey{uint32_t(t), i}, bigEntryRecord(200));
+                        writer.submitOutcome(lane, CallKey{uint32_t(t), i}, returnedOutcome(1));
+                        if (!writer.hasRoom()) writer.waitForRoom();
+                    }
+                });
+            }
+            for (auto& th : threads) th.join();
+            writer.close();
+        }
+        Snapshot snap = Database::open(tmp.path()).snapshot();
+        for (int t = 0; t < kThreads; ++t) ASSERT_EQ(snap.countCalls(uint32_t(t)), uint64_t(kCalls)) << "round " << round;
+    }
+}
