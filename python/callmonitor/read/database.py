@@ -334,12 +334,14 @@ class Database:
             raise TypeError(f"a function is named by a str or the function itself, not {fn!r}")
         return lambda f: fn in (f.full_name, f.qualname, f.name)
 
-    def _resolve_all(self, fn, writers):
-        """[(writer, FunctionInfo)] of `fn` in `writers`, in writer order."""
-        key = (fn if isinstance(fn, str) else id(fn), tuple(id(w) for w in writers))
+    def _resolve_all(self, fn, writer=None, rank=None, pid=None):
+        """[(writer, FunctionInfo)] of `fn` in the chosen writers, in writer order
+        (cached: db.get on a hot loop resolves once)."""
+        key = (fn if isinstance(fn, str) else id(fn), writer, rank, pid)
         hit = self._resolved.get(key)
         if hit is not None:
             return hit
+        writers = self._select(writer, rank, pid)
         match = self._candidates(fn)
         for attempt in range(2):
             found = [(w, f) for w in writers for f in w.functions if match(f)]
@@ -363,7 +365,7 @@ class Database:
     def _resolve(self, fn, writer=None, rank=None, pid=None):
         """The (writer, FunctionInfo) a single call of `fn` is read from: the
         first writer (in :attr:`writers` order) that recorded it."""
-        return self._resolve_all(fn, self._select(writer, rank, pid))[0]
+        return self._resolve_all(fn, writer, rank, pid)[0]
 
     def _index(self, w, f, n):
         if n < 0:
@@ -430,7 +432,7 @@ class Database:
         """Every call of `fn`, read lazily: writer after writer (in
         :attr:`writers` order), each in invocation order. Each :class:`Call`
         says where it was recorded (``.writer``, ``.rank``, ``.pid``, ``.run``)."""
-        for w, f in self._resolve_all(fn, self._select(writer, rank, pid)):
+        for w, f in self._resolve_all(fn, writer, rank, pid):
             for inv in w.reader.invocations(f.id):
                 yield self._read_call(w, f, inv)
 
