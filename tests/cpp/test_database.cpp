@@ -92,32 +92,27 @@ TEST(DatabaseOpen, GivenAnLmdbEnvironmentWithoutMeta_WhenOpened_ThenNotADatabase
     EXPECT_THROW(Database::open(tmp.path()), NotADatabaseError);
 }
 
+// An environment whose meta database has no "format" key (and, optionally, a calls database).
+void writeMetaWithoutFormat(const std::string& dir, bool withCalls) {
+    lmdb::Env env(dir, lmdb::Side::Write);
+    env.setMaxDbs(8);
+    env.open(0, 0644);
+    lmdb::Txn txn(env, 0);
+    lmdb::Dbi meta = lmdb::Dbi::open(txn, format::kMetaDb, MDB_CREATE);
+    if (withCalls) lmdb::Dbi::open(txn, format::kCallsDb, MDB_CREATE);
+    meta.put(txn, "other", "x");
+    txn.commit();
+}
+
 TEST(DatabaseOpen, GivenAMetaWithoutFormatKey_WhenOpened_ThenNotADatabaseError) {
     TempDir tmp;
-    {
-        lmdb::Env env(tmp.path(), lmdb::Side::Write);
-        env.setMaxDbs(8);
-        env.open(0, 0644);
-        lmdb::Txn txn(env, 0);
-        lmdb::Dbi meta = lmdb::Dbi::open(txn, format::kMetaDb, MDB_CREATE);
-        meta.put(txn, "other", "x");
-        txn.commit();
-    }
+    writeMetaWithoutFormat(tmp.path(), false);
     EXPECT_THROW(Database::open(tmp.path()), NotADatabaseError);
 }
 
 TEST(DatabaseOpen, GivenCallsButAMetaWithoutFormatKey_WhenOpened_ThenCorruptErrorSuggestsMdbCopy) {
     TempDir tmp;
-    {
-        lmdb::Env env(tmp.path(), lmdb::Side::Write);
-        env.setMaxDbs(8);
-        env.open(0, 0644);
-        lmdb::Txn txn(env, 0);
-        lmdb::Dbi meta = lmdb::Dbi::open(txn, format::kMetaDb, MDB_CREATE);
-        lmdb::Dbi::open(txn, format::kCallsDb, MDB_CREATE);
-        meta.put(txn, "other", "x");
-        txn.commit();
-    }
+    writeMetaWithoutFormat(tmp.path(), true);
     std::string msg = messageOf<CorruptError>(tmp.path());
     EXPECT_NE(msg.find("mdb_copy"), std::string::npos) << msg;
 }
