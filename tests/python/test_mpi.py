@@ -355,6 +355,31 @@ def test_GIVEN_two_jobs_one_after_the_other_THEN_the_second_gets_its_own_run_dir
         assert _f_calls_by_rank(db) == {r: _expected_f_calls(r, 5) for r in range(RANKS)}
 
 
+def test_GIVEN_a_recording_driver_script_that_runs_mpirun_THEN_the_ranks_still_write_rank_writers(
+        tmp_path):
+    # GIVEN a Python driver that imported callmonitor and recorded a call (so it publishes its
+    # run to its children) WHEN it starts an MPI job THEN the ranks are not taken for its
+    # children: the job has a run of its own with rank-NNNN writers.
+    job = tmp_path / "_job.py"
+    job.write_text(_env_rank_job(calls=2))
+    driver = textwrap.dedent(f"""
+        import subprocess, sys
+        from sample_functions import identity
+        identity("driver")
+        cmd = [{_mpirun()!r}, "-n", "{RANKS}", "--oversubscribe"]
+        cmd += ["--allow-run-as-root"] if {os.geteuid() == 0} else []
+        subprocess.run(cmd + [sys.executable, {str(job)!r}], check=True, timeout={MPI_TIMEOUT_S})
+    """)
+    check(subprocess.run([sys.executable, "-c", driver], cwd=tmp_path, env=subprocess_env(),
+                         capture_output=True, text=True, timeout=MPI_TIMEOUT_S + 10))
+    assert _run_dirs(tmp_path) == [RUN, f"{RUN}-1"]
+    by_writers = {}
+    for run in (RUN, f"{RUN}-1"):
+        with callmonitor.load(tmp_path / run) as db:
+            by_writers[tuple(db.writers)] = db.ranks
+    assert by_writers == {("main",): [], tuple(_rank_writer(r) for r in range(RANKS)): list(range(RANKS))}
+
+
 # -- 5. merging a 4-rank run -----------------------------------------------------------------
 
 def _content(db):

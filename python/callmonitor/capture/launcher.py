@@ -119,9 +119,13 @@ _INHERITED = _read_inherited()
 def origin(base, session):
     """The Origin of session number `session` (0 first; close() starts the
     next) of this process, recording under output base `base`."""
-    if session == 0 and _INHERITED and _INHERITED[1] == os.path.abspath(base):
-        return Origin(_INHERITED[0], _INHERITED[2], child=True)
     launch = detect()
+    # A process started by one of the run joins it -- unless it is an MPI rank
+    # and its parent was none (a driver script that ran mpirun): then the job
+    # is the run.
+    if (session == 0 and _INHERITED and _INHERITED[1] == os.path.abspath(base)
+            and not (launch.rank >= 0 and _INHERITED[2] < 0)):
+        return Origin(_INHERITED[0], _INHERITED[2], child=True)
     run_id = f"job:{launch.job}" if launch.job else _PROCESS_RUN_ID
     if session:
         run_id += f"#{session}"

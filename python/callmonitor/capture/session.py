@@ -15,7 +15,7 @@ from .settings import CONFIG
 
 # `sessions` counts the runs this process opened (close() starts a new one),
 # so that the ranks of a job that all close() agree on the next run too.
-_state = {"sessions": 0, "rank": -1}
+_state = {"sessions": 0}
 
 
 def _choose_run():
@@ -45,7 +45,6 @@ def open_session():
     run_dir, writer_id, rank, run_id = _choose_run()
     writer_id = run_directory.claim_writer(run_dir, writer_id)
     _state["sessions"] += 1
-    _state["rank"] = rank
     return {
         "directory": os.path.join(run_dir, writer_id),
         "run_directory": run_dir,
