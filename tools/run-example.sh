@@ -26,4 +26,10 @@ u = args[0]
 print(f"args[0]: ndarray {u.dtype} {u.shape}, sum {u.sum():.6f}; alpha={args[1]}, dt={args[2]:.3g}, dx={args[3]}")
 print(f"result of laplacian call #1 has shape {db.call('laplacian', 1).result.shape}")
 PY
-echo; echo "(recorded into $WORK/call-monitor)"
+echo; echo "== 5. many writers: the same program as 2 MPI ranks (mpirun), one run directory"
+MPIRUN=(mpirun -n 2 --oversubscribe); [ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
+"${MPIRUN[@]}" "$ROOT/.venv/bin/python" "$ROOT/examples/heat_diffusion.py" --size 32 --steps 10 >/dev/null
+"$ROOT/.venv/bin/callmonitor" summary call-monitor-1
+"$ROOT/.venv/bin/callmonitor" show call-monitor-1 total_heat 1 --rank 1
+
+echo; echo "(recorded into $WORK/call-monitor and $WORK/call-monitor-1)"
