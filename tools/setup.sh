@@ -9,7 +9,10 @@ cd "$(dirname "$0")/.."
 PACKAGES=(cmake g++ make pkg-config pybind11-dev python3-dev python3-numpy python3-venv
           python3-setuptools python3-pip python3-pytest liblmdb-dev libcereal-dev xtensor-dev
           libgtest-dev libbenchmark-dev python3-mpi4py openmpi-bin libopenmpi-dev
-          lmdb-utils clang libclang-rt-14-dev)  # clang + libFuzzer/sanitizer runtimes: tools/fuzz.sh
+          lmdb-utils clang libclang-rt-14-dev  # clang + libFuzzer/sanitizer runtimes: tools/fuzz.sh
+          libzstd-dev libxxhash-dev            # payload compression and content hashes (format v2)
+          python3-rich python3-pandas python3-mypy python3-pytest-xdist python3-pint
+          valgrind)                            # callgrind instruction counts: bench/callgrind.sh
 
 missing=()
 for p in "${PACKAGES[@]}"; do
