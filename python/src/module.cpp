@@ -280,7 +280,10 @@ private:
 
 }  // namespace
 
+void registerApiBindings(py::module_& m);  // api_bindings.cpp
+
 PYBIND11_MODULE(_core, m) {
+    registerApiBindings(m);
     m.doc() = "callmonitor's native core: the interceptor, the recorder and the reader.";
 
     if (cpy::addInterceptorType(m.ptr()) < 0) throw py::error_already_set();

@@ -5,9 +5,11 @@ import sys
 from .. import __version__
 from ..read.errors import DatabaseError
 from . import merge, show, summary
+from . import api
 from .errors import CommandError
 
 COMMANDS = {"summary": summary, "show": show, "merge": merge}
+COMMANDS["api"] = api
 
 
 def build_parser():

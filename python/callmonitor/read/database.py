@@ -461,6 +461,12 @@ class Database:
                 total[k] = total.get(k, 0) + v
         return total
 
+    def api(self, functions=(), *, label=None, sample_items=16):
+        """The API the functions were called with (:class:`callmonitor.analyse.api.ApiModel`),
+        counted in C++ over every call; `functions`: glob patterns of names (none: all)."""
+        from ..analyse.api import derive
+        return derive(self, functions, label=label, sample_items=sample_items)
+
     # -- lifecycle -----------------------------------------------------------
     def close(self):
         self._writers = []
