@@ -27,7 +27,33 @@ uint64_t Timing::bucketLow(uint32_t bucket) {
 
 namespace {
 
-using Counts = std::unordered_map<uint32_t, uint64_t>;
+// Count per id: a flat vector (ids per parameter are few: a linear scan beats
+// hashing), indexed by a hash map once it holds more than kLinear ids.
+class Counts {
+public:
+    uint64_t& operator[](uint32_t id) {
+        if (items_.size() <= kLinear) {
+            for (auto& e : items_)
+                if (e.first == id) return e.second;
+        } else {
+            auto it = index_.find(id);
+            if (it != index_.end()) return items_[it->second].second;
+        }
+        items_.emplace_back(id, 0);
+        if (items_.size() == kLinear + 1)
+            for (size_t i = 0; i < items_.size(); ++i) index_[items_[i].first] = i;
+        else if (items_.size() > kLinear + 1)
+            index_[id] = items_.size() - 1;
+        return items_.back().second;
+    }
+    auto begin() const { return items_.begin(); }
+    auto end() const { return items_.end(); }
+
+private:
+    static constexpr size_t kLinear = 16;
+    std::vector<std::pair<uint32_t, uint64_t>> items_;
+    std::unordered_map<uint32_t, size_t> index_;
+};
 
 struct TimingAcc {
     uint64_t count = 0, total = 0, min = UINT64_MAX, max = 0;
