@@ -82,16 +82,22 @@ void registerApiBindings(py::module_& m) {
         .def_readonly("labels", &an::FunctionApi::labels)
         .def_readonly("sample_items", &an::FunctionApi::sampleItems);
 
-    m.def("derive_api", [](const std::string& directory, const std::vector<uint32_t>& only, uint32_t sampleItems,
-                           uint32_t maxDepth) {
-        an::ApiOptions options;
-        options.sampleItems = sampleItems;
-        options.maxDepth = maxDepth;
+    py::class_<an::ApiOptions>(m, "ApiOptions", "Bounds of the API aggregation (defaults: api_model.h).")
+        .def(py::init<>())
+        .def_readwrite("sample_items", &an::ApiOptions::sampleItems)
+        .def_readwrite("max_depth", &an::ApiOptions::maxDepth)
+        .def_readwrite("max_fixed_tuple", &an::ApiOptions::maxFixedTuple)
+        .def_readwrite("max_literals", &an::ApiOptions::maxLiterals)
+        .def_readwrite("max_literal_bytes", &an::ApiOptions::maxLiteralBytes)
+        .def_readwrite("max_shapes", &an::ApiOptions::maxShapes)
+        .def_readwrite("max_signatures", &an::ApiOptions::maxSignatures);
+
+    m.def("derive_api", [](const std::string& directory, const std::vector<uint32_t>& only,
+                           const an::ApiOptions& options) {
         py::gil_scoped_release release;
         callmonitor::Database db = callmonitor::Database::open(directory);
         return an::deriveApi(db, options, only);
-    }, py::arg("directory"), py::arg("only") = std::vector<uint32_t>{}, py::arg("sample_items") = an::ApiOptions{}.sampleItems,
-       py::arg("max_depth") = an::ApiOptions{}.maxDepth,
+    }, py::arg("directory"), py::arg("only") = std::vector<uint32_t>{}, py::arg("options") = an::ApiOptions{},
        "The API model (list of ApiFunction) of the functions of one writer environment "
        "(only: function ids to keep, empty = all).");
     m.def("api_union_text", [](std::vector<std::string> members) { return an::unionText(std::move(members)); },

@@ -51,6 +51,26 @@ def pack(*items, **options):
 @intercept
 def where(p: Point):
     return p.x
+
+
+class Grid:
+    @intercept
+    def __init__(self, n):
+        self.n = n
+
+    @intercept
+    def cell(self, i: int):
+        return i * self.n
+
+    @staticmethod
+    @intercept
+    def make(n):
+        return Grid(n)
+
+
+@intercept
+def count(n):
+    yield from range(n)
 '''
 
 CALLER = '''
@@ -97,6 +117,10 @@ m.pack(1, 2, verbose=True)
 m.pack()
 if not v2:
     m.where(m.Point(1))
+grid = m.Grid.make(3)
+grid.cell(2)
+grid.cell(i=4)
+list(m.count(3))
 '''
 
 F64 = "numpy.typing.NDArray[numpy.float64]"
@@ -156,6 +180,19 @@ EXPECTED = {
         "calls": 1, "returns": {"int": 1},
         "parameters": [{"name": "p", "types": {"apiprog.Point": 1}, "annotation": "apiprog.Point", "mismatches": {}}],
     },
+    "apiprog.Grid.__init__": {
+        "calls": 1, "returns": {"None": 1}, "callers": {"apiprog": 1},
+        "parameters": [{"name": "self", "types": {"apiprog.Grid": 1}}, {"name": "n", "types": {"int": 1}}],
+    },
+    "apiprog.Grid.cell": {
+        "calls": 2, "returns": {"int": 2},
+        "parameters": [{"name": "self", "positional": 2}, {"name": "i", "positional": 1, "keyword": 1,
+                                                           "types": {"int": 2}}],
+    },
+    "apiprog.Grid.make": {
+        "calls": 1, "returns": {"apiprog.Grid": 1}, "parameters": [{"name": "n", "types": {"int": 1}}],
+    },
+    "apiprog.count": {"calls": 1, "kind": "generator", "parameters": [{"name": "n", "types": {"int": 1}}]},
 }
 
 
@@ -239,6 +276,8 @@ def test_stubs_parse_and_pass_mypy_and_stubtest(program, tmp_path):
     assert "numpy.typing.NDArray[numpy.float64]" in text and "(2, 3) x4" in text
     assert "# 41 calls (returned 40, raised 1)" in text
     assert "@overload" in text  # scale: 73% and 24% of its calls
+    assert "class Grid:" in text and "    @staticmethod\n    def make(" in text
+    assert ") -> Iterator[Any]: ..." in text   # count is a generator
     mypy = subprocess.run(["/usr/bin/python3", "-m", "mypy", "--no-incremental", str(stub_dir)],
                           capture_output=True, text=True, timeout=300)
     assert mypy.returncode == 0, describe(mypy) + "\n--- stub ---\n" + text
@@ -278,6 +317,16 @@ def test_combines_labelled_databases_and_json(program, tmp_path):
     assert functions["apiprog.norm"]["calls"] == 5 + 6 + 5
     assert functions["apiprog.where"]["labels"] == {"a": 1, "c": 1}
     assert functions["apiprog.lookup"]["exceptions"] == {"KeyError": 6, "IndexError": 1}
+
+
+def test_a_merged_database_counts_every_source_writer(program, tmp_path):
+    merged = tmp_path / "merged"
+    check(cli("merge", merged, program / "call-monitor", program / "call-monitor-1"))
+    with callmonitor.load(merged) as db:
+        model = db.api()
+    assert model["apiprog.scale"].calls == 82
+    assert model["apiprog.lookup"].callers == {"apicaller": 6, "__main__": 5}
+    assert model["apiprog.norm"].parameter("a").types == {F64: 8, F32: 2, "numpy.typing.NDArray[numpy.int64]": 1}
 
 
 def test_diff_reports_what_changed_between_two_runs(program, tmp_path):

@@ -177,7 +177,7 @@ class ParameterApi:
         lits = None
         if self.literals is not None and other.literals is not None:
             lits = _add_counts(self.literals, other.literals)
-            if len(lits) > 5:
+            if len(lits) > DEFAULT_OPTIONS.max_literals:
                 lits = None
         elif self.literals is None and "str" not in self.types:
             lits = other.literals
@@ -353,8 +353,11 @@ def matches_any(f, patterns) -> bool:
     return any(fnmatch.fnmatchcase(n, p) for p in patterns for n in (full, f.qualname, f.name))
 
 
-def derive(db, functions: Iterable[str] = (), label: Optional[str] = None, sample_items: int = 16,
-           max_depth: int = 6) -> ApiModel:
+DEFAULT_OPTIONS = _core.ApiOptions()   # the C++ defaults: one place (api_model.h)
+
+
+def derive(db, functions: Iterable[str] = (), label: Optional[str] = None,
+           sample_items: int = DEFAULT_OPTIONS.sample_items, max_depth: int = DEFAULT_OPTIONS.max_depth) -> ApiModel:
     """The API model of an open :class:`callmonitor.read.database.Database`.
 
     functions: glob patterns of full names, qualnames or names (none: all).
@@ -368,8 +371,11 @@ def derive(db, functions: Iterable[str] = (), label: Optional[str] = None, sampl
         ids = [f.id for f in w.functions if matches_any(f, patterns)]
         if ids:
             by_dir.setdefault(w.directory, []).extend(ids)
+    options = _core.ApiOptions()
+    options.sample_items = sample_items
+    options.max_depth = max_depth
     for directory, ids in by_dir.items():
-        for raw in _core.derive_api(directory, sorted(set(ids)), sample_items, max_depth):
+        for raw in _core.derive_api(directory, sorted(set(ids)), options):
             model.add(FunctionApi.from_core(raw))
     return model.with_label(label) if label else model
 

@@ -22,7 +22,7 @@ import keyword
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 from .. import _core
 from .api import ApiModel, FunctionApi, ParameterApi, SignatureApi
@@ -31,7 +31,8 @@ DEFAULT_TOP_PCT = 10.0
 DEFAULT_MAX_UNION = 5
 DEFAULT_MAX_OVERLOADS = 5
 
-_TYPING_NAMES = {"Any", "Callable", "Literal", "NoReturn", "Optional", "Union", "overload"}
+_TYPING_NAMES = {"Any", "AsyncIterator", "Callable", "Iterator", "Literal", "NoReturn", "Optional", "Union",
+                 "overload"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
@@ -188,14 +189,18 @@ class _Renderer:
             parts.append(f"annotated {p.annotation}, called with " + _count_text(p.mismatches))
         return "; ".join(parts)
 
-    def signature_lines(self, f: FunctionApi, name: str, types: Dict[str, str], returns: Dict[str, int],
-                        indent: str, method: bool, overload: bool, comments: bool) -> List[str]:
+    def parameter_texts(self, f: FunctionApi, types: Dict[str, str], method: bool,
+                        comments: bool) -> List[Tuple[str, str]]:
+        """(parameter text, comment) of one signature: `types` are the types of the
+        parameters it passed; the others get their merged type."""
         params = []
         saw_star = any(p.kind == "VAR_POSITIONAL" for p in f.parameters)
         positional_only = False
+        decorator = _method_decorator(f) if method else ""
         for i, p in enumerate(f.parameters):
-            if method and i == 0 and p.kind in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD"):
-                params.append((p.name, ""))
+            if decorator in ("", "@classmethod") and method and i == 0 and p.kind in (
+                    "POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD"):
+                params.append((p.name, ""))  # self / cls: the checker knows its type
                 continue
             if positional_only and p.kind != "POSITIONAL_ONLY":
                 params.append(("/", ""))
@@ -205,36 +210,47 @@ class _Renderer:
             if p.kind == "KEYWORD_ONLY" and not saw_star:
                 params.append(("*", ""))
                 saw_star = True
-            observed = [types[p.name]] if p.name in types else list(p.types)
-            if p.name in types and p.kind not in ("VAR_POSITIONAL", "VAR_KEYWORD"):
+            variadic = p.kind in ("VAR_POSITIONAL", "VAR_KEYWORD")
+            if p.name in types and not variadic:
+                observed = [types[p.name]]
                 annotation = self.type_of(observed, _literals_with_default(p) if observed == ["str"] else None)
-            elif p.kind in ("VAR_POSITIONAL", "VAR_KEYWORD"):
+            elif variadic:
                 # a signature's type of *args is the union of its items
                 annotation = self.type_of(_split_union(types[p.name]) if p.name in types else list(p.types))
             else:
                 annotation = self.parameter_type(p)
             star = "*" if p.kind == "VAR_POSITIONAL" else "**" if p.kind == "VAR_KEYWORD" else ""
             default = " = ..." if p.has_default and not star else ""
-            text = f"{star}{p.name}: {annotation}{default}"
-            params.append((text, self.parameter_comment(p) if comments else ""))
+            params.append((f"{star}{p.name}: {annotation}{default}", self.parameter_comment(p) if comments else ""))
         if positional_only:
             params.append(("/", ""))
-        ret = self.return_type(f, returns)
+        return params
+
+    def def_lines(self, f: FunctionApi, name: str, params: List[Tuple[str, str]], ret: str, indent: str,
+                  method: bool, overload: bool) -> List[str]:
+        decorator = _method_decorator(f) if method else ""
         ignore = "  # type: ignore[misc]" if overload else ""
         lines = [f"{indent}@overload"] if overload else []
+        if decorator:
+            lines.append(f"{indent}{decorator}")
+        define = "async def" if f.kind == "coroutine" else "def"
         if not params:
-            lines.append(f"{indent}def {name}() -> {ret}: ...{ignore}")
+            lines.append(f"{indent}{define} {name}() -> {ret}: ...{ignore}")
             return lines
-        lines.append(f"{indent}def {name}({ignore}")
+        lines.append(f"{indent}{define} {name}({ignore}")
         for text, comment in params:
             lines.append(f"{indent}    {text}," + (f"  # {comment}" if comment else ""))
         lines.append(f"{indent}) -> {ret}: ...")
         return lines
 
-    def return_type(self, f: FunctionApi, returns: Dict[str, int]) -> str:
+    def return_type(self, f: FunctionApi, returns: Dict[str, int], raised_only: bool = False) -> str:
+        if f.kind in ("generator", "async-generator"):  # the generator object, not what it yields
+            name = "Iterator" if f.kind == "generator" else "AsyncIterator"
+            self.imports.typing.update({name, "Any"})
+            return f"{name}[Any]"
         if returns:
             return self.type_of(list(returns))
-        if f.raised and not f.returned and not f.pending and not f.result_skipped:
+        if raised_only or (f.raised and not f.returned and not f.pending and not f.result_skipped):
             self.imports.typing.add("NoReturn")
             return "NoReturn"
         self.imports.typing.add("Any")
@@ -253,6 +269,8 @@ class _Renderer:
             outcome.append(f"raised {f.raised}")
         if f.pending:
             outcome.append(f"did not return {f.pending}")
+        if f.result_skipped:
+            outcome.append(f"result not recorded {f.result_skipped}")
         if outcome:
             head += " (" + ", ".join(outcome) + ")"
         lines = [head]
@@ -267,20 +285,39 @@ class _Renderer:
         if f.timing.count:
             lines.append(f"{indent}# time: mean {_ns_text(f.timing.mean_ns)}, p50 {_ns_text(f.timing.p50_ns)}, "
                          f"p95 {_ns_text(f.timing.p95_ns)}")
-        overloads = self.chosen_overloads(f)
-        seen = set()
-        for s in overloads:
-            body = self.signature_lines(f, name, s.types, s.returns, indent, method, True, False)
-            if tuple(body) in seen:
-                continue
-            seen.add(tuple(body))
-            lines.append(f"{indent}# {_calls(s.calls)} ({100.0 * s.calls / f.calls:.1f}%), "
-                         f"mean {_ns_text(s.timing.mean_ns)}, p95 {_ns_text(s.timing.p95_ns)}")
-            lines += body
+        # Signatures whose parameters render the same (e.g. differing only in a
+        # parameter left to its default) are one overload: their returns united.
+        groups: Dict[tuple, List[SignatureApi]] = {}
+        for s in self.chosen_overloads(f):
+            groups.setdefault(tuple(self.parameter_texts(f, s.types, method, False)), []).append(s)
+        overloads = len(groups) >= 2
+        for params, sigs in groups.items() if overloads else ():
+            calls = sum(s.calls for s in sigs)
+            returns: Dict[str, int] = {}
+            for s in sigs:
+                returns.update(s.returns)
+            raised_only = not returns and any(s.exceptions for s in sigs)
+            ret = self.return_type(f, returns, raised_only)
+            timing = sigs[0].timing
+            for s in sigs[1:]:
+                timing = timing.merged(s.timing)
+            lines.append(f"{indent}# {_calls(calls)} ({100.0 * calls / f.calls:.1f}%), "
+                         f"mean {_ns_text(timing.mean_ns)}, p95 {_ns_text(timing.p95_ns)}")
+            lines += self.def_lines(f, name, list(params), ret, indent, method, True)
         if overloads:
             lines.append(f"{indent}# merged: every call")
-        lines += self.signature_lines(f, name, {}, f.returns, indent, method, bool(overloads), True)
+        merged = self.parameter_texts(f, {}, method, True)
+        lines += self.def_lines(f, name, merged, self.return_type(f, f.returns), indent, method, overloads)
         return lines
+
+
+def _method_decorator(f: FunctionApi) -> str:
+    """How a recorded method is bound, judged from its first parameter's name
+    (the record does not say): self -> plain, cls -> @classmethod, else @staticmethod."""
+    first = f.parameters[0].name if f.parameters else ""
+    if first == "self" or (first and not f.signature_known):
+        return ""
+    return "@classmethod" if first == "cls" else "@staticmethod"
 
 
 def _literals_with_default(p: ParameterApi) -> Optional[List[str]]:

@@ -4,7 +4,7 @@ import os
 import sys
 
 from ..analyse import api_diff, api_json, stubs
-from ..analyse.api import ApiModel, derive
+from ..analyse.api import DEFAULT_OPTIONS, ApiModel, derive
 from ..analyse.api_json import ApiFormatError
 from ..read.database import load
 from .errors import CommandError
@@ -42,7 +42,7 @@ def prepare_parser(p):
                    help="print what changed from OLD to NEW (databases or JSON files)")
     p.add_argument("--threshold", type=float, default=api_diff.DEFAULT_THRESHOLD, metavar="R",
                    help="--diff: report a count that changed by more than this fraction (default %(default)s)")
-    p.add_argument("--sample-items", type=int, default=16, metavar="K",
+    p.add_argument("--sample-items", type=int, default=DEFAULT_OPTIONS.sample_items, metavar="K",
                    help="type the first K elements of each container (default %(default)s)")
 
 
@@ -60,7 +60,7 @@ def _read_input(path, functions, label, sample_items):
         return derive(db, functions, label=label, sample_items=sample_items)
 
 
-def combined(paths, labels, functions, sample_items=16):
+def combined(paths, labels, functions, sample_items=DEFAULT_OPTIONS.sample_items):
     """The model of all `paths` (databases and JSON files) combined."""
     if labels and len(labels) not in (1, len(paths)):
         raise CommandError(f"--label was given {len(labels)} times for {len(paths)} inputs: give it once "
@@ -133,7 +133,17 @@ def _print_tables(model, out):
         print(render(pheads, prows), file=out)
 
 
+def _check_options(args):
+    if args.sample_items < 1:
+        raise CommandError(f"--sample-items must be at least 1, not {args.sample_items}", exit_code=2)
+    if not 0 <= args.top_pct <= 100:
+        raise CommandError(f"--top-pct is a percentage (0 to 100), not {args.top_pct}", exit_code=2)
+    if args.max_union < 1:
+        raise CommandError(f"--max-union must be at least 1, not {args.max_union}", exit_code=2)
+
+
 def run(args):
+    _check_options(args)
     if args.diff:
         if args.inputs:
             raise CommandError("give either inputs or --diff OLD NEW, not both")

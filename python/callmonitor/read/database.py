@@ -461,11 +461,12 @@ class Database:
                 total[k] = total.get(k, 0) + v
         return total
 
-    def api(self, functions=(), *, label=None, sample_items=16):
+    def api(self, functions=(), **options):
         """The API the functions were called with (:class:`callmonitor.analyse.api.ApiModel`),
-        counted in C++ over every call; `functions`: glob patterns of names (none: all)."""
+        counted in C++ over every call; `functions`: glob patterns of names (none: all);
+        `options`: those of :func:`callmonitor.analyse.api.derive` (label, sample_items, max_depth)."""
         from ..analyse.api import derive
-        return derive(self, functions, label=label, sample_items=sample_items)
+        return derive(self, functions, **options)
 
     # -- lifecycle -----------------------------------------------------------
     def close(self):
