@@ -286,7 +286,7 @@ struct ApiAggregator::Impl {
             int at = keywordParameter(name);
             if (at < 0 && varKeyword < 0 && growParameters) {
                 Parameter made;
-                made.name = std::string(name);
+                made.name = strictUtf8(name);
                 made.kind = Parameter::KeywordOnly;
                 at = static_cast<int>(addParameter(made));
             }
@@ -325,7 +325,7 @@ struct ApiAggregator::Impl {
         if (variadic) {
             for (uint32_t id : s.items) ++a.types[id];
             a.values += s.items.size();
-            for (std::string_view n : s.names) ++a.keywordNames[std::string(n)];
+            for (std::string_view n : s.names) ++a.keywordNames[strictUtf8(n)];
             key.push_back(table.unionOf(s.items));
             return;
         }
@@ -333,7 +333,7 @@ struct ApiAggregator::Impl {
         ++a.types[s.type];
         key.push_back(s.type);
         if (s.isStr && a.literalsComplete) {
-            if (s.literal.size() > options.maxLiteralBytes) {
+            if (s.literal.size() > options.maxLiteralBytes || !isStrictUtf8(s.literal)) {
                 a.literalsComplete = false;
                 a.literals.clear();
             } else {
@@ -423,7 +423,7 @@ struct ApiAggregator::Impl {
             }
             case format::Outcome::Raised: {
                 ++raised;
-                std::string type(c.exceptionType);
+                std::string type = strictUtf8(c.exceptionType);
                 ++exceptions[type];
                 ++sig.exceptions[type];
                 break;

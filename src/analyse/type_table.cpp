@@ -35,10 +35,52 @@ std::string canonicalClass(std::string_view name) {
         name == "functools.partial" || name == "method-wrapper" || name == "method_descriptor")
         return "Callable[..., Any]";
     if (name.empty()) return "object";
-    return std::string(name);
+    return strictUtf8(name);
+}
+
+// Length of the valid UTF-8 sequence at s[i], 0 when invalid.
+size_t sequenceLength(std::string_view s, size_t i) {
+    auto byte = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
+    uint8_t c = byte(i);
+    if (c < 0x80) return 1;
+    size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+    if (n == 0 || (c >= 0xE0 && c > 0xF4) || i + n > s.size()) return 0;
+    for (size_t k = 1; k < n; ++k)
+        if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    uint8_t c1 = byte(i + 1);
+    if (c == 0xE0 && c1 < 0xA0) return 0;   // overlong
+    if (c == 0xED && c1 >= 0xA0) return 0;  // surrogate
+    if (c == 0xF0 && c1 < 0x90) return 0;   // overlong
+    if (c == 0xF4 && c1 >= 0x90) return 0;  // beyond U+10FFFF
+    return n;
 }
 
 }  // namespace
+
+bool isStrictUtf8(std::string_view s) {
+    for (size_t i = 0; i < s.size();) {
+        size_t n = sequenceLength(s, i);
+        if (n == 0) return false;
+        i += n;
+    }
+    return true;
+}
+
+std::string strictUtf8(std::string_view s) {
+    if (isStrictUtf8(s)) return std::string(s);
+    std::string out;
+    for (size_t i = 0; i < s.size();) {
+        size_t n = sequenceLength(s, i);
+        if (n == 0) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        } else {
+            out.append(s.substr(i, n));
+            i += n;
+        }
+    }
+    return out;
+}
 
 TypeTable::TypeTable() {
     static const char* const kFixed[kFixedCount] = {

@@ -18,6 +18,13 @@ namespace callmonitor::analyse {
 
 inline constexpr uint32_t kNoType = UINT32_MAX;
 
+// True when `s` is UTF-8 that Python can decode strictly (no surrogates,
+// no overlong forms). Recorded str values keep lone surrogates
+// ("surrogatepass"), which no JSON file or Python str of the model may carry.
+bool isStrictUtf8(std::string_view s);
+// `s` with every byte of an invalid sequence replaced by U+FFFD.
+std::string strictUtf8(std::string_view s);
+
 struct IdVectorHash {
     size_t operator()(const std::vector<uint32_t>& v) const noexcept {
         uint64_t h = 1469598103934665603ull;

@@ -344,6 +344,22 @@ TEST(ApiAggregator, UnknownSignatureMakesUpParameters) {
     EXPECT_EQ(f.signatures[0].types.size(), 3u);
 }
 
+TEST(ApiAggregator, StringsWithSurrogatesNeverReachTheModelAsIs) {
+    ApiAggregator agg(sampleFunction());
+    const std::string surrogate = "\xED\xA0\x80";   // a lone surrogate, as "surrogatepass" stores it
+    std::string in = inputs({S(surrogate)}, {{"k" + surrogate, I(1)}});
+    CallSample raised;
+    raised.inputs = in;
+    raised.outcome = format::Outcome::Raised;
+    raised.exceptionType = surrogate;
+    agg.add(raised);
+    FunctionApi f = agg.finish({});
+    EXPECT_FALSE(paramOf(f, "x").literalsComplete);
+    ASSERT_EQ(paramOf(f, "kw").keywordNames.size(), 1u);
+    EXPECT_EQ(paramOf(f, "kw").keywordNames[0].name, "k\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+    EXPECT_EQ(f.exceptions[0].name, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
 TEST(UnionText, SortsAndSpellsOptional) {
     EXPECT_EQ(unionText({"str", "int"}), "Union[int, str]");
     EXPECT_EQ(unionText({"None", "int"}), "Optional[int]");
