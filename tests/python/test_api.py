@@ -405,3 +405,26 @@ def test_huge_and_deep_containers_are_typed_in_bounded_time(tmp_path):
 ])
 def test_annotation_mismatches(annotation, types, expected):
     assert annotation_mismatches(annotation, types) == expected
+
+
+def test_terminal_output_is_a_rich_table_that_keeps_brackets(program):
+    import pty
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the command on a terminal
+        os.environ.update(subprocess_env({"COLUMNS": "200"}))
+        os.execv(sys.executable, [sys.executable, "-m", "callmonitor", "api", str(program / "call-monitor"),
+                                  "--functions", "scale"])
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "┃" in text and "parameters" in text        # rich's table, not the plain one
+    assert "list[int] 30" in text and "tuple[int, str] 1" in text

@@ -114,6 +114,7 @@ def _print_tables(model, out):
     if out.isatty():
         try:
             from rich.console import Console
+            from rich.markup import escape
             from rich.table import Table
         except ImportError:  # plain text below
             pass
@@ -124,7 +125,7 @@ def _print_tables(model, out):
                 for h in heads:
                     table.add_column(h, justify="right" if h in ("calls", "signatures") else "left")
                 for r in rows:
-                    table.add_row(*(str(c) for c in r))
+                    table.add_row(*(escape(str(c)) for c in r))  # "list[int]" is not markup
                 console.print(table)
             return
     print(render(fheads, frows, ["<", ">", ">", "<", "<"]), file=out)
