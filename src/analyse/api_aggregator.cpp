@@ -22,6 +22,7 @@ uint32_t Timing::bucketOf(uint64_t ns) {
 uint64_t Timing::bucketLow(uint32_t bucket) {
     if (bucket < 16) return bucket;
     uint32_t m = bucket >> 4;
+    if (m > 60) return UINT64_MAX;  // past the last bucket a duration can fall in
     return (uint64_t(16) + (bucket & 15)) << (m - 1);
 }
 
