@@ -428,3 +428,33 @@ def test_terminal_output_is_a_rich_table_that_keeps_brackets(program):
     assert os.waitstatus_to_exitcode(status) == 0, text
     assert "┃" in text and "parameters" in text        # rich's table, not the plain one
     assert "list[int] 30" in text and "tuple[int, str] 1" in text
+
+
+def test_stubs_of_a_real_library_usage_pass_mypy(tmp_path):
+    """numpy functions intercepted while pandas code runs: builtins without signatures,
+    numpy's own classes, arrays of many dtypes, foreign classes (pandas)."""
+    check(run_python("""
+        import numpy as np
+        import callmonitor
+        for name in ["asarray", "empty", "zeros", "concatenate", "all", "isnan", "take", "arange"]:
+            setattr(np, name, callmonitor.intercept(getattr(np, name)))
+        import pandas as pd
+        rng = np.random.default_rng(0)
+        for _ in range(3):
+            df = pd.DataFrame({"a": rng.random(50), "b": rng.integers(0, 5, 50), "c": rng.choice(list("xy"), 50)})
+            df.groupby("c").agg(["sum", "mean"])
+            df.sort_values("a").describe()
+            pd.concat([df, df]).drop_duplicates()
+    """, tmp_path, timeout=120))
+    stub_dir = tmp_path / "stubs"
+    check(cli("api", tmp_path / "call-monitor", "--stubs", stub_dir))
+    texts = {p.name: p.read_text() for p in stub_dir.iterdir()}
+    assert "numpy.pyi" in texts
+    for text in texts.values():
+        ast.parse(text)
+    assert "= Any  # a class of this module" in texts["numpy.pyi"]   # numpy.ndarray & co. inside numpy's stub
+    assert "import numpy.typing" in texts["numpy.pyi"]
+    # pandas ships no type information on Debian: its imports are the only thing left unchecked
+    mypy = subprocess.run(["/usr/bin/python3", "-m", "mypy", "--no-incremental", "--ignore-missing-imports",
+                           str(stub_dir)], capture_output=True, text=True, timeout=300)
+    assert mypy.returncode == 0, describe(mypy) + "".join(f"\n--- {k} ---\n{v}" for k, v in texts.items())

@@ -96,18 +96,21 @@ class _Namer:
         if not self.nameable(text):
             self.imports.typing.add("Any")
             return "Any"
-        for name in _NAME.findall(text):
-            if name in _TYPING_NAMES:
-                self.imports.typing.add(name)
-            elif "." in name:
-                module = _module_of(name)
+        def name(match) -> str:
+            full = match.group(0)
+            if full in _TYPING_NAMES:
+                self.imports.typing.add(full)
+            elif "." in full:
+                module = _module_of(full)
                 if module != self.module:
                     self.imports.modules.add(module)
-                else:
-                    self.local_classes.add(name[len(module) + 1:])
-        if self.module:  # a class of this very module is named without its module
-            text = re.sub(rf"(?<![\w.]){re.escape(self.module)}\.(?=[A-Za-z_])", "", text)
-        return text
+                else:  # a class of this very module: named without its module
+                    local = full[len(module) + 1:]
+                    self.local_classes.add(local)
+                    return local
+            return full
+
+        return _NAME.sub(name, text)
 
 
 def _count_text(counts: Dict[str, int], limit: int = 6) -> str:
@@ -220,7 +223,9 @@ class _Renderer:
             else:
                 annotation = self.parameter_type(p)
             star = "*" if p.kind == "VAR_POSITIONAL" else "**" if p.kind == "VAR_KEYWORD" else ""
-            default = " = ..." if p.has_default and not star else ""
+            # made-up parameters (signature unknown) that some calls did not pass are optional
+            optional = p.has_default or (not f.signature_known and p.defaulted > 0)
+            default = " = ..." if optional and not star else ""
             params.append((f"{star}{p.name}: {annotation}{default}", self.parameter_comment(p) if comments else ""))
         if positional_only:
             params.append(("/", ""))
