@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -351,4 +353,31 @@ TEST_F(FormatV1, MergedEnvironmentListsItsSources) {
     const auto& handlers = sources[4];
     ASSERT_FALSE(handlers.handlerDir.empty());
     EXPECT_TRUE(fs::is_regular_file(fs::path(path("merged")) / handlers.handlerDir / "handlers/handled/1/blob_k.txt"));
+}
+
+TEST_F(FormatV1, HandlerValuesKeepHandlerNamePayloadAndFiles) {
+    auto db = Database::open(path("handlers/main"));
+    auto snap = db.snapshot();
+    format::CallKey key{function(db.functions(), "handled").id, 1};
+    auto inputs = decodeInputs(snap.call(key).inputs);
+    // Celsius(21.5) through a new-style handler: its encode() bytes, inline.
+    const auto& celsius = *inputs.args.at(0);
+    ASSERT_EQ(celsius.tag, Tag::Handler);
+    EXPECT_EQ(celsius.name, "format_v1_objects.CelsiusHandler");
+    double degrees;
+    ASSERT_EQ(celsius.bytes.size(), sizeof degrees);
+    std::memcpy(&degrees, celsius.bytes.data(), sizeof degrees);
+    EXPECT_EQ(degrees, 21.5);
+    // k=Blob("keyword ü") through a 0.3-style handler: its directory and its state.
+    ASSERT_EQ(inputs.kwargs.size(), 1u);
+    EXPECT_EQ(inputs.kwargs[0].first, "k");
+    const auto& blob = *inputs.kwargs[0].second;
+    ASSERT_EQ(blob.tag, Tag::Legacy);
+    EXPECT_EQ(blob.name, "format_v1_objects.BlobHandler");
+    EXPECT_EQ(blob.extra, "handlers/handled/1");
+    ASSERT_EQ(blob.items.size(), 1u);
+    EXPECT_EQ(blob.items[0]->tag, Tag::Dict);
+    std::ifstream file(fs::path(path("handlers/main")) / blob.extra / "blob_k.txt");
+    std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text, "keyword \xc3\xbc");
 }
