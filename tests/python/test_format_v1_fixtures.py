@@ -10,6 +10,7 @@ The committed files are never opened in place (a reader creates lock files):
 each test reads a copy.
 """
 import datetime
+import inspect
 import json
 import os
 import shutil
@@ -227,6 +228,14 @@ def test_capture_counters_are_kept(fixtures):
 
 # -- functions --------------------------------------------------------------------------------
 
+def original_signature(qualname):
+    """The signature of the recorded function itself (format_v1_functions is frozen)."""
+    obj = format_v1_functions
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return inspect.signature(inspect.unwrap(obj))
+
+
 def test_function_descriptions_are_kept(fixtures):
     # GIVEN every writer of every scenario WHEN its functions are read THEN module, names,
     # file, line, kind and the full signature (parameter kinds, defaults bit-exact,
@@ -253,7 +262,7 @@ def test_function_descriptions_are_kept(fixtures):
                     [p["annotation"] for p in e["parameters"]], where
                 ret = sig.return_annotation
                 assert (ret if ret is not sig.empty else "") == e["return_annotation"], where
-                original = fx_signature(f.qualname)
+                original = original_signature(f.qualname)
                 for p in params:
                     if p.default is not p.empty:
                         assert_identical(original.parameters[p.name].default, p.default,
@@ -262,14 +271,6 @@ def test_function_descriptions_are_kept(fixtures):
                 for p in e["parameters"]:
                     assert raw[p["name"]]["default_repr"] == p["default_repr"], where
     assert seen == set(described)
-
-
-def fx_signature(qualname):
-    import inspect
-    obj = format_v1_functions
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return inspect.signature(inspect.unwrap(obj))
 
 
 def test_every_signature_kind_and_outcome_reads_back(fixtures):
