@@ -12,8 +12,9 @@ import pytest
 
 import callmonitor
 from callmonitor.analyse import api_json, stubs
-from callmonitor.analyse.api import annotation_mismatches
 from _support import check, describe, run_python, subprocess_env
+
+pytestmark = pytest.mark.integration  # records real programs in subprocesses, runs mypy
 
 PROGRAM = '''
 """A known program: test_api.py counts its calls by hand."""
@@ -389,22 +390,6 @@ def test_huge_and_deep_containers_are_typed_in_bounded_time(tmp_path):
     assert deep.types == {"list[list[list[list[list[list[list]]]]]]": 1, "list": 1}
     assert take.undecodable == 0
     assert elapsed < 2.0, f"deriving the API of 2 huge calls took {elapsed:.2f} s"
-
-
-@pytest.mark.parametrize("annotation, types, expected", [
-    ("int", {"int": 3, "bool": 1}, {}),
-    ("float", {"int": 3, "float": 1, "str": 2}, {"str": 2}),
-    ("Optional[int]", {"None": 1, "float": 2}, {"float": 2}),
-    ("int | str", {"bytes": 1, "str": 1}, {"bytes": 1}),
-    ("Literal['a', 'b']", {"str": 4, "int": 1}, {"int": 1}),
-    ("np.ndarray", {"numpy.typing.NDArray[numpy.float64]": 2, "list[float]": 1}, {"list[float]": 1}),
-    ("MyClass", {"int": 1}, {}),               # a class: not judged
-    ("Sequence[int]", {"list[int]": 1}, {}),   # an ABC: not judged
-    ("float", {"numpy.float64": 1, "numpy.int64": 1}, {"numpy.int64": 1}),
-    ("", {"int": 1}, {}),
-])
-def test_annotation_mismatches(annotation, types, expected):
-    assert annotation_mismatches(annotation, types) == expected
 
 
 def test_terminal_output_is_a_rich_table_that_keeps_brackets(program):
