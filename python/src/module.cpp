@@ -47,6 +47,10 @@ using callmonitor::WriterInfo;
 namespace format = callmonitor::format;
 namespace cpy = callmonitor::py;
 
+namespace callmonitor::py {
+int addInnerCallTypes(PyObject* module);  // inner_calls.cpp: InnerProfile, InnerCalls
+}
+
 namespace {
 
 py::object steal(PyObject* o) {
@@ -284,6 +288,7 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "callmonitor's native core: the interceptor, the recorder and the reader.";
 
     if (cpy::addInterceptorType(m.ptr()) < 0) throw py::error_already_set();
+    if (cpy::addInnerCallTypes(m.ptr()) < 0) throw py::error_already_set();
 
     // Errors: one Python class per case a caller handles differently.
     static py::exception<DatabaseError> databaseError(m, "DatabaseError", PyExc_Exception);

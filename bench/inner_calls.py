@@ -1,0 +1,188 @@
+"""Inner-call wrapping and flat profiling: cost per inner call, recompyle's method.
+
+    .venv/bin/python bench/inner_calls.py [--quick]
+
+A function making 10 inner calls (``other(0, val2=1)``) is timed unwrapped
+and in each wrapped form, in the same run, interleaved; the cost per inner
+call is (wrapped - unwrapped) / 10. Medians over the repetitions. The
+pure-Python rows are the same AST rewrite with a Python wrapper: a no-op one,
+and one that records what the native recorder records (site, duration,
+outcome) into a per-invocation list. Prints a table and writes
+bench/results-inner.json. Targets are reported, not asserted.
+"""
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import time
+import timeit
+
+import callmonitor
+from callmonitor import flat_profile, wrap_calls
+from callmonitor.inner import default_above_log, default_below_log
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+RESULTS_PATH = os.path.join(BENCH_DIR, "results-inner.json")
+CALLS = 10
+
+
+def other(val1, val2):
+    return val1 + val2
+
+
+def noop_wrapper(__call, *args, **kwargs):
+    return __call(*args, **kwargs)
+
+
+_perf_ns = time.perf_counter_ns
+_recorded = []
+
+
+def python_recorder(__call, *args, **kwargs):
+    """Pure-Python equivalent of the native recorder: times the call, appends (callee, duration, raised)."""
+    start = _perf_ns()
+    raised = True
+    try:
+        result = __call(*args, **kwargs)
+        raised = False
+        return result
+    finally:
+        _recorded.append((__call, _perf_ns() - start, raised))
+
+
+def _ten_calls():
+    other(0, val2=1)
+    other(0, val2=1)
+    other(0, val2=1)
+    other(0, val2=1)
+    other(0, val2=1)
+    other(0, val2=1)
+    other(0, val2=1)
+    other(0, val2=1)
+    other(0, val2=1)
+    other(0, val2=1)
+
+
+def _hand_written():
+    """The no-op wrapper's calls written by hand: what wrap_calls(noop_wrapper) must match."""
+    noop_wrapper(other, 0, val2=1)
+    noop_wrapper(other, 0, val2=1)
+    noop_wrapper(other, 0, val2=1)
+    noop_wrapper(other, 0, val2=1)
+    noop_wrapper(other, 0, val2=1)
+    noop_wrapper(other, 0, val2=1)
+    noop_wrapper(other, 0, val2=1)
+    noop_wrapper(other, 0, val2=1)
+    noop_wrapper(other, 0, val2=1)
+    noop_wrapper(other, 0, val2=1)
+
+
+def _copy(name):
+    """A fresh function with _ten_calls' code (each decorator rewrites its own copy)."""
+    import types
+    f = types.FunctionType(_ten_calls.__code__, globals(), name)
+    f.__qualname__ = name
+    return f
+
+
+def variants():
+    unwrapped = _ten_calls
+    py_noop = wrap_calls(noop_wrapper)(_copy("py_noop"))
+
+    def py_record():
+        _recorded.clear()
+        return py_record_inner()
+    py_record_inner = wrap_calls(python_recorder)(_copy("py_record"))
+    native = wrap_calls()(_copy("native"))
+    profile_none = flat_profile(time_limit=100, below_callback=None, above_callback=None)(_copy("profile_none"))
+    profile_below = flat_profile(time_limit=100)(_copy("profile_below"))
+    profile_above = flat_profile(time_limit=0)(_copy("profile_above"))
+    return {
+        "unwrapped": unwrapped, "hand_written": _hand_written, "py_noop": py_noop, "py_record": py_record, "native": native,
+        "profile_none": profile_none, "profile_below": profile_below, "profile_above": profile_above,
+    }
+
+
+def measure(funcs, number, repeat):
+    """Median seconds per call of each function, repetitions interleaved."""
+    times = {name: [] for name in funcs}
+    loop = timeit.Timer("pass").timeit
+    for _ in range(repeat):
+        for name, fn in funcs.items():
+            t = timeit.Timer(fn).timeit(number)
+            times[name].append(t / number)
+    empty = statistics.median(loop(number) / number for _ in range(3))
+    return {name: statistics.median(v) - empty for name, v in times.items()}
+
+
+def cpu_busy(seconds=0.5):
+    """Share of the CPUs' time that went to other work during `seconds` (from /proc/stat)."""
+    def read():
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        return sum(fields), fields[3] + fields[4]
+    try:
+        t0, i0 = read()
+        time.sleep(seconds)
+        t1, i1 = read()
+        return 1 - (i1 - i0) / max(1, t1 - t0)
+    except OSError:
+        return None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller loops (a few seconds)")
+    args = parser.parse_args(argv)
+    number, repeat = (20_000, 5) if args.quick else (100_000, 15)
+    busy = cpu_busy()
+    if busy is not None and busy > 0.25:
+        print(f"warning: {busy:.0%} of the CPUs' time went to other work; numbers will be noisy", file=sys.stderr)
+    # The default callbacks log at INFO: records are made and handled, by a handler that drops them.
+    log = logging.getLogger("callmonitor.flat_profile")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    log.addHandler(logging.NullHandler())
+    funcs = variants()
+    us = {name: t * 1e6 for name, t in measure(funcs, number, repeat).items()}
+    base = us["unwrapped"]
+    per = lambda name: (us[name] - base) / CALLS  # noqa: E731
+    py_noop_cost = per("py_noop")
+    rows = [
+        ("unwrapped function (10 calls)", us["unwrapped"], "us", None, None),
+        ("no-op wrapper called by hand (baseline)", per("hand_written"), "us/inner call", None,
+         "the wrapper's own Python call"),
+        ("no-op Python wrapper (wrap_calls(w))", per("py_noop"), "us/inner call", round(per("hand_written") + 0.01, 3),
+         "target: the hand-written calls + 0.01"),
+        ("Python recording wrapper (same rewrite)", per("py_record"), "us/inner call", None, None),
+        ("native recorder (wrap_calls())", per("native"), "us/inner call", 0.10, None),
+        ("flat_profile, no callbacks", per("profile_none"), "us/inner call", 0.15, None),
+        ("flat_profile, default below callback", us["profile_below"] - us["profile_none"], "us/invocation", None,
+         "callback cost: one INFO record"),
+        ("flat_profile, default above callback", us["profile_above"] - us["profile_none"], "us/invocation", None,
+         "callback cost: times summed, sorted, formatted, one INFO record"),
+    ]
+    print(f"{'row':45} {'value':>9}  {'unit':15} {'target':>7} result")
+    out = []
+    for name, value, unit, target, note in rows:
+        result = "" if target is None else ("PASS" if value <= target else "FAIL")
+        print(f"{name:45} {value:9.3f}  {unit:15} {'' if target is None else f'<= {target}':>7} {result}"
+              + (f"  ({note})" if note else ""))
+        out.append({"name": name, "value": value, "unit": unit, "target": target, "result": result, "note": note})
+    native_vs_python = per("py_record") / per("native") if per("native") > 0 else float("inf")
+    print(f"\nnative recorder vs the Python recording wrapper: {native_vs_python:.1f}x cheaper per inner call; "
+          f"a no-op Python wrapper costs {py_noop_cost:.3f} us per inner call here")
+    env = {"python": sys.version.split()[0], "machine": platform.machine(), "cpus": os.cpu_count(),
+           "loadavg": os.getloadavg(), "cpu_busy_before": busy, "loops": number, "repeats": repeat,
+           "callmonitor": callmonitor.__version__}
+    with open(RESULTS_PATH, "w") as f:
+        json.dump({"environment": env, "rows": out, "microseconds_per_function_call": us}, f, indent=1)
+    print(f"wrote {RESULTS_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
