@@ -22,6 +22,7 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <new>
 #include <vector>
@@ -103,8 +104,12 @@ inline void addEntry(InnerCallsObject* buf, uint32_t site, uint64_t start, uint6
     buf->overflowCalls += 1;
 }
 
-// records() -> [(site, start offset ns, duration ns, raised)] in call order.
+// records() -> [(site, start offset ns, duration ns, raised)] in call order. Entries
+// are appended when a call ends (a call made inside another inner call ends
+// first), so they are put in start order here, off the hot path.
 PyObject* innerCallsRecords(InnerCallsObject* self, PyObject*) {
+    std::stable_sort(self->entries->begin(), self->entries->end(),
+                     [](const InnerEntry& a, const InnerEntry& b) { return a.startNs < b.startNs; });
     PyObject* out = PyList_New(static_cast<Py_ssize_t>(self->entries->size()));
     if (!out) return nullptr;
     Py_ssize_t i = 0;

@@ -191,7 +191,15 @@ class _CallRewriter(ast.NodeTransformer):
         self.source = source
         self.line_offset = line_offset
         self.sites: list[CallSite] = []
+        self._site_constants: list[ast.Constant] = []   # by site id, the id's node in the new code
         self.uses_hide = False
+
+    def number_in_source_order(self) -> None:
+        """Site ids follow the source (line, column), not the visiting order."""
+        order = sorted(range(len(self.sites)), key=lambda i: (self.sites[i].line, self.sites[i].column))
+        self.sites = [dataclasses.replace(self.sites[old], index=new) for new, old in enumerate(order)]
+        for new, old in enumerate(order):
+            self._site_constants[old].value = new
 
     def _site(self, node: ast.Call, pattern: str, awaited: bool) -> int:
         callee = ast.get_source_segment(self.source, node.func) or ast.unparse(node.func)
@@ -207,8 +215,9 @@ class _CallRewriter(ast.NodeTransformer):
         return pattern if self.selection.allows(pattern) else None
 
     def _wrapped(self, node: ast.Call, wrapper: ast.expr, awaited: bool, pattern: str) -> ast.Call:
-        site = self._site(node, pattern, awaited)
-        prefix = [ast.Name(CALLS, ast.Load()), ast.Constant(site)] if self.recording else []
+        site = ast.Constant(self._site(node, pattern, awaited))
+        self._site_constants.append(site)
+        prefix = [ast.Name(CALLS, ast.Load()), site] if self.recording else []
         new = ast.Call(wrapper, [*prefix, node.func, *node.args], node.keywords)
         return ast.copy_location(new, node)
 
@@ -306,6 +315,7 @@ class FunctionRewrite:
                                 f"does not hold its definition (was the file changed since it was imported?)")
         rewriter = _CallRewriter(recording, selection, source, line_offset)
         node.body = [rewriter.visit(stmt) for stmt in node.body]
+        rewriter.number_in_source_order()
         if recording:
             node.body = _bracketed(node.body)
         ast.fix_missing_locations(node)
@@ -327,6 +337,11 @@ class FunctionRewrite:
         body: list[ast.stmt] = [self._node]
         if owner:
             body = [ast.copy_location(ast.ClassDef(owner, [], [], body, []), self._node)]
+        # The def (or class) statement binds its name in the factory; it must not
+        # turn the function's references to that name (recursion) into free variables.
+        bound = owner or self._node.name
+        if bound not in params:
+            body.insert(0, ast.copy_location(ast.Global([bound]), self._node))
         factory = ast.copy_location(ast.FunctionDef(
             "_callmonitor_factory",
             ast.arguments([], [ast.arg(n) for n in params], None, [], [], None, []),
