@@ -27,7 +27,7 @@
 #include <new>
 #include <vector>
 
-#include "call_clock.h"
+#include "capture/call_clock.h"
 
 namespace callmonitor::py {
 namespace {
