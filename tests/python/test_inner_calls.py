@@ -632,3 +632,94 @@ def test_bad_options_are_clear_errors():
 
 def test_the_package_exports_the_decorators():
     assert callmonitor.wrap_calls is wrap_calls and callmonitor.flat_profile is flat_profile
+
+
+# ---- more forms: nested recursion, classes in functions, nested classes, async generators ----
+
+def make_recursive():
+    base = 3
+
+    @wrap_calls()
+    def countdown(n):
+        return base if n == 0 else countdown(n - 1) + abs(-1)
+
+    return countdown
+
+
+def test_a_nested_recursive_function_calls_itself_through_its_closure_cell():
+    countdown = make_recursive()
+    assert countdown(3) == 6
+    assert callees(countdown) == ["countdown", "abs"]
+    assert "countdown" in countdown.__code__.co_freevars  # its own name: the same cell as the original's
+
+
+def make_local_class():
+    class LocalBase:
+        def m(self):
+            return 1
+
+    class Local(LocalBase):
+        @wrap_calls()
+        def m(self):
+            return super().m() + len([Local])
+
+    return Local
+
+
+def test_super_and_the_class_name_work_in_a_class_defined_in_a_function():
+    Local = make_local_class()
+    assert Local().m() == 2
+    assert callees(Local.m) == ["super().m", "len"]
+
+
+class Outer:
+    class Nested:
+        def __init__(self):
+            self.__v = -4
+
+        @wrap_calls()
+        def m(self):
+            text = """
+less indented than the method
+"""
+            return abs(self.__v) + len(text)
+
+
+def test_nested_classes_mangle_private_names_and_keep_string_literals():
+    assert Outer.Nested().m() == 4 + len("\nless indented than the method\n")
+    assert callees(Outer.Nested.m) == ["abs", "len"]
+
+
+@wrap_calls()
+async def agen(n):
+    for i in range(n):
+        await asyncio.sleep(0)
+        yield abs(-i)
+
+
+def test_async_generators_yield_the_same_values_and_time_their_awaits():
+    async def drive():
+        return [x async for x in agen(2)]
+
+    assert asyncio.run(drive()) == [0, 1]
+    inv = inner_function(agen).last()
+    assert [(c.callee, c.site.awaited) for c in inv.calls] == [
+        ("range", False), ("asyncio.sleep", True), ("abs", False), ("asyncio.sleep", True), ("abs", False)]
+
+
+def takes_call(call=None, *args, **kwargs):
+    return call, args, kwargs
+
+
+def passthrough(__call, *args, **kwargs):
+    return __call(*args, **kwargs)
+
+
+@wrap_calls(passthrough)
+def star_arguments():
+    args, kws = (1, 2), {"z": 3}
+    return takes_call(call=5), takes_call(0, *args, **kws), (lambda: abs(-2))()
+
+
+def test_starred_arguments_and_a_keyword_named_call_reach_the_callee():
+    assert star_arguments() == ((5, (), {}), (0, (1, 2), {"z": 3}), 2)
