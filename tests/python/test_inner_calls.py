@@ -723,3 +723,43 @@ def star_arguments():
 
 def test_starred_arguments_and_a_keyword_named_call_reach_the_callee():
     assert star_arguments() == ((5, (), {}), (0, (1, 2), {"z": 3}), 2)
+
+
+# ---- inner calls as bytes, and their per-site profile -------------------------------------
+
+@wrap_calls()
+def workload(pause):
+    for _ in range(3):
+        abs(-1)
+    time.sleep(pause)
+    try:
+        int("x")
+    except ValueError:
+        pass
+
+
+def test_encoded_inner_calls_decode_to_the_same_records():
+    workload(0)
+    inv = inner_function(workload).last()
+    entries, summed = _core.decode_inner_calls(inv.encode())
+    assert entries == inv._buffer.records() and summed == {}
+    with pytest.raises(callmonitor.CorruptError, match="truncated"):
+        _core.decode_inner_calls(inv.encode()[:-1])
+    with pytest.raises(callmonitor.CorruptError, match="unknown version"):
+        _core.decode_inner_calls(b"\x07\x00\x00")
+
+
+def test_site_profile_aggregates_invocations_per_call_site():
+    from callmonitor.inner import site_profile
+    encoded = []
+    for pause in (0.001, 0.002, 0.02):
+        workload(pause)
+        encoded.append(inner_function(workload).last().encode())
+    rows = {row.site.callee: row for row in site_profile(inner_function(workload), encoded)}
+    assert set(rows) == {"range", "abs", "time.sleep", "int"}
+    assert rows["abs"].count == 9 and rows["abs"].invocations == 3
+    assert rows["int"].raised == 3 and rows["int"].name == "int"
+    sleep = rows["time.sleep"]
+    assert sleep.count == 3 and sleep.p50 >= 0.002 and sleep.p95 == sleep.max >= 0.02
+    assert sleep.total == pytest.approx(sleep.mean * 3)
+    assert site_profile(inner_function(workload), [])[:1] == []

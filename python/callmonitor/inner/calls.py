@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from .. import _core
 from .rewrite import CallSite
@@ -77,6 +77,10 @@ class InnerInvocation:
     def __len__(self) -> int:
         return len(self._buffer)
 
+    def encode(self) -> bytes:
+        """The inner calls as bytes (include/callmonitor/inner_calls.h): what a record stores."""
+        return self._buffer.encode()
+
     def by_site(self) -> list[SiteTotal]:
         """Per call site: count and total duration, longest first."""
         counts: dict[int, list] = {}
@@ -133,6 +137,41 @@ class InnerFunction:
     def __repr__(self) -> str:
         kind = "recorded" if self.profile is not None else "wrapped"
         return f"<InnerFunction {self.qualname}: {len(self.sites)} call sites, {kind}>"
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteProfile:
+    """One call site over many invocations. Times in seconds; p50/p95 are nearest-rank
+    percentiles of the calls kept one by one (``summed`` calls count in count/total/mean)."""
+    site: CallSite
+    name: str
+    count: int
+    raised: int
+    total: float
+    mean: float
+    p50: float
+    p95: float
+    max: float
+    summed: int
+    invocations: int
+
+
+def site_profile(function: InnerFunction, encoded: Iterable[bytes]) -> list[SiteProfile]:
+    """Aggregates invocations (``InnerInvocation.encode()`` bytes) per call site, longest total first.
+
+    The aggregation runs in C++ (callmonitor::SiteProfileBuilder), the code that
+    ``callmonitor profile`` uses over a database's records."""
+    names = function.profile.names if function.profile is not None else [None] * len(function.sites)
+    rows = []
+    for r in _core.inner_site_profile(encoded):
+        s = r["site"]
+        if s >= len(function.sites):
+            raise ValueError(f"inner calls of {function.qualname} name call site {s}, but the function has "
+                             f"{len(function.sites)}: were they recorded from another version of its source?")
+        rows.append(SiteProfile(function.sites[s], names[s] or function.sites[s].callee, r["count"], r["raised"],
+                                r["total_ns"] * 1e-9, r["mean_ns"] * 1e-9, r["p50_ns"] * 1e-9, r["p95_ns"] * 1e-9,
+                                r["max_ns"] * 1e-9, r["summed"], r["invocations"]))
+    return sorted(rows, key=lambda row: row.total, reverse=True)
 
 
 def inner_function(func: Callable) -> InnerFunction | None:

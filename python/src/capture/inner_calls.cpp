@@ -27,6 +27,8 @@
 #include <new>
 #include <vector>
 
+#include "callmonitor/errors.h"
+#include "callmonitor/inner_calls.h"
 #include "capture/call_clock.h"
 
 namespace callmonitor::py {
@@ -162,7 +164,35 @@ Py_ssize_t innerCallsLen(InnerCallsObject* self) {
     return static_cast<Py_ssize_t>(self->entries->size() + self->overflowCalls);
 }
 
+// The invocation's inner calls as bytes (include/callmonitor/inner_calls.h).
+InnerCalls toCore(InnerCallsObject* self) {
+    std::stable_sort(self->entries->begin(), self->entries->end(),
+                     [](const InnerEntry& a, const InnerEntry& b) { return a.startNs < b.startNs; });
+    InnerCalls out;
+    out.entries.reserve(self->entries->size());
+    for (const InnerEntry& e : *self->entries)
+        out.entries.push_back({e.site, e.raised != 0, e.startNs > self->startNs ? e.startNs - self->startNs : 0,
+                               e.durationNs});
+    if (self->overflow)
+        for (uint32_t site = 0; site < self->overflow->size(); ++site)
+            if ((*self->overflow)[site].count)
+                out.summed.push_back({site, (*self->overflow)[site].count, (*self->overflow)[site].totalNs});
+    return out;
+}
+
+PyObject* innerCallsEncode(InnerCallsObject* self, PyObject*) {
+    try {
+        std::string bytes;
+        appendInnerCalls(bytes, toCore(self));
+        return PyBytes_FromStringAndSize(bytes.data(), static_cast<Py_ssize_t>(bytes.size()));
+    } catch (const std::bad_alloc&) {
+        return PyErr_NoMemory();
+    }
+}
+
 PyMethodDef innerCallsMethods[] = {
+    {"encode", reinterpret_cast<PyCFunction>(innerCallsEncode), METH_NOARGS,
+     "The inner calls as bytes (the layout of include/callmonitor/inner_calls.h)."},
     {"records", reinterpret_cast<PyCFunction>(innerCallsRecords), METH_NOARGS,
      "[(site, start offset ns, duration ns, raised)] of the inner calls kept one by one, in call order."},
     {"overflow", reinterpret_cast<PyCFunction>(innerCallsOverflow), METH_NOARGS,
@@ -458,9 +488,113 @@ PyGetSetDef innerProfileGetset[] = {
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
+// Raises callmonitor's CorruptError (registered by module.cpp) or ValueError.
+PyObject* raiseCorrupt(const char* what) {
+    PyObject* mod = PyImport_ImportModule("callmonitor._core");
+    PyObject* type = mod ? PyObject_GetAttrString(mod, "CorruptError") : nullptr;
+    Py_XDECREF(mod);
+    PyErr_Clear();
+    PyErr_SetString(type ? type : PyExc_ValueError, what);
+    Py_XDECREF(type);
+    return nullptr;
+}
+
+bool parseBytes(PyObject* obj, InnerCalls& out) {
+    char* data;
+    Py_ssize_t size;
+    if (PyBytes_AsStringAndSize(obj, &data, &size) < 0) return false;
+    try {
+        out = parseInnerCalls(std::string_view(data, static_cast<size_t>(size)));
+        return true;
+    } catch (const CorruptError& e) {
+        raiseCorrupt(e.what());
+        return false;
+    }
+}
+
+// decode_inner_calls(bytes) -> ([(site, start ns, duration ns, raised)], {site: (count, total ns)})
+PyObject* decodeInnerCalls(PyObject*, PyObject* arg) {
+    InnerCalls calls;
+    if (!parseBytes(arg, calls)) return nullptr;
+    PyObject* entries = PyList_New(static_cast<Py_ssize_t>(calls.entries.size()));
+    PyObject* summed = PyDict_New();
+    if (!entries || !summed) goto fail;
+    for (size_t i = 0; i < calls.entries.size(); ++i) {
+        const InnerCallEntry& e = calls.entries[i];
+        PyObject* t = Py_BuildValue("(IKKO)", e.site, static_cast<unsigned long long>(e.startNs),
+                                    static_cast<unsigned long long>(e.durationNs), e.raised ? Py_True : Py_False);
+        if (!t) goto fail;
+        PyList_SET_ITEM(entries, static_cast<Py_ssize_t>(i), t);
+    }
+    for (const InnerCallSum& sum : calls.summed) {
+        PyObject* k = PyLong_FromUnsignedLong(sum.site);
+        PyObject* v = Py_BuildValue("(KK)", static_cast<unsigned long long>(sum.count),
+                                    static_cast<unsigned long long>(sum.totalNs));
+        int rc = (k && v) ? PyDict_SetItem(summed, k, v) : -1;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (rc < 0) goto fail;
+    }
+    return Py_BuildValue("(NN)", entries, summed);
+fail:
+    Py_XDECREF(entries);
+    Py_XDECREF(summed);
+    return nullptr;
+}
+
+// site_profile(iterable of bytes) -> [dict(site, count, raised, total_ns, mean_ns, p50_ns, p95_ns, max_ns,
+//                                         summed, invocations)], by site index
+PyObject* siteProfile(PyObject*, PyObject* arg) {
+    PyObject* it = PyObject_GetIter(arg);
+    if (!it) return nullptr;
+    SiteProfileBuilder builder;
+    PyObject* item;
+    try {
+        while ((item = PyIter_Next(it))) {
+            InnerCalls calls;
+            bool ok = parseBytes(item, calls);
+            Py_DECREF(item);
+            if (!ok) break;
+            builder.add(calls);
+        }
+    } catch (const std::bad_alloc&) {
+        PyErr_NoMemory();
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) return nullptr;
+    std::vector<SiteStats> rows = builder.finish();
+    PyObject* out = PyList_New(static_cast<Py_ssize_t>(rows.size()));
+    if (!out) return nullptr;
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const SiteStats& r = rows[i];
+        PyObject* d = Py_BuildValue(
+            "{sI sK sK sK sd sK sK sK sK sK}", "site", r.site, "count", static_cast<unsigned long long>(r.count),
+            "raised", static_cast<unsigned long long>(r.raised), "total_ns", static_cast<unsigned long long>(r.totalNs),
+            "mean_ns", r.meanNs, "p50_ns", static_cast<unsigned long long>(r.p50Ns), "p95_ns",
+            static_cast<unsigned long long>(r.p95Ns), "max_ns", static_cast<unsigned long long>(r.maxNs), "summed",
+            static_cast<unsigned long long>(r.summed), "invocations", static_cast<unsigned long long>(r.invocations));
+        if (!d) {
+            Py_DECREF(out);
+            return nullptr;
+        }
+        PyList_SET_ITEM(out, static_cast<Py_ssize_t>(i), d);
+    }
+    return out;
+}
+
+PyMethodDef innerFunctions[] = {
+    {"decode_inner_calls", decodeInnerCalls, METH_O,
+     "decode_inner_calls(bytes) -> ([(site, start ns, duration ns, raised)], {site: (count, total ns)})."},
+    {"inner_site_profile", siteProfile, METH_O,
+     "inner_site_profile(iterable of InnerCalls.encode() bytes) -> per call site: count, raised, total, mean, "
+     "p50, p95 (nearest rank), max (ns), summed, invocations."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
 }  // namespace
 
 int addInnerCallTypes(PyObject* module) {
+    if (PyModule_AddFunctions(module, innerFunctions) < 0) return -1;
     InnerCallsType.tp_name = "callmonitor._core.InnerCalls";
     InnerCallsType.tp_basicsize = sizeof(InnerCallsObject);
     InnerCallsType.tp_flags = Py_TPFLAGS_DEFAULT;
