@@ -16,7 +16,9 @@ import logging
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import timeit
 
@@ -132,10 +134,50 @@ def cpu_busy(seconds=0.5):
         return None
 
 
+CALLGRIND_VARIANTS = ("unwrapped", "hand_written", "py_noop", "py_record", "native", "profile_none")
+
+
+def child_loop(variant, count):
+    """Runs `variant` `count` times (the process measured under callgrind)."""
+    fn = variants()[variant]
+    for _ in range(count):
+        fn()
+
+
+def callgrind_instructions(variant, count):
+    """Instructions (Ir) of a whole child process that calls `variant` `count` times."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+                        os.path.abspath(__file__), "--child", variant, str(count)],
+                       check=True, capture_output=True)
+        with open(out) as f:
+            for line in f:
+                if line.startswith("summary:") or line.startswith("totals:"):
+                    return int(line.split()[1])
+    raise RuntimeError("callgrind wrote no totals")
+
+
+def bench_callgrind(small, large):
+    """Ir per inner call, load-independent: (Ir(large) - Ir(small)) / (large - small) / 10, minus unwrapped."""
+    per_invocation = {}
+    for variant in CALLGRIND_VARIANTS:
+        per_invocation[variant] = (callgrind_instructions(variant, large)
+                                   - callgrind_instructions(variant, small)) / (large - small)
+    base = per_invocation["unwrapped"]
+    return {v: (ir - base) / CALLS for v, ir in per_invocation.items() if v != "unwrapped"}, base / CALLS
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller loops (a few seconds)")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="also count instructions per inner call under valgrind (load-independent, ~1 min)")
+    parser.add_argument("--child", nargs=2, metavar=("VARIANT", "COUNT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        child_loop(args.child[0], int(args.child[1]))
+        return 0
     number, repeat = (20_000, 5) if args.quick else (100_000, 15)
     busy = cpu_busy()
     if busy is not None and busy > 0.25:
@@ -186,11 +228,19 @@ def main(argv=None):
     print(f"\nper inner call (medians): the native recorder costs {native / noop:.2f}x a no-op Python wrapper "
           f"call and is {python / native:.1f}x cheaper than the Python recording wrapper. "
           f"PASS/FAIL: on the medians.")
+    instructions = None
+    if args.callgrind:
+        small, large = (500, 2_500) if args.quick else (2_000, 12_000)
+        instructions, plain = bench_callgrind(small, large)
+        print(f"\ninstructions per inner call under callgrind ({small:,} vs {large:,} invocations; "
+              f"an unwrapped inner call is {plain:.0f} Ir):")
+        for variant, ir in instructions.items():
+            print(f"  {variant:15} +{ir:7.0f} Ir")
     env = {"python": sys.version.split()[0], "machine": platform.machine(), "cpus": os.cpu_count(),
            "loadavg": os.getloadavg(), "cpu_busy_before": busy, "loops": number, "repeats": repeat,
            "callmonitor": callmonitor.__version__}
     with open(RESULTS_PATH, "w") as f:
-        json.dump({"environment": env, "rows": out}, f, indent=1)
+        json.dump({"environment": env, "rows": out, "callgrind_ir_per_inner_call": instructions}, f, indent=1)
     print(f"wrote {RESULTS_PATH}")
     return 0
 
