@@ -763,3 +763,13 @@ def test_site_profile_aggregates_invocations_per_call_site():
     assert sleep.count == 3 and sleep.p50 >= 0.002 and sleep.p95 == sleep.max >= 0.02
     assert sleep.total == pytest.approx(sleep.mean * 3)
     assert site_profile(inner_function(workload), [])[:1] == []
+
+
+def test_an_invocation_prints_as_a_flat_profile_longest_first():
+    workload(0.01)
+    text = str(inner_function(workload).last())
+    head, columns, first, *rest = text.split("\n")
+    assert head.startswith("workload: 6 inner calls in ")
+    assert columns.split() == ["line", "callee", "name", "calls", "total", "share"]
+    assert first.split()[1:4] == ["time.sleep", "sleep", "1"]
+    assert sorted(line.split()[1] for line in rest) == ["abs", "int", "range"]

@@ -37,6 +37,14 @@ class SiteTotal:
     total: float
 
 
+def _seconds(value: float) -> str:
+    """1.23 s, 4.56 ms, 7.89 us, 12 ns."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value * 1e9:.0f} ns"
+
+
 class InnerInvocation:
     """The inner calls of one finished (or running) invocation of a rewritten function.
 
@@ -47,7 +55,7 @@ class InnerInvocation:
     def __init__(self, function: InnerFunction, buffer: _core.InnerCalls):
         self.function = function
         self._buffer = buffer
-        self._names = function.profile.names
+        self._names = function.profile.names if function.profile is not None else []
 
     def _name(self, site: int) -> str:
         return self._names[site] or self.function.sites[site].callee
@@ -107,6 +115,22 @@ class InnerInvocation:
         for s, (_count, total) in self._buffer.overflow().items():
             out.setdefault(names[s], []).append(total * 1e-9)
         return out
+
+    def __str__(self) -> str:
+        """A flat profile: one line per call site, longest total first."""
+        rows = self.by_site()
+        head = f"{self.function.qualname}: {len(self)} inner calls in {_seconds(self.total)}"
+        if not rows:
+            return head
+        callee_width = max(len("callee"), *(len(r.site.callee) for r in rows))
+        name_width = max(len("name"), *(len(r.name) for r in rows))
+        lines = [head, f"{'line':>6}  {'callee':{callee_width}}  {'name':{name_width}}  {'calls':>7}  {'total':>9}  "
+                       f"{'share':>6}"]
+        for r in rows:
+            share = r.total / self.total if self.total > 0 else 0.0
+            lines.append(f"{r.site.line:>6}  {r.site.callee:{callee_width}}  {r.name:{name_width}}  {r.count:>7}  "
+                         f"{_seconds(r.total):>9}  {share:>6.1%}")
+        return "\n".join(lines)
 
     def __repr__(self) -> str:
         state = "" if self.finished else ", running"

@@ -38,6 +38,7 @@ import itertools
 import re
 import types
 from collections.abc import Callable, Collection
+from typing import Any
 
 # The names the rewrite adds to a function; locals(), vars() and dir() hide them.
 PREFIX = "_callmonitor_"
@@ -376,13 +377,13 @@ class FunctionRewrite:
         new.__doc__ = func.__doc__
         new.__module__ = func.__module__
         new.__dict__.update(func.__dict__)
-        new.__wrapped__ = func
+        setattr(new, "__wrapped__", func)
         return new
 
 
-def unwrap_method(func) -> tuple[Callable, Callable[[Callable], Callable]]:
+def unwrap_method(func) -> tuple[Callable, Callable[[Callable], Any]]:
     """(function, rewrap): staticmethod/classmethod objects are rewritten inside."""
     if isinstance(func, (staticmethod, classmethod)):
         kind = type(func)
-        return func.__func__, kind
+        return func.__func__, lambda f: kind(f)
     return func, lambda f: f
