@@ -773,3 +773,16 @@ def test_an_invocation_prints_as_a_flat_profile_longest_first():
     assert columns.split() == ["line", "callee", "name", "calls", "total", "share"]
     assert first.split()[1:4] == ["time.sleep", "sleep", "1"]
     assert sorted(line.split()[1] for line in rest) == ["abs", "int", "range"]
+
+
+def uses_private(obj):
+    return obj.__hidden  # not in a class: the name is not mangled
+
+
+def test_a_function_whose_qualname_claims_a_class_it_is_not_in_runs_unwrapped():
+    import types
+    fake = types.FunctionType(uses_private.__code__, globals(), "uses_private")
+    fake.__qualname__ = "Pretend.uses_private"  # would mangle __hidden into _Pretend__hidden
+    with pytest.warns(InnerCallsWarning, match="does not match"):
+        same = wrap_calls()(fake)
+    assert same is fake

@@ -356,8 +356,10 @@ class FunctionRewrite:
         check = ("co_argcount", "co_posonlyargcount", "co_kwonlyargcount")
         mask = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_VARARGS \
             | inspect.CO_VARKEYWORDS
+        # The same parameters and kind, and every name the original uses (private names mangled alike).
         if (any(getattr(new_code, a) != getattr(code, a) for a in check) or (new_code.co_flags ^ code.co_flags) & mask
-                or new_code.co_varnames[:code.co_argcount] != code.co_varnames[:code.co_argcount]):
+                or new_code.co_varnames[:code.co_argcount] != code.co_varnames[:code.co_argcount]
+                or not set(code.co_names) <= set(new_code.co_names)):
             raise NoSourceError(f"{func.__qualname__}: its source does not match its code "
                                 f"(was the file changed since it was imported?)")
         original_cells = dict(zip(code.co_freevars, func.__closure__ or ()))
