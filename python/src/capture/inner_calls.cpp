@@ -106,12 +106,16 @@ inline void addEntry(InnerCallsObject* buf, uint32_t site, uint64_t start, uint6
     buf->overflowCalls += 1;
 }
 
-// records() -> [(site, start offset ns, duration ns, raised)] in call order. Entries
-// are appended when a call ends (a call made inside another inner call ends
-// first), so they are put in start order here, off the hot path.
-PyObject* innerCallsRecords(InnerCallsObject* self, PyObject*) {
+// Entries are appended when a call ends (a call made inside another inner call
+// ends first); readers put them in start order, off the hot path.
+void sortByStart(InnerCallsObject* self) {
     std::stable_sort(self->entries->begin(), self->entries->end(),
                      [](const InnerEntry& a, const InnerEntry& b) { return a.startNs < b.startNs; });
+}
+
+// records() -> [(site, start offset ns, duration ns, raised)] in call order.
+PyObject* innerCallsRecords(InnerCallsObject* self, PyObject*) {
+    sortByStart(self);
     PyObject* out = PyList_New(static_cast<Py_ssize_t>(self->entries->size()));
     if (!out) return nullptr;
     Py_ssize_t i = 0;
@@ -166,8 +170,7 @@ Py_ssize_t innerCallsLen(InnerCallsObject* self) {
 
 // The invocation's inner calls as bytes (include/callmonitor/inner_calls.h).
 InnerCalls toCore(InnerCallsObject* self) {
-    std::stable_sort(self->entries->begin(), self->entries->end(),
-                     [](const InnerEntry& a, const InnerEntry& b) { return a.startNs < b.startNs; });
+    sortByStart(self);
     InnerCalls out;
     out.entries.reserve(self->entries->size());
     for (const InnerEntry& e : *self->entries)
