@@ -786,3 +786,17 @@ def test_a_function_whose_qualname_claims_a_class_it_is_not_in_runs_unwrapped():
     with pytest.warns(InnerCallsWarning, match="does not match"):
         same = wrap_calls()(fake)
     assert same is fake
+
+
+ASYNC_LOG = Log()
+
+
+@wrap_calls(ASYNC_LOG)
+async def user_wrapped_coro(seconds):
+    return await nap(seconds, abs(-3))
+
+
+def test_a_user_wrapper_works_on_async_functions_where_recompyle_raises():
+    assert asyncio.run(user_wrapped_coro(0)) == 3
+    assert ASYNC_LOG.names == ["abs", "nap"]  # the wrapper wraps the call that makes the coroutine
+    assert inspect.iscoroutinefunction(user_wrapped_coro)
