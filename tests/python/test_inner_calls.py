@@ -800,3 +800,9 @@ def test_a_user_wrapper_works_on_async_functions_where_recompyle_raises():
     assert asyncio.run(user_wrapped_coro(0)) == 3
     assert ASYNC_LOG.names == ["abs", "nap"]  # the wrapper wraps the call that makes the coroutine
     assert inspect.iscoroutinefunction(user_wrapped_coro)
+
+
+def test_the_last_invocation_of_a_flat_profiled_function_can_be_inspected():
+    assert profiled_fast(4) == 6
+    inv = inner_function(profiled_fast).last()
+    assert [c.callee for c in inv.calls] == ["range", "sum", "int", "int", "int", "int"]  # in start order

@@ -100,7 +100,7 @@ def flat_profile(time_limit: float, below_callback: ProfilerCallback | None = de
         """No source: the function runs unwrapped; its total is still timed and reported."""
         if inspect.isgeneratorfunction(func) or inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
             return func
-        profile = _core.InnerProfile(0)
+        profile = _core.InnerProfile(0, keep_last=True)
         begin, end = profile.begin, profile.end
 
         @functools.wraps(func)

@@ -40,9 +40,9 @@ def rewrite_calls(func, *, what: str, wrapper: Callable | None, selection: CallS
                   fallback: Callable[[Callable], Callable] | None = None):
     """Rewrites `func` (a function, staticmethod or classmethod).
 
-    wrapper: the user's wrapper, or None to record with the native InnerProfile;
-    finish(info, new_function) -> callable(InnerCalls) run when an invocation
-    ends (None: the last invocation per thread is kept for ``info.last()``);
+    wrapper: the user's wrapper, or None to record with the native InnerProfile
+    (the last invocation per thread is kept for ``info.last()``);
+    finish(info, new_function) -> callable(InnerCalls) run when an invocation ends;
     fallback(func) -> what to return when there is no source (default: func)."""
     target, rewrap = unwrap_method(func)
     if not isinstance(target, types.FunctionType):
@@ -56,7 +56,7 @@ def rewrite_calls(func, *, what: str, wrapper: Callable | None, selection: CallS
     try:
         rewrite = FunctionRewrite(target, recording, selection)
         if recording:
-            profile = _core.InnerProfile(len(rewrite.sites), keep_last=finish is None)
+            profile = _core.InnerProfile(len(rewrite.sites), keep_last=True)
             profile.awaited = _awaited_for(profile)
             cells = {PROFILE: profile}
         else:
