@@ -20,6 +20,7 @@ from .read.database import load, Database, Call, FunctionInfo, ExceptionInfo
 from .read.errors import (DatabaseError, NotFoundError, NotADatabaseError, VersionError,
                           CorruptError, UnknownFunctionError, UnknownWriterError)
 from ._core import StoreError
+from .inner import wrap_calls, flat_profile
 from . import _hooks
 
 _hooks.install()
@@ -29,5 +30,5 @@ __all__ = [
     "configure", "flush", "close", "output_directory", "stats", "Unrestorable", "Database",
     "Call", "FunctionInfo", "ExceptionInfo", "DatabaseError", "NotFoundError",
     "NotADatabaseError", "VersionError", "CorruptError", "UnknownFunctionError",
-    "HandlerNotRegisteredError", "UnknownWriterError", "StoreError",
+    "HandlerNotRegisteredError", "UnknownWriterError", "StoreError", "wrap_calls", "flat_profile",
 ]
