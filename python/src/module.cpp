@@ -21,6 +21,7 @@
 #include "interceptor.h"
 #include "py_decoder.h"
 #include "py_encoder.h"
+#include "record_writer.h"
 #include "recorder.h"
 
 namespace py = pybind11;
@@ -438,4 +439,6 @@ PYBIND11_MODULE(_core, m) {
         .def("call", &WriterReader::call, py::arg("fid"), py::arg("invocation"), py::arg("allow_pickle") = false,
              py::arg("files_dir") = "")
         .def("raw_record", &WriterReader::rawRecord);
+
+    cpy::bindRecordWriter(m);
 }

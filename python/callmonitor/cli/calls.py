@@ -5,7 +5,7 @@ import re
 
 from .options import add_decoding_options, add_writer_options, open_database, writer_choice
 from .progress import Progress
-from .show import _outcome
+from .show import _duration, _outcome
 from .table import print_table
 from .values import duration_text, preview
 
@@ -68,7 +68,7 @@ def call_row_json(call):
     return {"invocation": call.invocation, "writer": call.writer,
             "rank": call.rank if call.rank >= 0 else None, "pid": call.pid,
             "thread": {"ident": call.thread, "name": call.thread_name},
-            "started": call.started.isoformat(), "duration_s": call.duration,
+            "started": call.started.isoformat(), "duration_s": _duration(call),
             "outcome": _outcome(call),
             "exception": None if exc is None else {"type": exc.type, "message": exc.message},
             "arguments": preview(call.args, call.kwargs, 200)}
@@ -105,7 +105,7 @@ def run(args):
         for c in found:
             row = [c.invocation] + ([c.writer] if several else []) + \
                 ([c.rank if c.rank >= 0 else "-"] if ranks else [])
-            row += [c.started.strftime("%Y-%m-%d %H:%M:%S.%f"), duration_text(c.duration),
+            row += [c.started.strftime("%Y-%m-%d %H:%M:%S.%f"), duration_text(_duration(c)),
                     c.thread_name or "-", _outcome_text(c), preview(c.args, c.kwargs)]
             rows.append(row)
         align = [">"] + (["<"] if several else []) + ([">"] if ranks else []) + ["<", ">", "<", "<", "<"]

@@ -41,9 +41,19 @@ def _traceback(call):
 
 
 def _outcome(call):
+    """returned, raised, pending, or not-recorded (result capture off; callmonitor 0.3)."""
     if call.exception is not None:
         return "raised"
-    return "returned" if call.completed else "pending"
+    if not call.completed:
+        return "pending"
+    return "not-recorded" if getattr(call, "outcome", None) == "result-skipped" else "returned"
+
+
+def _duration(call):
+    """Seconds, or None when not known (0.3 records, imported ones too, have no timing)."""
+    if _outcome(call) == "not-recorded" and not call.duration:
+        return None
+    return call.duration
 
 
 def _where(call):
@@ -66,7 +76,7 @@ def call_json(call, full=False):
         "exception": None if exc is None else {"type": exc.type, "message": exc.message,
                                                "traceback": _traceback(call)},
         "started": call.started.isoformat(), "started_ns": call.started_ns,
-        "duration_s": call.duration,
+        "duration_s": _duration(call),
         "thread": {"ident": call.thread, "name": call.thread_name}, "caller": call.caller,
     }
 
@@ -83,7 +93,7 @@ def print_call(call, full=False):
     f = call.function
     where = f"writer {call.writer}" + (f", rank {call.rank}" if call.rank >= 0 else "") + f", pid {call.pid}"
     print(f"{f.full_name} call #{call.invocation} ({where})")
-    print(f"  defined   {f.file}:{f.line}")
+    print(f"  defined   {f.file}:{f.line}" if f.file else "  defined   (not recorded)")
     print(f"  signature {f.signature_text()}")
     print("  arguments:")
     for name, value, is_default in _arguments(call):
@@ -99,14 +109,17 @@ def print_call(call, full=False):
                 print(f"    {line}")
     elif not call.completed:
         print("  outcome   did not return (still running, or the process died)")
+    elif _outcome(call) == "not-recorded":
+        print("  outcome   not recorded (result capture was off, or a callmonitor 0.3 record)")
     else:
         head = "  returned  "
         print(f"{head}{value_text(call.result, len(head), full)}{_placeholder_note(call.result)}")
     print(f"  started   {call.started.isoformat()}")
-    if call.duration is not None:
+    if _duration(call) is not None:
         print(f"  duration  {duration_text(call.duration)}")
-    print(f"  thread    {call.thread_name} ({call.thread})")
-    print(f"  caller    {call.caller}")
+    print(f"  thread    {call.thread_name} ({call.thread})" if call.thread is not None
+          else "  thread    (not recorded)")
+    print(f"  caller    {call.caller or '(not recorded)'}")
 
 
 def run(args):

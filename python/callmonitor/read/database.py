@@ -150,7 +150,7 @@ class Call:
 
     __slots__ = ("function", "invocation", "args", "kwargs", "result", "exception",
                  "started_ns", "duration_ns", "thread", "thread_name", "caller", "writer",
-                 "rank", "pid", "run", "completed", "_started_unix_ns")
+                 "rank", "pid", "run", "completed", "_started_unix_ns", "outcome")
 
     def __init__(self, function, raw, writer, thread, caller):
         self.function = function
@@ -171,6 +171,8 @@ class Call:
         self.pid = writer.pid
         self.run = writer.run
         self._started_unix_ns = writer.info["started_unix_ns"]
+        # "returned", "raised", "pending", "result-skipped" (result not recorded)
+        self.outcome = raw["outcome"]
 
     @property
     def started(self):
@@ -519,5 +521,9 @@ def load(path, allow_pickle=False):
     allow_pickle: restore values that were stored as pickles. Off by default:
         unpickling data from an untrusted database can run arbitrary code.
         Without it such values come back as :class:`callmonitor.Unrestorable`.
+    A folder written by callmonitor 0.3 (db.pkl) is read as a LegacyDatabase.
     """
+    from . import legacy  # callmonitor 0.3 databases: read/legacy.py
+    if legacy.is_legacy(path):
+        return legacy.LegacyDatabase(path, allow_pickle=allow_pickle)
     return Database(path, allow_pickle=allow_pickle)
