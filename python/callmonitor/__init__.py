@@ -20,6 +20,8 @@ from .read.database import load, Database, Call, FunctionInfo, ExceptionInfo
 from .read.errors import (DatabaseError, NotFoundError, NotADatabaseError, VersionError,
                           CorruptError, UnknownFunctionError, UnknownWriterError)
 from ._core import StoreError
+from .legacy_api import (VERSION, DB, SETTINGS, CONTEXT, Context, NPHandler, DefaultHandler, Args,
+                         rc, snapshot, save_db, Registry)
 from . import _hooks
 
 _hooks.install()
@@ -30,4 +32,7 @@ __all__ = [
     "Call", "FunctionInfo", "ExceptionInfo", "DatabaseError", "NotFoundError",
     "NotADatabaseError", "VersionError", "CorruptError", "UnknownFunctionError",
     "HandlerNotRegisteredError", "UnknownWriterError", "StoreError",
+    # callmonitor 0.3's names (legacy_api.py)
+    "VERSION", "DB", "SETTINGS", "CONTEXT", "Context", "NPHandler", "DefaultHandler", "Args", "rc",
+    "snapshot", "save_db", "Registry",
 ]

@@ -73,9 +73,11 @@ class Settings:
             cls._instance = super().__new__(cls)
         return cls._instance
 
-    def enable_multi_threading(self, tid):
-        """Record this process into its own writer directory ``tid-<tid>/``."""
-        CONFIG.writer_id = f"tid-{int(tid)}"
+    def enable_multi_threading(self, tid, tident=None):
+        """Record this process into its own writer directory ``tid-<tid>/``
+        (``tid-<tid>-<tident>/`` with 0.3.7's thread ident). Call it before
+        the first recorded call (or after ``close()``)."""
+        CONFIG.writer_id = f"tid-{int(tid)}" + ("" if tident is None else f"-{int(tident)}")
 
     def disable_multi_threading(self):
         CONFIG.writer_id = None
@@ -85,6 +87,8 @@ class Settings:
     @property
     def multi_threading(self):
         return CONFIG.writer_id is not None
+
+    multi_threading_enabled = multi_threading  # 0.3.7's name
 
     @property
     def thread_id(self):
