@@ -17,7 +17,7 @@ from ..read.values import Unrestorable
 try:
     import numpy
 except ImportError:  # reading does not need numpy unless arrays were recorded
-    numpy = None
+    numpy = None  # type: ignore[assignment]
 
 WIDTH = 88           # a value whose one-line form is longer breaks over lines
 MAX_ITEMS = 100      # container items shown without --full

@@ -25,7 +25,9 @@ import re
 import types
 
 from ..capture.describe import _KINDS, describe_signature
-from .database import Call, FunctionInfo, _human
+from typing import Any, Iterator, Optional
+
+from .database import Call, Database, FunctionInfo, FunctionRef, PathLike, _human
 from .errors import (CorruptError, NotADatabaseError, NotFoundError, UnknownFunctionError,
                      UnknownWriterError, VersionError)
 from .values import Unrestorable
@@ -249,20 +251,25 @@ class _LegacyFunction:
         self.locs = locs          # loc of call n at index n - 1 (None: missing)
 
 
-class LegacyDatabase:
+class LegacyDatabase(Database):
     """A callmonitor 0.3 database, read-only. Open it with ``callmonitor.load(path)``.
 
     0.3 recorded the inputs only: no module (functions are named by
     ``__name__``), no result, exception, timing or thread. A call's start is
-    the time its folder was written; its duration is None."""
+    the time its folder was written; its duration is None. It is a
+    :class:`Database` (``callmonitor.DB``): what reads calls through the
+    public methods (replay, export) works on it too."""
 
-    def __init__(self, path, allow_pickle=False):
+    def __init__(self, path: PathLike, allow_pickle: bool = False) -> None:
+        # Database.__init__ opens LMDB writers: not called; every reading method is overridden.
         self.path = os.fspath(path)
         self.allow_pickle = allow_pickle
         if not os.path.exists(self.path):
             raise NotFoundError(f"{self.path} does not exist: give the path of a callmonitor 0.3 "
                                 f"database folder (the one holding db.pkl)")
-        self._functions = {}
+        self._functions: dict[str, _LegacyFunction] = {}
+        self.version: Optional[tuple[int, ...]] = None
+        self.locked = False
         db_pkl = os.path.join(self.path, "db.pkl")
         if os.path.isfile(db_pkl):
             db = _unpickle(db_pkl, allow_pickle)
@@ -281,7 +288,6 @@ class LegacyDatabase:
                 argspec = entries[0]["argspec"] if entries else None
                 self._functions[name] = _LegacyFunction(name, argspec, locs)
         else:  # a process that died before writing db.pkl: the call folders say it all
-            self.version, self.locked = None, False
             recovered = _recovered_calls(self.path)
             if not recovered:
                 raise NotADatabaseError(f"{self.path} is not a callmonitor 0.3 database: no db.pkl "
@@ -325,32 +331,32 @@ class LegacyDatabase:
         return os.path.join(self.path, *parts, "input_descriptor.pkl")
 
     @property
-    def functions(self):
+    def functions(self) -> list[FunctionInfo]:
         """Every recorded function (a :class:`FunctionInfo`; module is empty in 0.3)."""
         return list(self._infos.values())
 
     @property
-    def writers(self):
+    def writers(self) -> list[str]:
         return [self._writer.id]
 
     @property
-    def ranks(self):
+    def ranks(self) -> list[int]:
         return [self._writer.rank] if self._writer.rank >= 0 else []
 
     @property
-    def runs(self):
+    def runs(self) -> list[str]:
         return [self._writer.run]
 
-    def writer_info(self):
+    def writer_info(self) -> list[dict[str, Any]]:
         return [{"id": self._writer.id, "run": self._writer.run, "rank": self._writer.rank,
                  "pid": self._writer.pid, "host": "", "calls": len(self)}]
 
     @property
-    def stats(self):
+    def stats(self) -> dict[str, int]:
         return {}
 
     @property
-    def sizes(self):
+    def sizes(self) -> dict[str, int]:
         total = 0
         for root, _, files in os.walk(self.path):
             for name in files:
@@ -360,7 +366,7 @@ class LegacyDatabase:
                     pass
         return {"file_bytes": total, "calls": len(self)}
 
-    def __len__(self):
+    def __len__(self) -> int:
         return sum(len(f.locs) for f in self._functions.values())
 
     # -- calls -----------------------------------------------------------------
@@ -426,13 +432,15 @@ class LegacyDatabase:
         raise CorruptError(f"{folder}: an argument is held by {type(handler).__name__}, "
                            f"not by a callmonitor 0.3 handler")
 
-    def get(self, fn, n, *, writer=None, rank=None, pid=None):
+    def get(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
+            pid: Optional[int] = None) -> tuple[list[Any], dict[str, Any]]:
         """``(args list, kwargs dict)`` of call `n` (from 1; negative from the end), as 0.3's get()."""
         f = self._function(fn, writer, rank, pid)
         args, kwargs, _ = self._read(f, self._number(f, n))
         return args, kwargs
 
-    def get_args(self, fn, n, *, writer=None, rank=None, pid=None):
+    def get_args(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
+                 pid: Optional[int] = None) -> types.SimpleNamespace:
         """Call `n`'s arguments as attributes, one per parameter, defaults filled in."""
         call = self.call(fn, n, writer=writer, rank=rank, pid=pid)
         bound = call.bound
@@ -441,7 +449,8 @@ class LegacyDatabase:
         bound.apply_defaults()
         return types.SimpleNamespace(**bound.arguments)
 
-    def call(self, fn, n, *, writer=None, rank=None, pid=None):
+    def call(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
+             pid: Optional[int] = None) -> Call:
         """Call `n` as a :class:`Call` (no result, timing or thread: 0.3 kept none)."""
         f = self._function(fn, writer, rank, pid)
         return self._call(f, self._number(f, n))
@@ -457,7 +466,8 @@ class LegacyDatabase:
                "start_ns": written - self._writer.info["started_unix_ns"], "duration_ns": None}
         return LegacyCall(self._infos[f.name], raw, self._writer, None, None)
 
-    def calls(self, fn, *, writer=None, rank=None, pid=None):
+    def calls(self, fn: FunctionRef, *, writer: Optional[str] = None, rank: Optional[int] = None,
+              pid: Optional[int] = None) -> Iterator[Call]:
         """Every call of `fn`, read lazily, in invocation order."""
         f = self._function(fn, writer, rank, pid)
         for m, loc in enumerate(f.locs, 1):
@@ -465,14 +475,8 @@ class LegacyDatabase:
                 yield self._call(f, m)
 
     # -- lifecycle -----------------------------------------------------------
-    def close(self):
+    def close(self) -> None:
         pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         lines = [f"<callmonitor 0.3 database {self.path}: {len(self._functions)} functions, "
