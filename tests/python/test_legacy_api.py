@@ -23,6 +23,7 @@ def test_settings_is_the_settings_singleton():
     assert callmonitor.SETTINGS is callmonitor.Settings()
 
 
+@pytest.mark.integration
 def test_mpi_monitor_style_script_with_rc_under_mpirun(tmp_path):
     """0.3's test/mpi_monitor.py: `from callmonitor import intercept, rc`, then
     rc(multi_threading=True, pid=rank, tident=0) before the first call."""

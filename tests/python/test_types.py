@@ -90,6 +90,7 @@ def test_mypy_strict_passes_on_a_typed_user_script_and_catches_a_wrong_call(tmp_
     assert [line.split(":")[1] for line in errors] == ["4", "5", "7"], proc.stdout
 
 
+@pytest.mark.integration   # builds a wheel (CMake)
 def test_the_wheel_ships_py_typed_and_the_core_stub(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
                            "-q", "-w", str(tmp_path), REPO], capture_output=True, text=True, timeout=900)

@@ -1,4 +1,4 @@
-#include "record_writer.h"
+#include "capture/record_writer.h"
 
 #include <pybind11/stl.h>
 
@@ -11,7 +11,7 @@
 #include "callmonitor/errors.h"
 #include "callmonitor/value_writer.h"
 #include "callmonitor/writer.h"
-#include "py_encoder.h"
+#include "capture/py_encoder.h"
 
 namespace py = pybind11;
 
