@@ -264,3 +264,52 @@ def test_calls_of_an_unknown_function_or_rank_says_what_exists(db, two_ranks):
     proc = cli("calls", two_ranks, "work", "--rank", "7")
     assert proc.returncode == 1 and "rank-0001" in proc.stderr, describe(proc)
     assert "Traceback" not in proc.stderr
+
+
+# -- presentation: rich on a terminal, plain text otherwise -----------------------------
+
+class _Terminal:
+    """A text stream that says it is a terminal."""
+
+    def __init__(self):
+        self.parts = []
+
+    def write(self, text):
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+    def text(self):
+        return "".join(self.parts)
+
+
+def test_tables_use_rich_on_a_terminal_and_plain_text_otherwise():
+    import io
+    from callmonitor.cli.table import print_table
+    term = _Terminal()
+    print_table(["function", "calls"], [("step", 20)], [">", ">"], stream=term)
+    assert "┃" in term.text() or "│" in term.text(), term.text()
+    plain = io.StringIO()
+    print_table(["function", "calls"], [("step", 20)], ["<", ">"], stream=plain)
+    assert plain.getvalue().splitlines() == ["function  calls", "--------  -----", "step         20"]
+
+
+def test_progress_draws_only_on_a_terminal():
+    import io
+    from callmonitor.cli.progress import Progress
+    quiet = io.StringIO()
+    p = Progress("reading", stream=quiet, interval=0)
+    p(5, 10)
+    p.close()
+    assert quiet.getvalue() == ""
+    term = _Terminal()
+    p = Progress("reading", stream=term, interval=0)
+    p(5, 10)
+    p(10, 10)
+    p.close()
+    assert "reading" in term.text(), term.text()

@@ -22,7 +22,6 @@ import io
 import os
 import pickle
 import re
-import types
 
 from ..capture.describe import _KINDS, describe_signature
 from typing import Any, Iterator, Optional
@@ -438,16 +437,6 @@ class LegacyDatabase(Database):
         f = self._function(fn, writer, rank, pid)
         args, kwargs, _ = self._read(f, self._number(f, n))
         return args, kwargs
-
-    def get_args(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
-                 pid: Optional[int] = None) -> types.SimpleNamespace:
-        """Call `n`'s arguments as attributes, one per parameter, defaults filled in."""
-        call = self.call(fn, n, writer=writer, rank=rank, pid=pid)
-        bound = call.bound
-        if bound is None:
-            return types.SimpleNamespace(args=call.args, kwargs=call.kwargs)
-        bound.apply_defaults()
-        return types.SimpleNamespace(**bound.arguments)
 
     def call(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
              pid: Optional[int] = None) -> Call:
