@@ -8,14 +8,14 @@ _DURABILITY = ("batch", "sync")
 
 @dataclass
 class _Config:
-    output: Optional[str] = None                 # base path of the run directory
+    output: Optional[str] = None       # base path of the run directory
     map_size: int = 64 << 20           # initial LMDB map size; grows by itself
     buffer_bytes: int = 64 << 20       # bound on recorded-but-uncommitted bytes
     flush_interval: float = 0.1        # seconds between commits (at most)
     durability: str = "batch"          # "sync": commit before each call runs
     result: bool = True                # record return values
     strict: bool = False               # raise on values that cannot be captured
-    writer_id: Optional[str] = None              # set by Settings().enable_multi_threading
+    writer_id: Optional[str] = None    # set by Settings().enable_multi_threading
 
     def base_output(self):
         return self.output or os.environ.get("CALLMONITOR_DIR") or "call-monitor"

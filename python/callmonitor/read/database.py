@@ -7,11 +7,11 @@ import types
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional, Union
 
-PathLike = Union[str, "os.PathLike[str]"]
-FunctionRef = Union[str, Callable[..., Any]]   # a name, or the function itself
-
 from .. import _core
 from .errors import NotADatabaseError, NotFoundError, UnknownFunctionError, UnknownWriterError
+
+PathLike = Union[str, "os.PathLike[str]"]
+FunctionRef = Union[str, Callable[..., Any]]   # a name, or the function itself
 
 _PARAM_KINDS = {
     "POSITIONAL_ONLY": inspect.Parameter.POSITIONAL_ONLY,
