@@ -110,7 +110,7 @@ def test_summary_json_of_two_ranks_names_each_writer(two_ranks):
 
 def test_show_prints_arrays_with_numpy_summarised_and_full(db):
     out = check(cli("show", db, "kernel", 1)).stdout
-    assert "ndarray float64 (<f8) shape=(40, 50) order=C" in out, out
+    assert "ndarray <f8 shape=(40, 50) order=C float64" in out, out
     assert "..." in out and "1.999e+03" in out, out     # numpy's summarised printing
     full = check(cli("show", db, "kernel", 1, "--full")).stdout
     assert "..." not in full.split("returned")[0], full

@@ -162,7 +162,7 @@ def test_cli_commands_read_a_legacy_database_directly():
     out = check(cli("summary", old)).stdout
     assert "arrays" in out and "36 calls" in out, out
     shown = check(cli("show", old, "annotated", 2)).stdout
-    assert "arr = ndarray float64 (<f8) shape=(2, 2)" in shown and "[0., 1.]])" in shown, shown
+    assert "arr = ndarray <f8 shape=(2, 2) order=C float64" in shown and "[0., 1.]])" in shown, shown
     assert "outcome   not recorded" in shown, shown
     listed = json.loads(check(cli("calls", old, "counted", "--json")).stdout)
     assert [c["invocation"] for c in listed["calls"]] == list(range(1, 8))

@@ -55,9 +55,9 @@ def _is_npscalar(v):
 
 
 def array_header(a):
-    """``ndarray float64 shape=(64, 64) order=C  min=0 max=100 mean=6.25``."""
+    """``ndarray <f8 shape=(64, 64) order=C float64  min=0 max=100 mean=6.25``."""
     order = "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
-    text = f"ndarray {a.dtype} ({a.dtype.str}) shape={a.shape} order={order}"
+    text = f"ndarray {a.dtype.str} shape={a.shape} order={order} {a.dtype}"
     if a.size and a.dtype.kind in "biuf":
         with numpy.errstate(all="ignore"):
             text += f"  min={a.min():.6g} max={a.max():.6g} mean={a.mean():.6g}"
@@ -190,7 +190,7 @@ class _Printer:
 def value_text(v, indent=0, full=False):
     """The text of a recorded value for ``show``; lines after the first are
     indented to line up at column `indent`."""
-    if _is_array(v) and v.ndim and (full or v.size > 6):
+    if _is_array(v):
         pad = " " * (indent + 4)
         body = _array_text(v, full)
         return array_header(v) + "\n" + "\n".join(pad + line for line in body.splitlines())
