@@ -217,6 +217,20 @@ def test_a_user_class_comes_back_as_unrestorable_naming_it(tmp_path):
     assert "--allow-pickle" in proc.stderr and not (tmp_path / "new").exists()
 
 
+def test_allow_pickle_imports_a_trusted_databases_own_classes(tmp_path):
+    db_dir = _legacy_copy(tmp_path)
+    descriptor = db_dir / "misc" / "1" / "input_descriptor.pkl"
+    data = descriptor.read_bytes()
+    descriptor.write_bytes(data.replace(b"\x8c\x08builtins\x94\x8c\tbytearray",
+                                        b"\x8c\x08mymodule\x94\x8c\tbytearray"))
+    (tmp_path / "mymodule.py").write_text("bytearray = bytearray\n")
+    proc = cli("import-legacy", db_dir, tmp_path / "new", "--allow-pickle", cwd=tmp_path,
+               env={"PYTHONPATH": tmp_path})
+    check(proc)
+    with callmonitor.load(tmp_path / "new") as db:
+        assert db.get("misc", 1)[1] == {"y": bytearray(b"ba")}
+
+
 def test_a_truncated_pickle_is_a_corrupt_error_naming_the_file(tmp_path):
     db_dir = _legacy_copy(tmp_path)
     descriptor = db_dir / "counted" / "3" / "input_descriptor.pkl"
