@@ -256,6 +256,14 @@ def test_a_database_without_db_pkl_is_recovered_from_its_call_folders(tmp_path):
         assert_same({k: _decode(v) for k, v in c["kwargs"].items()}, kwargs)
 
 
+def test_a_folder_of_0_3_databases_says_which_to_open_or_how_to_convert():
+    scenario = os.path.join(FIXTURES, "v0.3.6-4bada3f", "three-ranks")
+    with pytest.raises(callmonitor.NotADatabaseError, match=r"call-monitor-tid=0.*import-legacy"):
+        callmonitor.load(scenario)
+    proc = cli("summary", scenario)
+    assert proc.returncode == 1 and "import-legacy" in proc.stderr, describe(proc)
+
+
 def test_legacy_get_range_and_type_errors_say_what_to_give():
     db = callmonitor.load(os.path.join(FIXTURES, "v0.3.6-4bada3f", "single-process", "call-monitor"))
     with pytest.raises(IndexError, match=r"1\.\.7"):

@@ -6,7 +6,8 @@ import uuid
 from .. import _core
 from .._version import __version__
 from ..capture import run_directory
-from ..read.legacy import LegacyDatabase, function_description, is_legacy
+from ..read.legacy import (LegacyDatabase, function_description, is_legacy_database,
+                           legacy_databases_in)
 from ..read.values import Unrestorable
 from .errors import CommandError
 from .options import import_modules
@@ -38,13 +39,13 @@ def legacy_databases(paths, allow_pickle=False):
     """The 0.3 databases named by `paths` (each one, or the 0.3 folders inside it)."""
     out = []
     for path in map(os.fspath, paths):
-        if is_legacy(path):
+        if is_legacy_database(path):
             out.append(LegacyDatabase(path, allow_pickle))
             continue
         if not os.path.isdir(path):
             raise CommandError(f"{path} does not exist: give a callmonitor 0.3 database folder "
                                f"(the one holding db.pkl)")
-        inner = sorted(d for d in os.listdir(path) if is_legacy(os.path.join(path, d)))
+        inner = legacy_databases_in(path)
         if not inner:
             raise CommandError(f"{path} is not a callmonitor 0.3 database (no db.pkl, no "
                                f"<function>/<n>/input_descriptor.pkl) and holds none")

@@ -194,15 +194,39 @@ def function_description(name, argspec):
 
 # -- the database ---------------------------------------------------------------------
 
-def is_legacy(path):
-    """True when `path` is a callmonitor 0.3 database folder (its db.pkl, or
-    call folders ``<fn>/<n>/input_descriptor.pkl`` left by a process that died)."""
+def is_legacy_database(path):
+    """True when `path` is one callmonitor 0.3 database folder."""
     path = os.fspath(path)
     if not os.path.isdir(path) or os.path.exists(os.path.join(path, "data.mdb")):
         return False
-    if os.path.isfile(os.path.join(path, "db.pkl")):
+    return os.path.isfile(os.path.join(path, "db.pkl")) or bool(_recovered_calls(path))
+
+
+def legacy_databases_in(path):
+    """The names of the callmonitor 0.3 database folders directly inside `path`."""
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return []
+    return [n for n in names if is_legacy_database(os.path.join(path, n))]
+
+
+def is_legacy(path):
+    """True when `path` is a callmonitor 0.3 database folder (its db.pkl, or
+    call folders ``<fn>/<n>/input_descriptor.pkl`` left by a process that died),
+    or a folder of them with no database of this version (LegacyDatabase then
+    says which to open)."""
+    path = os.fspath(path)
+    if not os.path.isdir(path) or os.path.exists(os.path.join(path, "data.mdb")):
+        return False
+    if is_legacy_database(path):
         return True
-    return bool(_recovered_calls(path))
+    try:
+        if any(os.path.exists(os.path.join(path, d, "data.mdb")) for d in os.listdir(path)):
+            return False
+    except OSError:
+        return False
+    return bool(legacy_databases_in(path))
 
 
 def _recovered_calls(path):
@@ -288,6 +312,12 @@ class LegacyDatabase(Database):
                 self._functions[name] = _LegacyFunction(name, argspec, locs)
         else:  # a process that died before writing db.pkl: the call folders say it all
             recovered = _recovered_calls(self.path)
+            inner = [] if recovered else legacy_databases_in(self.path)
+            if inner:
+                raise NotADatabaseError(
+                    f"{self.path} holds {len(inner)} callmonitor 0.3 databases ({', '.join(inner)}): "
+                    f"load one of them, or convert them into one database with: callmonitor "
+                    f"import-legacy {self.path} NEW")
             if not recovered:
                 raise NotADatabaseError(f"{self.path} is not a callmonitor 0.3 database: no db.pkl "
                                         f"and no <function>/<n>/input_descriptor.pkl")
