@@ -200,6 +200,11 @@ def value_text(v, indent=0, full=False):
 def preview(args, kwargs, width=60):
     """A short one-line preview of a call's arguments: ``(1, 'two', x=ndarray<f8>(64, 64))``."""
     def short(v):
+        kind = type(v)
+        if v is None or kind in (bool, int, float):
+            return repr(v)
+        if kind is str:
+            return repr(v) if len(v) <= 22 else repr(v[:18]) + "..."
         if _is_array(v):
             return f"ndarray<{v.dtype.str}>{v.shape}"
         if isinstance(v, (list, tuple, dict, set, frozenset)) and len(v) > 4:
