@@ -21,6 +21,8 @@ from .read.errors import (DatabaseError, NotFoundError, NotADatabaseError, Versi
                           CorruptError, UnknownFunctionError, UnknownWriterError)
 from ._core import StoreError
 from .inner import wrap_calls, flat_profile
+from .legacy_api import (VERSION, DB, SETTINGS, CONTEXT, Context, NPHandler, DefaultHandler, Args,
+                         rc, snapshot, save_db, Registry)
 from . import _hooks
 
 _hooks.install()
@@ -31,4 +33,7 @@ __all__ = [
     "Call", "FunctionInfo", "ExceptionInfo", "DatabaseError", "NotFoundError",
     "NotADatabaseError", "VersionError", "CorruptError", "UnknownFunctionError",
     "HandlerNotRegisteredError", "UnknownWriterError", "StoreError", "wrap_calls", "flat_profile",
+    # callmonitor 0.3's names (legacy_api.py)
+    "VERSION", "DB", "SETTINGS", "CONTEXT", "Context", "NPHandler", "DefaultHandler", "Args", "rc",
+    "snapshot", "save_db", "Registry",
 ]

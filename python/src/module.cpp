@@ -22,6 +22,7 @@
 #include "read/py_decoder.h"
 #include "read/reader_bindings.h"
 #include "capture/py_encoder.h"
+#include "capture/record_writer.h"
 #include "capture/recorder.h"
 
 namespace py = pybind11;
@@ -206,4 +207,5 @@ PYBIND11_MODULE(_core, m) {
        "Merges writer environments [(directory, run name)] into a new environment `out`.");
 
     cpy::bindReader(m);
+    cpy::bindRecordWriter(m);
 }
