@@ -20,6 +20,9 @@ from .read.database import load, Database, Call, FunctionInfo, ExceptionInfo
 from .read.errors import (DatabaseError, NotFoundError, NotADatabaseError, VersionError,
                           CorruptError, UnknownFunctionError, UnknownWriterError)
 from ._core import StoreError
+from .inner import wrap_calls, flat_profile
+from .legacy_api import (VERSION, DB, SETTINGS, CONTEXT, Context, NPHandler, DefaultHandler, Args,
+                         rc, snapshot, save_db, Registry)
 from . import _hooks
 
 _hooks.install()
@@ -29,5 +32,8 @@ __all__ = [
     "configure", "flush", "close", "output_directory", "stats", "Unrestorable", "Database",
     "Call", "FunctionInfo", "ExceptionInfo", "DatabaseError", "NotFoundError",
     "NotADatabaseError", "VersionError", "CorruptError", "UnknownFunctionError",
-    "HandlerNotRegisteredError", "UnknownWriterError", "StoreError",
+    "HandlerNotRegisteredError", "UnknownWriterError", "StoreError", "wrap_calls", "flat_profile",
+    # callmonitor 0.3's names (legacy_api.py)
+    "VERSION", "DB", "SETTINGS", "CONTEXT", "Context", "NPHandler", "DefaultHandler", "Args", "rc",
+    "snapshot", "save_db", "Registry",
 ]

@@ -22,6 +22,7 @@
 #include "read/py_decoder.h"
 #include "read/reader_bindings.h"
 #include "capture/py_encoder.h"
+#include "capture/record_writer.h"
 #include "capture/recorder.h"
 
 namespace py = pybind11;
@@ -48,6 +49,10 @@ using callmonitor::WriterInfo;
 namespace format = callmonitor::format;
 namespace cpy = callmonitor::py;
 
+namespace callmonitor::py {
+int addInnerCallTypes(PyObject* module);  // capture/inner_calls.cpp: InnerProfile, InnerCalls
+}
+
 namespace {
 
 py::object steal(PyObject* o) {
@@ -66,6 +71,7 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "callmonitor's native core: the interceptor, the recorder and the reader.";
 
     if (cpy::addInterceptorType(m.ptr()) < 0) throw py::error_already_set();
+    if (cpy::addInnerCallTypes(m.ptr()) < 0) throw py::error_already_set();
 
     // Errors: one Python class per case a caller handles differently.
     static py::exception<DatabaseError> databaseError(m, "DatabaseError", PyExc_Exception);
@@ -204,4 +210,5 @@ PYBIND11_MODULE(_core, m) {
        "Merges writer environments [(directory, run name)] into a new environment `out`.");
 
     cpy::bindReader(m);
+    cpy::bindRecordWriter(m);
 }

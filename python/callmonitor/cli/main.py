@@ -4,11 +4,12 @@ import sys
 
 from .. import __version__
 from ..read.errors import DatabaseError
-from . import merge, show, summary
+from . import calls, import_legacy, merge, show, summary
 from . import api
 from .errors import CommandError
 
-COMMANDS = {"summary": summary, "show": show, "merge": merge}
+COMMANDS = {"summary": summary, "show": show, "calls": calls, "merge": merge,
+            "import-legacy": import_legacy}
 COMMANDS["api"] = api
 
 
