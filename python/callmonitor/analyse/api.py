@@ -14,7 +14,7 @@ import dataclasses
 import fnmatch
 import math
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple, TypeVar
 
 from .. import _core
 
@@ -23,11 +23,14 @@ PARAMETER_KINDS = ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD", "VAR_POSITIONAL",
 VARIADIC_KINDS = ("VAR_POSITIONAL", "VAR_KEYWORD")
 
 
-def _descending(counts: Dict[str, int]) -> Dict[str, int]:
+K = TypeVar("K", str, int)
+
+
+def _descending(counts: Dict[K, int]) -> Dict[K, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _add_counts(into: Dict[str, int], other: Dict[str, int]) -> Dict[str, int]:
+def _add_counts(into: Dict[K, int], other: Dict[K, int]) -> Dict[K, int]:
     out = dict(into)
     for k, v in other.items():
         out[k] = out.get(k, 0) + v
@@ -103,7 +106,7 @@ class ArrayShape:
 
 
 def _merge_shapes(a: List[ArrayShape], b: List[ArrayShape]) -> List[ArrayShape]:
-    by = {}
+    by: Dict[Tuple[str, Tuple[int, ...]], int] = {}
     for s in a + b:
         key = (s.type, s.shape)
         by[key] = by.get(key, 0) + s.count

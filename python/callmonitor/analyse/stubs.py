@@ -136,7 +136,7 @@ class _Renderer:
         self.max_union = max_union
         self.max_overloads = max_overloads
 
-    def type_of(self, types: List[str], literals: Optional[Dict[str, int]] = None) -> str:
+    def type_of(self, types: List[str], literals: Optional[List[str]] = None) -> str:
         """The annotation for a union of observed types ("" -> Any)."""
         if not types:
             self.imports.typing.add("Any")
