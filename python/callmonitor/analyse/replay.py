@@ -1,0 +1,453 @@
+"""Replay recorded calls against the current code (or another implementation)
+and compare the outcomes with the recorded ones (docs/replay.md).
+
+    from callmonitor import load
+    db = load("call-monitor")
+    r = db.replay("step", 3)                      # a ReplayResult
+    r = db.replay("step", 3, func="fast:step")    # the porting check
+
+Finding the function (:func:`find_function`): import the recorded module and
+walk the qualname. A function of a script (module ``__main__``) is loaded from
+its recorded source file as the module ``__mp_main__`` — the name
+multiprocessing gives a re-imported main script — so its
+``if __name__ == "__main__":`` block does not run; while replaying,
+``sys.modules["__main__"]`` points to it so pickled objects of the script's
+classes can be restored. ``<locals>`` functions cannot be found: give ``func=``.
+"""
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
+
+from .. import _core
+from ..read.values import Unrestorable
+from .compare import EXACT, Rules, compare_exception, differences
+
+MAIN_ALIAS = "__mp_main__"
+
+# ReplayResult.status values; the first two count as passed.
+PASSED, RAN, FAILED, ERROR, CRASHED, TIMEOUT, SKIPPED = (
+    "passed", "ran", "failed", "error", "crashed", "timeout", "skipped")
+
+
+class ReplayError(Exception):
+    """The replay cannot start: the function is not found, a bad --func or --calls."""
+
+
+@dataclass
+class ReplayResult:
+    """The outcome of replaying one recorded call.
+
+    status:      passed / failed (outcome differs) / error (could not be replayed:
+                 inputs not restorable, ...) / crashed / timeout (``isolate``) /
+                 skipped (the recorded call never returned) / ran (no check asked).
+    differences: readable differences between the recorded and the replayed outcome.
+    mutated:     parameters the replayed call changed in place (``out``, ``self``, ``rest[1]``).
+    recorded_ns, replay_ns: the recorded and the replayed duration.
+    """
+    function: str
+    invocation: int
+    writer: str
+    status: str
+    differences: List[str] = field(default_factory=list)
+    mutated: List[str] = field(default_factory=list)
+    recorded_ns: Optional[int] = None
+    replay_ns: Optional[int] = None
+    error: Optional[str] = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status in (PASSED, RAN, SKIPPED)
+
+    @property
+    def ratio(self) -> Optional[float]:
+        """replay duration / recorded duration."""
+        if self.recorded_ns and self.replay_ns is not None:
+            return self.replay_ns / self.recorded_ns
+        return None
+
+    def as_json(self) -> dict:
+        d = asdict(self)
+        d["passed"] = self.passed
+        d["ratio"] = self.ratio
+        return d
+
+
+# -- finding the function ---------------------------------------------------------------
+
+def _import_path(dirs: Iterable[str]):
+    for d in dirs:
+        d = os.path.abspath(d)
+        if d not in sys.path:
+            sys.path.insert(0, d)
+
+
+def _package_root(module: str, file: str) -> Optional[str]:
+    """The directory `module` is imported from, judging by its recorded file
+    (``/proj/heat/kernels.py`` for ``heat.kernels`` -> ``/proj``)."""
+    if not file:
+        return None
+    parts = module.split(".")
+    path = os.path.splitext(os.path.abspath(file))[0].split(os.sep)
+    if path[-1] == "__init__":
+        path = path[:-1]
+    if path[-len(parts):] != parts:
+        return None
+    return os.sep.join(path[:-len(parts)]) or os.sep
+
+
+_scripts = {}
+
+
+def load_script(file: str):
+    """The module of a script run as ``__main__``, loaded from `file` without its
+    ``if __name__ == "__main__":`` block (executed as ``__mp_main__``; any other
+    top-level code runs, as it would on import). Cached per file."""
+    file = os.path.abspath(file)
+    main = sys.modules.get("__main__")
+    if main is not None and os.path.abspath(getattr(main, "__file__", "") or "") == file:
+        return main   # replaying from inside the recorded script itself
+    if file in _scripts:
+        return _scripts[file]
+    if not os.path.isfile(file):
+        raise ReplayError(f"the script {file} that defined the function is gone: give "
+                          f"--func module:function to replay into another implementation")
+    _import_path([os.path.dirname(file)])
+    spec = importlib.util.spec_from_file_location(MAIN_ALIAS, file)
+    module = importlib.util.module_from_spec(spec)
+    previous = sys.modules.get(MAIN_ALIAS)
+    sys.modules[MAIN_ALIAS] = module
+    try:
+        with _core_disabled():
+            spec.loader.exec_module(module)
+    except BaseException as e:
+        if previous is not None:
+            sys.modules[MAIN_ALIAS] = previous
+        else:
+            sys.modules.pop(MAIN_ALIAS, None)
+        raise ReplayError(f"loading the script {file} failed: {type(e).__name__}: {e}") from e
+    _scripts[file] = module
+    return module
+
+
+def _walk(obj, qualname: str, where: str):
+    for part in qualname.split("."):
+        try:
+            obj = inspect.getattr_static(obj, part) if isinstance(obj, type) else getattr(obj, part)
+        except AttributeError:
+            raise ReplayError(f"{where} has no attribute {part!r} (looking for {qualname}): "
+                              f"was it renamed? give --func module:function") from None
+        if isinstance(obj, (staticmethod, classmethod)):
+            obj = obj.__func__   # a classmethod's cls was recorded as its first argument
+    return obj
+
+
+def unwrap(func: Callable) -> Callable:
+    """The undecorated function of an ``@intercept`` wrapper (replay must not record)."""
+    target = getattr(func, "__callmonitor_target__", None)
+    if target is not None:
+        return target
+    while type(func).__name__ == "Interceptor" and hasattr(func, "__wrapped__"):
+        func = func.__wrapped__
+    return func
+
+
+def find_function(module: str, qualname: str, file: str = "", path: Sequence[str] = ()) -> Callable:
+    """The function recorded as `module`.`qualname` (defined in `file`), undecorated."""
+    _import_path(path)
+    if "<locals>" in qualname or "<lambda>" in qualname:
+        raise ReplayError(f"{module}.{qualname} is defined inside another function (or is a "
+                          f"lambda) and cannot be imported: give the implementation to replay "
+                          f"with --func module:function (db.replay(..., func=))")
+    if not module:
+        raise ReplayError(f"{qualname} has no recorded module: give --func module:function")
+    if module == "__main__":
+        return unwrap(_walk(load_script(file), qualname, f"the script {file}"))
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as first:
+        root = _package_root(module, file)
+        if root is None or root in sys.path:
+            raise ReplayError(f"cannot import {module} ({first}): run from the directory it is "
+                              f"imported from, or give --path DIR") from None
+        sys.path.append(root)
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as e:
+            raise ReplayError(f"cannot import {module} ({e}): give --path DIR") from None
+    return unwrap(_walk(mod, qualname, f"module {module}"))
+
+
+def parse_func(spec: str, path: Sequence[str] = ()) -> Callable:
+    """``module:attr`` (attr may be dotted, ``mod:Class.method``) -> the callable."""
+    module, sep, attr = spec.partition(":")
+    if not sep or not module or not attr:
+        raise ReplayError(f"--func wants module:function (e.g. fastmod:step), got {spec!r}")
+    _import_path(list(path) + [os.getcwd()])
+    if module.endswith(".py") and os.path.isfile(module):
+        return unwrap(_walk(load_script(module), attr, f"the script {module}"))
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as e:
+        raise ReplayError(f"--func {spec}: cannot import {module} ({e}); give --path DIR") from None
+    return unwrap(_walk(mod, attr, f"module {module}"))
+
+
+@contextlib.contextmanager
+def _core_disabled():
+    """No recording while replaying: the replayed code's own intercepted
+    functions must not write a new run into the current directory."""
+    _core.set_enabled(False)
+    try:
+        yield
+    finally:
+        _core.set_enabled(True)
+
+
+@contextlib.contextmanager
+def _main_is_script(func):
+    """While replaying a script's function, ``__main__`` is that script (so
+    pickles of its classes resolve), as multiprocessing does in its children."""
+    module = sys.modules.get(getattr(func, "__module__", None) or "")
+    if getattr(func, "__module__", None) != MAIN_ALIAS or module is None:
+        yield
+        return
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = module
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
+
+
+# -- choosing calls ---------------------------------------------------------------------
+
+def parse_calls(spec: str) -> List[Union[int, slice]]:
+    """``"1:100,250,-1"`` -> [slice(1, 100), 250, -1]: numbers from 1 (negative from
+    the end); ``a:b`` includes both ends; ``a:`` to the last call, ``:b`` from the first."""
+    out = []
+    for part in spec.replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            if ":" in part:
+                a, b = part.split(":", 1)
+                out.append(slice(int(a) if a else 1, int(b) if b else None))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise ReplayError(f"--calls wants numbers and ranges like 1:100,250,-1; got {spec!r}") \
+                from None
+    if not out:
+        raise ReplayError("--calls is empty")
+    return out
+
+
+def select_calls(db, fn, numbers: Optional[Sequence[Union[int, slice]]] = None, *,
+                 writer=None, rank=None, pid=None) -> Iterator:
+    """The recorded calls chosen: every call (`numbers` None) or the given numbers
+    and ranges, in the order given."""
+    if numbers is None:
+        yield from db.calls(fn, writer=writer, rank=rank, pid=pid)
+        return
+    for item in numbers:
+        if isinstance(item, slice):
+            first = db.call(fn, item.start, writer=writer, rank=rank, pid=pid)
+            last = item.stop if item.stop is not None else first.function.calls
+            if last < 0:
+                last = first.function.calls + 1 + last
+            yield first
+            for n in range(first.invocation + 1, last + 1):
+                yield db.call(fn, n, writer=writer, rank=rank, pid=pid)
+        else:
+            yield db.call(fn, item, writer=writer, rank=rank, pid=pid)
+
+
+def count_calls(db, fn, numbers=None, *, writer=None, rank=None, pid=None) -> Optional[int]:
+    """How many calls :func:`select_calls` yields (for a progress bar), or None."""
+    try:
+        funcs = [f for f in db.functions if fn in (f.full_name, f.qualname, f.name)]
+        total = sum(f.calls for f in funcs if writer is None or f.writer == writer)
+    except Exception:
+        return None
+    if numbers is None:
+        return total
+    n = 0
+    for item in numbers:
+        if isinstance(item, slice):
+            stop = total if item.stop is None else (item.stop if item.stop > 0 else total + 1 + item.stop)
+            n += max(0, stop - (item.start if item.start > 0 else total + 1 + item.start) + 1)
+        else:
+            n += 1
+    return n
+
+
+# -- replaying --------------------------------------------------------------------------
+
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), frozenset)
+
+
+def _unrestorable(values) -> Optional[str]:
+    for v in values:
+        if isinstance(v, Unrestorable):
+            return v.reason
+    return None
+
+
+def _parameter_names(call, nargs):
+    """Names of the positional arguments (``rest[0]`` for ``*rest``)."""
+    sig = call.function.signature
+    names = []
+    star = None
+    if sig is not None:
+        for p in sig.parameters.values():
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                names.append(p.name)
+            elif p.kind is p.VAR_POSITIONAL:
+                star = p.name
+    out = names[:nargs]
+    for i in range(len(out), nargs):
+        out.append(f"{star}[{i - len(names)}]" if star else f"args[{i}]")
+    return out
+
+
+class Replayer:
+    """Replays calls of one recorded function into `func` (default: the
+    function found from the record) and compares the outcomes.
+
+    One instance per (database, function); :meth:`replay` per call is the hot loop."""
+
+    def __init__(self, db, fn, func: Union[None, str, Callable] = None, *, check: bool = True,
+                 rules: Rules = Rules(), path: Sequence[str] = (), writer=None, rank=None,
+                 pid=None):
+        self.db, self.fn = db, fn
+        self.check = check or func is not None
+        self.rules = rules
+        self.path = list(path)
+        self.where = dict(writer=writer, rank=rank, pid=pid)
+        self._func = parse_func(func, self.path) if isinstance(func, str) else func
+        self._given = func is not None
+        self._found = {}
+
+    def target(self, info) -> Callable:
+        """The callable to replay a call of the recorded function `info` into."""
+        if self._func is not None:
+            return self._func
+        key = (info.module, info.qualname, info.file)
+        if key not in self._found:
+            self._found[key] = find_function(info.module, info.qualname, info.file, self.path)
+        return self._found[key]
+
+    def prepare(self):
+        """Finds the function before any call is decoded (a script's classes must
+        exist before its pickles are restored)."""
+        info = next((f for f in self.db.functions
+                     if self.fn in (f.full_name, f.qualname, f.name)), None)
+        if info is not None:
+            return self.target(info)
+        return self._func
+
+    def run(self, numbers=None, progress=None) -> List[ReplayResult]:
+        """Every chosen call replayed, in order; progress(done) after each."""
+        func = self.prepare()
+        out = []
+        append = out.append
+        replay = self.replay
+        with _core_disabled(), _main_is_script(func):
+            for call in select_calls(self.db, self.fn, numbers, **self.where):
+                append(replay(call))
+                if progress is not None:
+                    progress(len(out))
+        return out
+
+    def replay(self, call) -> ReplayResult:
+        """Replays one recorded :class:`~callmonitor.Call`."""
+        info = call.function
+        result = ReplayResult(info.full_name, call.invocation, call.writer, RAN,
+                              recorded_ns=call.duration_ns)
+        reason = _unrestorable(call.args) or _unrestorable(call.kwargs.values())
+        if reason is not None:
+            result.status, result.error = ERROR, f"an input could not be restored: {reason}"
+            return result
+        try:
+            func = self.target(info)
+        except ReplayError as e:
+            result.status, result.error = ERROR, str(e)
+            return result
+        args, kwargs = call.args, call.kwargs
+        mutable = not all(type(v) in _IMMUTABLE for v in args) or \
+            not all(type(v) in _IMMUTABLE for v in kwargs.values())
+        raised = None
+        start = time.perf_counter_ns()
+        try:
+            value = func(*args, **kwargs)
+            if info.kind == "coroutine":
+                import asyncio
+                value = asyncio.run(value)
+        except Exception as e:  # the replayed function's own exception is an outcome
+            raised, value = e, None
+        result.replay_ns = time.perf_counter_ns() - start
+        if mutable:
+            result.mutated = self._mutated(call, args, kwargs)
+        if not self.check:
+            if raised is not None:
+                result.differences = [f"raised {type(raised).__name__}: {raised}"]
+            return result
+        if not call.completed:
+            result.status = SKIPPED
+            result.error = "the recorded call never returned (the process stopped in it)"
+            return result
+        if call.exception is not None:
+            found = compare_exception(call.exception, raised)
+        elif raised is not None:
+            found = [f"exception: raised {type(raised).__name__}: {raised}; expected a return"]
+        elif getattr(call, "outcome", None) == "result-skipped" or info.kind in (
+                "generator", "async-generator"):
+            found = []   # the result was not recorded: only "it did not raise" is checked
+        else:
+            found = differences(call.result, value, self.rules, "result")
+        result.status = FAILED if found else PASSED
+        result.differences = [str(d) for d in found]
+        return result
+
+    def _mutated(self, call, args, kwargs) -> List[str]:
+        """Parameters whose value after the call differs from the recorded input
+        (a fresh decode of the record is the "before")."""
+        before_args, before_kwargs = self.db.get(self.fn, call.invocation, writer=call.writer)
+        names = None
+        changed = []
+        for i, (b, a) in enumerate(zip(before_args, args)):
+            if type(b) not in _IMMUTABLE and differences(b, a, EXACT):
+                names = names or _parameter_names(call, len(args))
+                changed.append(names[i])
+        for k, b in before_kwargs.items():
+            if type(b) not in _IMMUTABLE and differences(b, kwargs[k], EXACT):
+                changed.append(k)
+        return changed
+
+
+def replay(db, fn, n=None, func=None, *, check=True, rtol=None, atol=None, loose_dtype=False,
+           path=(), isolate=False, timeout=None, writer=None, rank=None, pid=None):
+    """``db.replay``: call `n` of `fn` (an int: one :class:`ReplayResult`), or the
+    calls `n` lists (numbers and ``slice(a, b)`` ranges; None: every call) -> a list."""
+    rules = Rules(rtol, atol, loose_dtype)
+    numbers = None if n is None else ([n] if isinstance(n, int) else list(n))
+    if isolate:
+        from .isolated import IsolatedReplayer
+        engine = IsolatedReplayer(db.path, fn, func, check=check, rules=rules, path=path,
+                                  timeout=timeout, allow_pickle=db.allow_pickle, writer=writer,
+                                  rank=rank, pid=pid)
+        try:
+            results = engine.run(db, numbers)
+        finally:
+            engine.close()
+    else:
+        results = Replayer(db, fn, func, check=check, rules=rules, path=path, writer=writer,
+                           rank=rank, pid=pid).run(numbers)
+    return results[0] if isinstance(n, int) else results
