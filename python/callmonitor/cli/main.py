@@ -4,10 +4,11 @@ import sys
 
 from .. import __version__
 from ..read.errors import DatabaseError
-from . import merge, replay, show, summary
+from . import export, export_tests, merge, replay, show, summary
 from .errors import CommandError
 
-COMMANDS = {"summary": summary, "show": show, "merge": merge, "replay": replay}
+COMMANDS = {"summary": summary, "show": show, "merge": merge, "replay": replay, "export": export,
+            "export-tests": export_tests}
 
 
 def build_parser():
