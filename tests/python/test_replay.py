@@ -1,0 +1,244 @@
+"""`callmonitor replay` through the real console command, and db.replay()."""
+import json
+import textwrap
+
+import pytest
+
+import callmonitor
+from _support import describe
+from replay_scenarios import (MISBEHAVING, change_kernels, cli, record_kernels, record_script)
+
+
+@pytest.fixture
+def kernels_db(tmp_path):
+    return record_kernels(tmp_path)
+
+
+def replay_json(db, *args, cwd, rc=None):
+    proc = cli("replay", db, *args, "--json", cwd=cwd)
+    if rc is not None:
+        assert proc.returncode == rc, describe(proc)
+    return json.loads(proc.stdout), proc
+
+
+def statuses(report):
+    return {r["invocation"]: r["status"] for r in report["results"]}
+
+
+def test_check_passes_on_unchanged_code(kernels_db, tmp_path):
+    proc = cli("replay", kernels_db, "kernels.step", "--check", cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)
+    assert "6 passed" in proc.stdout, proc.stdout
+    assert "PASS" in proc.stdout and "FAIL" not in proc.stdout
+    assert proc.stdout.count("#") == 6, proc.stdout      # one row per call
+
+
+def test_check_catches_a_changed_function(kernels_db, tmp_path):
+    change_kernels(tmp_path, "np.roll(u, 1)", "np.roll(u, 2)")
+    proc = cli("replay", kernels_db, "step", "--check", cwd=tmp_path)
+    assert proc.returncode == 1, describe(proc)
+    assert "FAIL" in proc.stdout and "elements differ" in proc.stdout, proc.stdout
+    assert "max abs error" in proc.stdout and "first at [" in proc.stdout
+    report, _ = replay_json(kernels_db, "step", "--check", cwd=tmp_path, rc=1)
+    got = statuses(report)
+    assert got[1] == "passed"           # dt = 0: still the same
+    assert got[2] == "failed" and got[6] == "passed"   # the raising call still raises
+
+
+def test_check_catches_a_changed_exception_message(kernels_db, tmp_path):
+    change_kernels(tmp_path, 'f"dt must be >= 0, got {dt}"', 'f"negative dt {dt}"')
+    report, _ = replay_json(kernels_db, "step", "6", "--check", cwd=tmp_path, rc=1)
+    [r] = report["results"]
+    assert r["status"] == "failed" and "expected ValueError: dt must be >= 0" in r["differences"][0]
+
+
+def test_without_check_runs_and_compares_nothing(kernels_db, tmp_path):
+    change_kernels(tmp_path, "np.roll(u, 1)", "np.roll(u, 2)")
+    report, _ = replay_json(kernels_db, "step", cwd=tmp_path, rc=0)
+    assert set(statuses(report).values()) == {"ran"}
+    assert report["check"] is False
+
+
+def test_tolerances_from_the_command_line(kernels_db, tmp_path):
+    change_kernels(tmp_path, "return r\n", "return r * (1 + 1e-6)\n")
+    proc = cli("replay", kernels_db, "step", "--calls", "1:4", "--check", cwd=tmp_path)
+    assert proc.returncode == 1, describe(proc)          # float64 default rtol 1e-9
+    proc = cli("replay", kernels_db, "step", "--calls", "1:4", "--check", "--rtol", "1e-4",
+               cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)
+    proc = cli("replay", kernels_db, "step", "--calls", "2:4", "--check", "--rtol", "0",
+               "--atol", "1", cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)
+
+
+PORTS = '''
+import numpy as np
+
+def good(u, dt, out=None):
+    if dt < 0:
+        raise ValueError(f"dt must be >= 0, got {dt}")
+    r = u + dt * np.concatenate([u[-1:], u[:-1]])
+    if out is not None:
+        out[:] = r
+    return r
+
+def wrong(u, dt, out=None):
+    return u + dt * u
+
+def single(u, dt, out=None):
+    return good(u, dt, out).astype(np.float32)
+'''
+
+
+def test_func_porting_check_passes_a_right_port_with_times(kernels_db, tmp_path):
+    (tmp_path / "ports.py").write_text(PORTS)
+    proc = cli("replay", kernels_db, "step", "--func", "ports:good", cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)
+    header = proc.stdout.splitlines()[0]
+    for column in ("recorded", "replay", "ratio"):
+        assert column in header, proc.stdout
+    assert "x " in proc.stdout and "6 passed" in proc.stdout   # ratios like 0.93x
+    report, _ = replay_json(kernels_db, "step", "--func", "ports:good", cwd=tmp_path, rc=0)
+    assert all(r["ratio"] > 0 and r["replay_ns"] > 0 for r in report["results"])
+
+
+def test_func_porting_check_catches_a_wrong_port(kernels_db, tmp_path):
+    (tmp_path / "ports.py").write_text(PORTS)
+    report, _ = replay_json(kernels_db, "step", "--func", "ports:wrong", cwd=tmp_path, rc=1)
+    got = statuses(report)
+    assert got[1] == "passed"                  # dt = 0 hides the bug
+    assert got[2] == "failed" and got[6] == "failed"    # and it does not raise
+
+
+def test_dtype_is_strict_unless_loose_dtype(kernels_db, tmp_path):
+    (tmp_path / "ports.py").write_text(PORTS)
+    proc = cli("replay", kernels_db, "step", "--calls", "1:4", "--func", "ports:single",
+               cwd=tmp_path)
+    assert proc.returncode == 1 and "dtype float32 != expected float64" in proc.stdout, describe(proc)
+    assert "--loose-dtype" in proc.stdout
+    proc = cli("replay", kernels_db, "step", "--calls", "1:4", "--func", "ports:single",
+               "--loose-dtype", cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)
+
+
+def test_reports_arguments_changed_in_place_by_name(kernels_db, tmp_path):
+    report, proc = replay_json(kernels_db, "scale_in_place", "--check", cwd=tmp_path, rc=0)
+    assert report["results"][0]["mutated"] == ["a"]
+    report, _ = replay_json(kernels_db, "step", "--check", cwd=tmp_path, rc=0)
+    mutated = {r["invocation"]: r["mutated"] for r in report["results"]}
+    assert mutated[5] == ["out"] and mutated[1] == []
+    proc = cli("replay", kernels_db, "step", "5", "--check", cwd=tmp_path)
+    assert "changed in place: out (1 calls)" in proc.stdout, proc.stdout
+
+
+def test_method_replays_with_its_recorded_self(kernels_db, tmp_path):
+    report, proc = replay_json(kernels_db, "Counter.bump", "--check", "--allow-pickle",
+                               cwd=tmp_path, rc=0)
+    [r] = report["results"]
+    assert r["status"] == "passed" and r["mutated"] == ["self"], proc.stdout
+
+
+def test_pickled_inputs_need_allow_pickle(kernels_db, tmp_path):
+    proc = cli("replay", kernels_db, "Counter.bump", "--check", cwd=tmp_path)
+    assert proc.returncode == 1 and "ERROR" in proc.stdout, describe(proc)
+    assert "--allow-pickle" in proc.stdout
+
+
+def test_locals_function_says_use_func(kernels_db, tmp_path):
+    proc = cli("replay", kernels_db, "local", "--check", cwd=tmp_path)
+    assert proc.returncode == 2, describe(proc)
+    assert "<locals>" in proc.stderr and "--func" in proc.stderr and "Traceback" not in proc.stderr
+    (tmp_path / "impl.py").write_text("def local(x):\n    return x + 1\n")
+    proc = cli("replay", kernels_db, "local", "--func", "impl:local", cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)
+
+
+def test_script_functions_load_without_running_the_main_block(tmp_path):
+    db = record_script(tmp_path)
+    proc = cli("replay", db, "twice", "--check", cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)
+    assert "2 passed" in proc.stdout and "MAIN BLOCK RAN" not in proc.stdout + proc.stderr
+    proc = cli("replay", db, "norm2", "--check", "--allow-pickle", cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)          # a Point of the script, unpickled
+    proc = cli("replay", db, "norm2", "--check", "--allow-pickle", "--isolate", cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)
+    (tmp_path / "script.py").write_text((tmp_path / "script.py").read_text()
+                                        .replace("v * 2", "v * 3"))
+    proc = cli("replay", db, "twice", "--check", cwd=tmp_path)
+    assert proc.returncode == 1 and "63 != expected 42" in proc.stdout, describe(proc)
+
+
+def test_isolate_reports_a_crash_and_a_timeout_and_goes_on(kernels_db, tmp_path):
+    change_kernels(tmp_path, "return x  # misbehave here", MISBEHAVING)
+    report, proc = replay_json(kernels_db, "crash", "--check", "--isolate", "--timeout", "3",
+                               cwd=tmp_path, rc=1)
+    got = statuses(report)
+    assert got == {1: "passed", 2: "crashed", 3: "timeout", 4: "passed"}, proc.stdout
+    errors = {r["invocation"]: r["error"] for r in report["results"]}
+    assert "signal 6" in errors[2] and "3 s" in errors[3]
+    proc = cli("replay", kernels_db, "crash", "--calls", "2", "--check", "--isolate",
+               cwd=tmp_path)
+    assert proc.returncode == 1 and "CRASH" in proc.stdout, describe(proc)
+
+
+def test_call_selection(kernels_db, tmp_path):
+    report, _ = replay_json(kernels_db, "add", "1", "3", "-1", "--check", cwd=tmp_path, rc=0)
+    assert list(statuses(report)) == [1, 3, 21]
+    report, _ = replay_json(kernels_db, "add", "--calls", "2:4,19:", "--check", cwd=tmp_path, rc=0)
+    assert list(statuses(report)) == [2, 3, 4, 19, 20, 21]
+    report, _ = replay_json(kernels_db, "add", "--all", "--check", cwd=tmp_path, rc=0)
+    assert len(report["results"]) == 21 and report["passed"] is True
+
+
+@pytest.mark.parametrize("args, text", [
+    (["1", "--all"], "not several"),
+    (["--calls", "x:y"], "--calls wants"),
+    (["--timeout", "2"], "--timeout needs --isolate"),
+    (["--func", "nocolon"], "module:function"),
+    (["--func", "no_such_module_here:f"], "cannot import"),
+])
+def test_usage_errors_exit_2(kernels_db, tmp_path, args, text):
+    proc = cli("replay", kernels_db, "add", *args, cwd=tmp_path)
+    assert proc.returncode == 2, describe(proc)
+    assert text in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_unknown_function_and_call_number(kernels_db, tmp_path):
+    proc = cli("replay", kernels_db, "nope", cwd=tmp_path)
+    assert proc.returncode != 0 and "no function 'nope'" in proc.stderr, describe(proc)
+    proc = cli("replay", kernels_db, "add", "99", cwd=tmp_path)
+    assert proc.returncode != 0 and "calls 1..21" in proc.stderr, describe(proc)
+
+
+def test_path_option_finds_the_module_from_elsewhere(kernels_db, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "kernels.py").rename(elsewhere / "kernels.py")
+    proc = cli("replay", kernels_db, "add", "--check", cwd=tmp_path)
+    assert proc.returncode == 2 and "--path" in proc.stderr, describe(proc)
+    proc = cli("replay", kernels_db, "add", "--check", "--path", elsewhere, cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)
+
+
+def test_help_lists_the_options():
+    proc = cli("replay", "--help", cwd=".")
+    assert proc.returncode == 0
+    for option in ("--check", "--rtol", "--atol", "--loose-dtype", "--func", "--path",
+                   "--allow-pickle", "--isolate", "--timeout", "--json", "--calls", "--all"):
+        assert option in proc.stdout, option
+
+
+def test_db_replay_returns_result_objects(kernels_db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with callmonitor.load(kernels_db) as db:
+        r = db.replay("step", 5)
+        assert r.passed and r.status == "passed" and r.mutated == ["out"]
+        assert r.recorded_ns > 0 and r.replay_ns > 0 and r.error is None
+        results = db.replay("add")
+        assert len(results) == 21 and all(r.passed for r in results)
+        wrong = db.replay("add", [1, 2], func=lambda a, b: a - b)
+        assert [r.status for r in wrong] == ["passed", "failed"]   # 0 - 0 == 0 + 0
+        assert wrong[1].differences == ["result: 0.5 != expected 1.5 (abs error 1, rel error "
+                                        "0.667; rtol 1e-09, atol 1e-12)"]
+    assert callmonitor.output_directory() is None   # replaying recorded nothing
