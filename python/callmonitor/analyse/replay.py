@@ -19,6 +19,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import pickle
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -81,6 +82,7 @@ class ReplayResult:
 # -- finding the function ---------------------------------------------------------------
 
 def _import_path(dirs: Iterable[str]):
+    """Puts `dirs` first on sys.path (where replayed modules are imported from)."""
     for d in dirs:
         d = os.path.abspath(d)
         if d not in sys.path:
@@ -252,21 +254,36 @@ def parse_calls(spec: str) -> List[Union[int, slice]]:
 def select_calls(db, fn, numbers: Optional[Sequence[Union[int, slice]]] = None, *,
                  writer=None, rank=None, pid=None) -> Iterator:
     """The recorded calls chosen: every call (`numbers` None) or the given numbers
-    and ranges, in the order given."""
+    and ranges, in the order given. A value that cannot be restored (its class
+    cannot be imported) raises :class:`ReplayError` saying so."""
+    calls = _chosen(db, fn, numbers, dict(writer=writer, rank=rank, pid=pid))
+    while True:
+        try:
+            call = next(calls)
+        except StopIteration:
+            return
+        except (ImportError, AttributeError, pickle.UnpicklingError) as e:
+            raise ReplayError(f"cannot restore a recorded value of {fn} ({type(e).__name__}: {e}):"
+                              f" its class must be importable here; run where its module is "
+                              f"imported from, or give --path DIR") from None
+        yield call
+
+
+def _chosen(db, fn, numbers, where):
     if numbers is None:
-        yield from db.calls(fn, writer=writer, rank=rank, pid=pid)
+        yield from db.calls(fn, **where)
         return
     for item in numbers:
         if isinstance(item, slice):
-            first = db.call(fn, item.start, writer=writer, rank=rank, pid=pid)
+            first = db.call(fn, item.start, **where)
             last = item.stop if item.stop is not None else first.function.calls
             if last < 0:
                 last = first.function.calls + 1 + last
             yield first
             for n in range(first.invocation + 1, last + 1):
-                yield db.call(fn, n, writer=writer, rank=rank, pid=pid)
+                yield db.call(fn, n, **where)
         else:
-            yield db.call(fn, item, writer=writer, rank=rank, pid=pid)
+            yield db.call(fn, item, **where)
 
 
 def count_calls(db, fn, numbers=None, *, writer=None, rank=None, pid=None) -> Optional[int]:

@@ -1,6 +1,9 @@
 """``callmonitor export DB FN N --to DIR [--npz]``: one recorded call as files
 any tool reads (.npy arrays, JSON plain values, pickles, manifest.json)."""
 import json
+import os
+import pickle
+import sys
 
 from ..analyse.export import ExportError, export_call
 from ..read.database import load
@@ -28,6 +31,8 @@ def prepare_parser(p):
 
 
 def run(args):
+    if os.getcwd() not in sys.path:   # pickled values of the user's classes import from here
+        sys.path.append(os.getcwd())
     with load(args.path, allow_pickle=args.allow_pickle) as db:
         try:
             manifest = export_call(db, args.function, args.n, args.to, npz=args.npz,
@@ -35,6 +40,10 @@ def run(args):
                                    pid=args.pid)
         except ExportError as e:
             raise CommandError(str(e)) from None
+        except (ImportError, AttributeError, pickle.UnpicklingError) as e:
+            raise CommandError(f"cannot restore a recorded value ({type(e).__name__}: {e}): "
+                               f"its class must be importable; run where its module is "
+                               f"imported from") from None
     if args.json:
         print(json.dumps(manifest, indent=1))
         return 0

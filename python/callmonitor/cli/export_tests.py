@@ -3,7 +3,9 @@ recorded calls as a pytest file (docs/replay.md)."""
 from ..analyse.export import ExportError, export_tests
 from ..read.database import load
 from .errors import CommandError
-from .replay import _Progress, add_rule_arguments, chosen_numbers, count_calls, rules, where
+from ..analyse.replay import ReplayError, count_calls
+from .replay import (_Progress, add_rule_arguments, chosen_numbers, rules, use_import_paths,
+                     where)
 
 HELP = "write a pytest file that replays recorded calls and checks their outcomes"
 DESCRIPTION = ("Write FILE: one pytest test per outcome (returns, raises) of FUNCTION, "
@@ -31,6 +33,7 @@ def run(args):
         raise CommandError("--max must be at least 1", exit_code=2)
     if not args.to.endswith(".py"):
         raise CommandError(f"--to names a Python file (test_*.py), got {args.to}", exit_code=2)
+    use_import_paths(args)
     with load(args.path, allow_pickle=args.allow_pickle) as db:
         progress = _Progress(count_calls(db, args.function, numbers, **where(args)),
                              f"exporting {args.function}")
@@ -40,6 +43,8 @@ def run(args):
                                progress=progress, **where(args))
         except ExportError as e:
             raise CommandError(str(e)) from None
+        except ReplayError as e:
+            raise CommandError(str(e), exit_code=2) from None
         finally:
             progress.close()
     text = f"wrote {out['file']}: {out['cases']} cases ({out['returning']} returning, " \

@@ -4,11 +4,12 @@ calls again and compare their outcomes with the recorded ones (docs/replay.md).
 Exit status: 0 every call passed, 1 a mismatch (or a call that errored,
 crashed or timed out), 2 a usage error (bad option, function not found)."""
 import json
+import os
 import sys
 
 from ..analyse.compare import Rules
 from ..analyse.replay import (CRASHED, ERROR, FAILED, PASSED, RAN, SKIPPED, TIMEOUT,
-                              Replayer, ReplayError, count_calls, parse_calls)
+                              Replayer, ReplayError, _import_path, count_calls, parse_calls)
 from ..read.database import load
 from .errors import CommandError
 from .table import render
@@ -63,6 +64,14 @@ def chosen_numbers(args):
         except ReplayError as e:
             raise CommandError(str(e), exit_code=2) from None
     return None
+
+
+def use_import_paths(args):
+    """--path DIRs first on sys.path, the current directory last (as ``python -m``
+    would: the console script's sys.path does not hold it)."""
+    _import_path(args.import_path)
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
 
 
 def where(args):
@@ -201,6 +210,7 @@ def run(args):
     if args.timeout is not None and not args.timeout > 0:
         raise CommandError(f"--timeout must be > 0 seconds, got {args.timeout}", exit_code=2)
     the_rules = rules(args)
+    use_import_paths(args)
     check = args.check or args.func is not None
     with load(args.path, allow_pickle=args.allow_pickle) as db:
         progress = _Progress(count_calls(db, args.function, numbers, **where(args)),
