@@ -147,6 +147,9 @@ def _compare(e, a, rules, path, out):
             out.append(Difference(path, f"length {len(a)} != expected {len(e)}"))
             return
         for i, (x, y) in enumerate(zip(e, a)):
+            tx = type(x)
+            if tx is type(y) and tx in _EXACT_SCALARS and x == y:
+                continue   # the common case, without a call (and without building the path)
             _compare(x, y, rules, f"{path}[{i}]", out)
     elif isinstance(e, dict):
         missing = [k for k in e if k not in a]
