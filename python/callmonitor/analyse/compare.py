@@ -21,11 +21,13 @@ Rules (docs/replay.md):
   missing or extra key is a difference; sets and frozensets by equality.
 - Exceptions (``ExceptionInfo`` recorded vs an exception raised) by type name
   and message.
+- Classes, functions and modules by qualified name.
 - Objects without an ``__eq__`` of their own (identity) attribute by
   attribute (``__dict__`` and ``__slots__``), recursively; anything else by ``==``.
 - ``loose_dtype`` also lets a Python number match a numpy scalar.
 """
 import math
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -165,6 +167,9 @@ def _compare(e, a, rules, path, out):
         if str(e) != str(a):
             out.append(Difference(path, f"{type_name(type(a))}({str(a)!r}) != expected "
                                         f"{type_name(te)}({str(e)!r})"))
+    elif isinstance(e, _BY_NAME):
+        if _qualified(e) != _qualified(a):
+            out.append(Difference(path, f"{_qualified(a)} != expected {_qualified(e)}"))
     elif _eq_is_identity(te):
         # No __eq__ of its own: a replayed object never *is* the recorded one,
         # so compare what it holds, attribute by attribute.
@@ -188,6 +193,17 @@ def _compare(e, a, rules, path, out):
             return
         if not equal:
             out.append(Difference(path, f"{_short(a)} != expected {_short(e)}"))
+
+
+_BY_NAME = (type, types.FunctionType, types.BuiltinFunctionType, types.ModuleType)
+
+
+def _qualified(v):
+    """Classes, functions and modules: by their qualified name, main script aliases as one."""
+    module = getattr(v, "__module__", None) or ""
+    if module == "__mp_main__":
+        module = "__main__"
+    return f"{module}.{getattr(v, '__qualname__', getattr(v, '__name__', ''))}"
 
 
 def _eq_is_identity(t):
