@@ -242,3 +242,22 @@ def test_db_replay_returns_result_objects(kernels_db, tmp_path, monkeypatch):
         assert wrong[1].differences == ["result: 0.5 != expected 1.5 (abs error 1, rel error "
                                         "0.667; rtol 1e-09, atol 1e-12)"]
     assert callmonitor.output_directory() is None   # replaying recorded nothing
+
+
+def _set_first(value):
+    def port(xs, *rest, scale=1.0, **kw):
+        xs[0] = value
+    return port
+
+
+@pytest.mark.parametrize("port, mutated", [
+    (lambda xs, *rest, scale=1.0, **kw: None, []),
+    (lambda xs, *rest, scale=1.0, **kw: xs.append(0), ["xs"]),
+    (_set_first(True), ["xs"]),           # 1 -> True: equal by ==, another type
+    (_set_first(1), []),                  # the same value again is no change
+    (_set_first(float("nan")), ["xs"]),
+])
+def test_in_place_changes_are_exact(kernels_db, port, mutated):
+    with callmonitor.load(kernels_db) as db:
+        r = db.replay("summarize", 1, func=port, check=False)
+    assert r.status == "ran" and list(r.mutated) == mutated

@@ -22,8 +22,10 @@ import os
 import pickle
 import sys
 from time import perf_counter_ns
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
+
+import numpy as np
 
 from .. import _core
 from ..read.values import Unrestorable
@@ -55,8 +57,8 @@ class ReplayResult:
     invocation: int
     writer: str
     status: str
-    differences: List[str] = field(default_factory=list)
-    mutated: List[str] = field(default_factory=list)
+    differences: Sequence[str] = ()   # lists when there are any (no list per passing call)
+    mutated: Sequence[str] = ()
     recorded_ns: Optional[int] = None
     replay_ns: Optional[int] = None
     error: Optional[str] = None
@@ -74,6 +76,7 @@ class ReplayResult:
 
     def as_json(self) -> dict:
         d = asdict(self)
+        d["differences"], d["mutated"] = list(self.differences), list(self.mutated)
         d["passed"] = self.passed
         d["ratio"] = self.ratio
         return d
@@ -307,7 +310,38 @@ def count_calls(db, fn, numbers=None, *, writer=None, rank=None, pid=None) -> Op
 
 # -- replaying --------------------------------------------------------------------------
 
-_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), frozenset)
+_IMMUTABLE = frozenset((int, float, complex, str, bytes, bool, type(None), frozenset))
+
+
+def _snapshot(v):
+    """A cheap copy of `v` to compare with after the call: a list or dict of
+    immutable scalars (shallow copy), an array (copy); None: re-decode instead."""
+    t = type(v)
+    if t is list:
+        for x in v:
+            if type(x) not in _IMMUTABLE:
+                return None
+        return v[:]
+    if t is dict:
+        for x in v.values():
+            if type(x) not in _IMMUTABLE:
+                return None
+        return v.copy()
+    if t is np.ndarray and v.dtype.kind != "O":
+        return v.copy()
+    return None
+
+
+def _changed(before, after):
+    """Whether a snapshot differs from the value after the call (exactly;
+    NaN equal to NaN; an element of another type is a change)."""
+    if type(before) is list:
+        if before == after and list(map(type, before)) == list(map(type, after)):
+            return False
+    elif type(before) is dict:
+        if before == after and list(map(type, before.values())) == list(map(type, after.values())):
+            return False
+    return bool(differences(before, after, EXACT))
 
 
 def _parameter_names(call, nargs):
@@ -344,7 +378,7 @@ class Replayer:
         self._func = parse_func(func, self.path) if isinstance(func, str) else func
         self._given = func is not None
         self._found = {}
-        self._last_info = self._last_func = None
+        self._last_info = self._last_func = self._last_name = None
 
     def target(self, info) -> Callable:
         """The callable to replay a call of the recorded function `info` into."""
@@ -381,26 +415,35 @@ class Replayer:
         """Replays one recorded :class:`~callmonitor.Call` (the hot loop: one pass
         over the inputs, the common outcomes without extra calls)."""
         info = call.function
-        result = ReplayResult(info.full_name, call.invocation, call.writer, RAN,
-                              recorded_ns=call.duration_ns)
+        if info is self._last_info:
+            func, name = self._last_func, self._last_name
+        else:
+            func, name = None, info.full_name
+        result = ReplayResult(name, call.invocation, call.writer, RAN, recorded_ns=call.duration_ns)
         args, kwargs = call.args, call.kwargs
-        mutable = False
-        for v in (*args, *kwargs.values()) if kwargs else args:
-            if type(v) not in _IMMUTABLE:
-                if type(v) is Unrestorable:
+        snapshots = None       # [(position or keyword, copy before the call)]
+        redecode = False       # some input has no cheap copy: decode the record again
+        for key, v in (enumerate((*args, *kwargs.values())) if kwargs else enumerate(args)):
+            t = type(v)
+            if t not in _IMMUTABLE:
+                if t is Unrestorable:
                     result.status = ERROR
                     result.error = f"an input could not be restored: {v.reason}"
                     return result
-                mutable = True
-        if info is self._last_info:
-            func = self._last_func
-        else:
+                copy = _snapshot(v)
+                if copy is None:
+                    redecode = True
+                else:
+                    if snapshots is None:
+                        snapshots = []
+                    snapshots.append((key, copy))
+        if func is None:
             try:
                 func = self.target(info)
             except ReplayError as e:
                 result.status, result.error = ERROR, str(e)
                 return result
-            self._last_info, self._last_func = info, func
+            self._last_info, self._last_func, self._last_name = info, func, name
         raised = None
         start = perf_counter_ns()
         try:
@@ -411,8 +454,8 @@ class Replayer:
         except Exception as e:  # the replayed function's own exception is an outcome
             raised, value = e, None
         result.replay_ns = perf_counter_ns() - start
-        if mutable:
-            result.mutated = self._mutated(call, args, kwargs)
+        if snapshots is not None or redecode:
+            result.mutated = self._mutated(call, args, kwargs, snapshots, redecode)
         if not self.check:
             if raised is not None:
                 result.differences = [f"raised {type(raised).__name__}: {raised}"]
@@ -442,20 +485,25 @@ class Replayer:
             result.status = PASSED
         return result
 
-    def _mutated(self, call, args, kwargs) -> List[str]:
-        """Parameters whose value after the call differs from the recorded input
-        (a fresh decode of the record is the "before")."""
-        before_args, before_kwargs = self.db.get(self.fn, call.invocation, writer=call.writer)
-        names = None
-        changed = []
-        for i, (b, a) in enumerate(zip(before_args, args)):
-            if type(b) not in _IMMUTABLE and differences(b, a, EXACT):
-                names = names or _parameter_names(call, len(args))
-                changed.append(names[i])
-        for k, b in before_kwargs.items():
-            if type(b) not in _IMMUTABLE and differences(b, kwargs[k], EXACT):
-                changed.append(k)
-        return changed
+    def _mutated(self, call, args, kwargs, snapshots, redecode) -> List[str]:
+        """Parameters whose value after the call differs from before it: the
+        snapshot taken before the call, or a fresh decode of the record."""
+        values = (*args, *kwargs.values())
+        changed = set()
+        for key, before in snapshots or ():
+            if _changed(before, values[key]):
+                changed.add(key)
+        if redecode:
+            before_args, before_kwargs = self.db.get(self.fn, call.invocation, writer=call.writer)
+            taken = {key for key, _ in snapshots or ()}
+            for key, before in enumerate((*before_args, *before_kwargs.values())):
+                if key not in taken and type(before) not in _IMMUTABLE \
+                        and differences(before, values[key], EXACT):
+                    changed.add(key)
+        if not changed:
+            return ()
+        names = _parameter_names(call, len(args)) + list(kwargs)
+        return [names[key] for key in sorted(changed)]
 
 
 def replay(db, fn, n=None, func=None, *, check=True, rtol=None, atol=None, loose_dtype=False,
