@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 import callmonitor
-from _support import describe
+from _support import check, describe, run_python
 from replay_scenarios import (MISBEHAVING, change_kernels, cli, record_kernels, record_script)
 
 
@@ -261,3 +261,21 @@ def test_in_place_changes_are_exact(kernels_db, port, mutated):
     with callmonitor.load(kernels_db) as db:
         r = db.replay("summarize", 1, func=port)     # returns None: fails; what matters:
     assert r.status == "failed" and list(r.mutated) == mutated
+
+
+def test_a_call_whose_values_cannot_be_restored_is_reported_and_the_replay_goes_on(tmp_path):
+    (tmp_path / "gone.py").write_text("class Gone:\n    pass\n")
+    (tmp_path / "takes.py").write_text("from callmonitor import intercept\n\n"
+                                       "@intercept\ndef take(x):\n    return 1\n")
+    check(run_python("import gone, takes\ntakes.take(1)\ntakes.take(gone.Gone())\ntakes.take(2)\n",
+                     tmp_path))
+    (tmp_path / "gone.py").unlink()
+    db = tmp_path / "call-monitor"
+    for extra in ([], ["--isolate"], ["--calls", "1:3"]):
+        report, proc = replay_json(db, "take", "--check", "--allow-pickle", *extra,
+                                   cwd=tmp_path, rc=1)
+        assert statuses(report) == {1: "passed", 2: "error", 3: "passed"}, proc.stdout
+        assert "No module named 'gone'" in report["results"][1]["error"]
+    proc = cli("export-tests", db, "take", "--allow-pickle", "--to", tmp_path / "test_take.py",
+               cwd=tmp_path)
+    assert proc.returncode == 0 and "left out call_2" in proc.stdout, describe(proc)

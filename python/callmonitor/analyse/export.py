@@ -25,7 +25,7 @@ import numpy as np
 
 from ..read.values import Unrestorable
 from .compare import Rules, type_name
-from .replay import select_calls
+from .replay import Unreadable, select_calls
 
 MANIFEST_FORMAT = "callmonitor-export"
 MANIFEST_VERSION = 1
@@ -322,6 +322,9 @@ def export_tests(db, fn, to, numbers=None, *, distinct=False, max_calls=None, ru
                 else f"call_{call.invocation}")
         if progress is not None:
             progress(len(returns) + len(raises) + len(skipped) + 1)
+        if type(call) is Unreadable:
+            skipped.append((case, call.error))
+            continue
         if distinct:
             key = signature_key(call.args, call.kwargs)
             if key in seen:

@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from .compare import Rules
-from .replay import CRASHED, TIMEOUT, ReplayResult, select_calls
+from .replay import CRASHED, ERROR, TIMEOUT, ReplayResult, Unreadable, select_calls
 
 _STDERR_TAIL = 3   # lines of a dead worker's stderr quoted in its report
 
@@ -80,6 +80,9 @@ class IsolatedReplayer:
 
     def replay(self, call) -> ReplayResult:
         """Replays one recorded call in the worker (starting one if needed)."""
+        if type(call) is Unreadable:
+            return ReplayResult(call.function.full_name, call.invocation, call.writer, ERROR,
+                                error=call.error)
         if self._proc is None:
             self._start()
         base = ReplayResult(call.function.full_name, call.invocation, call.writer, CRASHED,
@@ -133,7 +136,7 @@ class IsolatedReplayer:
 
 def _worker(req_fd, res_fd, config):
     from ..read.database import load
-    from .replay import ERROR, Replayer, ReplayError, _core_disabled, _main_is_script
+    from .replay import Replayer, ReplayError, _core_disabled, _main_is_script, _read
     os.chdir(config["cwd"])
     sys.path.insert(0, config["cwd"])
     answers = os.fdopen(res_fd, "w", buffering=1)
@@ -149,7 +152,7 @@ def _worker(req_fd, res_fd, config):
     with os.fdopen(req_fd, "r") as requests, _core_disabled(), _main_is_script(func):
         for line in requests:
             writer, invocation = line.rstrip("\n").split("\t")
-            call = db.call(config["fn"], int(invocation), writer=writer)
+            call = _read(db, config["fn"], int(invocation), dict(writer=writer, rank=None, pid=None))
             if failure is not None:
                 result = ReplayResult(call.function.full_name, call.invocation, call.writer,
                                       ERROR, error=failure, recorded_ns=call.duration_ns)

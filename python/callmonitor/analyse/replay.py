@@ -28,6 +28,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
 import numpy as np
 
 from .. import _core
+from ..read.errors import DatabaseError
 from ..read.values import Unrestorable
 from .compare import _EXACT_SCALARS, EXACT, Rules, compare_exception, differences
 
@@ -254,39 +255,94 @@ def parse_calls(spec: str) -> List[Union[int, slice]]:
     return out
 
 
+@dataclass
+class Unreadable:
+    """Stands in for a chosen call whose record could not be turned back into
+    values (a pickled class that does not import here, a missing handler)."""
+    function: object      # the FunctionInfo
+    invocation: int
+    writer: str
+    error: str
+    duration_ns: Optional[int] = None
+
+
+_READ_ERRORS = (IndexError, LookupError, DatabaseError)   # about the database: not per call
+
+
+def _unreadable_text(e):
+    return (f"its values cannot be restored ({type(e).__name__}: {e}): a pickled or handled "
+            f"value's class must be importable here; run where its module is imported from, "
+            f"or give --path DIR")
+
+
 def select_calls(db, fn, numbers: Optional[Sequence[Union[int, slice]]] = None, *,
                  writer=None, rank=None, pid=None) -> Iterator:
-    """The recorded calls chosen: every call (`numbers` None) or the given numbers
-    and ranges, in the order given. A value that cannot be restored (its class
-    cannot be imported) raises :class:`ReplayError` saying so."""
-    calls = _chosen(db, fn, numbers, dict(writer=writer, rank=rank, pid=pid))
-    while True:
-        try:
-            call = next(calls)
-        except StopIteration:
-            return
-        except (ImportError, AttributeError, pickle.UnpicklingError) as e:
-            raise ReplayError(f"cannot restore a recorded value of {fn} ({type(e).__name__}: {e}):"
-                              f" its class must be importable here; run where its module is "
-                              f"imported from, or give --path DIR") from None
-        yield call
-
-
-def _chosen(db, fn, numbers, where):
+    """The recorded calls chosen: every call (`numbers` None: writer after writer,
+    in invocation order) or the given numbers and ranges, in the order given. A
+    call whose values cannot be restored comes as an :class:`Unreadable`, and
+    the others still come."""
+    where = dict(writer=writer, rank=rank, pid=pid)
     if numbers is None:
-        yield from db.calls(fn, **where)
+        for info in _functions(db, fn, where):
+            yield from _writer_calls(db, fn, info)
         return
     for item in numbers:
         if isinstance(item, slice):
-            first = db.call(fn, item.start, **where)
-            last = item.stop if item.stop is not None else first.function.calls
+            first = _read(db, fn, item.start, where)
+            count = first.function.calls
+            last = item.stop if item.stop is not None else count
             if last < 0:
-                last = first.function.calls + 1 + last
+                last = count + 1 + last
             yield first
             for n in range(first.invocation + 1, last + 1):
-                yield db.call(fn, n, **where)
+                yield _read(db, fn, n, where)
         else:
-            yield db.call(fn, item, **where)
+            yield _read(db, fn, item, where)
+
+
+def _functions(db, fn, where):
+    """The recorded FunctionInfos (one per writer) `fn` names, in writer order."""
+    pids = {w["id"]: w["pid"] for w in db.writer_info()}
+    found = [f for f in db.functions if fn in (f.full_name, f.qualname, f.name)
+             and (where["writer"] is None or where["writer"] in (f.writer, f.writer.split("/")[-1]))
+             and (where["rank"] is None or f.rank == where["rank"])
+             and (where["pid"] is None or pids.get(f.writer) == where["pid"])]
+    if len({f.full_name for f in found}) != 1:
+        next(iter(db.calls(fn, **where)), None)   # the database says what is wrong
+    return found
+
+
+def _writer_calls(db, fn, info):
+    last = 0
+    try:
+        for call in db.calls(fn, writer=info.writer):
+            last = call.invocation
+            yield call
+        return
+    except _READ_ERRORS:
+        raise
+    except Exception as e:
+        yield Unreadable(info, last + 1, info.writer, _unreadable_text(e))
+    for n in range(last + 2, info.calls + 1):   # after a failure: one call at a time
+        try:
+            yield db.call(fn, n, writer=info.writer)
+        except IndexError:
+            continue   # no call n in this writer
+        except _READ_ERRORS:
+            raise
+        except Exception as e:
+            yield Unreadable(info, n, info.writer, _unreadable_text(e))
+
+
+def _read(db, fn, n, where):
+    try:
+        return db.call(fn, n, **where)
+    except _READ_ERRORS:
+        raise
+    except Exception as e:
+        info = _functions(db, fn, where)[0]
+        m = n if n > 0 else info.calls + 1 + n
+        return Unreadable(info, m, info.writer, _unreadable_text(e))
 
 
 def count_calls(db, fn, numbers=None, *, writer=None, rank=None, pid=None) -> Optional[int]:
@@ -415,6 +471,9 @@ class Replayer:
         """Replays one recorded :class:`~callmonitor.Call` (the hot loop: one pass
         over the inputs, the common outcomes without extra calls)."""
         info = call.function
+        if type(call) is Unreadable:
+            return ReplayResult(info.full_name, call.invocation, call.writer, ERROR,
+                                error=call.error)
         if info is self._last_info:
             func, name = self._last_func, self._last_name
         else:
