@@ -1,11 +1,14 @@
 """`callmonitor replay` through the real console command, and db.replay()."""
 import json
-import textwrap
+import os
+import pty
+import subprocess
+import sys
 
 import pytest
 
 import callmonitor
-from _support import check, describe, run_python
+from _support import check, describe, run_python, subprocess_env
 from replay_scenarios import (MISBEHAVING, change_kernels, cli, record_kernels, record_script)
 
 
@@ -279,3 +282,30 @@ def test_a_call_whose_values_cannot_be_restored_is_reported_and_the_replay_goes_
     proc = cli("export-tests", db, "take", "--allow-pickle", "--to", tmp_path / "test_take.py",
                cwd=tmp_path)
     assert proc.returncode == 0 and "left out call_2" in proc.stdout, describe(proc)
+
+
+def test_module_form_and_a_terminal_table(kernels_db, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "callmonitor", "replay", str(kernels_db), "add",
+                           "--calls", "1:3", "--check"], cwd=tmp_path, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "3 passed" in proc.stdout, describe(proc)
+    main, child = pty.openpty()     # stdout a terminal: the table is drawn by rich
+    env = subprocess_env({"COLUMNS": "160"})
+    proc = subprocess.run([sys.executable, "-m", "callmonitor", "replay", str(kernels_db), "add",
+                           "--calls", "1:3", "--check"], cwd=tmp_path, env=env, stdout=child,
+                          stderr=subprocess.PIPE, timeout=60)
+    os.close(child)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main)
+    text = out.decode()
+    assert proc.returncode == 0, proc.stderr
+    assert "┃" in text or "│" in text, text            # a rich table, not the plain one
+    assert "PASS" in text and "3 passed" in text

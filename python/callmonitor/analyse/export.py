@@ -19,7 +19,7 @@ import math
 import os
 import pickle
 import re
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 

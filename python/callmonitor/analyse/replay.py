@@ -19,7 +19,6 @@ import importlib
 import importlib.util
 import inspect
 import os
-import pickle
 import sys
 from time import perf_counter_ns
 from dataclasses import asdict, dataclass
