@@ -29,6 +29,7 @@ Rules (docs/replay.md):
 import math
 import types
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -59,8 +60,8 @@ class Difference:
 class Rules:
     """How strictly to compare: tolerances for floats (None: per dtype) and
     whether array dtypes may differ."""
-    rtol: float = None
-    atol: float = None
+    rtol: Optional[float] = None
+    atol: Optional[float] = None
     loose_dtype: bool = False
 
     def tolerance(self, dtype):

@@ -19,7 +19,7 @@ import math
 import os
 import pickle
 import re
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 
@@ -181,8 +181,9 @@ def literal(v) -> Optional[str]:
     if t is complex:
         return f"complex({_float_literal(v.real)}, {_float_literal(v.imag)})"
     if t in (list, tuple, set, frozenset):
-        items = [literal(x) for x in v]
-        if any(i is None for i in items):
+        maybe = [literal(x) for x in v]
+        items = [i for i in maybe if i is not None]
+        if len(items) != len(maybe):
             return None
         if t is list:
             return "[" + ", ".join(items) + "]"
@@ -313,7 +314,10 @@ def export_tests(db, fn, to, numbers=None, *, distinct=False, max_calls=None, ru
     if os.path.exists(data_dir) and os.listdir(data_dir) and not force:
         raise ExportError(f"{data_dir} exists: give another --to, or --force to overwrite it")
     writer_src = _TestWriter(data_dir, data_name)
-    returns, raises, skipped, seen = [], [], [], set()
+    returns: List[str] = []
+    raises: List[str] = []
+    skipped: List[tuple] = []
+    seen: set = set()
     function = None
     several = len({w for w in _writers_of(db, fn, writer, rank, pid)}) > 1
     for call in select_calls(db, fn, numbers, writer=writer, rank=rank, pid=pid):

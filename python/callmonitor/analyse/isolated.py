@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Optional
 
 from .compare import Rules
 from .replay import CRASHED, ERROR, TIMEOUT, ReplayResult, Unreadable, select_calls
@@ -36,7 +37,7 @@ class IsolatedReplayer:
                        "cwd": os.getcwd()}
         self.timeout = timeout
         self.where = dict(writer=writer, rank=rank, pid=pid)
-        self._proc = None
+        self._proc: Optional[subprocess.Popen] = None
 
     def _start(self):
         req_r, req_w = os.pipe()
@@ -85,6 +86,8 @@ class IsolatedReplayer:
                                 error=call.error)
         if self._proc is None:
             self._start()
+        proc = self._proc
+        assert proc is not None
         base = ReplayResult(call.function.full_name, call.invocation, call.writer, CRASHED,
                             recorded_ns=call.duration_ns)
         try:
@@ -105,7 +108,7 @@ class IsolatedReplayer:
                 return base
         line = self._answers.readline()
         if not line:
-            code = self._proc.wait()
+            code = proc.wait()
             tail = self._tail()
             self._stop(kill=False)
             how = (f"killed by signal {-code}" if code < 0 else f"exited with status {code}")

@@ -20,9 +20,10 @@ import importlib.util
 import inspect
 import os
 import sys
+import types
 from time import perf_counter_ns
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -106,7 +107,7 @@ def _package_root(module: str, file: str) -> Optional[str]:
     return os.sep.join(path[:-len(parts)]) or os.sep
 
 
-_scripts = {}
+_scripts: Dict[str, types.ModuleType] = {}
 
 
 def load_script(file: str):
@@ -124,6 +125,8 @@ def load_script(file: str):
                           f"--func module:function to replay into another implementation")
     _import_path([os.path.dirname(file)])
     spec = importlib.util.spec_from_file_location(MAIN_ALIAS, file)
+    if spec is None or spec.loader is None:
+        raise ReplayError(f"{file} cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     previous = sys.modules.get(MAIN_ALIAS)
     sys.modules[MAIN_ALIAS] = module
@@ -236,7 +239,7 @@ def _main_is_script(func):
 def parse_calls(spec: str) -> List[Union[int, slice]]:
     """``"1:100,250,-1"`` -> [slice(1, 100), 250, -1]: numbers from 1 (negative from
     the end); ``a:b`` includes both ends; ``a:`` to the last call, ``:b`` from the first."""
-    out = []
+    out: List[Union[int, slice]] = []
     for part in spec.replace(" ", "").split(","):
         if not part:
             continue
@@ -258,7 +261,7 @@ def parse_calls(spec: str) -> List[Union[int, slice]]:
 class Unreadable:
     """Stands in for a chosen call whose record could not be turned back into
     values (a pickled class that does not import here, a missing handler)."""
-    function: object      # the FunctionInfo
+    function: Any         # the FunctionInfo
     invocation: int
     writer: str
     error: str
@@ -432,8 +435,10 @@ class Replayer:
         self.where = dict(writer=writer, rank=rank, pid=pid)
         self._func = parse_func(func, self.path) if isinstance(func, str) else func
         self._given = func is not None
-        self._found = {}
-        self._last_info = self._last_func = self._last_name = None
+        self._found: Dict[tuple, Callable] = {}
+        self._last_info: Any = None
+        self._last_func: Optional[Callable] = None
+        self._last_name = ""
 
     def target(self, info) -> Callable:
         """The callable to replay a call of the recorded function `info` into."""
@@ -456,7 +461,7 @@ class Replayer:
     def run(self, numbers=None, progress=None) -> List[ReplayResult]:
         """Every chosen call replayed, in order; progress(done) after each."""
         func = self.prepare()
-        out = []
+        out: List[ReplayResult] = []
         append = out.append
         replay = self.replay
         with _core_disabled(), _main_is_script(func):
@@ -543,7 +548,7 @@ class Replayer:
             result.status = PASSED
         return result
 
-    def _mutated(self, call, args, kwargs, snapshots, redecode) -> List[str]:
+    def _mutated(self, call, args, kwargs, snapshots, redecode) -> Sequence[str]:
         """Parameters whose value after the call differs from before it: the
         snapshot taken before the call, or a fresh decode of the record."""
         values = (*args, *kwargs.values())

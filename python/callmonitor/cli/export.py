@@ -49,12 +49,12 @@ def run(args):
         return 0
     print(f"exported {manifest['function']} call #{manifest['invocation']} to {args.to}")
     entries = manifest["parameters"] + ([manifest["result"]] if manifest["result"] else [])
-    for e in entries:
-        where = e.get("file", "not exported: " + e.get("unavailable", ""))
-        if "key" in e:
-            where += f"[{e['key']}]"
-        shape = f" {e['dtype']} {tuple(e['shape'])}" if "dtype" in e else ""
-        print(f"  {e['name']:<16} {e['type']}{shape}  -> {where}")
+    for entry in entries:
+        where = entry.get("file", "not exported: " + entry.get("unavailable", ""))
+        if "key" in entry:
+            where += f"[{entry['key']}]"
+        shape = f" {entry['dtype']} {tuple(entry['shape'])}" if "dtype" in entry else ""
+        print(f"  {entry['name']:<16} {entry['type']}{shape}  -> {where}")
     if manifest["exception"]:
         print(f"  raised {manifest['exception']['type']}: {manifest['exception']['message']}")
     return 0
