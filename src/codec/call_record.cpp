@@ -2,7 +2,7 @@
 
 #include "callmonitor/errors.h"
 #include "callmonitor/value_parser.h"
-#include "callmonitor/varint.h"
+#include "codec/varint.h"
 
 namespace callmonitor {
 

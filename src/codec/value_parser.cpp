@@ -4,7 +4,7 @@
 #include <string>
 
 #include "callmonitor/errors.h"
-#include "callmonitor/varint.h"
+#include "codec/varint.h"
 
 namespace callmonitor {
 

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "callmonitor/varint.h"
+#include "codec/varint.h"
 
 namespace callmonitor {
 

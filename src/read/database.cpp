@@ -11,9 +11,9 @@
 #include <shared_mutex>
 
 #include "callmonitor/errors.h"
-#include "read/lmdb_meta_check.h"
-#include "store/env_registry.h"
-#include "store/lmdb.h"
+#include "lmdb/lmdb_meta_check.h"
+#include "lmdb/env_registry.h"
+#include "lmdb/lmdb.h"
 
 namespace callmonitor {
 namespace {

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "store/env_registry.h"
+#include "lmdb/env_registry.h"
 
 namespace callmonitor::store {
 

@@ -21,8 +21,8 @@
 
 #include "callmonitor/call_record.h"
 #include "callmonitor/errors.h"
-#include "store/env_registry.h"
-#include "store/lmdb.h"
+#include "lmdb/env_registry.h"
+#include "lmdb/lmdb.h"
 #include "store/write_env.h"
 
 namespace callmonitor {

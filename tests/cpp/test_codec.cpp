@@ -16,7 +16,7 @@
 #include "callmonitor/value.h"
 #include "callmonitor/value_parser.h"
 #include "callmonitor/value_writer.h"
-#include "callmonitor/varint.h"
+#include "codec/varint.h"
 #include "value_test_util.h"
 
 using namespace callmonitor;

@@ -11,7 +11,7 @@
 #include "callmonitor/database.h"
 #include "callmonitor/errors.h"
 #include "callmonitor/writer.h"
-#include "store/lmdb.h"
+#include "lmdb/lmdb.h"
 #include "store_fixtures.h"
 
 namespace callmonitor {

@@ -14,7 +14,7 @@
 #include "callmonitor/database.h"
 #include "callmonitor/errors.h"
 #include "callmonitor/writer.h"
-#include "store/env_registry.h"
+#include "lmdb/env_registry.h"
 #include "store_fixtures.h"
 
 namespace callmonitor {

@@ -21,6 +21,8 @@ import pytest
 import callmonitor
 from _support import describe, subprocess_env
 
+pytestmark = pytest.mark.integration  # real processes: mpirun, forks, kills
+
 # -- helpers -------------------------------------------------------------------------------
 
 
@@ -318,6 +320,7 @@ print(callmonitor.flush(), callmonitor.stats()["dropped_calls"], f"{time.perf_co
 GB_CALLS = 384   # 3 GiB of arrays
 
 
+@pytest.mark.big_memory
 def test_map_grows_from_one_mib_past_three_gib_of_arrays(tmp_path, run_recorder):
     # GIVEN a 1 MiB initial map, WHEN 384 calls pass 8 MiB arrays (3 GiB), THEN no warning,
     # nothing dropped, and every array reads back with its own values.

@@ -222,6 +222,7 @@ print("peak MiB", peak >> 10, "before", before >> 10, file=sys.stderr)
 '''
 
 
+@pytest.mark.big_memory
 def test_one_gib_bytes_argument_is_recorded_within_a_small_multiple_of_its_size(tmp_path, run_recorder):
     # GIVEN a 1 GiB bytes object, WHEN passed to an intercepted function, THEN the program
     # runs as without capture, the bytes are recorded whole, and the process's peak memory

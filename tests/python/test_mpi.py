@@ -24,6 +24,8 @@ from callmonitor.capture import launcher, run_directory
 from _support import assert_same, check, describe, subprocess_env
 from test_cli import cli
 
+pytestmark = pytest.mark.integration  # real processes: mpirun, forks, kills
+
 RANKS = 4
 MPI_TIMEOUT_S = 120      # a hanging job fails its test instead of hanging CI
 RUN = "call-monitor"

@@ -10,6 +10,8 @@ import pytest
 import callmonitor
 from _support import check, describe
 
+pytestmark = pytest.mark.integration  # real processes: mpirun, forks, kills
+
 
 def run_dirs(tmp_path):
     return sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("call-monitor"))

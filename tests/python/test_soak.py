@@ -1,5 +1,6 @@
 """Load and soak: 10,000,000 small calls in one run with memory staying bounded, while
 another process polls the live database."""
+import pytest
 import subprocess
 import sys
 import time
@@ -15,6 +16,8 @@ SOAK = '''
 import resource, sys, time
 import callmonitor
 from callmonitor import intercept
+
+pytestmark = pytest.mark.integration  # real processes: mpirun, forks, kills
 
 @intercept
 def f(i, x):
@@ -41,6 +44,7 @@ BUFFER_BOUND_KIB = 64 << 10      # WriterOptions::maxBufferBytes default
 MEMORY_BOUND_KIB = 2 * BUFFER_BOUND_KIB + (32 << 10)
 
 
+@pytest.mark.big_memory
 def test_ten_million_calls_with_bounded_memory_while_a_reader_polls(tmp_path):
     # GIVEN a program making 10,000,000 small intercepted calls, WHILE this process polls
     # the live database (fresh load(), len(), the last call), THEN every call is stored, the

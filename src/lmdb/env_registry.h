@@ -24,7 +24,7 @@
 #include <mutex>
 #include <string>
 
-#include "store/lmdb.h"
+#include "lmdb/lmdb.h"
 
 namespace callmonitor::store {
 

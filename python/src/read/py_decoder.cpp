@@ -1,4 +1,4 @@
-#include "py_decoder.h"
+#include "read/py_decoder.h"
 
 #include <vector>
 

@@ -1,4 +1,4 @@
-#include "handler_table.h"
+#include "capture/handler_table.h"
 
 namespace callmonitor::py {
 

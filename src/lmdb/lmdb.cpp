@@ -1,4 +1,4 @@
-#include "store/lmdb.h"
+#include "lmdb/lmdb.h"
 
 #include <cerrno>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "recorder.h"
+#include "capture/recorder.h"
 
 #include <signal.h>
 #include <time.h>

@@ -1,4 +1,4 @@
-#include "call_clock.h"
+#include "capture/call_clock.h"
 
 #include <time.h>
 

@@ -1,10 +1,10 @@
-#include "py_encoder.h"
+#include "capture/py_encoder.h"
 
 #include <cstring>
 #include <string_view>
 #include <unordered_map>
 
-#include "handler_table.h"
+#include "capture/handler_table.h"
 #include "hooks.h"
 #include "ndarray/python/array_python.h"
 

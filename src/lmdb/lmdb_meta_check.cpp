@@ -6,7 +6,7 @@
 //                                 u64 branch, leaf, overflow pages, entries | u64 root)
 //               88: MDB_db main  (same layout)
 //              136: u64 last_pgno | 144: u64 txnid
-#include "read/lmdb_meta_check.h"
+#include "lmdb/lmdb_meta_check.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "interceptor.h"
+#include "capture/interceptor.h"
 
 #include <cstddef>
 #include <string>
@@ -6,8 +6,8 @@
 
 #include "callmonitor/call_record.h"
 #include "callmonitor/value_writer.h"
-#include "py_encoder.h"
-#include "recorder.h"
+#include "capture/py_encoder.h"
+#include "capture/recorder.h"
 
 namespace callmonitor::py {
 namespace {

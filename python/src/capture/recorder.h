@@ -13,7 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "call_clock.h"
+#include "capture/call_clock.h"
 #include "callmonitor/writer.h"
 
 namespace callmonitor::py {

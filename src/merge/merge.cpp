@@ -16,7 +16,7 @@
 #include "callmonitor/errors.h"
 #include "callmonitor/format.h"
 #include "callmonitor/records.h"
-#include "store/lmdb.h"
+#include "lmdb/lmdb.h"
 #include "store/write_env.h"
 
 namespace callmonitor {

@@ -1,4 +1,4 @@
-#include "store/env_registry.h"
+#include "lmdb/env_registry.h"
 
 #include <unistd.h>
 
