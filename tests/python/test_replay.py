@@ -171,6 +171,7 @@ def test_script_functions_load_without_running_the_main_block(tmp_path):
     assert proc.returncode == 1 and "63 != expected 42" in proc.stdout, describe(proc)
 
 
+@pytest.mark.integration   # a replayed call aborts its process, another hangs until killed
 def test_isolate_reports_a_crash_and_a_timeout_and_goes_on(kernels_db, tmp_path):
     change_kernels(tmp_path, "return x  # misbehave here", MISBEHAVING)
     report, proc = replay_json(kernels_db, "crash", "--check", "--isolate", "--timeout", "3",
@@ -234,6 +235,7 @@ def test_help_lists_the_options():
 def test_db_replay_returns_result_objects(kernels_db, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
+    recording_into = callmonitor.output_directory()
     with callmonitor.load(kernels_db) as db:
         r = db.replay("step", 5)
         assert r.passed and r.status == "passed" and r.mutated == ["out"]
@@ -244,7 +246,8 @@ def test_db_replay_returns_result_objects(kernels_db, tmp_path, monkeypatch):
         assert [r.status for r in wrong] == ["passed", "failed"]   # 0 - 0 == 0 + 0
         assert wrong[1].differences == ["result: 0.5 != expected 1.5 (abs error 1, rel error "
                                         "0.667; rtol 1e-09, atol 1e-12)"]
-    assert callmonitor.output_directory() is None   # replaying recorded nothing
+    assert callmonitor.output_directory() == recording_into   # replaying recorded nothing
+    assert sorted(p.name for p in tmp_path.glob("call-monitor*")) == ["call-monitor"]
 
 
 def _set_first(value):

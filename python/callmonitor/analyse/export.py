@@ -292,11 +292,14 @@ def _importable(module):
 
 
 def _find_source(module, qualname, file, out_dir):
-    """Source that finds a recorded function or class (a script's by its path
-    relative to the test file)."""
+    """Source that finds a recorded function or class (a script's by its path:
+    relative to the test file when it is near it, else absolute)."""
     if module == "__main__" and file:
-        rel = os.path.relpath(os.path.abspath(file), out_dir)
-        return f"find_function({module!r}, {qualname!r}, HERE / {rel!r})"
+        path = os.path.abspath(file)
+        rel = os.path.relpath(path, out_dir)
+        if rel.split(os.sep)[:3].count("..") < 3:   # near the test file: move together
+            return f"find_function({module!r}, {qualname!r}, HERE / {rel!r})"
+        return f"find_function({module!r}, {qualname!r}, {path!r})"
     return f"find_function({module!r}, {qualname!r})"
 
 
