@@ -312,3 +312,30 @@ def test_module_form_and_a_terminal_table(kernels_db, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "┃" in text or "│" in text, text            # a rich table, not the plain one
     assert "PASS" in text and "3 passed" in text
+
+
+def test_every_writer_of_a_run_is_replayed_and_one_can_be_chosen(kernels_db, tmp_path):
+    # GIVEN a run where a forked child recorded add() too (a writer pid-N of its own)
+    check(run_python("""
+        import os, kernels
+        kernels.add(1, 2)
+        pid = os.fork()
+        if pid == 0:
+            kernels.add(3, 4)
+            kernels.add(5, 6)
+            os._exit(0)
+        os.waitpid(pid, 0)
+    """, tmp_path))
+    run = tmp_path / "call-monitor-1"
+    with callmonitor.load(run) as db:
+        writers = db.writers
+    assert len(writers) == 2, writers
+    report, proc = replay_json(run, "add", "--check", cwd=tmp_path, rc=0)
+    assert [(r["writer"], r["invocation"]) for r in report["results"]] == [
+        (writers[0], 1), (writers[1], 1), (writers[1], 2)]
+    table = cli("replay", run, "add", "--check", cwd=tmp_path).stdout
+    assert "writer" in table.splitlines()[0] and writers[1] in table
+    report, _ = replay_json(run, "add", "--check", "--writer", writers[1], cwd=tmp_path, rc=0)
+    assert [r["invocation"] for r in report["results"]] == [1, 2]
+    report, _ = replay_json(run, "add", "2", "--check", "--writer", writers[1], cwd=tmp_path, rc=0)
+    assert [(r["writer"], r["invocation"]) for r in report["results"]] == [(writers[1], 2)]
