@@ -339,3 +339,11 @@ def test_every_writer_of_a_run_is_replayed_and_one_can_be_chosen(kernels_db, tmp
     assert [r["invocation"] for r in report["results"]] == [1, 2]
     report, _ = replay_json(run, "add", "2", "--check", "--writer", writers[1], cwd=tmp_path, rc=0)
     assert [(r["writer"], r["invocation"]) for r in report["results"]] == [(writers[1], 2)]
+
+
+def test_a_module_that_fails_on_import_is_a_clear_error(kernels_db, tmp_path):
+    (tmp_path / "broken.py").write_text("raise RuntimeError('no GPU here')\n")
+    proc = cli("replay", kernels_db, "add", "--func", "broken:add", cwd=tmp_path)
+    assert proc.returncode == 2, describe(proc)
+    assert "importing broken failed: RuntimeError: no GPU here" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -177,7 +177,7 @@ def find_function(module: str, qualname: str, file: str = "", path: Sequence[str
     if module == "__main__":
         return unwrap(_walk(load_script(file), qualname, f"the script {file}"))
     try:
-        mod = importlib.import_module(module)
+        mod = _import(module)
     except ImportError as first:
         root = _package_root(module, file)
         if root is None or root in sys.path:
@@ -185,10 +185,21 @@ def find_function(module: str, qualname: str, file: str = "", path: Sequence[str
                               f"imported from, or give --path DIR") from None
         sys.path.append(root)
         try:
-            mod = importlib.import_module(module)
+            mod = _import(module)
         except ImportError as e:
             raise ReplayError(f"cannot import {module} ({e}): give --path DIR") from None
     return unwrap(_walk(mod, qualname, f"module {module}"))
+
+
+def _import(module: str):
+    """import_module; an error while the module runs (not a missing module) is a ReplayError."""
+    try:
+        with _core_disabled():
+            return importlib.import_module(module)
+    except ImportError:
+        raise
+    except BaseException as e:
+        raise ReplayError(f"importing {module} failed: {type(e).__name__}: {e}") from e
 
 
 def parse_func(spec: str, path: Sequence[str] = ()) -> Callable:
@@ -200,7 +211,7 @@ def parse_func(spec: str, path: Sequence[str] = ()) -> Callable:
     if module.endswith(".py") and os.path.isfile(module):
         return unwrap(_walk(load_script(module), attr, f"the script {module}"))
     try:
-        mod = importlib.import_module(module)
+        mod = _import(module)
     except ImportError as e:
         raise ReplayError(f"--func {spec}: cannot import {module} ({e}); give --path DIR") from None
     return unwrap(_walk(mod, attr, f"module {module}"))
