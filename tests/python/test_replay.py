@@ -347,3 +347,8 @@ def test_a_module_that_fails_on_import_is_a_clear_error(kernels_db, tmp_path):
     assert proc.returncode == 2, describe(proc)
     assert "importing broken failed: RuntimeError: no GPU here" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_isolate_keeps_the_usage_errors(kernels_db, tmp_path):
+    proc = cli("replay", kernels_db, "local", "--check", "--isolate", cwd=tmp_path)
+    assert proc.returncode == 2 and "--func" in proc.stderr, describe(proc)

@@ -120,14 +120,13 @@ class IsolatedReplayer:
         return ReplayResult(**data)
 
     def run(self, db, numbers=None, progress=None):
-        """Every chosen call replayed in the worker; the calls are read here too,
-        so a script's classes are loaded here as well (to restore its pickles)."""
-        from .replay import Replayer, ReplayError, _main_is_script
-        try:
-            func = Replayer(db, self.config["fn"], self.config["func"],
-                            path=self.config["path"]).prepare()
-        except ReplayError:
-            func = None   # the worker reports it, call by call
+        """Every chosen call replayed in the worker. The function is also found
+        here: the calls are read here too (for their numbers and durations), and
+        a script's classes must exist to restore its pickles."""
+        from .replay import Replayer, _main_is_script
+        # A function that cannot be found is a ReplayError here, as without isolation.
+        func = Replayer(db, self.config["fn"], self.config["func"],
+                        path=self.config["path"]).prepare()
         out = []
         with _main_is_script(func):
             for call in select_calls(db, self.config["fn"], numbers, **self.where):
