@@ -197,6 +197,7 @@ def test_call_selection(kernels_db, tmp_path):
 @pytest.mark.parametrize("args, text", [
     (["1", "--all"], "not several"),
     (["--calls", "x:y"], "--calls wants"),
+    (["--calls", "5:2"], "runs backwards"),
     (["--timeout", "2"], "--timeout needs --isolate"),
     (["--func", "nocolon"], "module:function"),
     (["--func", "no_such_module_here:f"], "cannot import"),
@@ -209,9 +210,11 @@ def test_usage_errors_exit_2(kernels_db, tmp_path, args, text):
 
 def test_unknown_function_and_call_number(kernels_db, tmp_path):
     proc = cli("replay", kernels_db, "nope", cwd=tmp_path)
-    assert proc.returncode != 0 and "no function 'nope'" in proc.stderr, describe(proc)
+    assert proc.returncode == 2 and "no function 'nope'" in proc.stderr, describe(proc)
     proc = cli("replay", kernels_db, "add", "99", cwd=tmp_path)
-    assert proc.returncode != 0 and "calls 1..21" in proc.stderr, describe(proc)
+    assert proc.returncode == 2 and "calls 1..21" in proc.stderr, describe(proc)
+    proc = cli("replay", kernels_db, "add", "--writer", "rank-0007", cwd=tmp_path)
+    assert proc.returncode == 2 and "no writer" in proc.stderr, describe(proc)
 
 
 def test_path_option_finds_the_module_from_elsewhere(kernels_db, tmp_path):

@@ -257,7 +257,11 @@ def parse_calls(spec: str) -> List[Union[int, slice]]:
         try:
             if ":" in part:
                 a, b = part.split(":", 1)
-                out.append(slice(int(a) if a else 1, int(b) if b else None))
+                first, last = int(a) if a else 1, int(b) if b else None
+                if last is not None and (first > 0) == (last > 0) and last < first:
+                    raise ReplayError(f"--calls: the range {part} runs backwards; write "
+                                      f"{last}:{first}")
+                out.append(slice(first, last))
             else:
                 out.append(int(part))
         except ValueError:

@@ -43,7 +43,7 @@ def run(args):
                                progress=progress, **where(args))
         except ExportError as e:
             raise CommandError(str(e)) from None
-        except ReplayError as e:
+        except (ReplayError, LookupError, IndexError) as e:   # no such function, call, writer
             raise CommandError(str(e), exit_code=2) from None
         finally:
             progress.close()

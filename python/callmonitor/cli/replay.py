@@ -230,7 +230,7 @@ def run(args):
                 engine = Replayer(db, args.function, args.func, check=check, rules=the_rules,
                                   path=args.import_path, **where(args))
                 results = engine.run(numbers, progress)
-        except ReplayError as e:
+        except (ReplayError, LookupError, IndexError) as e:   # no such function, call, writer
             raise CommandError(str(e), exit_code=2) from None
         finally:
             progress.close()
