@@ -228,3 +228,28 @@ def test_export_help_lists_the_options():
         proc = cli(command, "--help", cwd=".")
         assert proc.returncode == 0
         assert all(o in proc.stdout for o in options), proc.stdout
+
+
+@pytest.mark.parametrize("value", [
+    None, True, -7, 10**40, 0.1, -0.0, float("nan"), float("-inf"), complex(1.5, -2), "é\n'\"",
+    b"\x00\xff", [1, [2.5, (3,)]], (), (1,), {"a": {1: None}}, set(), {1, 2}, frozenset({"x"}),
+    np.float32(0.1), np.float16(3.3), np.int8(-3), np.uint64(2**64 - 1), np.bool_(True),
+    np.complex64(1 + 2j), np.arange(6, dtype=np.int16).reshape(2, 3), np.array([np.nan, 1e-300]),
+    np.asfortranarray(np.arange(6.0).reshape(2, 3)), np.zeros((0, 2), np.float32),
+    np.array(3.5), np.array([True, False]),
+])
+def test_literals_rebuild_the_value_exactly(value):
+    from callmonitor.analyse.compare import EXACT, differences
+    from callmonitor.analyse.export import literal
+    text = literal(value)
+    assert text is not None
+    back = eval(text, {"np": np})
+    assert type(back) is type(value) and differences(value, back, EXACT) == [], text
+    if isinstance(value, np.ndarray):
+        assert back.dtype == value.dtype and back.flags.f_contiguous == value.flags.f_contiguous
+
+
+@pytest.mark.parametrize("value", [object(), np.arange(100.0), np.array(["a"]), np.longdouble(1)])
+def test_no_literal_for_objects_and_large_or_unusual_arrays(value):
+    from callmonitor.analyse.export import literal
+    assert literal(value) is None

@@ -197,7 +197,7 @@ def literal(v) -> Optional[str]:
             return None
         return "{" + ", ".join(f"{k}: {x}" for k, x in pairs) + "}"
     if isinstance(v, np.generic) and _literal_dtype(v.dtype):
-        return f"np.{v.dtype.name}({literal(v.item())})"
+        return f"np.{type(v).__name__}({literal(v.item())})"
     if isinstance(v, np.ndarray) and _literal_dtype(v.dtype) and v.size <= LITERAL_ELEMENTS:
         flat = literal(v.reshape(-1).tolist())
         text = f'np.array({flat}, dtype="{v.dtype.str}")'
