@@ -135,6 +135,7 @@ def test_generated_tests_pass_then_fail_after_a_change(kernels_db, tmp_path):
     assert "np.array([0.0, 1.0, 2.0, 3.0], dtype=\"<f4\")" in source   # small ones literal
     green = run_pytest(test_file, tmp_path)
     assert green.returncode == 0 and "6 passed" in green.stdout, describe(green)
+    assert sorted(p.name for p in tmp_path.glob("call-monitor*")) == ["call-monitor"]   # no new run
     change_kernels(tmp_path, "np.roll(u, 1)", "np.roll(u, 2)")
     red = run_pytest(test_file, tmp_path)
     assert red.returncode == 1, describe(red)

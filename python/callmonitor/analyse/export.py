@@ -297,7 +297,8 @@ def _find_source(module, qualname, file, out_dir):
     if module == "__main__" and file:
         path = os.path.abspath(file)
         rel = os.path.relpath(path, out_dir)
-        if rel.split(os.sep)[:3].count("..") < 3:   # near the test file: move together
+        near = os.path.commonpath([path, out_dir]) != os.path.dirname(os.sep)
+        if near and rel.split(os.sep)[:3].count("..") < 3:   # they move together
             return f"find_function({module!r}, {qualname!r}, HERE / {rel!r})"
         return f"find_function({module!r}, {qualname!r}, {path!r})"
     return f"find_function({module!r}, {qualname!r})"
@@ -404,12 +405,19 @@ def _test_source(function, returns, raises, skipped, data_name, rules, has_data,
         "import pytest",
         "",
         "from callmonitor.analyse.compare import assert_equivalent",
-        "from callmonitor.analyse.replay import find_function",
+        "from callmonitor.analyse.replay import find_function, recording_paused",
         "",
         "HERE = pathlib.Path(__file__).resolve().parent",
         f"DATA = HERE / {data_name!r}",
         f"FUNCTION = {_find_source(function.module, function.qualname, file_arg, out_dir)}",
         f"RULES = dict(rtol={rules.rtol!r}, atol={rules.atol!r}, loose_dtype={rules.loose_dtype!r})",
+        "",
+        "",
+        "@pytest.fixture(autouse=True)",
+        "def no_recording():",
+        '    """The function\'s own @intercept calls record nothing while tested."""',
+        "    with recording_paused():",
+        "        yield",
         "",
         "",
         "def data(name):",

@@ -138,7 +138,7 @@ class IsolatedReplayer:
 
 def _worker(req_fd, res_fd, config):
     from ..read.database import load
-    from .replay import Replayer, ReplayError, _core_disabled, _main_is_script, _read
+    from .replay import Replayer, ReplayError, recording_paused, _main_is_script, _read
     os.chdir(config["cwd"])
     sys.path.insert(0, config["cwd"])
     answers = os.fdopen(res_fd, "w", buffering=1)
@@ -151,7 +151,7 @@ def _worker(req_fd, res_fd, config):
         func = engine.prepare()
     except ReplayError as e:
         failure = str(e)
-    with os.fdopen(req_fd, "r") as requests, _core_disabled(), _main_is_script(func):
+    with os.fdopen(req_fd, "r") as requests, recording_paused(), _main_is_script(func):
         for line in requests:
             writer, invocation = line.rstrip("\n").split("\t")
             call = _read(db, config["fn"], int(invocation), dict(writer=writer, rank=None, pid=None))

@@ -131,7 +131,7 @@ def load_script(file: str):
     previous = sys.modules.get(MAIN_ALIAS)
     sys.modules[MAIN_ALIAS] = module
     try:
-        with _core_disabled():
+        with recording_paused():
             spec.loader.exec_module(module)
     except BaseException as e:
         if previous is not None:
@@ -194,7 +194,7 @@ def find_function(module: str, qualname: str, file: str = "", path: Sequence[str
 def _import(module: str):
     """import_module; an error while the module runs (not a missing module) is a ReplayError."""
     try:
-        with _core_disabled():
+        with recording_paused():
             return importlib.import_module(module)
     except ImportError:
         raise
@@ -218,9 +218,9 @@ def parse_func(spec: str, path: Sequence[str] = ()) -> Callable:
 
 
 @contextlib.contextmanager
-def _core_disabled():
-    """No recording while replaying: the replayed code's own intercepted
-    functions must not write a new run into the current directory."""
+def recording_paused():
+    """No recording inside: replayed code (and generated tests) call intercepted
+    functions, which must not write a new run into the current directory."""
     _core.set_enabled(False)
     try:
         yield
@@ -479,7 +479,7 @@ class Replayer:
         out: List[ReplayResult] = []
         append = out.append
         replay = self.replay
-        with _core_disabled(), _main_is_script(func):
+        with recording_paused(), _main_is_script(func):
             for call in select_calls(self.db, self.fn, numbers, **self.where):
                 append(replay(call))
                 if progress is not None:
