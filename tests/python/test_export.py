@@ -254,3 +254,14 @@ def test_literals_rebuild_the_value_exactly(value):
 def test_no_literal_for_objects_and_large_or_unusual_arrays(value):
     from callmonitor.analyse.export import literal
     assert literal(value) is None
+
+
+def test_export_names_a_value_it_could_not_restore(kernels_db, tmp_path):
+    proc = cli("export", kernels_db, "Counter.bump", 1, "--to", tmp_path / "b", cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    self_entry = manifest["parameters"][0]
+    assert self_entry["name"] == "self" and "file" not in self_entry
+    assert "allow_pickle" in self_entry["unavailable"]
+    assert self_entry["type"] == "kernels.Counter"
+    assert "not exported" in proc.stdout
