@@ -42,6 +42,7 @@ def test_check_catches_a_changed_function(kernels_db, tmp_path):
     assert proc.returncode == 1, describe(proc)
     assert "FAIL" in proc.stdout and "elements differ" in proc.stdout, proc.stdout
     assert "max abs error" in proc.stdout and "first at [" in proc.stdout
+    assert "call #2:\n  result: " in proc.stdout           # the whole difference, below the table
     report, _ = replay_json(kernels_db, "step", "--check", cwd=tmp_path, rc=1)
     got = statuses(report)
     assert got[1] == "passed"           # dt = 0: still the same
@@ -131,7 +132,7 @@ def test_reports_arguments_changed_in_place_by_name(kernels_db, tmp_path):
     mutated = {r["invocation"]: r["mutated"] for r in report["results"]}
     assert mutated[5] == ["out"] and mutated[1] == []
     proc = cli("replay", kernels_db, "step", "5", "--check", cwd=tmp_path)
-    assert "changed in place: out (1 calls)" in proc.stdout, proc.stdout
+    assert "changed in place: out (1 call)" in proc.stdout, proc.stdout
 
 
 def test_method_replays_with_its_recorded_self(kernels_db, tmp_path):

@@ -23,6 +23,8 @@ DESCRIPTION = ("Call FUNCTION again with each chosen call's recorded arguments (
                "check). Exit status: 0 all passed, 1 any mismatch or failed call, 2 usage error.")
 
 ROWS_LISTED = 100   # above this many calls, only the calls that did not pass are listed
+DETAIL_CHARS = 100  # the table's difference column is cut here; the full text follows it
+DETAILED_CALLS = 5  # failed calls whose differences are printed in full below the table
 
 
 def add_selection_arguments(p):
@@ -126,6 +128,10 @@ def _detail(r):
     return "; ".join(r.differences)
 
 
+def _cut(text):
+    return text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS - 3] + "..."
+
+
 class _Progress:
     """A rich progress bar on stderr when it is a terminal and the run is long."""
 
@@ -163,7 +169,8 @@ def summary_line(results, check):
         for m in r.mutated:
             mutated[m] = mutated.get(m, 0) + 1
     if mutated:
-        text += "; changed in place: " + ", ".join(f"{k} ({v} calls)" for k, v in mutated.items())
+        text += "; changed in place: " + ", ".join(
+            f"{k} ({v} call{'s' if v > 1 else ''})" for k, v in mutated.items())
     rec = sum(r.recorded_ns or 0 for r in results if r.replay_ns is not None)
     rep = sum(r.replay_ns or 0 for r in results)
     if rec and rep:
@@ -181,7 +188,7 @@ def print_table(results, several_writers, out=sys.stdout):
         rows.append([f"#{r.invocation}"] + ([r.writer] if several_writers else [])
                     + [_LABEL[r.status], duration_text(r.recorded_ns), duration_text(r.replay_ns),
                        f"{r.ratio:.2f}x" if r.ratio is not None else "-",
-                       ", ".join(r.mutated) or "-", _detail(r) or "-"])
+                       ", ".join(r.mutated) or "-", _cut(_detail(r)) or "-"])
     if rows:
         if out.isatty():
             from rich.console import Console
@@ -196,6 +203,12 @@ def print_table(results, several_writers, out=sys.stdout):
             Console(file=out).print(table)
         else:
             print(render(headers, rows, ["<"] * len(headers)), file=out)
+    detailed = [r for r in results if r.status == FAILED and len(_detail(r)) > DETAIL_CHARS]
+    for r in detailed[:DETAILED_CALLS]:
+        print(f"call #{r.invocation}" + (f" ({r.writer})" if several_writers else "") + ":",
+              file=out)
+        for d in r.differences:
+            print(f"  {d}", file=out)
     hidden = len(results) - min(len(listed), ROWS_LISTED)
     if hidden:
         print(f"({hidden} calls not listed{' (all passed)' if len(listed) <= ROWS_LISTED else ''}"
