@@ -203,11 +203,11 @@ def print_table(results, several_writers, out=sys.stdout):
             Console(file=out).print(table)
         else:
             print(render(headers, rows, ["<"] * len(headers)), file=out)
-    detailed = [r for r in results if r.status == FAILED and len(_detail(r)) > DETAIL_CHARS]
+    detailed = [r for r in results if not r.passed and len(_detail(r)) > DETAIL_CHARS]
     for r in detailed[:DETAILED_CALLS]:
         print(f"call #{r.invocation}" + (f" ({r.writer})" if several_writers else "") + ":",
               file=out)
-        for d in r.differences:
+        for d in [_detail(r)] if r.error else r.differences:
             print(f"  {d}", file=out)
     hidden = len(results) - min(len(listed), ROWS_LISTED)
     if hidden:
