@@ -4,7 +4,7 @@ from ..analyse.export import ExportError, export_tests
 from ..read.database import load
 from .errors import CommandError
 from ..analyse.replay import ReplayError, count_calls
-from .replay import (_Progress, add_rule_arguments, chosen_numbers, rules, use_import_paths,
+from .replay import (CallProgress, add_rule_arguments, chosen_numbers, rules, use_import_paths,
                      where)
 
 HELP = "write a pytest file that replays recorded calls and checks their outcomes"
@@ -35,7 +35,7 @@ def run(args):
         raise CommandError(f"--to names a Python file (test_*.py), got {args.to}", exit_code=2)
     use_import_paths(args)
     with load(args.path, allow_pickle=args.allow_pickle) as db:
-        progress = _Progress(count_calls(db, args.function, numbers, **where(args)),
+        progress = CallProgress(count_calls(db, args.function, numbers, **where(args)),
                              f"exporting {args.function}")
         try:
             out = export_tests(db, args.function, args.to, numbers, distinct=args.distinct,

@@ -12,6 +12,7 @@ from ..analyse.replay import (CRASHED, ERROR, FAILED, PASSED, RAN, SKIPPED, TIME
                               Replayer, ReplayError, _import_path, count_calls, parse_calls)
 from ..read.database import load
 from .errors import CommandError
+from .progress import Progress
 from .table import render
 
 HELP = "replay recorded calls against the current code and check their outcomes"
@@ -132,28 +133,19 @@ def _cut(text):
     return text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS - 3] + "..."
 
 
-class _Progress:
-    """A rich progress bar on stderr when it is a terminal and the run is long."""
+class CallProgress:
+    """``progress(done)`` for the analyse loops, drawn by the commands' common
+    :class:`~callmonitor.cli.progress.Progress` (on a terminal only)."""
 
     def __init__(self, total, label):
-        self.bar = None
-        if sys.stderr.isatty() and (total is None or total > 200):
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-            self.bar = Progress("[progress.description]{task.description}", BarColumn(),
-                                MofNCompleteColumn(), TimeRemainingColumn(),
-                                console=Console(stderr=True), transient=True)
-            self.task = self.bar.add_task(label, total=total)
-            self.bar.start()
-            self._step = 1 if total is None else max(1, total // 500)
+        self.total = total
+        self.bar = Progress(label)
 
     def __call__(self, done):
-        if self.bar is not None and done % self._step == 0:
-            self.bar.update(self.task, completed=done)
+        self.bar(done, self.total if self.total else done + 1)
 
     def close(self):
-        if self.bar is not None:
-            self.bar.stop()
+        self.bar.close()
 
 
 def summary_line(results, check):
@@ -226,7 +218,7 @@ def run(args):
     use_import_paths(args)
     check = args.check or args.func is not None
     with load(args.path, allow_pickle=args.allow_pickle) as db:
-        progress = _Progress(count_calls(db, args.function, numbers, **where(args)),
+        progress = CallProgress(count_calls(db, args.function, numbers, **where(args)),
                              f"replaying {args.function}")
         try:
             if args.isolate:
