@@ -356,3 +356,15 @@ def test_a_module_that_fails_on_import_is_a_clear_error(kernels_db, tmp_path):
 def test_isolate_keeps_the_usage_errors(kernels_db, tmp_path):
     proc = cli("replay", kernels_db, "local", "--check", "--isolate", cwd=tmp_path)
     assert proc.returncode == 2 and "--func" in proc.stderr, describe(proc)
+
+
+def test_a_partial_needs_func(tmp_path):
+    (tmp_path / "pm.py").write_text("import functools\nfrom callmonitor import intercept\n\n"
+                                    "def power(base, exp):\n    return base ** exp\n\n"
+                                    "square = intercept(functools.partial(power, exp=2))\n")
+    check(run_python("import pm\npm.square(3)\n", tmp_path))
+    db = tmp_path / "call-monitor"
+    proc = cli("replay", db, "power", "--check", cwd=tmp_path)
+    assert proc.returncode == 2 and "functools.partial" in proc.stderr, describe(proc)
+    proc = cli("replay", db, "power", "--func", "pm:square", cwd=tmp_path)
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, describe(proc)

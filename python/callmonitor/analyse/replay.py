@@ -459,6 +459,10 @@ class Replayer:
         """The callable to replay a call of the recorded function `info` into."""
         if self._func is not None:
             return self._func
+        if info.kind == "partial":
+            raise ReplayError(f"{info.full_name} was recorded through a functools.partial, whose "
+                              f"bound arguments are not in the record: give the partial with "
+                              f"--func module:name")
         key = (info.module, info.qualname, info.file)
         if key not in self._found:
             self._found[key] = find_function(info.module, info.qualname, info.file, self.path)
