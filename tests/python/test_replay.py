@@ -368,3 +368,6 @@ def test_a_partial_needs_func(tmp_path):
     assert proc.returncode == 2 and "functools.partial" in proc.stderr, describe(proc)
     proc = cli("replay", db, "power", "--func", "pm:square", cwd=tmp_path)
     assert proc.returncode == 0 and "1 passed" in proc.stdout, describe(proc)
+    proc = cli("export-tests", db, "power", "--to", tmp_path / "test_power.py", cwd=tmp_path)
+    assert proc.returncode == 1 and "functools.partial" in proc.stderr, describe(proc)
+    assert not (tmp_path / "test_power.py").exists()

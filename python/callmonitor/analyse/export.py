@@ -326,6 +326,9 @@ def export_tests(db, fn, to, numbers=None, *, distinct=False, max_calls=None, ru
     several = len({w for w in _writers_of(db, fn, writer, rank, pid)}) > 1
     for call in select_calls(db, fn, numbers, writer=writer, rank=rank, pid=pid):
         function = function or call.function
+        if function.kind == "partial":
+            raise ExportError(f"{function.full_name} was recorded through a functools.partial, "
+                              f"whose bound arguments are not recorded: tests cannot call it")
         case = (f"{_file_name(call.writer)}_call_{call.invocation}" if several
                 else f"call_{call.invocation}")
         if progress is not None:
