@@ -4,6 +4,7 @@ import os
 import pty
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -371,3 +372,28 @@ def test_a_partial_needs_func(tmp_path):
     proc = cli("export-tests", db, "power", "--to", tmp_path / "test_power.py", cwd=tmp_path)
     assert proc.returncode == 1 and "functools.partial" in proc.stderr, describe(proc)
     assert not (tmp_path / "test_power.py").exists()
+
+
+def test_async_functions_run_and_generators_replay(tmp_path):
+    (tmp_path / "am.py").write_text(textwrap.dedent("""
+        import asyncio
+        from callmonitor import intercept
+
+        @intercept
+        async def fetch(x):
+            await asyncio.sleep(0)
+            return x * 2
+
+        @intercept
+        def gen(n):
+            yield from range(n)
+    """))
+    check(run_python("import asyncio, am\nasyncio.run(am.fetch(2))\nlist(am.gen(3))\n", tmp_path))
+    db = tmp_path / "call-monitor"
+    for fn in ("fetch", "gen"):
+        proc = cli("replay", db, fn, "--check", cwd=tmp_path)
+        assert proc.returncode == 0 and "1 passed" in proc.stdout, describe(proc)
+    (tmp_path / "am.py").write_text((tmp_path / "am.py").read_text()
+                                    .replace("return x * 2", "raise KeyError(x)"))
+    proc = cli("replay", db, "fetch", "--check", cwd=tmp_path)
+    assert proc.returncode == 1 and "raised KeyError: 2" in proc.stdout, describe(proc)

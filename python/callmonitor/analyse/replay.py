@@ -383,6 +383,10 @@ def count_calls(db, fn, numbers=None, *, writer=None, rank=None, pid=None) -> Op
 
 # -- replaying --------------------------------------------------------------------------
 
+# Kinds whose calls record no result (the wrapper sees a coroutine or generator
+# object, not what it produces).
+_NO_RESULT = ("generator", "async-generator", "coroutine")
+
 _IMMUTABLE = frozenset((int, float, complex, str, bytes, bool, type(None), frozenset))
 
 
@@ -550,8 +554,7 @@ class Replayer:
             found = compare_exception(call.exception, raised)
         elif raised is not None:
             found = [f"exception: raised {type(raised).__name__}: {raised}; expected a return"]
-        elif getattr(call, "outcome", None) == "result-skipped" or info.kind in (
-                "generator", "async-generator"):
+        elif getattr(call, "outcome", None) == "result-skipped" or info.kind in _NO_RESULT:
             found = ()   # the result was not recorded: only "it did not raise" is checked
         else:
             expected = call.result
