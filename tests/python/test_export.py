@@ -26,6 +26,16 @@ def numpy_only(code, cwd):
     return proc.stdout
 
 
+def unused_imports(source):
+    """Names a module imports but never uses (a generated file must lint clean)."""
+    import ast
+    tree = ast.parse(source)
+    imported = {(a.asname or a.name).split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, (ast.Import, ast.ImportFrom)) for a in node.names}
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    return imported - used
+
+
 def run_pytest(test_file, cwd):
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "-p", "no:xdist", str(test_file)], cwd=cwd, env=subprocess_env(),
@@ -133,6 +143,7 @@ def test_generated_tests_pass_then_fail_after_a_change(kernels_db, tmp_path):
     assert str(kernels_db) not in source and "call-monitor" not in source
     assert (tmp_path / "test_step_regression_data").is_dir()      # the 50-element arrays
     assert "np.array([0.0, 1.0, 2.0, 3.0], dtype=\"<f4\")" in source   # small ones literal
+    assert unused_imports(source) == set()
     green = run_pytest(test_file, tmp_path)
     assert green.returncode == 0 and "6 passed" in green.stdout, describe(green)
     assert sorted(p.name for p in tmp_path.glob("call-monitor*")) == ["call-monitor"]   # no new run
@@ -183,6 +194,8 @@ def test_distinct_and_max_and_calls(kernels_db, tmp_path):
     assert proc.returncode == 0, describe(proc)
     source = (tmp_path / "test_d.py").read_text()
     assert source.count("pytest.param(") == 2       # (int, float) and the two arrays
+    assert "import re" not in source and "import pickle" not in source   # nothing raises, no data
+    assert unused_imports(source) == set()
     assert "id='call_1'" in source and "id='call_21'" in source
     proc = cli("export-tests", kernels_db, "add", "--max", "3", "--to", tmp_path / "test_m.py",
                cwd=tmp_path)
