@@ -26,6 +26,13 @@ u = args[0]
 print(f"args[0]: ndarray {u.dtype} {u.shape}, sum {u.sum():.6f}; alpha={args[1]}, dt={args[2]:.3g}, dx={args[3]}")
 print(f"result of laplacian call #1 has shape {db.call('laplacian', 1).result.shape}")
 PY
+echo; echo "== 4a. replay: every recorded step again, against the current code (exit 1 on a mismatch)"
+"$ROOT/.venv/bin/callmonitor" replay call-monitor step --check
+
+echo; echo "== 4b. a regression test from the recorded calls: export-tests, then pytest"
+"$ROOT/.venv/bin/callmonitor" export-tests call-monitor step --distinct --to test_step_recorded.py
+"$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider test_step_recorded.py
+
 echo; echo "== 5. many writers: the same program as 2 MPI ranks (mpirun), one run directory"
 MPIRUN=(mpirun -n 2 --oversubscribe); [ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
 "${MPIRUN[@]}" "$ROOT/.venv/bin/python" "$ROOT/examples/heat_diffusion.py" --size 32 --steps 10 >/dev/null

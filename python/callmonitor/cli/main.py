@@ -4,13 +4,12 @@ import sys
 
 from .. import __version__
 from ..read.errors import DatabaseError
-from . import calls, import_legacy, merge, show, summary
-from . import api
+from . import api, calls, export, export_tests, import_legacy, merge, replay, show, summary
 from .errors import CommandError
 
-COMMANDS = {"summary": summary, "show": show, "calls": calls, "merge": merge,
-            "import-legacy": import_legacy}
-COMMANDS["api"] = api
+# One module per subcommand, each with HELP, DESCRIPTION, prepare_parser() and run().
+COMMANDS = {"summary": summary, "show": show, "calls": calls, "replay": replay, "export": export,
+            "export-tests": export_tests, "api": api, "merge": merge, "import-legacy": import_legacy}
 
 
 def build_parser():

@@ -521,6 +521,23 @@ class Database:
                 lines.append(f"    {w['id']}: {rank}pid {w['pid']} on {w['host']}, {w['calls']} calls")
         return "\n".join(lines)
 
+    # -- analyse (thin: the work is in callmonitor.analyse) ----------------------
+    def replay(self, fn, n=None, func=None, **options):
+        """Replay call `n` of `fn` (an int -> one ``ReplayResult``; a list of
+        numbers / ``slice(a, b)`` ranges or None for every call -> a list) and
+        compare with the recording. func: another implementation (callable or
+        "module:attr"). Options: check, rtol, atol, loose_dtype, path, isolate,
+        timeout, writer, rank, pid. See docs/replay.md."""
+        from ..analyse.replay import replay
+        return replay(self, fn, n, func, **options)
+
+    def export(self, fn, n, to, *, npz=False, force=False, writer=None, rank=None, pid=None):
+        """Write call `n` of `fn` into the directory `to` (.npy, JSON, pickle and
+        manifest.json; npz=True: one call.npz); returns the manifest."""
+        from ..analyse.export import export_call
+        return export_call(self, fn, n, to, npz=npz, force=force, writer=writer, rank=rank,
+                           pid=pid)
+
 
 def _human(n):
     for unit in ("B", "KiB", "MiB", "GiB"):
