@@ -21,6 +21,8 @@ from .read.errors import (DatabaseError, NotFoundError, NotADatabaseError, Versi
                           CorruptError, UnknownFunctionError, UnknownWriterError)
 from ._core import StoreError
 from . import _hooks
+from .trace.watch import watch, unwatch, WatchError, PolicyNotSupportedError
+from .trace.summary import ValueSummary
 
 _hooks.install()
 
@@ -30,4 +32,5 @@ __all__ = [
     "Call", "FunctionInfo", "ExceptionInfo", "DatabaseError", "NotFoundError",
     "NotADatabaseError", "VersionError", "CorruptError", "UnknownFunctionError",
     "HandlerNotRegisteredError", "UnknownWriterError", "StoreError",
+    "watch", "unwatch", "WatchError", "PolicyNotSupportedError", "ValueSummary",
 ]

@@ -38,16 +38,23 @@ def _kind(func):
     return "function"
 
 
+# Names given by whoever wrapped a callable that carries none itself (a numpy
+# ufunc has no __module__): id(callable) -> (module, qualname). Filled by
+# callmonitor.trace.watch, which knows where it found the callable.
+KNOWN_NAMES = {}
+
+
 def describe(func):
     """A dict the native recorder turns into a FunctionInfo record."""
     base = func
     while isinstance(base, functools.partial):
         base = base.func
-    module = getattr(base, "__module__", None) or ""
+    known_module, known_qualname = KNOWN_NAMES.get(id(base), ("", ""))
+    module = getattr(base, "__module__", None) or known_module
     if not isinstance(module, str):
-        module = ""
+        module = known_module
     name = getattr(base, "__name__", None) or type(base).__name__
-    qualname = getattr(base, "__qualname__", None) or name
+    qualname = getattr(base, "__qualname__", None) or known_qualname or name
     code = getattr(inspect.unwrap(base), "__code__", None)
     file = code.co_filename if code else ""
     line = code.co_firstlineno if code else 0
