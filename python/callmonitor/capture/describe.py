@@ -38,9 +38,10 @@ def _kind(func):
     return "function"
 
 
-# Names given by whoever wrapped a callable that carries none itself (a numpy
-# ufunc has no __module__): id(callable) -> (module, qualname). Filled by
-# callmonitor.trace.watch, which knows where it found the callable.
+# Names given by whoever wrapped a callable whose own are missing or ambiguous
+# (a numpy ufunc has no __module__; np.add.reduce is "ufunc.reduce"):
+# id(callable) -> (module, qualname). Filled by callmonitor.trace.watch,
+# which knows where it found the callable.
 KNOWN_NAMES = {}
 
 
@@ -49,12 +50,12 @@ def describe(func):
     base = func
     while isinstance(base, functools.partial):
         base = base.func
-    known_module, known_qualname = KNOWN_NAMES.get(id(base), ("", ""))
-    module = getattr(base, "__module__", None) or known_module
+    module = getattr(base, "__module__", None) or ""
     if not isinstance(module, str):
-        module = known_module
+        module = ""
     name = getattr(base, "__name__", None) or type(base).__name__
-    qualname = getattr(base, "__qualname__", None) or known_qualname or name
+    qualname = getattr(base, "__qualname__", None) or name
+    module, qualname = KNOWN_NAMES.get(id(base), (module, qualname))
     code = getattr(inspect.unwrap(base), "__code__", None)
     file = code.co_filename if code else ""
     line = code.co_firstlineno if code else 0

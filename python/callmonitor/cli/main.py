@@ -4,10 +4,10 @@ import sys
 
 from .. import __version__
 from ..read.errors import DatabaseError
-from . import merge, show, summary
+from . import merge, run, show, summary
 from .errors import CommandError
 
-COMMANDS = {"summary": summary, "show": show, "merge": merge}
+COMMANDS = {"summary": summary, "show": show, "merge": merge, "run": run}
 
 
 def build_parser():

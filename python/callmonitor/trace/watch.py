@@ -17,6 +17,7 @@ from . import import_hook, labels
 from .summary import summarize
 
 _VALUES = ("full", "summary")
+_UFUNC_METHODS = ("reduce", "accumulate", "reduceat", "outer", "at")
 _POLICIES = ("every", "sample", "max_calls", "max_bytes")  # issue 9: not in this build
 
 
@@ -56,14 +57,16 @@ class Watch:
     """One active watch: what it replaced, so that ``unwatch`` can put back
     every attribute exactly (by identity)."""
 
-    def __init__(self, packages, options, result, label):
+    def __init__(self, packages, options, result, label, from_modules=()):
         self.packages = tuple(packages)
+        self.options_from = tuple(from_modules)
         self.options = options
         self.result = result
         self.label = label
         self.wrappers = {}    # id(original) -> wrapper
         self.originals = {}   # id(original) -> original (kept alive: the ids stay valid)
         self.patches = []     # (namespace dict or class, name, original, wrapper)
+        self.named = []       # ids given names in describe.KNOWN_NAMES
         self.active = True
 
     def __repr__(self):
@@ -78,15 +81,32 @@ class Watch:
         unwatch(self)
 
     # -- wrapping ---------------------------------------------------------------
+    def _name(self, obj, module, qualname):
+        describe.KNOWN_NAMES.setdefault(id(obj), (module, qualname))
+        self.named.append(id(obj))
+
     def _wrapper_for(self, obj, module, qualname):
         w = self.wrappers.get(id(obj))
         if w is None:
             if _module_of(obj) is None or getattr(obj, "__qualname__", None) is None:
-                describe.KNOWN_NAMES.setdefault(id(obj), (module, qualname))
+                self._name(obj, module, qualname)
             w = _wrap(obj, self.result, None, self.options)
             self.wrappers[id(obj)] = w
             self.originals[id(obj)] = obj
+            if type(obj).__name__ == "ufunc":
+                self._watch_ufunc_methods(obj, w, module, qualname)
         return w
+
+    def _watch_ufunc_methods(self, ufunc, w, module, qualname):
+        """np.add.reduce & co. are recorded as numpy.add.reduce: the wrapper
+        holds one recording wrapper of each bound method."""
+        for method in _UFUNC_METHODS:
+            bound = getattr(ufunc, method, None)
+            if bound is None:
+                continue
+            self.originals[id(bound)] = bound  # kept alive: its id names it
+            self._name(bound, module, f"{qualname}.{method}")
+            setattr(w, method, _wrap(bound, self.result, None, self.options))
 
     def _owns(self, obj, found_in):
         m = _module_of(obj)
@@ -164,7 +184,7 @@ class Watch:
                 original = back.get(id(obj))
                 if original is not None and self.wrappers.get(id(original)) is obj:
                     d[name] = original
-        for k in self.wrappers:
+        for k in self.named:
             describe.KNOWN_NAMES.pop(k, None)
         self.patches.clear()
         self.active = False
@@ -204,10 +224,7 @@ def _options(packages, from_modules, values, policy):
             f"callmonitor; record everything, or filter with from_modules=")
     if values not in _VALUES:
         raise WatchError(f"values must be one of {_VALUES}, got {values!r}")
-    if isinstance(from_modules, str):
-        from_modules = [from_modules]
-    allow = [str(m) for m in (from_modules or ())]
-    return _core.WatchOptions(allow=allow, deny=list(packages),
+    return _core.WatchOptions(allow=from_modules, deny=list(packages),
                               summarize=summarize if values == "summary" else None)
 
 
@@ -233,8 +250,11 @@ def watch(module_or_name, from_modules=None, label=None, *, values="full", resul
         overlap = [p for p in packages if _in_packages(p, w.packages) or _in_packages(w.packages[0], [p])]
         if overlap:
             raise WatchError(f"{', '.join(overlap)} is already watched: unwatch() it first")
+    if isinstance(from_modules, str):
+        from_modules = [from_modules]
+    from_modules = [str(m) for m in (from_modules or ())]
     options = _options(packages, from_modules, values, policy)
-    w = Watch(packages, options, result, label)
+    w = Watch(packages, options, result, label, from_modules)
     for name, m in sorted(sys.modules.items()):
         if isinstance(m, types.ModuleType) and _in_packages(name, packages) and _is_public_module(name):
             w.watch_module(m)

@@ -1,0 +1,37 @@
+"""The one line that ends a traced run: what was recorded, and where."""
+import os
+
+from .. import _core
+
+
+def _relative(path):
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return rel if not rel.startswith("..") else path
+
+
+def summary_line(prefix, packages, from_modules=(), run_dir=None):
+    """E.g. "callmonitor run: recorded 1,234 calls of 56 functions of numpy
+    (from pint) into call-monitor-1 (2 writers)". Commits this process's
+    calls first; counts every writer of the run (worker processes too).
+    run_dir: the run directory when this process did not record itself."""
+    from ..read.database import load
+    what = ", ".join(packages)
+    if from_modules:
+        what += f" (from {', '.join(from_modules)})"
+    _core.flush()
+    run_dir = run_dir or _core.output_directory()
+    if run_dir is None or not os.path.isdir(run_dir):
+        return f"{prefix}: no calls of {what} were recorded (nothing written)"
+    try:
+        with load(run_dir) as db:
+            functions = {f.full_name for f in db.functions}
+            calls = sum(f.calls for f in db.functions)
+            writers = len(db.writers)
+    except Exception as e:  # the program ran; say what we know
+        return f"{prefix}: recorded calls of {what} into {_relative(run_dir)} (could not count them: {e})"
+    plural = "s" if writers != 1 else ""
+    return (f"{prefix}: recorded {calls:,} calls of {len(functions)} functions of {what} into "
+            f"{_relative(run_dir)} ({writers} writer{plural})")
