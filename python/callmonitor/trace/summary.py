@@ -21,13 +21,14 @@ class ValueSummary:
     """A recorded value's type; ``dtype`` and ``shape`` for arrays and numpy
     scalars, ``length`` for containers and long strings (else None)."""
 
-    __slots__ = ("type", "dtype", "shape", "length")
+    __slots__ = ("type", "dtype", "shape", "length", "_hash")
 
     def __init__(self, type, dtype=None, shape=None, length=None):
         self.type = type
         self.dtype = dtype
         self.shape = None if shape is None else tuple(shape)
         self.length = length
+        self._hash = hash(self._fields())
 
     def _fields(self):
         return (self.type, self.dtype, self.shape, self.length)
@@ -36,7 +37,7 @@ class ValueSummary:
         return isinstance(other, ValueSummary) and self._fields() == other._fields()
 
     def __hash__(self):
-        return hash(self._fields())
+        return self._hash
 
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in zip(("dtype", "shape", "length"), self._fields()[1:])
@@ -59,6 +60,12 @@ def _is_literal(v):
     return False
 
 
+# The summaries of arrays seen so far, by (type, dtype, shape): a summary is
+# made once, and its encoding too (ValueSummaryHandler): ~1 us per array.
+_ARRAYS = {}
+_ARRAYS_MAX = 4096
+
+
 def summarize(value):
     """The summary stored for `value` (called from C for non-literals)."""
     if _is_literal(value):
@@ -67,7 +74,18 @@ def summarize(value):
     dtype = getattr(value, "dtype", None)
     shape = getattr(value, "shape", None)
     if dtype is not None and isinstance(shape, tuple):  # numpy arrays and scalars, array-likes
-        return ValueSummary(_type_name(t), dtype=str(dtype), shape=shape)
+        key = (t, dtype, shape)
+        try:
+            return _ARRAYS[key]
+        except (KeyError, TypeError):  # TypeError: an unhashable dtype-like
+            pass
+        s = ValueSummary(_type_name(t), dtype=str(dtype), shape=shape)
+        if len(_ARRAYS) < _ARRAYS_MAX:
+            try:
+                _ARRAYS[key] = s
+            except TypeError:
+                pass
+        return s
     if t in (tuple, list) and len(value) <= _SHORT_ITEMS:
         return t(summarize(v) for v in value)
     try:
@@ -81,8 +99,16 @@ def summarize(value):
 class ValueSummaryHandler:
     """Stores a ValueSummary inline as a small JSON object."""
 
+    def __init__(self):
+        self._encoded = {}
+
     def encode(self, s):
-        return json.dumps([s.type, s.dtype, s.shape, s.length]).encode()
+        data = self._encoded.get(s)
+        if data is None:
+            data = json.dumps([s.type, s.dtype, s.shape, s.length]).encode()
+            if len(self._encoded) < _ARRAYS_MAX:
+                self._encoded[s] = data
+        return data
 
     def decode(self, data):
         t, dtype, shape, length = json.loads(bytes(data))
