@@ -27,11 +27,27 @@ def summary_line(prefix, packages, from_modules=(), run_dir=None):
         return f"{prefix}: no calls of {what} were recorded (nothing written)"
     try:
         with load(run_dir) as db:
-            functions = {f.full_name for f in db.functions}
-            calls = sum(f.calls for f in db.functions)
+            watched = [f for f in db.functions if _in(f.module, packages)]
+            others = [f for f in db.functions if not _in(f.module, packages)]
             writers = len(db.writers)
     except Exception as e:  # the program ran; say what we know
         return f"{prefix}: recorded calls of {what} into {_relative(run_dir)} (could not count them: {e})"
-    plural = "s" if writers != 1 else ""
-    return (f"{prefix}: recorded {calls:,} calls of {len(functions)} functions of {what} into "
-            f"{_relative(run_dir)} ({writers} writer{plural})")
+    text = (f"{prefix}: recorded {_count(watched, 'call')} of {_count_names(watched)} of {what} "
+            f"into {_relative(run_dir)} ({writers} writer{'s' if writers != 1 else ''})")
+    if others:  # @intercept functions of the program itself
+        text = text[:-1] + f"; also {_count(others, 'call')} of {_count_names(others)} it intercepts)"
+    return text
+
+
+def _in(module, packages):
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def _count(functions, noun):
+    n = sum(f.calls for f in functions)  # one FunctionInfo per (function, writer)
+    return f"{n:,} {noun}{'s' if n != 1 else ''}"
+
+
+def _count_names(functions):
+    n = len({f.full_name for f in functions})
+    return f"{n} function{'s' if n != 1 else ''}"
