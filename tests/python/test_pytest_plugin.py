@@ -131,3 +131,22 @@ def test_without_callmonitor_options_the_plugin_does_nothing(suite):
     assert proc.returncode == 0, describe(proc)
     assert "callmonitor" not in proc.stdout
     assert not (suite / "call-monitor").exists()
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+def test_callmonitor_run_of_pytest_labels_tests_and_its_workers_watch_too(suite, workers):
+    env = subprocess_env({"LABEL_LOG": suite / "labels.jsonl"})
+    env["PYTHONPATH"] = os.pathsep.join([str(suite), env["PYTHONPATH"]])
+    proc = subprocess.run([sys.executable, "-m", "callmonitor", "run", "-o", "viarun", "--to", "numpy",
+                           "--from", "plugpkg", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-W", "ignore::DeprecationWarning", *workers, "tests"],
+                          cwd=suite, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 1, describe(proc)
+    assert _outcome(proc) == "1 failed, 4 passed"
+    writers = 2 if workers else 1
+    assert proc.stderr.splitlines()[-1] == (
+        f"callmonitor run: recorded 15 calls of 3 functions of numpy (from plugpkg) into viarun "
+        f"({writers} writer{'s' if writers > 1 else ''})")
+    assert "callmonitor: recorded" not in proc.stdout   # one closing line, run's
+    labelled = {log[1][1] for log in _label_log(suite)}
+    assert labelled == {phase_label(t, "call") for t in TEST_IDS}

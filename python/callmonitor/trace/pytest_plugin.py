@@ -10,6 +10,9 @@ the exit status are pytest's own. Under pytest-xdist the controller claims the
 run directory before the workers start and each worker records into it as a
 writer of its own (docs/many-writers.md: a child joins its parent's run).
 """
+import json
+import os
+
 import pytest
 
 from . import labels
@@ -35,10 +38,14 @@ def phase_label(nodeid, phase):
 
 
 class CallmonitorPlugin:
-    def __init__(self, config):
+    """Labels each test phase; watches unless a watch is already on in this
+    process (`callmonitor run -m pytest`). `request`: to, from, values, out."""
+
+    def __init__(self, config, request):
         self.config = config
+        self.request = request
         self.watch = None
-        self.run_dir = None
+        self.labelling = False
 
     @property
     def _is_controller(self):
@@ -49,24 +56,23 @@ class CallmonitorPlugin:
 
     def start(self):
         import callmonitor
-        from ..capture import session
-        opt = self.config.option
-        if opt.callmonitor_out:
-            callmonitor.configure(output=opt.callmonitor_out)
+        from .watch import active_watches
+        if self.request.get("out"):
+            callmonitor.configure(output=self.request["out"])
         if self._is_controller:
-            # Claim the run now: the workers are this process's children and
-            # join it (launcher rule 1); the final line names it.
-            self.run_dir = session._choose_run()[0]
-            return
-        self.watch = callmonitor.watch(list(opt.callmonitor_to), from_modules=opt.callmonitor_from,
-                                       values=opt.callmonitor_values)
+            return  # the workers (children of this process) watch and join its run
+        self.labelling = True
+        if not active_watches():
+            self.watch = callmonitor.watch(list(self.request["to"]), from_modules=self.request["from"],
+                                           values=self.request["values"])
 
     def stop(self):
         if self.watch is not None:
             import callmonitor
             callmonitor.unwatch(self.watch)
-            labels.set_label(None)
             callmonitor.flush()
+        if self.labelling:
+            labels.set_label(None)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_setup(self, item):
@@ -81,7 +87,7 @@ class CallmonitorPlugin:
         yield from self._labelled(item, "teardown")
 
     def _labelled(self, item, phase):
-        if self.watch is None:
+        if not self.labelling:
             yield
             return
         labels.set_label(phase_label(item.nodeid, phase))
@@ -92,16 +98,36 @@ class CallmonitorPlugin:
 
     def pytest_terminal_summary(self, terminalreporter):
         from .report import summary_line
-        opt = self.config.option
-        if self.watch is not None or self.run_dir is not None:
-            terminalreporter.write_line(summary_line("callmonitor", opt.callmonitor_to,
-                                                     opt.callmonitor_from, self.run_dir))
+        if self.request.get("from_run"):
+            return  # `callmonitor run` writes the closing line
+        terminalreporter.write_line(summary_line("callmonitor", self.request["to"], self.request["from"]))
+
+
+def _request(config):
+    """What to watch: the command-line options, else (in an xdist worker of
+    `callmonitor run -m pytest -n N`, or in its main process) the watch of
+    `callmonitor run`; None: the plugin stays off."""
+    opt = config.option
+    if getattr(opt, "callmonitor_to", None):
+        return {"to": opt.callmonitor_to, "from": opt.callmonitor_from,
+                "values": opt.callmonitor_values, "out": opt.callmonitor_out}
+    from .run import WATCH_ENV
+    raw = os.environ.get(WATCH_ENV)
+    if not raw:
+        return None
+    try:
+        w = json.loads(raw)
+        return {"to": list(w["to"]), "from": list(w["from"]), "values": w["values"], "out": w.get("out"),
+                "from_run": True}
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def pytest_configure(config):
-    if not config.getoption("callmonitor_to", None):
+    request = _request(config)
+    if request is None:
         return
-    plugin = CallmonitorPlugin(config)
+    plugin = CallmonitorPlugin(config, request)
     config.pluginmanager.register(plugin, "callmonitor-trace")
     plugin.start()
     config.add_cleanup(plugin.stop)

@@ -22,7 +22,7 @@ def summary_line(prefix, packages, from_modules=(), run_dir=None):
     if from_modules:
         what += f" (from {', '.join(from_modules)})"
     _core.flush()
-    run_dir = run_dir or _core.output_directory()
+    run_dir = run_dir or _core.output_directory() or joined_run_directory()
     if run_dir is None or not os.path.isdir(run_dir):
         return f"{prefix}: no calls of {what} were recorded (nothing written)"
     try:
@@ -51,3 +51,21 @@ def _count(functions, noun):
 def _count_names(functions):
     n = len({f.full_name for f in functions})
     return f"{n} function{'s' if n != 1 else ''}"
+
+
+def joined_run_directory():
+    """The run directory that processes started by this one joined, when
+    this process recorded nothing itself (an xdist controller, a launcher):
+    the candidate whose marker holds this process's exported run id. Never
+    creates one. None if there is none."""
+    from ..capture import launcher, run_directory
+    from ..capture.settings import CONFIG
+    run_id = os.environ.get(launcher.PARENT_RUN_ID_VAR)
+    base = CONFIG.base_output()
+    for n in range(10000):
+        candidate = os.path.abspath(base if n == 0 else f"{base}-{n}")
+        if not os.path.isdir(candidate):
+            return None
+        if run_id and run_directory.read_run_id(candidate) == run_id:
+            return candidate
+    return None

@@ -7,14 +7,20 @@ Like ``python -m cProfile``: the program runs as ``__main__`` (runpy), with
 (``-m``). An uncaught exception prints its traceback without callmonitor's
 frames and the status is 1, as Python does.
 """
+import json
 import os
 import runpy
 import sys
 import traceback
 from dataclasses import dataclass, field
 
+from ..capture.settings import CONFIG
 from .report import summary_line
 from .watch import unwatch, watch
+
+# Set while a program runs under `callmonitor run`: what it watches, as JSON
+# ({"to", "from", "values", "label"}), for the pytest plugin in xdist workers.
+WATCH_ENV = "CALLMONITOR_RUN_WATCH"
 
 
 @dataclass
@@ -64,7 +70,11 @@ def run_watched(program, to, from_modules=None, label=None, values="full", outpu
     if output is not None:
         callmonitor.configure(output=output)
     w = watch(list(to), from_modules=from_modules or None, label=label, values=values)
-    saved = (list(sys.argv), list(sys.path))
+    saved = (list(sys.argv), list(sys.path), os.environ.get(WATCH_ENV))
+    # For pytest-xdist workers: the plugin there watches the same way.
+    os.environ[WATCH_ENV] = json.dumps({"to": list(to), "from": list(from_modules or ()),
+                                        "values": values, "label": label,
+                                        "out": CONFIG.base_output()})
     try:
         _run(program)
         status = 0
@@ -78,7 +88,11 @@ def run_watched(program, to, from_modules=None, label=None, values="full", outpu
         status = 1
     finally:
         unwatch(w)
-        sys.argv, sys.path[:] = saved
+        sys.argv, sys.path[:], env = saved
+        if env is None:
+            os.environ.pop(WATCH_ENV, None)
+        else:
+            os.environ[WATCH_ENV] = env
     sys.stdout.flush()
     sys.stderr.write(summary_line("callmonitor run", w.packages, w.options_from) + "\n")
     sys.stderr.flush()
