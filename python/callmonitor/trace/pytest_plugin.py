@@ -71,8 +71,6 @@ class CallmonitorPlugin:
             import callmonitor
             callmonitor.unwatch(self.watch)
             callmonitor.flush()
-        if self.labelling:
-            labels.set_label(None)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_setup(self, item):
@@ -90,11 +88,12 @@ class CallmonitorPlugin:
         if not self.labelling:
             yield
             return
+        outside = labels.current_label()  # `callmonitor run --label L`: L again after the test
         labels.set_label(phase_label(item.nodeid, phase))
         try:
             yield
         finally:
-            labels.set_label(None)
+            labels.set_label(outside)
 
     def pytest_terminal_summary(self, terminalreporter):
         from .report import summary_line
