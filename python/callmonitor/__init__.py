@@ -20,6 +20,7 @@ from .read.database import load, Database, Call, FunctionInfo, ExceptionInfo
 from .read.errors import (DatabaseError, NotFoundError, NotADatabaseError, VersionError,
                           CorruptError, UnknownFunctionError, UnknownWriterError)
 from ._core import StoreError
+from .inner import wrap_calls, flat_profile
 from . import _hooks
 from .trace.watch import watch, unwatch, WatchError, PolicyNotSupportedError
 from .trace.summary import ValueSummary
@@ -31,6 +32,6 @@ __all__ = [
     "configure", "flush", "close", "output_directory", "stats", "Unrestorable", "Database",
     "Call", "FunctionInfo", "ExceptionInfo", "DatabaseError", "NotFoundError",
     "NotADatabaseError", "VersionError", "CorruptError", "UnknownFunctionError",
-    "HandlerNotRegisteredError", "UnknownWriterError", "StoreError",
+    "HandlerNotRegisteredError", "UnknownWriterError", "StoreError", "wrap_calls", "flat_profile",
     "watch", "unwatch", "WatchError", "PolicyNotSupportedError", "ValueSummary",
 ]

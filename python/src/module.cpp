@@ -49,6 +49,10 @@ using callmonitor::WriterInfo;
 namespace format = callmonitor::format;
 namespace cpy = callmonitor::py;
 
+namespace callmonitor::py {
+int addInnerCallTypes(PyObject* module);  // capture/inner_calls.cpp: InnerProfile, InnerCalls
+}
+
 namespace {
 
 py::object steal(PyObject* o) {
@@ -65,6 +69,7 @@ PYBIND11_MODULE(_core, m) {
 
     if (cpy::addInterceptorType(m.ptr()) < 0) throw py::error_already_set();
     if (cpy::addWatchTypes(m.ptr()) < 0) throw py::error_already_set();
+    if (cpy::addInnerCallTypes(m.ptr()) < 0) throw py::error_already_set();
 
     // Errors: one Python class per case a caller handles differently.
     static py::exception<DatabaseError> databaseError(m, "DatabaseError", PyExc_Exception);
