@@ -6,17 +6,19 @@ Labels are stored by the engine (format v2: a ``Label`` entry field per call,
 label texts stored once). Until the capture side exposes a way to set the
 current label, ``set_label`` can only remember it; ``supported()`` says which.
 """
+from typing import Dict, Optional
+
 from .. import _core
 
-_current = {"label": None}
+_current: Dict[str, Optional[str]] = {"label": None}
 
 
-def supported():
+def supported() -> bool:
     """True when recorded calls carry the current label."""
     return hasattr(_core, "set_label")
 
 
-def set_label(label):
+def set_label(label: Optional[str]) -> None:
     """Label the calls recorded from now on in this process (None: no label)."""
     if label is not None and not isinstance(label, str):
         raise TypeError(f"a label is a str or None, got {type(label).__name__}")
@@ -25,5 +27,5 @@ def set_label(label):
         _core.set_label(label)
 
 
-def current_label():
+def current_label() -> Optional[str]:
     return _current["label"]

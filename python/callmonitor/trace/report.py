@@ -1,5 +1,6 @@
 """The one line that ends a traced run: what was recorded, and where."""
 import os
+from typing import Optional, Sequence
 
 from .. import _core
 
@@ -12,7 +13,8 @@ def _relative(path):
     return rel if not rel.startswith("..") else path
 
 
-def summary_line(prefix, packages, from_modules=(), run_dir=None):
+def summary_line(prefix: str, packages: Sequence[str], from_modules: Sequence[str] = (),
+                 run_dir: Optional[str] = None) -> str:
     """E.g. "callmonitor run: recorded 1,234 calls of 56 functions of numpy
     (from pint) into call-monitor-1 (2 writers)". Commits this process's
     calls first; counts every writer of the run (worker processes too).
@@ -53,7 +55,7 @@ def _count_names(functions):
     return f"{n} function{'s' if n != 1 else ''}"
 
 
-def joined_run_directory():
+def joined_run_directory() -> Optional[str]:
     """The run directory that processes started by this one joined, when
     this process recorded nothing itself (an xdist controller, a launcher):
     the candidate whose marker holds this process's exported run id. Never

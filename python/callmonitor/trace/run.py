@@ -13,6 +13,7 @@ import runpy
 import sys
 import traceback
 from dataclasses import dataclass, field
+from typing import List, Optional, Sequence
 
 from ..capture.settings import CONFIG
 from .report import summary_line
@@ -26,9 +27,9 @@ WATCH_ENV = "CALLMONITOR_RUN_WATCH"
 @dataclass
 class Program:
     """What to run: a script path or a module name, and its arguments."""
-    script: str = None
-    module: str = None
-    args: list = field(default_factory=list)
+    script: Optional[str] = None
+    module: Optional[str] = None
+    args: List[str] = field(default_factory=list)
 
     @property
     def argv0(self):
@@ -63,7 +64,8 @@ def _print_program_traceback(exc):
     traceback.print_exception(type(exc), exc, tb)
 
 
-def run_watched(program, to, from_modules=None, label=None, values="full", output=None):
+def run_watched(program: Program, to: Sequence[str], from_modules: Optional[Sequence[str]] = None,
+                label: Optional[str] = None, values: str = "full", output: Optional[str] = None) -> int:
     """Runs `program` with `to` watched; returns its exit status. The last
     line written to stderr says what was recorded and where."""
     import callmonitor

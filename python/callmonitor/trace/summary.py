@@ -10,6 +10,7 @@ summary mode, ``watch(values="summary")`` maps onto it and this module only
 keeps ``ValueSummary`` readable in old databases.
 """
 import json
+from typing import Any, Dict
 
 from ..handlers import REGISTRY
 
@@ -62,11 +63,11 @@ def _is_literal(v):
 
 # The summaries of arrays seen so far, by (type, dtype, shape): a summary is
 # made once, and its encoding too (ValueSummaryHandler): ~1 us per array.
-_ARRAYS = {}
+_ARRAYS: Dict[tuple, "ValueSummary"] = {}
 _ARRAYS_MAX = 4096
 
 
-def summarize(value):
+def summarize(value: Any) -> Any:
     """The summary stored for `value` (called from C for non-literals)."""
     if _is_literal(value):
         return value

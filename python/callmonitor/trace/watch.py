@@ -9,6 +9,7 @@ and what cannot be reached is listed in docs/code-free-tracing.md.
 import importlib
 import sys
 import types
+from typing import List, Optional, Sequence, Union
 
 from .. import _core
 from ..capture import describe
@@ -190,7 +191,7 @@ class Watch:
         self.active = False
 
 
-_ACTIVE = []
+_ACTIVE: List["Watch"] = []
 
 
 def _module_namespaces():
@@ -228,7 +229,9 @@ def _options(packages, from_modules, values, policy):
                               summarize=summarize if values == "summary" else None)
 
 
-def watch(module_or_name, from_modules=None, label=None, *, values="full", result=True, **policy):
+def watch(module_or_name: Union[str, types.ModuleType, Sequence[Union[str, types.ModuleType]]],
+          from_modules: Optional[Union[str, Sequence[str]]] = None, label: Optional[str] = None, *,
+          values: str = "full", result: bool = True, **policy) -> "Watch":
     """Record the calls made into a package (a module, its name, or a list of
     them) until ``unwatch``. Returns the Watch (also a context manager).
 
@@ -266,7 +269,7 @@ def watch(module_or_name, from_modules=None, label=None, *, values="full", resul
     return w
 
 
-def unwatch(what=None):
+def unwatch(what: Union[None, "Watch", str, types.ModuleType] = None) -> None:
     """Ends a watch (a Watch, a watched module or its name; None: every
     watch) and puts back every replaced attribute, by identity."""
     if what is None:
@@ -287,7 +290,7 @@ def unwatch(what=None):
         import_hook.uninstall()
 
 
-def active_watches():
+def active_watches() -> List["Watch"]:
     return list(_ACTIVE)
 
 
