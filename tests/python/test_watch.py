@@ -258,3 +258,16 @@ def test_summary_values_keep_types_dtypes_shapes_and_short_literals(recorder):
     assert call.result == ValueSummary("numpy.ndarray", dtype="float32", shape=(2, 3))
     args = db.call("numpy.full", 1).args
     assert args[0] == 3 and args[1] == ValueSummary("str", length=200)
+
+
+def test_summaries_keep_literals_and_shapes_and_name_everything_else():
+    from callmonitor.trace.summary import summarize
+    assert summarize((2, 3)) == (2, 3) and summarize([1.5, None, "x"]) == [1.5, None, "x"]
+    assert summarize(np.float32(1)) == ValueSummary("numpy.float32", dtype="float32", shape=())
+    assert summarize(b"y" * 100) == ValueSummary("bytes", length=100)
+    assert summarize(2 ** 70) == ValueSummary("int")
+    assert summarize({"a": 1}) == ValueSummary("dict", length=1)
+    assert summarize(tuple(range(20))) == ValueSummary("tuple", length=20)
+    assert summarize(np.add) == ValueSummary("numpy.ufunc")
+    assert summarize(np.zeros((2, 0), dtype="<M8[s]")) == ValueSummary(
+        "numpy.ndarray", dtype="datetime64[s]", shape=(2, 0))
