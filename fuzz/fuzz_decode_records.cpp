@@ -3,6 +3,7 @@
 //   0 value (decodeValue)       1 call record (parseCallRecord + its values)
 //   2 FunctionInfo (+ defaults) 3 ThreadInfo   4 WriterInfo   5 CaptureStats
 //   6 meta["sources"] of a merged environment (vector<SourceInfo>)
+// Values and call records also go through the API aggregator (analyse stage).
 // Every failure must be a callmonitor::Error; any other exception, crash,
 // sanitizer report, leak or allocation above -malloc_limit_mb is a finding.
 #include <cstddef>
@@ -10,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "callmonitor/api_model.h"
 #include "callmonitor/call_record.h"
 #include "callmonitor/errors.h"
 #include "callmonitor/records.h"
@@ -29,17 +31,48 @@ std::string_view fakeBlob(uint32_t index) {
     return std::string_view(bytes).substr(0, index % 4097);
 }
 
+// The API aggregator on the same bytes: as a call's inputs and result of a
+// function f(a, b=1, *args, k, **kw). It must never throw for bad bytes.
+void aggregate(std::string_view inputs, format::Outcome outcome, std::string_view result) {
+    static const FunctionInfo f = [] {
+        FunctionInfo fi;
+        fi.qualname = "f";
+        fi.signatureKnown = true;
+        for (auto [name, kind] : {std::pair<const char*, uint8_t>{"a", Parameter::PositionalOnly},
+                                  {"b", Parameter::PositionalOrKeyword}, {"args", Parameter::VarPositional},
+                                  {"k", Parameter::KeywordOnly}, {"kw", Parameter::VarKeyword}}) {
+            Parameter p;
+            p.name = name;
+            p.kind = kind;
+            fi.parameters.push_back(p);
+        }
+        return fi;
+    }();
+    analyse::ApiAggregator aggregator(f);
+    analyse::CallSample sample;
+    sample.inputs = inputs;
+    sample.outcome = outcome;
+    sample.result = result;
+    aggregator.add(sample);
+    aggregator.add(sample);
+    (void)aggregator.finish({});
+}
+
 void decodeOne(fuzz::RecordKind kind, std::string_view bytes) {
     switch (kind) {
         case fuzz::RecordKind::Value: {
+            aggregate(bytes, format::Outcome::Returned, bytes);
             ValueParser p(bytes);
             p.skipValue();
             fuzz::exerciseValue(decodeValue(bytes, fakeBlob));
             break;
         }
-        case fuzz::RecordKind::Call:
-            fuzz::exerciseCall(parseCallRecord(bytes), fakeBlob);
+        case fuzz::RecordKind::Call: {
+            CallView call = parseCallRecord(bytes);
+            aggregate(call.inputs, call.outcome, call.result);
+            fuzz::exerciseCall(call, fakeBlob);
             break;
+        }
         case fuzz::RecordKind::Function:
             fuzz::exerciseFunction(decodeFunctionInfo(bytes));
             break;

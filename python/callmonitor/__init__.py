@@ -21,6 +21,8 @@ from .read.errors import (DatabaseError, NotFoundError, NotADatabaseError, Versi
                           CorruptError, UnknownFunctionError, UnknownWriterError)
 from ._core import StoreError
 from .inner import wrap_calls, flat_profile
+from .legacy_api import (VERSION, DB, SETTINGS, CONTEXT, Context, NPHandler, DefaultHandler, Args,
+                         rc, snapshot, save_db, Registry)
 from . import _hooks
 from .trace.watch import watch, unwatch, WatchError, PolicyNotSupportedError
 from .trace.summary import ValueSummary
@@ -34,4 +36,7 @@ __all__ = [
     "NotADatabaseError", "VersionError", "CorruptError", "UnknownFunctionError",
     "HandlerNotRegisteredError", "UnknownWriterError", "StoreError", "wrap_calls", "flat_profile",
     "watch", "unwatch", "WatchError", "PolicyNotSupportedError", "ValueSummary",
+    # callmonitor 0.3's names (legacy_api.py)
+    "VERSION", "DB", "SETTINGS", "CONTEXT", "Context", "NPHandler", "DefaultHandler", "Args", "rc",
+    "snapshot", "save_db", "Registry",
 ]

@@ -79,6 +79,9 @@ class Registry:
     def add(self, type_, handler):
         if not isinstance(type_, type):
             raise TypeError(f"REGISTRY.add() needs a type, got {type_!r}")
+        if getattr(handler, "_callmonitor_default", False):  # 0.3's DefaultHandler: no handler
+            self.remove(type_)
+            return
         if not (_is_legacy(handler) or handler is NDArrayHandler
                 or (hasattr(handler, "encode") and hasattr(handler, "decode"))):
             raise TypeError(

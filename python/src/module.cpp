@@ -23,6 +23,7 @@
 #include "read/py_decoder.h"
 #include "read/reader_bindings.h"
 #include "capture/py_encoder.h"
+#include "capture/record_writer.h"
 #include "capture/recorder.h"
 
 namespace py = pybind11;
@@ -64,7 +65,10 @@ py::bytes bytesOf(std::string_view s) { return py::bytes(s.data(), s.size()); }
 
 }  // namespace
 
+void registerApiBindings(py::module_& m);  // api_bindings.cpp
+
 PYBIND11_MODULE(_core, m) {
+    registerApiBindings(m);
     m.doc() = "callmonitor's native core: the interceptor, the recorder and the reader.";
 
     if (cpy::addInterceptorType(m.ptr()) < 0) throw py::error_already_set();
@@ -208,4 +212,5 @@ PYBIND11_MODULE(_core, m) {
        "Merges writer environments [(directory, run name)] into a new environment `out`.");
 
     cpy::bindReader(m);
+    cpy::bindRecordWriter(m);
 }

@@ -58,6 +58,15 @@ def check(proc, rc=0):
     return proc
 
 
+def callmonitor_cli(*args, cwd=None, env=None, timeout=60):
+    """Runs the real ``callmonitor`` console command (``python -m callmonitor``
+    when it is not installed beside sys.executable) in a subprocess."""
+    exe = os.path.join(os.path.dirname(sys.executable), "callmonitor")
+    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "callmonitor"]
+    return subprocess.run(cmd + [str(a) for a in args], cwd=cwd, env=subprocess_env(env),
+                          capture_output=True, text=True, timeout=timeout)
+
+
 # -- strict comparison ---------------------------------------------------------------
 
 def _float_bits(x):

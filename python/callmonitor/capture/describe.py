@@ -45,6 +45,28 @@ def _kind(func):
 KNOWN_NAMES = {}
 
 
+def describe_signature(sig):
+    """(parameters, return annotation) of an ``inspect.Signature``, as stored:
+    one dict per parameter with its kind, encoded default and annotation text."""
+    parameters = []
+    for p in sig.parameters.values():
+        has_default = p.default is not inspect.Parameter.empty
+        try:
+            default = _core.encode_value(p.default) if has_default else b""
+        except Exception:
+            default = b""
+        try:
+            default_repr = repr(p.default) if has_default else ""
+        except Exception:
+            default_repr = "<repr failed>"
+        parameters.append({
+            "name": p.name, "kind": _KINDS[p.kind], "has_default": has_default,
+            "default": default, "default_repr": default_repr,
+            "annotation": _annotation_text(p.annotation),
+        })
+    return parameters, _annotation_text(sig.return_annotation)
+
+
 def describe(func):
     """A dict the native recorder turns into a FunctionInfo record."""
     base = func
@@ -59,30 +81,12 @@ def describe(func):
     code = getattr(inspect.unwrap(base), "__code__", None)
     file = code.co_filename if code else ""
     line = code.co_firstlineno if code else 0
-    parameters = []
-    return_annotation = ""
     try:
         sig = inspect.signature(func)
         known = True
     except (TypeError, ValueError):
         sig, known = None, False
-    if sig is not None:
-        for p in sig.parameters.values():
-            has_default = p.default is not inspect.Parameter.empty
-            try:
-                default = _core.encode_value(p.default) if has_default else b""
-            except Exception:
-                default = b""
-            try:
-                default_repr = repr(p.default) if has_default else ""
-            except Exception:
-                default_repr = "<repr failed>"
-            parameters.append({
-                "name": p.name, "kind": _KINDS[p.kind], "has_default": has_default,
-                "default": default, "default_repr": default_repr,
-                "annotation": _annotation_text(p.annotation),
-            })
-        return_annotation = _annotation_text(sig.return_annotation)
+    parameters, return_annotation = describe_signature(sig) if sig is not None else ([], "")
     return {
         # One record stream per function; a partial of it gets its own.
         "key": f"{module}:{qualname}:{file}:{line}:{id(base) if not code else 0}:"

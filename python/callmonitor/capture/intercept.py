@@ -1,6 +1,7 @@
 """``@intercept``: record every call of a callable."""
 import functools
 import inspect
+from typing import Any, Callable, Optional, TypeVar, overload
 
 from .. import _core
 
@@ -34,6 +35,16 @@ def _wrap(func, result, strict, watch=None):
     except (TypeError, ValueError):
         pass
     return wrapper
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@overload
+def intercept(func: F, *, result: Optional[bool] = None, strict: Optional[bool] = None) -> F: ...
+@overload
+def intercept(func: None = None, *, result: Optional[bool] = None,
+              strict: Optional[bool] = None) -> Callable[[F], F]: ...
 
 
 def intercept(func=None, *, result=None, strict=None):

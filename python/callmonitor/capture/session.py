@@ -7,6 +7,7 @@ import socket
 import sys
 import threading
 import time
+from typing import Optional
 
 from .. import _core
 from .._version import __version__
@@ -67,24 +68,24 @@ def open_session():
     }
 
 
-def flush():
+def flush() -> bool:
     """Commit every call recorded so far. Returns False if the writer failed."""
     return _core.flush()
 
 
-def close():
+def close() -> None:
     """Flush and close this process's writer. The next recorded call opens a
     new run directory (``call-monitor-1``, ...)."""
     _core.close()
     export_run()
 
 
-def output_directory():
+def output_directory() -> Optional[str]:
     """The run directory of the current session, or None before the first call."""
     return _core.output_directory()
 
 
-def stats():
+def stats() -> dict[str, int]:
     """Capture counters of the current session."""
     return _core.stats()
 
@@ -103,7 +104,7 @@ def _exit_after_commit(status):
         _os_exit(status)
 
 
-_exit_after_commit.__wrapped__ = _os_exit
+_exit_after_commit.__wrapped__ = _os_exit  # type: ignore[attr-defined]
 
 
 def _after_fork_in_child():

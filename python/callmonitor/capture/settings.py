@@ -1,20 +1,21 @@
 """Recording settings: ``configure(...)`` and callmonitor 0.3's ``Settings``."""
 import os
 from dataclasses import dataclass
+from typing import Optional, Union
 
 _DURABILITY = ("batch", "sync")
 
 
 @dataclass
 class _Config:
-    output: str = None                 # base path of the run directory
+    output: Optional[str] = None       # base path of the run directory
     map_size: int = 64 << 20           # initial LMDB map size; grows by itself
     buffer_bytes: int = 64 << 20       # bound on recorded-but-uncommitted bytes
     flush_interval: float = 0.1        # seconds between commits (at most)
     durability: str = "batch"          # "sync": commit before each call runs
     result: bool = True                # record return values
     strict: bool = False               # raise on values that cannot be captured
-    writer_id: str = None              # set by Settings().enable_multi_threading
+    writer_id: Optional[str] = None    # set by Settings().enable_multi_threading
 
     def base_output(self):
         return self.output or os.environ.get("CALLMONITOR_DIR") or "call-monitor"
@@ -23,8 +24,10 @@ class _Config:
 CONFIG = _Config()
 
 
-def configure(output=None, *, map_size=None, buffer_bytes=None, flush_interval=None,
-              durability=None, result=None, strict=None):
+def configure(output: Union[str, "os.PathLike[str]", None] = None, *, map_size: Optional[int] = None,
+              buffer_bytes: Optional[int] = None, flush_interval: Optional[float] = None,
+              durability: Optional[str] = None, result: Optional[bool] = None,
+              strict: Optional[bool] = None) -> None:
     """Set how and where calls are recorded. Takes effect for the next run
     directory: call it before the first recorded call (or after ``close()``).
 
@@ -73,9 +76,11 @@ class Settings:
             cls._instance = super().__new__(cls)
         return cls._instance
 
-    def enable_multi_threading(self, tid):
-        """Record this process into its own writer directory ``tid-<tid>/``."""
-        CONFIG.writer_id = f"tid-{int(tid)}"
+    def enable_multi_threading(self, tid, tident=None):
+        """Record this process into its own writer directory ``tid-<tid>/``
+        (``tid-<tid>-<tident>/`` with 0.3.7's thread ident). Call it before
+        the first recorded call (or after ``close()``)."""
+        CONFIG.writer_id = f"tid-{int(tid)}" + ("" if tident is None else f"-{int(tident)}")
 
     def disable_multi_threading(self):
         CONFIG.writer_id = None
@@ -85,6 +90,8 @@ class Settings:
     @property
     def multi_threading(self):
         return CONFIG.writer_id is not None
+
+    multi_threading_enabled = multi_threading  # 0.3.7's name
 
     @property
     def thread_id(self):

@@ -4,10 +4,13 @@ import sys
 
 from .. import __version__
 from ..read.errors import DatabaseError
-from . import merge, run, show, summary
+from . import calls, import_legacy, merge, run, show, summary
+from . import api
 from .errors import CommandError
 
-COMMANDS = {"summary": summary, "show": show, "merge": merge, "run": run}
+COMMANDS = {"summary": summary, "show": show, "calls": calls, "merge": merge,
+            "import-legacy": import_legacy, "run": run}
+COMMANDS["api"] = api
 
 
 def build_parser():

@@ -5,7 +5,7 @@ from .. import _core
 from ..read.database import _human, _writer_dirs
 from .errors import CommandError
 from .progress import Progress
-from .table import render
+from .table import print_table
 
 HELP = "consolidate the writers of runs (ranks, processes) into one database"
 DESCRIPTION = ("Copy every call of the given runs or writer directories into one new database "
@@ -42,5 +42,5 @@ def run(args):
             ("calls", result["calls"]), ("array payloads", result["blobs"]),
             ("size", _human(result["bytes"]))]
     print(f"merged into {args.out}")
-    print(render(["", "count"], rows, ["<", ">"]))
+    print_table(["", "count"], rows, ["<", ">"])
     return 0

@@ -5,9 +5,13 @@ import inspect
 import os
 import types
 from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Optional, Union
 
 from .. import _core
 from .errors import NotADatabaseError, NotFoundError, UnknownFunctionError, UnknownWriterError
+
+PathLike = Union[str, "os.PathLike[str]"]
+FunctionRef = Union[str, Callable[..., Any]]   # a name, or the function itself
 
 _PARAM_KINDS = {
     "POSITIONAL_ONLY": inspect.Parameter.POSITIONAL_ONLY,
@@ -83,7 +87,7 @@ class FunctionInfo:
         self._signature = None
 
     @property
-    def full_name(self):
+    def full_name(self) -> str:
         return f"{self.module}.{self.qualname}" if self.module else self.qualname
 
     def _default(self, p):
@@ -93,7 +97,7 @@ class FunctionInfo:
             return p["default_repr"]
 
     @property
-    def signature(self):
+    def signature(self) -> Optional[inspect.Signature]:
         """The recorded ``inspect.Signature`` (annotations as text), or None."""
         if self._signature is None and self._raw["signature_known"]:
             params = []
@@ -110,7 +114,7 @@ class FunctionInfo:
         return self._signature
 
     @property
-    def argspec(self):
+    def argspec(self) -> inspect.FullArgSpec:
         """The signature as ``inspect.FullArgSpec`` (as callmonitor 0.3 stored it)."""
         sig = self.signature
         if sig is None:
@@ -137,7 +141,7 @@ class FunctionInfo:
         return inspect.FullArgSpec(args, varargs, varkw, tuple(defaults) or None, kwonly,
                                    kwdefaults or None, annotations)
 
-    def signature_text(self):
+    def signature_text(self) -> str:
         sig = self.signature
         return f"{self.qualname}{sig}" if sig is not None else f"{self.qualname}(...)"
 
@@ -150,7 +154,7 @@ class Call:
 
     __slots__ = ("function", "invocation", "args", "kwargs", "result", "exception",
                  "started_ns", "duration_ns", "thread", "thread_name", "caller", "writer",
-                 "rank", "pid", "run", "completed", "_started_unix_ns")
+                 "rank", "pid", "run", "completed", "_started_unix_ns", "outcome")
 
     def __init__(self, function, raw, writer, thread, caller):
         self.function = function
@@ -171,20 +175,22 @@ class Call:
         self.pid = writer.pid
         self.run = writer.run
         self._started_unix_ns = writer.info["started_unix_ns"]
+        # "returned", "raised", "pending", "result-skipped" (result not recorded)
+        self.outcome = raw["outcome"]
 
     @property
-    def started(self):
+    def started(self) -> datetime.datetime:
         """Wall-clock start of the call (datetime, UTC)."""
         ns = self._started_unix_ns + self.started_ns
         return datetime.datetime.fromtimestamp(ns / 1e9, tz=datetime.timezone.utc)
 
     @property
-    def duration(self):
+    def duration(self) -> Optional[float]:
         """Seconds the call took (None if it had not returned)."""
         return None if self.duration_ns is None else self.duration_ns / 1e9
 
     @property
-    def bound(self):
+    def bound(self) -> Optional[inspect.BoundArguments]:
         """``inspect.BoundArguments`` of the call, or None without a signature."""
         sig = self.function.signature
         if sig is None:
@@ -277,21 +283,21 @@ class Database:
 
     # -- writers -------------------------------------------------------------
     @property
-    def writers(self):
+    def writers(self) -> list[str]:
         """Writer ids, the default writer first (``main``, ``rank-0000``, ...)."""
         return [w.id for w in self._writers]
 
     @property
-    def ranks(self):
+    def ranks(self) -> list[int]:
         """The MPI ranks that recorded into this database, ascending."""
         return sorted({w.rank for w in self._writers if w.rank >= 0})
 
     @property
-    def runs(self):
+    def runs(self) -> list[str]:
         """The run directories this database holds (several for a merge)."""
         return sorted({w.run for w in self._writers if w.run})
 
-    def writer_info(self):
+    def writer_info(self) -> list[dict[str, Any]]:
         """One dict per writer: id, run, rank, pid, host, calls."""
         return [{"id": w.id, "run": w.run, "rank": w.rank, "pid": w.pid, "host": w.host,
                  "calls": sum(f.calls for f in w.functions)} for w in self._writers]
@@ -312,7 +318,7 @@ class Database:
 
     # -- functions -----------------------------------------------------------
     @property
-    def functions(self):
+    def functions(self) -> list[FunctionInfo]:
         """Every recorded function (per writer), with live call counts."""
         out = []
         for w in self._writers:
@@ -386,7 +392,8 @@ class Database:
                 f"there is no call {n}")
 
     # -- calls ---------------------------------------------------------------
-    def get(self, fn, n, *, writer=None, rank=None, pid=None):
+    def get(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
+            pid: Optional[int] = None) -> tuple[list[Any], dict[str, Any]]:
         """``(args, kwargs)`` of call `n` (from 1; negative from the end) of `fn`.
 
         In a database of several writers, `writer`, `rank` or `pid` picks
@@ -399,7 +406,8 @@ class Database:
         except IndexError:
             raise IndexError(self._range_text(w, f, w.reader.last_invocation(f.id), n)) from None
 
-    def get_args(self, fn, n, *, writer=None, rank=None, pid=None):
+    def get_args(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
+                 pid: Optional[int] = None) -> types.SimpleNamespace:
         """Call `n`'s arguments as attributes, one per parameter, defaults filled in."""
         call = self.call(fn, n, writer=writer, rank=rank, pid=pid)
         bound = call.bound
@@ -408,7 +416,8 @@ class Database:
         bound.apply_defaults()
         return types.SimpleNamespace(**bound.arguments)
 
-    def call(self, fn, n, *, writer=None, rank=None, pid=None):
+    def call(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
+             pid: Optional[int] = None) -> "Call":
         """The whole record of call `n` of `fn` (a :class:`Call`); writer
         chosen as in :meth:`get`."""
         w, f = self._resolve(fn, writer, rank, pid)
@@ -428,7 +437,8 @@ class Database:
         caller = w.callers[raw["caller"]] if raw["caller"] < len(w.callers) else None
         return Call(f, raw, w, thread, caller)
 
-    def calls(self, fn, *, writer=None, rank=None, pid=None):
+    def calls(self, fn: FunctionRef, *, writer: Optional[str] = None, rank: Optional[int] = None,
+              pid: Optional[int] = None) -> Iterator["Call"]:
         """Every call of `fn`, read lazily: writer after writer (in
         :attr:`writers` order), each in invocation order. Each :class:`Call`
         says where it was recorded (``.writer``, ``.rank``, ``.pid``, ``.run``)."""
@@ -436,7 +446,7 @@ class Database:
             for inv in w.reader.invocations(f.id):
                 yield self._read_call(w, f, inv)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return sum(f.calls for f in self.functions)
 
     def _summed(self, counters):
@@ -447,7 +457,7 @@ class Database:
         return total
 
     @property
-    def stats(self):
+    def stats(self) -> dict[str, int]:
         """Capture counters (opaque, pickled, capture errors, dropped calls), all writers."""
         return self._summed(lambda w: w.stats())
 
@@ -461,15 +471,22 @@ class Database:
                 total[k] = total.get(k, 0) + v
         return total
 
+    def api(self, functions=(), **options):
+        """The API the functions were called with (:class:`callmonitor.analyse.api.ApiModel`),
+        counted in C++ over every call; `functions`: glob patterns of names (none: all);
+        `options`: those of :func:`callmonitor.analyse.api.derive` (label, sample_items, max_depth)."""
+        from ..analyse.api import derive
+        return derive(self, functions, **options)
+
     # -- lifecycle -----------------------------------------------------------
-    def close(self):
+    def close(self) -> None:
         self._writers = []
         self._resolved.clear()
 
-    def __enter__(self):
+    def __enter__(self) -> "Database":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self):
@@ -512,12 +529,16 @@ def _human(n):
         n /= 1024
 
 
-def load(path, allow_pickle=False):
+def load(path: PathLike, allow_pickle: bool = False) -> Database:
     """Open a recorded database read-only.
 
     path: a run directory (``./call-monitor``) or one writer directory in it.
     allow_pickle: restore values that were stored as pickles. Off by default:
         unpickling data from an untrusted database can run arbitrary code.
         Without it such values come back as :class:`callmonitor.Unrestorable`.
+    A folder written by callmonitor 0.3 (db.pkl) is read as a LegacyDatabase.
     """
+    from . import legacy  # callmonitor 0.3 databases: read/legacy.py
+    if legacy.is_legacy(path):
+        return legacy.LegacyDatabase(path, allow_pickle=allow_pickle)
     return Database(path, allow_pickle=allow_pickle)

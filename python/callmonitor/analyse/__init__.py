@@ -1,0 +1,1 @@
+"""The analyse stage: replay, export, API derivation, profiles (read -> analyse)."""

@@ -1,0 +1,285 @@
+#include "type_table.h"
+
+#include <algorithm>
+
+#include "callmonitor/dtype.h"
+
+namespace callmonitor::analyse {
+
+namespace {
+
+// numpy's scalar type name of a plain dtype ("<f8" -> "float64").
+std::string numpyScalarName(std::string_view dtype) {
+    DtypeInfo d;
+    if (!parseDtype(dtype, d)) return "generic";
+    std::string bits = std::to_string(d.itemSize * 8);
+    switch (d.kind) {
+        case 'b': return "bool_";
+        case 'i': return d.itemSize <= 8 ? "int" + bits : "signedinteger[Any]";
+        case 'u': return d.itemSize <= 8 ? "uint" + bits : "unsignedinteger[Any]";
+        case 'f': return d.itemSize <= 8 ? "float" + bits : "longdouble";
+        case 'c': return d.itemSize <= 16 ? "complex" + bits : "clongdouble";
+        case 'M': return "datetime64";
+        case 'm': return "timedelta64";
+        case 'U': return "str_";
+        case 'S': return "bytes_";
+        case 'V': return "void";
+        default: return "generic";
+    }
+}
+
+// Types the stub must spell differently from their runtime name.
+std::string canonicalClass(std::string_view name) {
+    if (name == "NoneType") return "None";
+    if (name == "function" || name == "builtin_function_or_method" || name == "method" ||
+        name == "functools.partial" || name == "method-wrapper" || name == "method_descriptor")
+        return "Callable[..., Any]";
+    if (name.empty()) return "object";
+    return strictUtf8(name);
+}
+
+// Length of the valid UTF-8 sequence at s[i], 0 when invalid.
+size_t sequenceLength(std::string_view s, size_t i) {
+    auto byte = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
+    uint8_t c = byte(i);
+    if (c < 0x80) return 1;
+    size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+    if (n == 0 || (c >= 0xE0 && c > 0xF4) || i + n > s.size()) return 0;
+    for (size_t k = 1; k < n; ++k)
+        if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    uint8_t c1 = byte(i + 1);
+    if (c == 0xE0 && c1 < 0xA0) return 0;   // overlong
+    if (c == 0xED && c1 >= 0xA0) return 0;  // surrogate
+    if (c == 0xF0 && c1 < 0x90) return 0;   // overlong
+    if (c == 0xF4 && c1 >= 0x90) return 0;  // beyond U+10FFFF
+    return n;
+}
+
+}  // namespace
+
+bool isStrictUtf8(std::string_view s) {
+    for (size_t i = 0; i < s.size();) {
+        size_t n = sequenceLength(s, i);
+        if (n == 0) return false;
+        i += n;
+    }
+    return true;
+}
+
+std::string strictUtf8(std::string_view s) {
+    if (isStrictUtf8(s)) return std::string(s);
+    std::string out;
+    for (size_t i = 0; i < s.size();) {
+        size_t n = sequenceLength(s, i);
+        if (n == 0) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        } else {
+            out.append(s.substr(i, n));
+            i += n;
+        }
+    }
+    return out;
+}
+
+TypeTable::TypeTable() {
+    static const char* const kFixed[kFixedCount] = {
+        "None", "bool", "int", "float", "complex", "str", "bytes", "bytearray",
+        "list", "set", "frozenset", "dict", "tuple", "tuple[()]", "object"};
+    for (const char* t : kFixed) add(t);
+}
+
+uint32_t TypeTable::add(std::string text) {
+    auto it = byText_.find(text);
+    if (it != byText_.end()) return it->second;
+    uint32_t id = static_cast<uint32_t>(text_.size());
+    byText_.emplace(text, id);
+    text_.push_back(std::move(text));
+    return id;
+}
+
+uint32_t TypeTable::named(std::string_view qualifiedName) {
+    auto it = byText_.find(qualifiedName);
+    if (it != byText_.end()) return it->second;
+    return add(canonicalClass(qualifiedName));
+}
+
+uint32_t TypeTable::array(std::string_view dtype) {
+    auto it = arrays_.find(dtype);
+    if (it != arrays_.end()) return it->second;
+    uint32_t id = add("numpy.typing.NDArray[numpy." + numpyScalarName(dtype) + "]");
+    arrays_.emplace(std::string(dtype), id);
+    return id;
+}
+
+uint32_t TypeTable::scalar(std::string_view dtype) {
+    auto it = scalars_.find(dtype);
+    if (it != scalars_.end()) return it->second;
+    uint32_t id = add("numpy." + numpyScalarName(dtype));
+    scalars_.emplace(std::string(dtype), id);
+    return id;
+}
+
+uint32_t TypeTable::unionOf(std::vector<uint32_t>& ids) {
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    if (ids.empty()) return Object;
+    if (ids.size() == 1) return ids[0];
+    key_.assign(1, UnionS);
+    key_.insert(key_.end(), ids.begin(), ids.end());
+    return compose(key_);
+}
+
+uint32_t TypeTable::compose(const std::vector<uint32_t>& key) {
+    auto it = composed_.find(key);
+    if (it != composed_.end()) return it->second;
+    std::string t;
+    auto members = [&](size_t from, const char* sep) {
+        std::string out;
+        for (size_t i = from; i < key.size(); ++i) {
+            if (i > from) out += sep;
+            out += text_[key[i]];
+        }
+        return out;
+    };
+    switch (key[0]) {
+        case UnionS: {
+            std::vector<std::string> m;
+            for (size_t i = 1; i < key.size(); ++i) m.push_back(text_[key[i]]);
+            t = unionText(std::move(m));
+            break;
+        }
+        case ListS: t = "list[" + text_[key[1]] + "]"; break;
+        case SetS: t = "set[" + text_[key[1]] + "]"; break;
+        case FrozenSetS: t = "frozenset[" + text_[key[1]] + "]"; break;
+        case TupleFixedS: t = "tuple[" + members(1, ", ") + "]"; break;
+        case TupleVarS: t = "tuple[" + text_[key[1]] + ", ...]"; break;
+        case DictS: t = "dict[" + text_[key[1]] + ", " + text_[key[2]] + "]"; break;
+        default: t = "object"; break;
+    }
+    uint32_t id = add(std::move(t));
+    composed_.emplace(key, id);
+    return id;
+}
+
+std::string unionText(std::vector<std::string> members) {
+    std::sort(members.begin(), members.end());
+    members.erase(std::unique(members.begin(), members.end()), members.end());
+    auto none = std::find(members.begin(), members.end(), "None");
+    bool optional = none != members.end();
+    if (optional) members.erase(none);
+    if (members.empty()) return "None";
+    std::string inner;
+    for (size_t i = 0; i < members.size(); ++i) inner += (i ? ", " : "") + members[i];
+    if (members.size() == 1) return optional ? "Optional[" + inner + "]" : inner;
+    return optional ? "Union[" + inner + ", None]" : "Union[" + inner + "]";
+}
+
+ValueTyper::ValueTyper(TypeTable& table, const ApiOptions& options) : table_(table), options_(options) {
+    size_t levels = options_.maxDepth + 2;
+    tokens_.resize(levels);
+    ids_.resize(levels);
+    ids2_.resize(levels);
+}
+
+uint32_t ValueTyper::typeOf(ValueParser& p, const Token& t) { return walk(p, t, 0); }
+
+// The type of a container without its elements (beyond maxDepth, or a memo
+// item that was skipped), and of every leaf.
+uint32_t ValueTyper::bare(const Token& t) {
+    switch (t.tag) {
+        case Tag::None: return TypeTable::NoneT;
+        case Tag::False: case Tag::True: return TypeTable::Bool;
+        case Tag::Int: case Tag::BigInt: return TypeTable::Int;
+        case Tag::Float: return TypeTable::Float;
+        case Tag::Complex: return TypeTable::Complex;
+        case Tag::Str: return TypeTable::Str;
+        case Tag::Bytes: return TypeTable::Bytes;
+        case Tag::ByteArray: return TypeTable::ByteArray;
+        case Tag::List: return TypeTable::List;
+        case Tag::Set: return TypeTable::Set;
+        case Tag::FrozenSet: return TypeTable::FrozenSet;
+        case Tag::Dict: return TypeTable::Dict;
+        case Tag::Tuple: return t.count == 0 ? TypeTable::EmptyTuple : TypeTable::Tuple;
+        case Tag::Array: return table_.array(t.name);
+        case Tag::NpScalar: return table_.scalar(t.name);
+        case Tag::Handler: case Tag::Pickle: case Tag::Opaque: case Tag::Legacy: return table_.named(t.name);
+        case Tag::Backref: return t.count < memo_.size() ? memo_[t.count] : TypeTable::Object;
+    }
+    return TypeTable::Object;  // a tag this reader does not know
+}
+
+void ValueTyper::skipItems(ValueParser& p, uint64_t pending) {
+    while (pending > 0) {
+        p.next(skip_);
+        --pending;
+        if (skip_.memo) memo_.push_back(bare(skip_));
+        switch (skip_.tag) {
+            case Tag::List: case Tag::Tuple: case Tag::Set: case Tag::FrozenSet: pending += skip_.count; break;
+            case Tag::Dict: pending += 2 * skip_.count; break;
+            case Tag::Legacy: pending += 1; break;
+            default: break;
+        }
+        if (pending > p.remaining()) p.fail("more items announced than bytes present");
+    }
+}
+
+uint32_t ValueTyper::walk(ValueParser& p, const Token& t, uint32_t depth) {
+    size_t memoIndex = memo_.size();
+    if (t.memo) memo_.push_back(bare(t));
+    uint64_t n = t.count;
+    bool container = t.tag == Tag::List || t.tag == Tag::Tuple || t.tag == Tag::Set ||
+                     t.tag == Tag::FrozenSet || t.tag == Tag::Dict;
+    if (t.tag == Tag::Legacy) {
+        skipItems(p, 1);
+        return bare(t);
+    }
+    if (!container || n == 0) return bare(t);
+    if (depth >= options_.maxDepth) {
+        skipItems(p, t.tag == Tag::Dict ? 2 * n : n);
+        return bare(t);
+    }
+    uint64_t k = std::min<uint64_t>(n, options_.sampleItems);
+    Token& child = tokens_[depth + 1];
+    std::vector<uint32_t>& ids = ids_[depth];
+    ids.clear();
+    uint32_t id;
+    if (t.tag == Tag::Dict) {
+        std::vector<uint32_t>& values = ids2_[depth];
+        values.clear();
+        for (uint64_t i = 0; i < k; ++i) {
+            p.next(child);
+            ids.push_back(walk(p, child, depth + 1));
+            p.next(child);
+            values.push_back(walk(p, child, depth + 1));
+        }
+        if (n > k) skipItems(p, 2 * (n - k));
+        uint32_t keyType = table_.unionOf(ids);
+        uint32_t valueType = table_.unionOf(values);
+        ids.assign({TypeTable::DictS, keyType, valueType});
+        id = table_.compose(ids);
+    } else {
+        for (uint64_t i = 0; i < k; ++i) {
+            p.next(child);
+            ids.push_back(walk(p, child, depth + 1));
+        }
+        if (n > k) skipItems(p, n - k);
+        if (t.tag == Tag::Tuple && n <= options_.maxFixedTuple && n == k) {
+            ids.insert(ids.begin(), TypeTable::TupleFixedS);
+            id = table_.compose(ids);
+        } else {
+            uint32_t shape = t.tag == Tag::List ? TypeTable::ListS
+                           : t.tag == Tag::Set ? TypeTable::SetS
+                           : t.tag == Tag::FrozenSet ? TypeTable::FrozenSetS
+                                                     : TypeTable::TupleVarS;
+            uint32_t element = table_.unionOf(ids);
+            ids.assign({shape, element});
+            id = table_.compose(ids);
+        }
+    }
+    if (n > k) sampled_ = true;
+    if (t.memo) memo_[memoIndex] = id;
+    return id;
+}
+
+}  // namespace callmonitor::analyse
