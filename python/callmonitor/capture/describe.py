@@ -1,6 +1,7 @@
 """What is stored once per function: where it lives and its full signature."""
 import functools
 import inspect
+from typing import Dict, Tuple
 
 from .. import _core
 
@@ -42,7 +43,7 @@ def _kind(func):
 # (a numpy ufunc has no __module__; np.add.reduce is "ufunc.reduce"):
 # id(callable) -> (module, qualname). Filled by callmonitor.trace.watch,
 # which knows where it found the callable.
-KNOWN_NAMES = {}
+KNOWN_NAMES: Dict[int, Tuple[str, str]] = {}
 
 
 def describe_signature(sig):
