@@ -24,6 +24,8 @@ from .inner import wrap_calls, flat_profile
 from .legacy_api import (VERSION, DB, SETTINGS, CONTEXT, Context, NPHandler, DefaultHandler, Args,
                          rc, snapshot, save_db, Registry)
 from . import _hooks
+from .trace.watch import watch, unwatch, WatchError, PolicyNotSupportedError
+from .trace.summary import ValueSummary
 
 _hooks.install()
 
@@ -33,6 +35,7 @@ __all__ = [
     "Call", "FunctionInfo", "ExceptionInfo", "DatabaseError", "NotFoundError",
     "NotADatabaseError", "VersionError", "CorruptError", "UnknownFunctionError",
     "HandlerNotRegisteredError", "UnknownWriterError", "StoreError", "wrap_calls", "flat_profile",
+    "watch", "unwatch", "WatchError", "PolicyNotSupportedError", "ValueSummary",
     # callmonitor 0.3's names (legacy_api.py)
     "VERSION", "DB", "SETTINGS", "CONTEXT", "Context", "NPHandler", "DefaultHandler", "Args", "rc",
     "snapshot", "save_db", "Registry",

@@ -1,6 +1,7 @@
 """What is stored once per function: where it lives and its full signature."""
 import functools
 import inspect
+from typing import Dict, Tuple
 
 from .. import _core
 
@@ -38,6 +39,13 @@ def _kind(func):
     return "function"
 
 
+# Names given by whoever wrapped a callable whose own are missing or ambiguous
+# (a numpy ufunc has no __module__; np.add.reduce is "ufunc.reduce"):
+# id(callable) -> (module, qualname). Filled by callmonitor.trace.watch,
+# which knows where it found the callable.
+KNOWN_NAMES: Dict[int, Tuple[str, str]] = {}
+
+
 def describe_signature(sig):
     """(parameters, return annotation) of an ``inspect.Signature``, as stored:
     one dict per parameter with its kind, encoded default and annotation text."""
@@ -70,6 +78,7 @@ def describe(func):
         module = ""
     name = getattr(base, "__name__", None) or type(base).__name__
     qualname = getattr(base, "__qualname__", None) or name
+    module, qualname = KNOWN_NAMES.get(id(base), (module, qualname))
     code = getattr(inspect.unwrap(base), "__code__", None)
     file = code.co_filename if code else ""
     line = code.co_firstlineno if code else 0

@@ -10,9 +10,13 @@ def _flag(value):
     return -1 if value is None else int(bool(value))
 
 
-def _wrap(func, result, strict):
-    """An Interceptor for `func` that looks like `func` to Python."""
-    wrapper = _core.Interceptor(func, _flag(result), _flag(strict))
+def _wrap(func, result, strict, watch=None):
+    """An Interceptor for `func` that looks like `func` to Python (with
+    `watch`, a WatchOptions: the subtype callmonitor.watch places)."""
+    if watch is None:
+        wrapper = _core.Interceptor(func, _flag(result), _flag(strict))
+    else:
+        wrapper = _core.Watched(func, _flag(result), _flag(strict), watch)
     target = func.func if isinstance(func, functools.partial) else func
     try:
         functools.update_wrapper(wrapper, target)

@@ -6,6 +6,7 @@
 
 #include "callmonitor/call_record.h"
 #include "callmonitor/value_writer.h"
+#include "capture/caller_filter.h"
 #include "capture/py_encoder.h"
 #include "capture/recorder.h"
 
@@ -22,6 +23,7 @@ struct InterceptorObject {
     uint32_t fid;
     int captureResult;        // -1: session default; 0/1: this function's option
     int strict;               // -1: session default; 0/1: this function's option
+    PyObject* watch;          // callmonitor.watch: its WatchOptions (caller filter, summaries), or null
 };
 
 // Counts what an encoding produced, and logs (once per process) a failing handler.
@@ -108,7 +110,8 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
             EncodeCounts counts;
             ValueWriter w(st.outcome);
             BusyGuard busy(st);
-            st.encoder.encode(w, result, opt, counts);
+            WatchInputs recorded(self->watch, &result, 1, nullptr);
+            st.encoder.encode(w, recorded.args()[0], opt, counts);
             account(rec, counts);
         }
     } else {
@@ -134,6 +137,8 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
 
 PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
     auto* self = reinterpret_cast<InterceptorObject*>(callable);
+    if (self->watch && !watchRecordsThisCall(self->watch))
+        return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
     CaptureState& st = captureState();
     Recorder& rec = Recorder::instance();
     if (st.busy) return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
@@ -184,7 +189,8 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
     {
         BusyGuard busy(st);
         ValueWriter w(st.record);
-        encoded = st.encoder.encodeInputs(w, args, nargs, kwnames, opt, counts);
+        WatchInputs recorded(self->watch, args, nargs, kwnames);
+        encoded = st.encoder.encodeInputs(w, recorded.args(), nargs, kwnames, opt, counts);
     }
     if (!encoded) return nullptr;  // strict mode: the CaptureError is set
     account(rec, counts);
@@ -227,11 +233,17 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
 }
 
 PyObject* interceptorNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
-    static const char* kwlist[] = {"func", "result", "strict", nullptr};
+    static const char* kwlist[] = {"func", "result", "strict", "watch", nullptr};
     PyObject* func;
+    PyObject* watch = Py_None;
     int result = -1, strict = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|ii", const_cast<char**>(kwlist), &func, &result, &strict))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiO", const_cast<char**>(kwlist), &func, &result, &strict,
+                                     &watch))
         return nullptr;
+    if (watch != Py_None && !isWatchOptions(watch)) {
+        PyErr_SetString(PyExc_TypeError, "watch must be a callmonitor._core.WatchOptions or None");
+        return nullptr;
+    }
     if (!PyCallable_Check(func)) {
         PyErr_Format(PyExc_TypeError, "intercept() needs a callable, got %.200s", Py_TYPE(func)->tp_name);
         return nullptr;
@@ -246,6 +258,7 @@ PyObject* interceptorNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
     self->fid = 0;
     self->captureResult = result;
     self->strict = strict;
+    self->watch = watch == Py_None ? nullptr : (Py_INCREF(watch), watch);
     if (!self->dict) {
         Py_DECREF(self);
         return nullptr;
@@ -256,12 +269,14 @@ PyObject* interceptorNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
 int interceptorTraverse(InterceptorObject* self, visitproc visit, void* arg) {
     Py_VISIT(self->func);
     Py_VISIT(self->dict);
+    Py_VISIT(self->watch);
     return 0;
 }
 
 int interceptorClear(InterceptorObject* self) {
     Py_CLEAR(self->func);
     Py_CLEAR(self->dict);
+    Py_CLEAR(self->watch);
     return 0;
 }
 
@@ -317,6 +332,9 @@ PyTypeObject InterceptorType = {
 };
 
 }  // namespace
+
+PyTypeObject* interceptorType() { return &InterceptorType; }
+PyObject* interceptorTarget(PyObject* interceptor) { return reinterpret_cast<InterceptorObject*>(interceptor)->func; }
 
 int addInterceptorType(PyObject* module) {
     InterceptorType.tp_name = "callmonitor._core.Interceptor";

@@ -11,4 +11,9 @@ namespace callmonitor::py {
 // Adds the type to `module`. Returns -1 with an error set on failure.
 int addInterceptorType(PyObject* module);
 
+// For callmonitor.watch's subtype (caller_filter.cpp): the Interceptor type,
+// and the callable an Interceptor wraps (borrowed).
+PyTypeObject* interceptorType();
+PyObject* interceptorTarget(PyObject* interceptor);
+
 }  // namespace callmonitor::py

@@ -1,0 +1,40 @@
+// What `callmonitor.watch` adds to an Interceptor (callmonitor/trace/): a
+// WatchOptions object shared by every callable one watch wraps. It decides,
+// in C and before any capture work, whether the calling module is one whose
+// calls are recorded, and whether inputs are stored as summaries.
+#pragma once
+
+#include <Python.h>
+
+#include <cstddef>
+
+namespace callmonitor::py {
+
+// True when the call being made now (the caller is the innermost Python
+// frame) is to be recorded under `watch` (a WatchOptions). Cached per
+// caller globals dict: a repeated caller costs one pointer compare.
+bool watchRecordsThisCall(PyObject* watch);
+
+// The inputs to encode for a call: the arguments themselves, or their
+// summaries when the watch asks for values="summary" (new references,
+// released by the destructor). Never fails: a summary that cannot be made
+// is the argument itself.
+class WatchInputs {
+public:
+    WatchInputs(PyObject* watch, PyObject* const* args, size_t nargs, PyObject* kwnames);
+    ~WatchInputs();
+    WatchInputs(const WatchInputs&) = delete;
+    WatchInputs& operator=(const WatchInputs&) = delete;
+    PyObject* const* args() const { return args_; }
+
+private:
+    PyObject* const* args_;
+    PyObject** owned_ = nullptr;
+    size_t count_ = 0;
+};
+
+bool isWatchOptions(PyObject* o);
+
+int addWatchTypes(PyObject* module);
+
+}  // namespace callmonitor::py

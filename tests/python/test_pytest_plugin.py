@@ -1,0 +1,152 @@
+"""The pytest plugin on a small suite of our own, in a subprocess: each
+phase of each test runs under its own label, outcomes and exit status are
+pytest's, calls are recorded from the named modules only, and xdist
+workers write into one run directory."""
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import callmonitor
+from _support import describe, subprocess_env
+from callmonitor.trace.pytest_plugin import phase_label
+
+pytestmark = pytest.mark.integration
+
+PKG = """
+    import numpy as np
+
+    def total(values):
+        return np.add.reduce(np.asarray(values)) + np.add(0, 0)
+"""
+
+CONFTEST = """
+    import json, os
+    import pytest
+    from callmonitor.trace import labels
+
+    @pytest.fixture
+    def seen():
+        # records the label of each phase; written out at teardown
+        log = [("setup", labels.current_label())]
+        yield log
+        log.append(("teardown", labels.current_label()))
+        with open(os.environ["LABEL_LOG"], "a") as f:
+            f.write(json.dumps(log) + "\\n")
+"""
+
+TESTS = """
+    import pytest
+    import plugpkg
+    from callmonitor.trace import labels
+
+    def test_one(seen):
+        seen.append(("call", labels.current_label()))
+        assert plugpkg.total([1, 2]) == 3
+
+    @pytest.mark.parametrize("n", [1, 2, 3])
+    def test_many(seen, n):
+        seen.append(("call", labels.current_label()))
+        assert plugpkg.total([n]) == n
+
+    def test_fails(seen):
+        seen.append(("call", labels.current_label()))
+        plugpkg.total([0])
+        assert False, "this test fails on purpose"
+"""
+
+
+@pytest.fixture
+def suite(tmp_path):
+    (tmp_path / "plugpkg").mkdir()
+    (tmp_path / "plugpkg" / "__init__.py").write_text(textwrap.dedent(PKG))
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "conftest.py").write_text(textwrap.dedent(CONFTEST))
+    (tmp_path / "tests" / "test_suite.py").write_text(textwrap.dedent(TESTS))
+    return tmp_path
+
+
+def _pytest(cwd, *args):
+    env = subprocess_env({"LABEL_LOG": cwd / "labels.jsonl"})
+    env["PYTHONPATH"] = os.pathsep.join([str(cwd), env["PYTHONPATH"]])
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-W", "ignore::DeprecationWarning", *args, "tests"],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+
+
+def _outcome(proc):
+    return re.search(r"(\d+ failed, \d+ passed)", proc.stdout).group(1)
+
+
+def _label_log(cwd):
+    with open(cwd / "labels.jsonl") as f:
+        return [json.loads(line) for line in f]
+
+
+TEST_IDS = ["tests/test_suite.py::test_one", "tests/test_suite.py::test_many[1]",
+            "tests/test_suite.py::test_many[2]", "tests/test_suite.py::test_many[3]",
+            "tests/test_suite.py::test_fails"]
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+def test_each_phase_of_each_test_is_labelled_and_outcomes_are_unchanged(suite, workers):
+    plain = _pytest(suite, *workers)
+    os.unlink(suite / "labels.jsonl")
+    traced = _pytest(suite, *workers, "--callmonitor-to", "numpy", "--callmonitor-from", "plugpkg",
+                     "--callmonitor-out", "cm", "--callmonitor-values", "summary")
+    assert plain.returncode == traced.returncode == 1, describe(traced)
+    assert _outcome(plain) == _outcome(traced) == "1 failed, 4 passed"
+    assert "this test fails on purpose" in traced.stdout
+    logs = sorted(_label_log(suite), key=lambda log: log[0][1])
+    expected = sorted(([[p, phase_label(t, p)] for p in ("setup", "call", "teardown")] for t in TEST_IDS),
+                      key=lambda log: log[0][1])
+    assert logs == expected
+    line = [l for l in traced.stdout.splitlines() if l.startswith("callmonitor: ")]
+    writers = 2 if workers else 1
+    assert line == [f"callmonitor: recorded 15 calls of 3 functions of numpy (from plugpkg) into "
+                    f"cm ({writers} writer"
+                    f"{'s' if writers > 1 else ''})"]
+    with callmonitor.load(suite / "cm") as db:
+        assert len(db.writers) == writers
+        counts = {}
+        for f in db.functions:  # one entry per (function, writer)
+            counts[f.full_name] = counts.get(f.full_name, 0) + f.calls
+        # only plugpkg's calls: pytest's and the tests' own numpy use is left out
+        assert counts == {"numpy.asarray": 5, "numpy.add.reduce": 5, "numpy.add": 5}
+
+
+def test_explicit_dash_p_with_the_entry_point_installed_loads_it_once(suite):
+    proc = _pytest(suite, "-p", "callmonitor.trace.pytest_plugin", "--callmonitor-to", "numpy",
+                   "--callmonitor-from", "plugpkg", "-k", "test_one")
+    assert proc.returncode == 0, describe(proc)
+    assert "recorded 3 calls of 3 functions" in proc.stdout
+
+
+def test_without_callmonitor_options_the_plugin_does_nothing(suite):
+    proc = _pytest(suite, "-k", "test_one")
+    assert proc.returncode == 0, describe(proc)
+    assert "callmonitor" not in proc.stdout
+    assert not (suite / "call-monitor").exists()
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+def test_callmonitor_run_of_pytest_labels_tests_and_its_workers_watch_too(suite, workers):
+    env = subprocess_env({"LABEL_LOG": suite / "labels.jsonl"})
+    env["PYTHONPATH"] = os.pathsep.join([str(suite), env["PYTHONPATH"]])
+    proc = subprocess.run([sys.executable, "-m", "callmonitor", "run", "-o", "viarun", "--to", "numpy",
+                           "--from", "plugpkg", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-W", "ignore::DeprecationWarning", *workers, "tests"],
+                          cwd=suite, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 1, describe(proc)
+    assert _outcome(proc) == "1 failed, 4 passed"
+    writers = 2 if workers else 1
+    assert proc.stderr.splitlines()[-1] == (
+        f"callmonitor run: recorded 15 calls of 3 functions of numpy (from plugpkg) into viarun "
+        f"({writers} writer{'s' if writers > 1 else ''})")
+    assert "callmonitor: recorded" not in proc.stdout   # one closing line, run's
+    labelled = {log[1][1] for log in _label_log(suite)}
+    assert labelled == {phase_label(t, "call") for t in TEST_IDS}

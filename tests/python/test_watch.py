@@ -1,0 +1,273 @@
+"""callmonitor.watch / unwatch: a package's public callables recorded in place,
+names bound elsewhere and late imports covered, the caller filter, summaries,
+and every attribute put back by identity."""
+import importlib
+import inspect
+import itertools
+import pickle
+import pydoc
+import sys
+import textwrap
+import types
+
+import numpy as np
+import pytest
+
+import callmonitor
+from callmonitor import _core
+from callmonitor.trace.summary import ValueSummary
+
+_SERIAL = itertools.count()
+
+PACKAGE = {
+    "__init__.py": """
+        import math
+        from callmonitor import intercept
+        from .core import scale, Grid
+        from . import core
+
+        def twice(x):
+            return scale(x, 2)          # the package calling itself
+
+        def _private(x):
+            return x
+
+        sqrt = math.sqrt                # another module's builtin: not this package's
+
+        @intercept
+        def decorated(x):
+            return x + 100
+    """,
+    "core.py": """
+        def scale(x, k=1):
+            return x * k
+
+        class Grid:
+            def __init__(self, n):
+                self.n = n
+
+            def size(self):
+                return self.n * 2
+
+            @staticmethod
+            def unit():
+                return 1
+
+            @classmethod
+            def make(cls, n):
+                return cls(n)
+
+            def _hidden(self):
+                return 0
+    """,
+    "late.py": """
+        from .core import scale as scale_ref
+
+        def late_fn(x):
+            return x + 1
+    """,
+}
+
+USER = """
+    from {pkg} import scale
+    from {pkg}.core import Grid
+
+    def use(x):
+        return scale(x, 3)
+
+    def make():
+        return Grid(4).size()
+"""
+
+
+@pytest.fixture
+def package(tmp_path, monkeypatch):
+    """A fresh package `wpkg_N` (and a module `wuser_N` that imported names
+    from it) on sys.path; both forgotten afterwards."""
+    n = next(_SERIAL)
+    pkg, user = f"wpkg_{n}", f"wuser_{n}"
+    (tmp_path / pkg).mkdir()
+    for name, text in PACKAGE.items():
+        (tmp_path / pkg / name).write_text(textwrap.dedent(text))
+    (tmp_path / f"{user}.py").write_text(textwrap.dedent(USER.format(pkg=pkg)))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    mod = importlib.import_module(pkg)
+    usr = importlib.import_module(user)
+    yield types.SimpleNamespace(name=pkg, module=mod, user=usr)
+    callmonitor.unwatch()
+    for m in [m for m in sys.modules if m == pkg or m.startswith(pkg + ".") or m == user]:
+        del sys.modules[m]
+
+
+def _snapshot(*namespaces):
+    return [(ns, dict(vars(ns))) for ns in namespaces]
+
+
+def _assert_restored(snapshot):
+    for ns, before in snapshot:
+        now = vars(ns)
+        changed = [k for k in before if now.get(k) is not before[k]]
+        assert not changed, f"{ns!r}: not restored: {changed}"
+
+
+def _calls(db, name):
+    return [c.args for c in db.calls(name)] if name in {f.full_name for f in db.functions} else []
+
+
+def test_watch_records_functions_methods_constructors_and_names_bound_before(recorder, package):
+    pkg, user = package.module, package.user
+    snap = _snapshot(pkg, pkg.core, pkg.core.Grid, user)
+    w = callmonitor.watch(package.name)
+    assert pkg.scale is pkg.core.scale is user.scale  # one wrapper wherever the name is bound
+    assert user.use(2) == 6
+    assert user.make() == 8
+    assert pkg.Grid.unit() == 1 and pkg.Grid.make(3).n == 3
+    assert pkg.sqrt is sys.modules["math"].sqrt  # not the package's: left alone
+    callmonitor.unwatch(w)
+    _assert_restored(snap)
+    db = recorder.load()
+    names = {f.full_name for f in db.functions}
+    core = f"{package.name}.core"
+    assert _calls(db, f"{core}.scale") == [[2, 3]]
+    assert {f"{core}.Grid.__init__", f"{core}.Grid.size", f"{core}.Grid.unit",
+            f"{core}.Grid.make"} <= names
+    assert not any("_hidden" in n or "_private" in n for n in names)
+
+
+def test_calls_of_the_package_into_itself_are_not_recorded_unless_asked(recorder, package):
+    pkg = package.module
+    with callmonitor.watch(package.name):
+        assert pkg.twice(5) == 10           # from this test module: recorded; its inner scale: not
+    with callmonitor.watch(package.name, from_modules=[package.name]):
+        assert pkg.twice(6) == 12           # only the package's own calls: the inner scale
+    db = recorder.load()
+    assert _calls(db, f"{package.name}.twice") == [[5]]
+    assert _calls(db, f"{package.name}.core.scale") == [[6, 2]]
+
+
+def test_from_modules_records_only_calls_made_from_those_modules(recorder, package):
+    pkg, user = package.module, package.user
+    with callmonitor.watch(package.name, from_modules=[user.__name__]):
+        pkg.scale(1, 1)                     # from this test: filtered out
+        user.use(7)                         # from the user module: recorded
+    db = recorder.load()
+    assert _calls(db, f"{package.name}.core.scale") == [[7, 3]]
+
+
+def test_caller_filter_matches_dotted_prefixes():
+    opts = _core.WatchOptions(allow=["pint", "a.b"], deny=["numpy"])
+    assert opts.allows("pint") and opts.allows("pint.testsuite.test_x") and opts.allows("a.b.c")
+    assert not opts.allows("pintx") and not opts.allows("a.bc") and not opts.allows("a")
+    default = _core.WatchOptions(deny=["numpy"])
+    assert default.allows("__main__") and default.allows("numpyro")
+    assert not default.allows("numpy") and not default.allows("numpy.core.fromnumeric")
+    with pytest.raises(TypeError):
+        _core.WatchOptions(allow=[1])
+
+
+def test_modules_imported_after_the_watch_are_covered_and_restored(recorder, package):
+    w = callmonitor.watch(package.name)
+    late = importlib.import_module(f"{package.name}.late")
+    assert late.late_fn(1) == 2
+    assert late.scale_ref is package.module.scale   # bound to the wrapper on import
+    assert late.__loader__.__class__.__name__ != "_Loader"  # the module sees its own loader
+    callmonitor.unwatch(w)
+    assert late.scale_ref is package.module.core.scale
+    assert isinstance(late.late_fn, types.FunctionType)
+    assert not isinstance(package.module.scale, _core.Interceptor)
+    db = recorder.load()
+    assert _calls(db, f"{package.name}.late.late_fn") == [[1]]
+    assert not any(type(f).__name__ == "WatchFinder" for f in sys.meta_path)
+
+
+def test_functions_already_intercepted_are_recorded_once(recorder, package):
+    before = package.module.decorated
+    with callmonitor.watch(package.name):
+        assert package.module.decorated is before
+        assert package.module.decorated(1) == 101
+    db = recorder.load()
+    assert [f.full_name for f in db.functions if f.name == "decorated"] == [f"{package.name}.decorated"]
+    assert db.functions[[f.name for f in db.functions].index("decorated")].calls == 1
+
+
+def test_bad_watch_requests_get_clear_errors(package):
+    with pytest.raises(callmonitor.WatchError, match="cannot watch"):
+        callmonitor.watch("no_such_module_anywhere")
+    with pytest.raises(callmonitor.PolicyNotSupportedError, match="issue 9"):
+        callmonitor.watch(package.name, max_bytes=100)
+    with pytest.raises(callmonitor.WatchError, match="values"):
+        callmonitor.watch(package.name, values="some")
+    with callmonitor.watch(package.name):
+        with pytest.raises(callmonitor.WatchError, match="already watched"):
+            callmonitor.watch(package.name)
+    with pytest.raises(callmonitor.WatchError, match="not watched"):
+        callmonitor.unwatch(package.name)
+
+
+# -- numpy ------------------------------------------------------------------------
+
+NUMPY_NAMES = ("add", "multiply", "mean", "linspace", "array", "concatenate", "sum")
+
+
+def _numpy_snapshot():
+    return _snapshot(np, np.core.umath, np.core.fromnumeric, np.linalg, np.core.numeric)
+
+
+def test_a_watched_ufunc_is_still_a_ufunc(recorder):
+    originals = {n: getattr(np, n) for n in NUMPY_NAMES}
+    doc = pydoc.render_doc(np.add)
+    sig = inspect.signature(np.mean)
+    snap = _numpy_snapshot()
+    with callmonitor.watch("numpy"):
+        assert np.add is not originals["add"] and isinstance(np.add, _core.Interceptor)
+        assert isinstance(np.add, np.ufunc) and np.add.__class__ is np.ufunc
+        assert (np.add.nin, np.add.nout, np.add.identity, np.add.__name__) == (2, 1, 0, "add")
+        assert np.add.reduce([1, 2, 3]) == 6
+        assert np.add.accumulate([1, 2, 3]).tolist() == [1, 3, 6]
+        assert np.add.outer([1, 2], [10, 20]).tolist() == [[11, 21], [12, 22]]
+        a = np.zeros(3)
+        np.add.at(a, [0, 0, 2], 1)
+        assert a.tolist() == [2, 0, 1]
+        assert repr(np.add) == "<ufunc 'add'>"
+        assert pickle.loads(pickle.dumps(np.add)) is np.add
+        assert inspect.signature(np.mean) == sig
+        first_doc_line = np.add.__doc__.splitlines()[0]
+        assert first_doc_line in pydoc.render_doc(np.add) and first_doc_line in doc
+
+        class Holder:  # a ufunc as a class attribute does not bind; a function does
+            f = np.add
+        assert Holder().f(1, 2) == 3
+        assert np.mean(np.arange(4.0)) == 1.5
+    _assert_restored(snap)
+    assert all(getattr(np, n) is originals[n] for n in NUMPY_NAMES)
+    db = recorder.load()
+    names = {f.full_name for f in db.functions}
+    assert {"numpy.add", "numpy.add.reduce", "numpy.add.accumulate", "numpy.add.outer",
+            "numpy.add.at", "numpy.mean", "numpy.arange"} <= names
+    assert db.call("numpy.add.outer", 1).args == [[1, 2], [10, 20]]
+
+
+def test_summary_values_keep_types_dtypes_shapes_and_short_literals(recorder):
+    with callmonitor.watch("numpy", values="summary"):
+        np.add(np.ones((2, 3), dtype=np.float32), 2.5)
+        np.full(3, "x" * 200)
+    db = recorder.load()
+    call = db.call("numpy.add", 1)
+    assert call.args == [ValueSummary("numpy.ndarray", dtype="float32", shape=(2, 3)), 2.5]
+    assert call.result == ValueSummary("numpy.ndarray", dtype="float32", shape=(2, 3))
+    args = db.call("numpy.full", 1).args
+    assert args[0] == 3 and args[1] == ValueSummary("str", length=200)
+
+
+def test_summaries_keep_literals_and_shapes_and_name_everything_else():
+    from callmonitor.trace.summary import summarize
+    assert summarize((2, 3)) == (2, 3) and summarize([1.5, None, "x"]) == [1.5, None, "x"]
+    assert summarize(np.float32(1)) == ValueSummary("numpy.float32", dtype="float32", shape=())
+    assert summarize(b"y" * 100) == ValueSummary("bytes", length=100)
+    assert summarize(2 ** 70) == ValueSummary("int")
+    assert summarize({"a": 1}) == ValueSummary("dict", length=1)
+    assert summarize(tuple(range(20))) == ValueSummary("tuple", length=20)
+    assert summarize(np.add) == ValueSummary("numpy.ufunc")
+    assert summarize(np.zeros((2, 0), dtype="<M8[s]")) == ValueSummary(
+        "numpy.ndarray", dtype="datetime64[s]", shape=(2, 0))
