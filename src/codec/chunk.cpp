@@ -80,6 +80,37 @@ bool ChunkReader::next(ChunkEntry& out) {
     return true;
 }
 
+void ChunkReader::skipBefore(uint64_t inv) {
+    const uint8_t* p = reinterpret_cast<const uint8_t*>(p_);
+    const uint8_t* end = reinterpret_cast<const uint8_t*>(end_);
+    while (seen_ < count_) {
+        const uint8_t* q = p;
+        uint64_t head = 0, gap = 0;
+        if (q < end && *q < 0x80) head = *q++;  // one-byte head: the common case
+        else if (!readVarint(q, end, head)) fail("truncated entry");
+        if ((head & 2) && !readVarint(q, end, gap)) fail("truncated entry");
+        if (seen_ == 0 && gap != 0) fail("first entry is not the chunk's first invocation");
+        if (prev_ >= last_ || gap > last_ - prev_ - 1) fail("entry beyond the chunk's range");
+        const uint64_t at = prev_ + 1 + gap;
+        if (at >= inv) break;  // this one is next()'s
+        const uint64_t len = head >> 2;
+        if (len == 0 || len > uint64_t(end - q)) fail("record length past the chunk");
+        q += len;
+        if (head & 1) {
+            uint64_t nIn = 0, nOut = 0;
+            if (!readVarint(q, end, nIn) || !readVarint(q, end, nOut)) fail("truncated payload refs");
+            const uint64_t room = uint64_t(end - q) / kHashSize;
+            if (nIn > room || nOut > room - nIn) fail("payload refs past the chunk");
+            q += (nIn + nOut) * kHashSize;
+        }
+        ++seen_;
+        if (seen_ == count_ && at != last_) fail("last entry disagrees with the chunk's range");
+        prev_ = at;
+        p = q;
+    }
+    p_ = reinterpret_cast<const char*>(p);
+}
+
 size_t chunkEntrySize(uint64_t gap, size_t recordBytes, size_t inputSlots, size_t resultSlots) {
     size_t n = varintSize(uint64_t(recordBytes) << 2) + (gap ? varintSize(gap) : 0) + recordBytes;
     if (inputSlots || resultSlots) n += varintSize(inputSlots) + varintSize(resultSlots) + (inputSlots + resultSlots) * kHashSize;

@@ -48,6 +48,9 @@ public:
     // The next entry; false after the last. Throws CorruptError on bad framing
     // (including entries that disagree with the header's count or last).
     bool next(ChunkEntry& out);
+    // Skips (framing only, no ChunkEntry) the entries before invocation
+    // `inv`: the next next() returns the first entry >= inv. get(fn, n)'s scan.
+    void skipBefore(uint64_t inv);
     // Bytes from the current position to the end (entries not read yet).
     std::string_view rest() const { return {p_, size_t(end_ - p_)}; }
     uint64_t previous() const { return prev_; }
