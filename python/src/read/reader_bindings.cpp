@@ -51,16 +51,7 @@ py::object steal(PyObject* o) {
 
 py::bytes bytesOf(std::string_view s) { return py::bytes(s.data(), s.size()); }
 
-const char* kindName(uint8_t k) {
-    switch (k) {
-        case Parameter::PositionalOnly: return "POSITIONAL_ONLY";
-        case Parameter::PositionalOrKeyword: return "POSITIONAL_OR_KEYWORD";
-        case Parameter::VarPositional: return "VAR_POSITIONAL";
-        case Parameter::KeywordOnly: return "KEYWORD_ONLY";
-        case Parameter::VarKeyword: return "VAR_KEYWORD";
-        default: return "POSITIONAL_OR_KEYWORD";
-    }
-}
+const char* kindName(uint8_t k) { return callmonitor::parameterKindName(k); }  // records.h: the one C++ table
 
 py::dict functionDict(const FunctionInfo& f) {
     py::list params;
