@@ -50,7 +50,8 @@ struct WriterOptions {
     std::chrono::milliseconds flushInterval{100};
     bool syncEachCommit = false;                // fsync after every commit (durability="sync")
     // Payload compression (zstd on the writer thread; recorded in
-    // meta["compression"]). Off by default: see docs/format.md for the numbers.
+    // meta["compression"]). Off by default: it costs more writer time than it
+    // saves on typical float data (docs/format.md, "Payloads").
     Compression compression = Compression::None;
     int compressionLevel = 3;
     // Called once, from the writer thread, when the store fails.
