@@ -11,6 +11,7 @@
 #include "codec/bounded_archive.h"
 
 CEREAL_CLASS_VERSION(callmonitor::WriterInfo, 1)
+CEREAL_CLASS_VERSION(callmonitor::SourceInfo, 1)
 
 namespace callmonitor {
 
@@ -33,9 +34,13 @@ template <class A> void serialize(A& a, WriterInfo& w, const std::uint32_t versi
 template <class A> void serialize(A& a, CaptureStats& s, const std::uint32_t) {
     a(s.opaque, s.pickled, s.captureErrors, s.droppedCalls);
 }
-template <class A> void serialize(A& a, SourceInfo& s, const std::uint32_t) {
+template <class A> void serialize(A& a, SiteInfo& s, const std::uint32_t) {
+    a(s.id, s.file, s.line, s.function);
+}
+template <class A> void serialize(A& a, SourceInfo& s, const std::uint32_t version) {
     a(s.run, s.writer, s.stats, s.functionBase, s.functionCount, s.threadBase, s.threadCount,
       s.callerBase, s.callerCount, s.handlerDir);
+    if (version >= 1) a(s.siteBase, s.siteCount, s.labelBase, s.labelCount);
 }
 
 namespace {
@@ -62,6 +67,17 @@ template <class T> T decode(std::string_view bytes, const char* what) {
 }
 }  // namespace
 
+const char* parameterKindName(uint8_t kind) {
+    switch (kind) {
+        case Parameter::PositionalOnly: return "POSITIONAL_ONLY";
+        case Parameter::PositionalOrKeyword: return "POSITIONAL_OR_KEYWORD";
+        case Parameter::VarPositional: return "VAR_POSITIONAL";
+        case Parameter::KeywordOnly: return "KEYWORD_ONLY";
+        case Parameter::VarKeyword: return "VAR_KEYWORD";
+        default: return "POSITIONAL_OR_KEYWORD";
+    }
+}
+
 std::string encodeFunctionInfo(const FunctionInfo& v) { return encode(v); }
 FunctionInfo decodeFunctionInfo(std::string_view b) { return decode<FunctionInfo>(b, "function"); }
 std::string encodeThreadInfo(const ThreadInfo& v) { return encode(v); }
@@ -72,5 +88,7 @@ std::string encodeCaptureStats(const CaptureStats& v) { return encode(v); }
 CaptureStats decodeCaptureStats(std::string_view b) { return decode<CaptureStats>(b, "stats"); }
 std::string encodeSources(const std::vector<SourceInfo>& v) { return encode(v); }
 std::vector<SourceInfo> decodeSources(std::string_view b) { return decode<std::vector<SourceInfo>>(b, "sources"); }
+std::string encodeSiteInfo(const SiteInfo& v) { return encode(v); }
+SiteInfo decodeSiteInfo(std::string_view b) { return decode<SiteInfo>(b, "site"); }
 
 }  // namespace callmonitor

@@ -174,6 +174,19 @@ void ValueParser::next(Token& t) {
             t.extra = readText();
             if (remaining() == 0) fail("legacy handler without state");
             break;
+        case Tag::PayloadBytes: {
+            const uint8_t kind = readByte();
+            if (kind != uint8_t(Tag::Str) && kind != uint8_t(Tag::Bytes) && kind != uint8_t(Tag::ByteArray))
+                fail("bad payload bytes kind");
+            t.payloadKind = static_cast<Tag>(kind);
+            if (t.memo && t.payloadKind != Tag::ByteArray) fail("memo flag on a value that cannot be shared");
+            const uint64_t idx = readVarint();
+            if (idx > 0xFFFFFFFFu) fail("payload slot out of range");
+            t.blobIndex = static_cast<uint32_t>(idx);
+            t.nbytes = readVarint();
+            if (t.nbytes > limits_.maxBlobBytes) fail("payload too large");
+            break;
+        }
     }
 }
 
@@ -181,6 +194,42 @@ void ValueParser::skipValue() {
     uint64_t pending = 1;
     Token t;
     while (pending > 0) {
+        // The common tags inline, with next()'s checks but without filling a
+        // Token (the streaming reader skips every call's inputs this way).
+        if (p_ < end_) {
+            const uint8_t raw = *p_;
+            bool fast = true;
+            if (raw & kMemoFlag) {
+                fast = false;
+            } else {
+                switch (static_cast<Tag>(raw)) {
+                    case Tag::None: case Tag::False: case Tag::True: ++p_; break;
+                    case Tag::Int: ++p_; (void)readVarint(); break;
+                    case Tag::Float: ++p_; (void)take(8); break;
+                    case Tag::Str: case Tag::Bytes: ++p_; (void)readText(); break;
+                    case Tag::List: case Tag::Tuple: {
+                        ++p_;
+                        const uint64_t n = readVarint();
+                        if (n > remaining()) fail("item count exceeds the bytes present");
+                        pending += n;
+                        break;
+                    }
+                    case Tag::Dict: {
+                        ++p_;
+                        const uint64_t n = readVarint();
+                        if (n > remaining() / 2) fail("pair count exceeds the bytes present");
+                        pending += 2 * n;
+                        break;
+                    }
+                    default: fast = false;
+                }
+            }
+            if (fast) {
+                --pending;
+                if (pending > remaining()) fail("more items announced than bytes present");
+                continue;
+            }
+        }
         next(t);
         --pending;
         switch (t.tag) {

@@ -51,16 +51,7 @@ py::object steal(PyObject* o) {
 
 py::bytes bytesOf(std::string_view s) { return py::bytes(s.data(), s.size()); }
 
-const char* kindName(uint8_t k) {
-    switch (k) {
-        case Parameter::PositionalOnly: return "POSITIONAL_ONLY";
-        case Parameter::PositionalOrKeyword: return "POSITIONAL_OR_KEYWORD";
-        case Parameter::VarPositional: return "VAR_POSITIONAL";
-        case Parameter::KeywordOnly: return "KEYWORD_ONLY";
-        case Parameter::VarKeyword: return "VAR_KEYWORD";
-        default: return "POSITIONAL_OR_KEYWORD";
-    }
-}
+const char* kindName(uint8_t k) { return callmonitor::parameterKindName(k); }  // records.h: the one C++ table
 
 py::dict functionDict(const FunctionInfo& f) {
     py::list params;
@@ -211,13 +202,15 @@ public:
         // code (handlers, unpickling) runs during decoding: a snapshot keeps
         // this process's writer from growing the map.
         std::string record;
+        uint32_t version;
         {
             auto snap = db_.snapshot();
             auto r = snap.record(key);
             if (!r) snap.call(key);  // throws the not-found error
             record.assign(*r);
+            version = snap.formatVersion();
         }
-        CallView v = callmonitor::parseCallRecord(record, key);
+        CallView v = callmonitor::parseCallRecord(record, key, version);
         py::tuple in = splitInputs(decode(key, v.inputs, allowPickle, filesDir));
         py::dict d;
         d["invocation"] = inv;
@@ -228,7 +221,8 @@ public:
         d["args"] = in[0];
         d["kwargs"] = in[1];
         d["outcome"] = outcomeName(v.outcome);
-        d["result"] = v.outcome == format::Outcome::Returned ? decode(key, v.result, allowPickle, filesDir) : py::none();
+        d["result"] = v.outcome == format::Outcome::Returned ? decode(key, v.result, allowPickle, filesDir, callmonitor::Section::Result)
+                                                             : py::none();
         d["exception_type"] = std::string(v.exceptionType);
         d["exception_message"] = std::string(v.exceptionMessage);
         return d;
@@ -247,14 +241,14 @@ private:
     // `filesDir`: where this writer's 0.3-style handler files are ("": the
     // environment's own directory; a merged writer's are elsewhere).
     py::object decode(const format::CallKey& key, std::string_view bytes, bool allowPickle,
-                      const std::string& filesDir) const {
+                      const std::string& filesDir, callmonitor::Section section = callmonitor::Section::Inputs) const {
         cpy::DecodeOptions opt;
         opt.allowPickle = allowPickle;
         opt.writerDir = filesDir.empty() ? db_.directory() : filesDir;
         std::optional<Snapshot> pinned;
         opt.blobs = [&](uint32_t idx) {
             pinned.emplace(db_.snapshot());
-            return pinned->blob(key, idx);
+            return pinned->payload(key, section, idx);
         };
         opt.blobDone = [&] { pinned.reset(); };
         return steal(cpy::decodeToPython(bytes, opt));
