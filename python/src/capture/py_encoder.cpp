@@ -112,6 +112,15 @@ std::string errorText() {
 inline bool writeImmediate(ValueWriter& w, PyObject* obj) {
     PyTypeObject* t = Py_TYPE(obj);
     if (t == &PyLong_Type) {
+#if PY_VERSION_HEX < 0x030C0000
+        // One digit (|v| < 2**30), the common case: read it without a call.
+        Py_ssize_t size = Py_SIZE(obj);
+        if (size >= -1 && size <= 1) {
+            int64_t digit = static_cast<int64_t>(reinterpret_cast<PyLongObject*>(obj)->ob_digit[0]);
+            w.integer(size * digit);
+            return true;
+        }
+#endif
         int overflow = 0;
         long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
         if (overflow) return false;
@@ -145,6 +154,44 @@ inline bool writeImmediate(ValueWriter& w, PyObject* obj) {
 
 }  // namespace
 
+bool PyEncoder::writeFlat(ValueWriter& w, PyObject* obj, Py_ssize_t heldRefs) {
+    PyTypeObject* t = Py_TYPE(obj);
+    bool list = t == &PyList_Type;
+    if (!list && t != &PyTuple_Type && t != &PyDict_Type) return false;
+    Py_ssize_t n = list ? PyList_GET_SIZE(obj) : t == &PyTuple_Type ? PyTuple_GET_SIZE(obj) : PyDict_GET_SIZE(obj);
+    if (n > kFlatItems) return false;
+    // Shared: it takes a memo index (or is a Backref), exactly as encodeItem does.
+    bool memo = Py_REFCNT(obj) > heldRefs;
+    if (memo) {
+        int64_t seen = memoFind(obj);
+        if (seen >= 0) {
+            w.backref(static_cast<uint64_t>(seen));
+            return true;
+        }
+    }
+    std::string& out = w.buffer();
+    size_t mark = out.size();
+    bool ok = true;
+    if (t == &PyDict_Type) {
+        w.beginDict(static_cast<uint64_t>(n), memo);
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (ok && PyDict_Next(obj, &pos, &k, &v)) ok = writeImmediate(w, k) && writeImmediate(w, v);
+    } else {
+        PyObject** items = list ? reinterpret_cast<PyListObject*>(obj)->ob_item
+                                : reinterpret_cast<PyTupleObject*>(obj)->ob_item;
+        if (list) w.beginList(static_cast<uint64_t>(n), memo);
+        else w.beginTuple(static_cast<uint64_t>(n), memo);
+        for (Py_ssize_t i = 0; ok && i < n; ++i) ok = writeImmediate(w, items[i]);
+    }
+    if (!ok) {
+        out.resize(mark);  // an item needs the general path: nothing written
+        return false;
+    }
+    if (memo) memoAdd(obj);  // its memo index is the next one: no memo item was written inside
+    return true;
+}
+
 void PyEncoder::push(PyObject* obj, Target target) {
     Py_INCREF(obj);
     stack_.push_back(Work{obj, Item, 0, target});
@@ -158,7 +205,7 @@ void PyEncoder::emitSequence(ValueWriter& w) {
             w.beginDict(item.n, false);
             continue;
         }
-        if (writeImmediate(w, item.obj)) continue;
+        if (writeImmediate(w, item.obj) || writeFlat(w, item.obj, 1)) continue;
         // Items from here on may run Python code: hold them, in reverse.
         for (size_t j = n; j-- > i;) {
             Work rest = seq_[j];
@@ -215,7 +262,10 @@ void PyEncoder::reset() {
 }
 
 bool PyEncoder::encode(ValueWriter& w, PyObject* obj, const EncodeOptions& opt, EncodeCounts& counts) {
-    if (writeImmediate(w, obj)) return true;
+    if (writeImmediate(w, obj) || writeFlat(w, obj, 1)) {
+        reset();
+        return true;
+    }
     push(obj);
     return run(w, opt, counts);
 }
@@ -229,19 +279,22 @@ bool PyEncoder::encodeInputs(ValueWriter& w, PyObject* const* args, size_t nargs
     // pairs. Immediates are written on the spot (the common case); from the
     // first value that needs more, the rest goes through the work stack.
     size_t i = 0;
-    while (i < nargs && writeImmediate(w, args[i])) ++i;
+    while (i < nargs && (writeImmediate(w, args[i]) || writeFlat(w, args[i], 1))) ++i;
     size_t k = 0;
     if (i == nargs) {
         w.beginDict(nkw, false);
         for (; k < nkw; ++k) {
             size_t mark = w.buffer().size();
             if (writeImmediate(w, PyTuple_GET_ITEM(kwnames, static_cast<Py_ssize_t>(k))) &&
-                writeImmediate(w, args[nargs + k]))
+                (writeImmediate(w, args[nargs + k]) || writeFlat(w, args[nargs + k], 1)))
                 continue;
             w.buffer().resize(mark);  // this pair goes through the work stack, key first
             break;
         }
-        if (k == nkw) return true;
+        if (k == nkw) {
+            reset();  // drops what writeFlat memoised
+            return true;
+        }
     }
     seq_.clear();
     if (i < nargs) {
