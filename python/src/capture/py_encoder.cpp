@@ -134,6 +134,7 @@ inline bool writeImmediate(ValueWriter& w, PyObject* obj) {
             PyErr_Clear();  // lone surrogates: the general path passes them through
             return false;
         }
+        if (static_cast<size_t>(n) > kInlineValueBytes) return false;  // maybe a payload
         w.str(std::string_view(c, static_cast<size_t>(n)));
         return true;
     }
@@ -141,6 +142,7 @@ inline bool writeImmediate(ValueWriter& w, PyObject* obj) {
     if (t == &PyFloat_Type) { w.real(PyFloat_AS_DOUBLE(obj)); return true; }
     if (t == &PyBool_Type) { w.boolean(obj == Py_True); return true; }
     if (t == &PyBytes_Type) {
+        if (static_cast<size_t>(PyBytes_GET_SIZE(obj)) > kInlineValueBytes) return false;  // maybe a payload
         w.bytes(std::string_view(PyBytes_AS_STRING(obj), static_cast<size_t>(PyBytes_GET_SIZE(obj))));
         return true;
     }
@@ -150,6 +152,22 @@ inline bool writeImmediate(ValueWriter& w, PyObject* obj) {
         return true;
     }
     return false;
+}
+
+// A str/bytes/bytearray of more than kInlineValueBytes as a payload slot,
+// when this section takes payloads. Returns false when it is to be inline.
+bool writePayloadBytes(ValueWriter& w, PyObject* obj, Tag kind, std::string_view bytes, bool memo,
+                       const EncodeOptions& opt) {
+    if (!opt.payloads.payloads || bytes.size() <= kInlineValueBytes) return false;
+    uint8_t* fill;
+    int64_t slot = addPayload(opt.payloads, obj, bytes.data(), bytes.size(), &fill);
+    if (slot < 0) {
+        PyErr_Clear();  // no memory for the copy: inline, which needs as much (and may fail in turn)
+        return false;
+    }
+    if (fill) std::memcpy(fill, bytes.data(), bytes.size());
+    w.payloadBytes(kind, static_cast<uint32_t>(slot), bytes.size(), memo);
+    return true;
 }
 
 }  // namespace
@@ -349,8 +367,13 @@ bool PyEncoder::encodeItem(ValueWriter& w, const Work& item, const EncodeOptions
         PyObject* holder = nullptr;
         std::string_view s;
         if (!utf8(obj, s, &holder)) return opaque(w, obj, "string encoding failed", opt, counts);
-        w.str(s);
+        if (!writePayloadBytes(w, obj, Tag::Str, s, false, opt)) w.str(s);
         Py_XDECREF(holder);
+        return true;
+    }
+    if (t == &PyBytes_Type) {  // larger than inline
+        std::string_view b(PyBytes_AS_STRING(obj), static_cast<size_t>(PyBytes_GET_SIZE(obj)));
+        if (!writePayloadBytes(w, obj, Tag::Bytes, b, false, opt)) w.bytes(b);
         return true;
     }
 
@@ -363,8 +386,8 @@ bool PyEncoder::encodeItem(ValueWriter& w, const Work& item, const EncodeOptions
     if (writeBackrefOrMemo(w, obj, memo)) return true;
 
     if (t == &PyByteArray_Type) {
-        w.byteArray(std::string_view(PyByteArray_AS_STRING(obj), static_cast<size_t>(PyByteArray_GET_SIZE(obj))),
-                    memo);
+        std::string_view b(PyByteArray_AS_STRING(obj), static_cast<size_t>(PyByteArray_GET_SIZE(obj)));
+        if (!writePayloadBytes(w, obj, Tag::ByteArray, b, memo, opt)) w.byteArray(b, memo);
         return true;
     }
     // Items are written directly while they are immediates; from the first
@@ -443,7 +466,7 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, const Target& target,
     if (nativeArray && isPlainArray(obj)) {
         bool memo;
         if (writeBackrefOrMemo(w, obj, memo)) return true;
-        if (writeArray(w, obj, memo, opt.blobs)) return true;
+        if (writeArray(w, obj, memo, opt.payloads)) return true;
         std::string why = "array capture failed: " + errorText();
         return opaque(w, obj, why.c_str(), opt, counts);
     }

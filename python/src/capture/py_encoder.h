@@ -14,13 +14,15 @@
 #include <vector>
 
 #include "callmonitor/value_writer.h"
-#include "callmonitor/writer.h"
+#include "capture/payload_slots.h"
 
 namespace callmonitor::py {
 
 struct EncodeOptions {
     bool strict = false;
-    std::vector<Payload>* blobs = nullptr;   // payload slots: where large arrays go; null: inline
+    // Where the bytes of large arrays, str and bytes go (this section's
+    // payload slots); no payloads vector: inline.
+    PayloadTarget payloads;
     // For 0.3-style handlers' files: <writerDir>/handlers/<functionDir>/<invocation>/
     const std::string* writerDir = nullptr;
     const std::string* functionDir = nullptr;

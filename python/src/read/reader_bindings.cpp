@@ -217,7 +217,7 @@ public:
             if (!r) snap.call(key);  // throws the not-found error
             record.assign(*r);
         }
-        CallView v = callmonitor::parseCallRecord(record, key);
+        CallView v = callmonitor::parseCallRecord(record, key, db_.formatVersion());
         py::tuple in = splitInputs(decode(key, v.inputs, allowPickle, filesDir));
         py::dict d;
         d["invocation"] = inv;
@@ -228,7 +228,7 @@ public:
         d["args"] = in[0];
         d["kwargs"] = in[1];
         d["outcome"] = outcomeName(v.outcome);
-        d["result"] = v.outcome == format::Outcome::Returned ? decode(key, v.result, allowPickle, filesDir) : py::none();
+        d["result"] = v.outcome == format::Outcome::Returned ? decode(key, v.result, allowPickle, filesDir, callmonitor::Section::Result) : py::none();
         d["exception_type"] = std::string(v.exceptionType);
         d["exception_message"] = std::string(v.exceptionMessage);
         return d;
@@ -247,14 +247,14 @@ private:
     // `filesDir`: where this writer's 0.3-style handler files are ("": the
     // environment's own directory; a merged writer's are elsewhere).
     py::object decode(const format::CallKey& key, std::string_view bytes, bool allowPickle,
-                      const std::string& filesDir) const {
+                      const std::string& filesDir, callmonitor::Section section = callmonitor::Section::Inputs) const {
         cpy::DecodeOptions opt;
         opt.allowPickle = allowPickle;
         opt.writerDir = filesDir.empty() ? db_.directory() : filesDir;
         std::optional<Snapshot> pinned;
         opt.blobs = [&](uint32_t idx) {
             pinned.emplace(db_.snapshot());
-            return pinned->blob(key, idx);
+            return pinned->payload(key, section, idx);
         };
         opt.blobDone = [&] { pinned.reset(); };
         return steal(cpy::decodeToPython(bytes, opt));
