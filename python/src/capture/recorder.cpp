@@ -1,8 +1,10 @@
 #include "capture/recorder.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -83,6 +85,27 @@ void flushThenDie(int sig) {
     sigaction(sig, &dfl, nullptr);
     raise(sig);  // blocked while this handler runs: delivered (fatally) on return
     errno = savedErrno;
+}
+
+// Payload copies (8 MB arrays, say) are allocated on the caller's thread and
+// freed by the writer thread after the commit. With glibc's defaults the
+// freed top of the heap is soon trimmed back to the kernel, and the next copy
+// page-faults (and the kernel zeroes) every page again: a 2-3x slower
+// capture. So the first session fixes the mmap threshold at glibc's dynamic
+// maximum (32 MiB) and keeps up to the writer's buffer bound (at least
+// 64 MiB) of freed heap before trimming: the memory such a program holds
+// while recording anyway. Process-wide, once; not on other C libraries.
+void keepPayloadMemory(uint64_t bufferBytes) {
+#if defined(__GLIBC__)
+    static bool done = false;
+    if (done) return;
+    done = true;
+    const uint64_t keep = std::max<uint64_t>(bufferBytes, uint64_t(64) << 20);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, static_cast<int>(std::min<uint64_t>(keep, uint64_t(1) << 30)));
+#else
+    (void)bufferBytes;
+#endif
 }
 
 void installTerminationFlush() {
@@ -169,6 +192,7 @@ bool Recorder::open() {
     info.startedUnixNs = wall;
     info.clockOriginNs = clockOrigin_;
     writerDir_ = opts.directory;
+    keepPayloadMemory(opts.maxBufferBytes);
     try {
         writer_ = std::make_unique<Writer>(std::move(opts), info);
     } catch (const std::exception& e) {
