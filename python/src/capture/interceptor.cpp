@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -81,6 +82,11 @@ inline void releaseIfHuge(std::string& buffer) {
     if (__builtin_expect(buffer.capacity() > kKeepBytes, 0)) std::string().swap(buffer);
 }
 
+struct HeldInputs {
+    InputSlots slots;
+    std::vector<std::shared_ptr<const void>> keep;
+};
+
 // Keeps an input copy alive past submitEntry when the Payload shares its
 // bytes (Payload::data a shared_ptr); returns them, or null when it cannot.
 template <class Data>
@@ -143,7 +149,7 @@ void raisedExt(Recorder& rec, CaptureState& st, PyObject* value, PyObject* tb) {
 // (borrowed) or null when the call raised (the exception is still set and
 // must stay set, unchanged, when this returns).
 void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, const format::CallKey& key,
-                   uint64_t start, PyObject* result, const InputSlots& inputs) {
+                   uint64_t start, PyObject* result, const InputSlots* inputs) {
     uint64_t end = rec.nowNs();
     uint64_t duration = end > start ? end - start : 0;
     st.outcome.clear();
@@ -156,7 +162,7 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
             appendReturned(st.outcome, duration);
             EncodeOptions opt;  // never strict: not worth failing the call for
             opt.payloads.payloads = &st.resultPayloads;
-            opt.payloads.sameAs = &inputs;
+            opt.payloads.sameAs = inputs;
             EncodeCounts counts;
             ValueWriter w(st.outcome);
             BusyGuard busy(st);
@@ -236,8 +242,7 @@ bool recordEntry(Recorder& rec, CaptureState& st, InterceptorObject* self, const
     }
     if (!encoded) return false;  // strict mode: the CaptureError is set
     account(rec, counts);
-    st.record.append(caller.ext, caller.extSize);  // the entry ext: Site (or empty)
-    appendPending(st.record);
+    st.record.append(caller.tail, caller.tailSize);  // entry ext (Site, Label) and Pending
     for (size_t k = 0; k < st.inputPayloads.size(); ++k)
         st.inputs.bytes[k] = keepAlive(st.inputPayloads[k].data, st.keep);
     Writer& writer = rec.writer();
@@ -281,20 +286,17 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
     }
 
     // The input slots, for the result to refer to: this call's own (a call
-    // made inside this one reuses the thread's scratch).
-    InputSlots inputs;
-    std::vector<std::shared_ptr<const void>> keep;  // their copies, alive until the outcome
-    if (__builtin_expect(!st.inputs.objects.empty(), 0)) {
-        inputs = std::move(st.inputs);
-        keep = std::move(st.keep);
-    }
+    // made inside this one reuses the thread's scratch), with their copies
+    // kept alive until the outcome.
+    std::optional<HeldInputs> held;
+    if (__builtin_expect(!st.inputs.objects.empty(), 0)) held.emplace(HeldInputs{std::move(st.inputs), std::move(st.keep)});
 
     PyObject* result = PyObject_Vectorcall(self->func, args, nargsf, kwnames);
     // The writer may have been replaced (close() inside the call): only a
     // writer of the same session takes the outcome.
     if (__builtin_expect(self->epoch == rec.epoch() && rec.live(), 1)) {
         try {
-            recordOutcome(rec, st, self, key, start, result, inputs);
+            recordOutcome(rec, st, self, key, start, result, held ? &held->slots : nullptr);
             releaseIfHuge(st.outcome);
             waitForRoom(rec.writer());
         } catch (const std::exception& e) {

@@ -337,11 +337,12 @@ Recorder::Caller Recorder::makeCaller(uint32_t site, uint32_t module) const {
     ExtFields ext;
     if (site != kNoSite) ext.addVarint(format::ExtTag::Site, site);
     if (!label_.empty()) ext.addVarint(format::ExtTag::Label, 0);
-    std::string area;
-    appendExt(area, ext);
-    static_assert(sizeof(ids.ext) >= 1 + 2 * (1 + 1 + 5), "room for Site and Label");
-    ids.extSize = static_cast<uint8_t>(area.size());
-    std::memcpy(ids.ext, area.data(), area.size());
+    std::string tail;
+    appendExt(tail, ext);
+    appendPending(tail);
+    static_assert(sizeof(ids.tail) >= 1 + 2 * (1 + 1 + 5) + 1, "room for Site, Label and Pending");
+    ids.tailSize = static_cast<uint8_t>(tail.size());
+    std::memcpy(ids.tail, tail.data(), tail.size());
     return ids;
 }
 

@@ -62,10 +62,10 @@ public:
     struct Caller {
         uint32_t site = kNoSite;
         uint32_t module = 0;
-        // The entry ext area naming the site, encoded once per site (an empty
-        // area without a site): appended to each record as it is.
-        uint8_t extSize = 1;
-        char ext[15] = {0};
+        // The end of every entry record from this caller, encoded once: the
+        // entry ext area (Site, Label) and the Pending byte.
+        uint8_t tailSize = 0;
+        char tail[16] = {0};
     };
     Caller caller();
     uint64_t nowNs() { return clock_.nowNs(); }
@@ -110,7 +110,7 @@ private:
     uint32_t nextThread_ = 0;
     uint32_t moduleIndex(PyObject* globals);
     Caller resolveCaller(const CallerFrame& frame);
-    // The ids and entry ext of a caller: `site` may be kNoSite.
+    // The ids and entry tail of a caller: `site` may be kNoSite.
     Caller makeCaller(uint32_t site, uint32_t module) const;
     std::string label_;           // the session's label ("": none); label id 0
     Caller noFrame_;              // a call with no Python frame (valid when noFrameKnown_)
