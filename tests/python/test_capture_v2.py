@@ -278,3 +278,19 @@ def test_no_label_by_default(recorder):
 def test_label_must_be_text():
     with pytest.raises(TypeError, match="label must be a str"):
         callmonitor.configure(label=3)
+
+
+def test_label_from_the_environment(tmp_path, run_recorder):
+    from _support import check
+    check(run_recorder("""
+        from callmonitor import intercept
+
+        @intercept
+        def step(i):
+            return i
+
+        step(1)
+        step(2)
+    """, tmp_path, env={"CALLMONITOR_LABEL": "nightly run"}))
+    writer = str(tmp_path / "call-monitor" / "main")
+    assert [_core._recorded_call(writer, "step", n)["label"] for n in (1, 2)] == ["nightly run"] * 2
