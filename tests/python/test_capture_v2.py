@@ -294,3 +294,42 @@ def test_label_from_the_environment(tmp_path, run_recorder):
     """, tmp_path, env={"CALLMONITOR_LABEL": "nightly run"}))
     writer = str(tmp_path / "call-monitor" / "main")
     assert [_core._recorded_call(writer, "step", n)["label"] for n in (1, 2)] == ["nightly run"] * 2
+
+
+# -- the traceback formatter on its own -----------------------------------------------------
+
+def _raised(fn):
+    try:
+        fn()
+    except BaseException as e:  # noqa: B902 - the test wants whatever fn raised
+        return e
+    raise AssertionError("did not raise")
+
+
+def test_traceback_text_during_handling_and_suppressed_context():
+    from callmonitor.capture.raised import format_traceback
+
+    def during():
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            raise ValueError("second")
+
+    def suppressed():
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            raise ValueError("alone") from None
+
+    text = format_traceback(_raised(during))
+    assert text.index("ZeroDivisionError") < text.index("another exception occurred") < text.index("ValueError: second")
+    text = format_traceback(_raised(suppressed))
+    assert "ZeroDivisionError" not in text and text.endswith("ValueError: alone\n")
+
+
+def test_traceback_text_of_an_exception_never_raised_and_of_a_context_cycle():
+    from callmonitor.capture.raised import format_traceback
+    assert format_traceback(KeyError("k")) == "KeyError: 'k'\n"
+    a, b = ValueError("a"), ValueError("b")
+    a.__context__, b.__context__ = b, a
+    assert format_traceback(a).count("ValueError") == 2
