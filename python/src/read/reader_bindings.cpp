@@ -211,13 +211,15 @@ public:
         // code (handlers, unpickling) runs during decoding: a snapshot keeps
         // this process's writer from growing the map.
         std::string record;
+        uint32_t version;
         {
             auto snap = db_.snapshot();
             auto r = snap.record(key);
             if (!r) snap.call(key);  // throws the not-found error
             record.assign(*r);
+            version = snap.formatVersion();
         }
-        CallView v = callmonitor::parseCallRecord(record, key, db_.formatVersion());
+        CallView v = callmonitor::parseCallRecord(record, key, version);
         py::tuple in = splitInputs(decode(key, v.inputs, allowPickle, filesDir));
         py::dict d;
         d["invocation"] = inv;
@@ -228,7 +230,8 @@ public:
         d["args"] = in[0];
         d["kwargs"] = in[1];
         d["outcome"] = outcomeName(v.outcome);
-        d["result"] = v.outcome == format::Outcome::Returned ? decode(key, v.result, allowPickle, filesDir, callmonitor::Section::Result) : py::none();
+        d["result"] = v.outcome == format::Outcome::Returned ? decode(key, v.result, allowPickle, filesDir, callmonitor::Section::Result)
+                                                             : py::none();
         d["exception_type"] = std::string(v.exceptionType);
         d["exception_message"] = std::string(v.exceptionMessage);
         return d;
