@@ -24,6 +24,7 @@
 #include "read/reader_bindings.h"
 #include "capture/py_encoder.h"
 #include "capture/record_writer.h"
+#include "capture/record_probe.h"
 #include "capture/recorder.h"
 
 namespace py = pybind11;
@@ -147,6 +148,7 @@ PYBIND11_MODULE(_core, m) {
         take("pickle_dumps", hooks.pickleDumps);
         take("pickle_loads", hooks.pickleLoads);
         take("warn", hooks.warn);
+        take("format_traceback", hooks.formatTraceback);
         cpy::HandlerTable::instance().setLookup(hooks.registryLookup);
     });
     m.def("_registry_changed", [] { cpy::HandlerTable::instance().clear(); },
@@ -214,4 +216,5 @@ PYBIND11_MODULE(_core, m) {
 
     cpy::bindReader(m);
     cpy::bindRecordWriter(m);
+    cpy::bindRecordProbe(m);
 }

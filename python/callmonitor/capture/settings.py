@@ -16,9 +16,13 @@ class _Config:
     result: bool = True                # record return values
     strict: bool = False               # raise on values that cannot be captured
     writer_id: Optional[str] = None    # set by Settings().enable_multi_threading
+    label: Optional[str] = None        # a label for every call of the session
 
     def base_output(self):
         return self.output or os.environ.get("CALLMONITOR_DIR") or "call-monitor"
+
+    def session_label(self):
+        return self.label if self.label is not None else os.environ.get("CALLMONITOR_LABEL", "")
 
 
 CONFIG = _Config()
@@ -27,7 +31,7 @@ CONFIG = _Config()
 def configure(output: Union[str, "os.PathLike[str]", None] = None, *, map_size: Optional[int] = None,
               buffer_bytes: Optional[int] = None, flush_interval: Optional[float] = None,
               durability: Optional[str] = None, result: Optional[bool] = None,
-              strict: Optional[bool] = None) -> None:
+              strict: Optional[bool] = None, label: Optional[str] = None) -> None:
     """Set how and where calls are recorded. Takes effect for the next run
     directory: call it before the first recorded call (or after ``close()``).
 
@@ -39,6 +43,8 @@ def configure(output: Union[str, "os.PathLike[str]", None] = None, *, map_size: 
     durability:     "batch" (default) or "sync" (each call committed before it runs).
     result:         record return values (default True).
     strict:         raise TypeError for values that cannot be captured (for tests).
+    label:          a text stored with every call of the run (e.g. the experiment's
+                    name); $CALLMONITOR_LABEL by default, "" (none) to clear it.
     """
     if output is not None:
         CONFIG.output = os.fspath(output)
@@ -64,6 +70,10 @@ def configure(output: Union[str, "os.PathLike[str]", None] = None, *, map_size: 
         CONFIG.result = bool(result)
     if strict is not None:
         CONFIG.strict = bool(strict)
+    if label is not None:
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a str, got {type(label).__name__}")
+        CONFIG.label = label
 
 
 class Settings:

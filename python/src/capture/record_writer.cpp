@@ -102,17 +102,19 @@ public:
         if (fid >= nextFunction_) throw ::py::value_error("add_call: unknown function id " + std::to_string(fid));
         if (invocation == 0) throw ::py::value_error("add_call: invocation numbers start at 1");
         std::string out;
+        std::vector<Payload> resultPayloads;
         if (outcome == "returned") {
             appendReturned(out, durationNs);
-            encode(out, result.ptr(), nullptr);
+            encode(out, result.ptr(), &resultPayloads);
         } else if (outcome == "raised") {
             appendRaised(out, durationNs, exceptionType, exceptionMessage);
-        } else if (outcome == "result-skipped") {
-            appendResultSkipped(out, durationNs);
+        } else if (outcome == "result-skipped" || outcome == "not-recorded") {
+            appendNotRecorded(out, durationNs);
         } else if (outcome != "pending") {
-            throw ::py::value_error("add_call: outcome must be returned, raised, result-skipped or pending, not " +
-                                    outcome);
+            throw ::py::value_error(
+                "add_call: outcome must be returned, raised, not-recorded (result-skipped) or pending, not " + outcome);
         }
+        if (!out.empty()) appendEmptyExt(out);  // every v2 outcome section ends with its ext area
         // Inputs as a vectorcall: positional values, then keyword values named by kwnames.
         std::vector<PyObject*> values;
         for (::py::handle a : args) values.push_back(a.ptr());
@@ -123,21 +125,22 @@ public:
             values.push_back(item.second.ptr());
         }
         std::string record;
-        std::vector<Blob> blobs;
+        std::vector<Payload> inputPayloads;
         appendCallHeader(record, startNs, thread, caller);
         {
             ValueWriter w(record);
             EncodeOptions opt;
-            opt.blobs = &blobs;
+            opt.payloads.payloads = &inputPayloads;
             EncodeCounts counts;
             encoder_.encodeInputs(w, values.data(), args.size(), kwargs.size() ? names.ptr() : nullptr, opt, counts);
             account(counts);
         }
+        appendEmptyExt(record);  // the entry ext area
         appendPending(record);
         format::CallKey key{fid, invocation};
         waitForRoom();
-        writer().submitEntry(key, record, std::move(blobs));
-        if (!out.empty()) writer().submitOutcome(key, out);
+        writer().submitEntry(key, record, std::move(inputPayloads));
+        if (!out.empty()) writer().submitOutcome(key, out, std::move(resultPayloads));
     }
 
     // Commits everything; raises StoreError when the store failed.
@@ -158,10 +161,10 @@ public:
     }
 
 private:
-    void encode(std::string& out, PyObject* obj, std::vector<Blob>* blobs) {
+    void encode(std::string& out, PyObject* obj, std::vector<Payload>* payloads) {
         ValueWriter w(out);
         EncodeOptions opt;
-        opt.blobs = blobs;
+        opt.payloads.payloads = payloads;
         EncodeCounts counts;
         encoder_.encode(w, obj, opt, counts);
         account(counts);
