@@ -66,11 +66,11 @@ void checkWriter(const std::string& dir, double rtol, double atol, Totals& t) {
             cm::format::CallKey key{fn.id, inv};
             cm::CallView call = snap.call(key);
             if (call.outcome != cm::format::Outcome::Returned) continue;  // raised, or still running
-            auto blobs = [&](uint32_t i) { return snap.blob(key, i); };
-            cm::DecodedInputs in = cm::decodeInputs(call.inputs, blobs);
+            // Arrays stored apart: the inputs' and the result's payload slots are numbered separately.
+            cm::DecodedInputs in = cm::decodeInputs(call.inputs, snap.payloadResolver(call, cm::Section::Inputs));
             xt::xarray<double> u = cm::toXarray<double>(argument(in, 0, "u"));
             double dx = number(argument(in, 1, "dx"));
-            xt::xarray<double> expected = cm::toXarray<double>(*cm::decodeValue(call.result, blobs));
+            xt::xarray<double> expected = cm::toXarray<double>(*cm::decodeValue(call.result, snap.payloadResolver(call, cm::Section::Result)));
 
             auto start = std::chrono::steady_clock::now();
             xt::xarray<double> got = laplacian(u, dx);
