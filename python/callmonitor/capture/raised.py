@@ -6,6 +6,7 @@ the ``^^^^`` position markers: those cost the standard formatter ~150 us a call 
 parses every source line), this one ~15 us."""
 import linecache
 import traceback
+from typing import Optional
 
 TRACEBACK_FRAMES = 30          # the innermost frames of each exception in the chain
 TRACEBACK_BYTES = 8 * 1024     # of UTF-8 text, the end kept (where it was raised)
@@ -41,17 +42,18 @@ def format_traceback(exc: BaseException) -> str:
     """The traceback of `exc` and of the exceptions it was raised from or during, keeping
     the innermost TRACEBACK_FRAMES frames of each and the last TRACEBACK_BYTES bytes."""
     parts, seen = [], set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        parts.append(_one(exc))
-        if exc.__cause__ is not None:
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        parts.append(_one(current))
+        if current.__cause__ is not None:
             parts.append([_CAUSE])
-            exc = exc.__cause__
-        elif exc.__context__ is not None and not exc.__suppress_context__:
+            current = current.__cause__
+        elif current.__context__ is not None and not current.__suppress_context__:
             parts.append([_CONTEXT])
-            exc = exc.__context__
+            current = current.__context__
         else:
-            exc = None
+            current = None
     text = "".join(line for part in reversed(parts) for line in part)
     data = text.encode("utf-8", "replace")
     if len(data) <= TRACEBACK_BYTES:
