@@ -18,7 +18,8 @@ from .capture.session import flush, close, output_directory, stats
 from .read.values import Unrestorable
 from .read.database import load, Database, Call, FunctionInfo, ExceptionInfo
 from .read.errors import (DatabaseError, NotFoundError, NotADatabaseError, VersionError,
-                          CorruptError, UnknownFunctionError, UnknownWriterError)
+                          CorruptError, UnknownFunctionError, UnknownWriterError,
+                          AmbiguousWriterError, DatabaseClosedError, DamagedWriterWarning)
 from ._core import StoreError
 from . import _hooks
 
@@ -29,5 +30,6 @@ __all__ = [
     "configure", "flush", "close", "output_directory", "stats", "Unrestorable", "Database",
     "Call", "FunctionInfo", "ExceptionInfo", "DatabaseError", "NotFoundError",
     "NotADatabaseError", "VersionError", "CorruptError", "UnknownFunctionError",
-    "HandlerNotRegisteredError", "UnknownWriterError", "StoreError",
+    "HandlerNotRegisteredError", "UnknownWriterError", "StoreError", "AmbiguousWriterError",
+    "DatabaseClosedError", "DamagedWriterWarning",
 ]
