@@ -269,6 +269,7 @@ class Database:
         for w in self._writers:
             w.refresh()
         self._resolved = {}   # (fn, writer, rank, pid) -> [(writer, FunctionInfo)]
+        self._single = {}     # (fn, writer, rank, pid) -> (writer, FunctionInfo) of one writer
 
     def _open(self):
         if self._reader is None:
@@ -389,6 +390,10 @@ class Database:
                 f"{f.full_name} was recorded by {len(found)} writers ({each}); invocation numbers "
                 f"are per writer: choose one with {how} (db.calls({fn if isinstance(fn, str) else f.qualname!r}) "
                 f"walks them all)")
+        try:
+            self._single[fn, writer, rank, pid] = found[0]
+        except TypeError:  # an unhashable callable
+            pass
         return found[0]
 
     def _index(self, w, f, n):
@@ -414,7 +419,11 @@ class Database:
 
         When several writers recorded `fn`, choose one with `writer`, `rank`
         or `pid` (invocation numbers are per writer)."""
-        w, f = self._resolve(fn, writer, rank, pid)
+        # The hot path: one dict lookup, one native call (see bench/run.py).
+        try:
+            w, f = self._single[fn, writer, rank, pid]
+        except (KeyError, TypeError):
+            w, f = self._resolve(fn, writer, rank, pid)
         inv = n if n.__class__ is int and n > 0 else self._index(w, f, n)
         try:
             return self._reader.inputs(w.index, f.id, inv, self.allow_pickle)
@@ -482,6 +491,7 @@ class Database:
         self._reader = None
         self._writers = []
         self._resolved.clear()
+        self._single.clear()
 
     @property
     def closed(self) -> bool:
