@@ -225,3 +225,71 @@ def test_records_are_bound_classes_and_parameter_kinds_have_one_table(recorded_d
     assert {CODES[TO_INSPECT[k]] for k in TO_INSPECT} == {0, 1, 2, 3, 4}
     from callmonitor.capture import describe
     assert describe._KINDS is CODES
+
+
+ARRAYS = '''
+import numpy as np
+from callmonitor import intercept
+
+@intercept
+def kernel(a, small, scale=1.0):
+    return a * scale
+
+for i in range(200):
+    kernel(np.full((64, 32), float(i)), np.arange(3), scale=2.0)
+'''
+
+
+def _map_pin(array):
+    base = array
+    while base is not None and not isinstance(base, _core.MapPin):
+        base = getattr(base, "base", None)
+    return base
+
+
+def test_GIVEN_copy_false_THEN_arrays_are_read_only_views_of_the_map_that_outlive_the_database(
+        tmp_path, run_recorder):
+    import gc
+    import numpy as np
+    check(run_recorder(ARRAYS, tmp_path))
+    db = callmonitor.load(tmp_path / "call-monitor")
+    args, kwargs = db.get("kernel", 7, copy=False)
+    a, small = args
+    assert np.array_equal(a, np.full((64, 32), 6.0)) and a.dtype == np.float64
+    assert not a.flags.writeable and not a.flags.owndata and _map_pin(a) is not None
+    with pytest.raises(ValueError):
+        a[0, 0] = 1.0                       # the database is never written through a view
+    assert not small.flags.writeable        # small arrays are stored inline: read-only copies
+    call = db.call("kernel", 8, copy=False)
+    assert _map_pin(call.args[0]) is not None
+    assert not call.result.flags.writeable   # format v1 stores results inline: a read-only copy
+    assert np.array_equal(call.result, np.full((64, 32), 14.0))
+    copied = db.get("kernel", 7)[0][0]
+    assert copied.flags.writeable and _map_pin(copied) is None
+    # Many views at once share reader slots (LMDB has 126 per environment).
+    views = [db.get("kernel", n, copy=False)[0][0] for n in range(1, 201)]
+    db.close()
+    del args, kwargs, call
+    gc.collect()
+    # After close the views still hold the snapshot, the map and its pages.
+    assert [float(v[5, 5]) for v in views] == [float(i) for i in range(200)]
+    assert float(a.sum()) == 6.0 * 64 * 32
+
+
+def test_GIVEN_the_recording_process_WHEN_it_reads_its_own_run_with_copy_false_THEN_recording_goes_on(
+        recorder):
+    # Views of the own writer's environment would keep it from growing its map: they are
+    # read-only copies, so holding them while recording much more cannot hang.
+    import numpy as np
+    from test_same_process import record_block
+    callmonitor.close()
+    callmonitor.configure(output=str(recorder.base), map_size=1 << 16)
+    record_block(0, np.zeros(4096))
+    db = recorder.load()
+    held = db.get(record_block, 1, copy=False)[0][1]
+    assert not held.flags.writeable and _map_pin(held) is None
+    for i in range(1, 129):
+        record_block(i, np.full(4096, float(i)))
+    assert callmonitor.flush()
+    assert db.get(record_block, -1, copy=False)[0][1][0] == 128.0
+    assert held[0] == 0.0

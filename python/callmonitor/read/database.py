@@ -221,6 +221,13 @@ class _Writer:
         self._reader = reader
         self._allow_pickle = allow_pickle
         self.functions, self.threads, self.callers = [], {}, []
+        # copy=False: views of the map, except in the environment this process's
+        # own Writer records into (views there would keep it from growing its
+        # map while the program records on): read-only copies.
+        own = _core.writer_directory()
+        mine = (not raw.merged and own is not None
+                and os.path.realpath(own) == os.path.realpath(raw.directory))
+        self.views = _core.Arrays.READ_ONLY_COPIES if mine else _core.Arrays.MAP_VIEWS
 
     def refresh(self):
         r, i = self._reader, self.index
@@ -414,11 +421,15 @@ class Database:
                 f"there is no call {n}")
 
     # -- calls ---------------------------------------------------------------
-    def get(self, fn, n, *, writer=None, rank=None, pid=None):
+    def get(self, fn, n, *, writer=None, rank=None, pid=None, copy=True):
         """``(args, kwargs)`` of call `n` (from 1; negative from the end) of `fn`.
 
         When several writers recorded `fn`, choose one with `writer`, `rank`
-        or `pid` (invocation numbers are per writer)."""
+        or `pid` (invocation numbers are per writer).
+
+        copy=False: arrays stored apart come back as read-only views of the
+        database's memory map, without a copy (see docs/python-api.md for
+        how long they stay valid)."""
         # The hot path: one dict lookup, one native call (see bench/run.py).
         try:
             w, f = self._single[fn, writer, rank, pid]
@@ -426,7 +437,9 @@ class Database:
             w, f = self._resolve(fn, writer, rank, pid)
         inv = n if n.__class__ is int and n > 0 else self._index(w, f, n)
         try:
-            return self._reader.inputs(w.index, f.id, inv, self.allow_pickle)
+            if copy:
+                return self._reader.inputs(w.index, f.id, inv, self.allow_pickle)
+            return self._reader.inputs(w.index, f.id, inv, self.allow_pickle, w.views)
         except IndexError:
             raise IndexError(self._range_text(w, f, self._reader.last_invocation(w.index, f.id), n)) from None
 
@@ -439,15 +452,16 @@ class Database:
         bound.apply_defaults()
         return types.SimpleNamespace(**bound.arguments)
 
-    def call(self, fn, n, *, writer=None, rank=None, pid=None) -> Call:
+    def call(self, fn, n, *, writer=None, rank=None, pid=None, copy=True) -> Call:
         """The whole record of call `n` of `fn` (a :class:`Call`); writer
-        chosen as in :meth:`get`."""
+        chosen and `copy` as in :meth:`get`."""
         w, f = self._resolve(fn, writer, rank, pid)
-        return self._read_call(w, f, self._index(w, f, n), n)
+        return self._read_call(w, f, self._index(w, f, n), n, copy)
 
-    def _read_call(self, w, f, inv, n=None):
+    def _read_call(self, w, f, inv, n=None, copy=True):
         try:
-            raw = self._reader.call(w.index, f.id, inv, self.allow_pickle)
+            arrays = _core.Arrays.COPIES if copy else w.views
+            raw = self._reader.call(w.index, f.id, inv, self.allow_pickle, arrays)
         except IndexError:
             raise IndexError(self._range_text(w, f, self._reader.last_invocation(w.index, f.id),
                                               inv if n is None else n)) from None
@@ -458,13 +472,14 @@ class Database:
         caller = w.callers[raw.caller] if raw.caller < len(w.callers) else None
         return Call(f, raw, w, thread, caller)
 
-    def calls(self, fn, *, writer=None, rank=None, pid=None) -> Iterator[Call]:
+    def calls(self, fn, *, writer=None, rank=None, pid=None, copy=True) -> Iterator[Call]:
         """Every call of `fn`, read lazily: writer after writer in the order
         they started, each in invocation order. Each :class:`Call` says where
-        it was recorded (``.writer``, ``.rank``, ``.pid``, ``.run``)."""
+        it was recorded (``.writer``, ``.rank``, ``.pid``, ``.run``); `copy`
+        as in :meth:`get`."""
         for w, f in self._resolve_all(fn, writer, rank, pid):
             for inv in self._open().invocations(w.index, f.id):
-                yield self._read_call(w, f, inv)
+                yield self._read_call(w, f, inv, copy=copy)
 
     def __len__(self):
         return sum(f.calls for f in self.functions)

@@ -63,6 +63,18 @@ struct RecordedCall {
     std::string exceptionType, exceptionMessage;
 };
 
+// What keeps zero-copy arrays valid: a read snapshot of their environment
+// (its read transaction keeps LMDB from reusing their pages; its share of
+// the map gate keeps this process's Writer from remapping the map; it keeps
+// the environment open after the Database is closed). Arrays of one
+// environment share one while any of them lives.
+struct MapPin {
+    std::shared_ptr<const Snapshot> snapshot;
+};
+
+// How arrays come back.
+enum class Arrays { Copies, MapViews, ReadOnlyCopies };
+
 // A Run whose calls come back as Python objects. Snapshots are held only
 // while bytes are copied out, never while Python code (handlers, unpickling)
 // runs: a snapshot keeps this process's Writer from growing the map.
@@ -124,29 +136,44 @@ public:
     }
 
     // (args list, kwargs dict): the fast path behind db.get().
-    py::tuple inputs(size_t w, uint32_t fid, uint64_t inv, bool allowPickle) const {
+    py::tuple inputs(size_t w, uint32_t fid, uint64_t inv, bool allowPickle, Arrays arrays) const {
         const RunWriter& rw = writer(w);
         const format::CallKey key{fid, inv};
+        if (arrays == Arrays::MapViews) {
+            std::shared_ptr<const Snapshot> pin = pinFor(rw, key);
+            return splitInputs(decodeViews(rw, key, pin->call(key).inputs, allowPickle, pin));
+        }
         std::string bytes;
         {
             Snapshot snap = rw.database->snapshot();
             bytes.assign(snap.call(key).inputs);
         }
-        return splitInputs(decode(rw, key, bytes, allowPickle));
+        return splitInputs(decode(rw, key, bytes, allowPickle, arrays == Arrays::ReadOnlyCopies));
     }
 
-    RecordedCall call(size_t w, uint32_t fid, uint64_t inv, bool allowPickle) const {
+    RecordedCall call(size_t w, uint32_t fid, uint64_t inv, bool allowPickle, Arrays arrays) const {
         const RunWriter& rw = writer(w);
         const format::CallKey key{fid, inv};
         std::string record;
-        {
-            Snapshot snap = rw.database->snapshot();
-            std::optional<std::string_view> r = snap.record(key);
-            if (!r) snap.call(key);  // throws the not-found error
-            record.assign(*r);
+        std::shared_ptr<const Snapshot> pin;
+        CallView v;
+        if (arrays == Arrays::MapViews) {
+            pin = pinFor(rw, key);
+            v = pin->call(key);
+        } else {
+            {
+                Snapshot snap = rw.database->snapshot();
+                std::optional<std::string_view> r = snap.record(key);
+                if (!r) snap.call(key);  // throws the not-found error
+                record.assign(*r);
+            }
+            v = parseCallRecord(record, key);
         }
-        CallView v = parseCallRecord(record, key);
-        py::tuple in = splitInputs(decode(rw, key, v.inputs, allowPickle));
+        const bool readOnly = arrays == Arrays::ReadOnlyCopies;
+        auto value = [&](std::string_view bytes) {
+            return pin ? decodeViews(rw, key, bytes, allowPickle, pin) : decode(rw, key, bytes, allowPickle, readOnly);
+        };
+        py::tuple in = splitInputs(value(v.inputs));
         RecordedCall c;
         c.invocation = inv;
         c.startNs = v.startNs;
@@ -156,7 +183,7 @@ public:
         c.outcome = v.outcome;
         c.args = in[0];
         c.kwargs = in[1];
-        c.result = v.outcome == format::Outcome::Returned ? decode(rw, key, v.result, allowPickle) : py::none();
+        c.result = v.outcome == format::Outcome::Returned ? value(v.result) : py::none();
         c.exceptionType = v.exceptionType;
         c.exceptionMessage = v.exceptionMessage;
         return c;
@@ -165,9 +192,11 @@ public:
 private:
     // Decodes value bytes copied out of the database; a blob is read under a
     // snapshot that lives only while its bytes are copied into the array.
-    py::object decode(const RunWriter& w, const format::CallKey& key, std::string_view bytes, bool allowPickle) const {
+    py::object decode(const RunWriter& w, const format::CallKey& key, std::string_view bytes, bool allowPickle,
+                      bool readOnly) const {
         cpy::DecodeOptions opt;
         opt.allowPickle = allowPickle;
+        opt.readOnlyArrays = readOnly;
         opt.writerDir = w.filesDir.empty() ? w.directory : w.filesDir;
         std::optional<Snapshot> pinned;
         opt.blobs = [&](uint32_t idx) {
@@ -176,6 +205,37 @@ private:
         };
         opt.blobDone = [&] { pinned.reset(); };
         return steal(cpy::decodeToPython(bytes, opt));
+    }
+
+    // Decodes value bytes in `pin`'s map: arrays stored apart become views
+    // whose base is a MapPin holding `pin`.
+    py::object decodeViews(const RunWriter& w, const format::CallKey& key, std::string_view bytes, bool allowPickle,
+                           const std::shared_ptr<const Snapshot>& pin) const {
+        cpy::DecodeOptions opt;
+        opt.allowPickle = allowPickle;
+        opt.readOnlyArrays = true;
+        opt.writerDir = w.filesDir.empty() ? w.directory : w.filesDir;
+        opt.blobs = [&](uint32_t idx) { return pin->blob(key, idx); };
+        py::object base;  // one MapPin for every array of this value
+        opt.keepAlive = [&]() -> PyObject* {
+            if (!base) base = py::cast(MapPin{pin});
+            return base.inc_ref().ptr();
+        };
+        return steal(cpy::decodeToPython(bytes, opt));
+    }
+
+    // The snapshot zero-copy arrays of `w`'s environment share: the live one
+    // when it holds the call completed, else a new one (a reader slot per
+    // live pin, not per array).
+    std::shared_ptr<const Snapshot> pinFor(const RunWriter& w, const format::CallKey& key) const {
+        std::weak_ptr<const Snapshot>& slot = pins_[w.database.get()];
+        if (std::shared_ptr<const Snapshot> live = slot.lock()) {
+            std::optional<std::string_view> r = live->record(key);
+            if (r && parseCallRecord(*r, key).outcome != format::Outcome::Pending) return live;
+        }
+        auto fresh = std::make_shared<const Snapshot>(w.database->snapshot());
+        slot = fresh;
+        return fresh;
     }
 
     static py::tuple splitInputs(const py::object& decoded) {
@@ -189,6 +249,7 @@ private:
     }
 
     Run run_;
+    mutable std::map<const Database*, std::weak_ptr<const Snapshot>> pins_;
 };
 
 Parameter::Kind kindOf(const Parameter& p) {
@@ -211,6 +272,16 @@ void bindReader(pybind11::module_& m) {
         .value("VAR_POSITIONAL", Parameter::VarPositional)
         .value("KEYWORD_ONLY", Parameter::KeywordOnly)
         .value("VAR_KEYWORD", Parameter::VarKeyword);
+
+    pyb::enum_<Arrays>(m, "Arrays", "How a read returns arrays.")
+        .value("COPIES", Arrays::Copies)
+        .value("MAP_VIEWS", Arrays::MapViews)
+        .value("READ_ONLY_COPIES", Arrays::ReadOnlyCopies);
+
+    pyb::class_<MapPin>(m, "MapPin",
+                        "The base of arrays read with copy=False: keeps the read snapshot (and with it the "
+                        "memory map and its pages) they point into alive.")
+        .def("__repr__", [](const MapPin&) { return std::string("<callmonitor MapPin: a read snapshot held by array views>"); });
 
     pyb::enum_<format::Outcome>(m, "CallOutcome", "How a recorded call ended.")
         .value("PENDING", format::Outcome::Pending)
@@ -345,8 +416,10 @@ void bindReader(pybind11::module_& m) {
         .def("invocations", &RunReader::invocations, arg("writer"), arg("fid"))
         .def("resolve", &RunReader::resolve, arg("name"), arg("writers") = std::vector<size_t>{})
         .def("resolve", &RunReader::resolveQuery, arg("query"), arg("writers") = std::vector<size_t>{})
-        .def("inputs", &RunReader::inputs, arg("writer"), arg("fid"), arg("invocation"), arg("allow_pickle") = false)
-        .def("call", &RunReader::call, arg("writer"), arg("fid"), arg("invocation"), arg("allow_pickle") = false);
+        .def("inputs", &RunReader::inputs, arg("writer"), arg("fid"), arg("invocation"), arg("allow_pickle") = false,
+             arg("arrays") = Arrays::Copies)
+        .def("call", &RunReader::call, arg("writer"), arg("fid"), arg("invocation"), arg("allow_pickle") = false,
+             arg("arrays") = Arrays::Copies);
 
     m.def("find_environments", [](const std::string& path) {
         std::vector<std::pair<std::string, std::string>> out;
