@@ -135,15 +135,22 @@ class FunctionInfo:
         return f"<FunctionInfo {self.full_name}: {_plural(self.calls, 'call')}>"
 
 
+# Call.outcome: how the call ended, by name.
+_OUTCOME_NAMES = {_core.CallOutcome.PENDING: "pending", _core.CallOutcome.RETURNED: "returned",
+                  _core.CallOutcome.RAISED: "raised",
+                  _core.CallOutcome.RESULT_NOT_RECORDED: "result-skipped"}
+
+
 class Call:
     """One recorded call."""
 
     __slots__ = ("function", "invocation", "args", "kwargs", "result", "exception",
                  "started_ns", "duration_ns", "thread", "thread_name", "caller", "writer",
-                 "rank", "pid", "run", "completed", "result_recorded", "_started_unix_ns")
+                 "rank", "pid", "run", "completed", "result_recorded", "outcome", "_started_unix_ns")
 
     def __init__(self, function, raw, writer, thread, caller):
         outcome = raw.outcome
+        self.outcome = _OUTCOME_NAMES[outcome]
         self.function = function
         self.invocation = raw.invocation
         self.args = raw.args
@@ -218,6 +225,7 @@ class _Writer:
         self.pid = raw.info.pid
         self.host = raw.info.host
         self.run = raw.run
+        self.directory = raw.directory  # its environment (a merge's, for a merged source)
         self._reader = reader
         self._allow_pickle = allow_pickle
         self.functions, self.threads, self.callers = [], {}, []
