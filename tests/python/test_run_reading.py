@@ -207,6 +207,7 @@ def test_GIVEN_a_result_not_recorded_THEN_result_recorded_is_false_unlike_a_retu
     assert skipped.completed and not skipped.result_recorded and skipped.result is None
     assert none.completed and none.result_recorded and none.result is None
     assert "result not recorded" in repr(skipped)
+    assert (skipped.outcome, none.outcome) == ("result-skipped", "returned")
 
 
 def test_records_are_bound_classes_and_parameter_kinds_have_one_table(recorded_db):
