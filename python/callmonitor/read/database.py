@@ -12,7 +12,7 @@ import os
 import types
 import warnings
 from dataclasses import dataclass
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from .. import _core
 from .._parameter_kinds import TO_INSPECT
@@ -496,7 +496,7 @@ class Database:
     def stats(self) -> dict:
         """Capture counters (opaque, pickled, capture errors, dropped calls), all writers."""
         reader = self._open()
-        total = {}
+        total: dict = {}
         for w in self._writers:
             for k, v in reader.stats(w.index).as_dict().items():
                 total[k] = total.get(k, 0) + v
