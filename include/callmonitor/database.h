@@ -16,11 +16,41 @@
 
 #include "callmonitor/call_record.h"
 #include "callmonitor/format.h"
+#include "callmonitor/payload.h"
 #include "callmonitor/records.h"
+#include "callmonitor/value.h"
 
 namespace callmonitor {
 
 class Database;
+class Snapshot;
+
+// A streaming iterator over one function's calls in invocation order (v1 and
+// v2 alike), from a Snapshot. The CallViews it fills point into the
+// database's memory map: zero-copy, valid while the Snapshot lives (not just
+// until the next call of next()). Not shareable between threads.
+//
+//   for (CallCursor c = snap.calls(fid); c.next(view);) ...
+class CallCursor {
+public:
+    ~CallCursor();
+    CallCursor(CallCursor&&) noexcept;
+    CallCursor& operator=(CallCursor&&) noexcept;
+
+    // The next call, parsed; false after the function's last call. Throws
+    // CorruptError (DecodeError for a malformed record) on bad bytes.
+    bool next(CallView& out);
+    // The next call's key and record bytes, without parsing the record (a
+    // scan that only needs keys or raw records). `out.inputHashes` /
+    // `resultHashes` / `formatVersion` are set too; the other fields are not.
+    bool nextRaw(CallView& out);
+
+private:
+    friend class Snapshot;
+    struct Impl;
+    explicit CallCursor(std::unique_ptr<Impl>);
+    std::unique_ptr<Impl> impl_;
+};
 
 // One read transaction. Views it returns are valid until the Snapshot is
 // destroyed. Not shareable between threads.
@@ -38,11 +68,25 @@ public:
     Snapshot(Snapshot&&) noexcept;
     Snapshot& operator=(Snapshot&&) noexcept;
 
+    uint32_t formatVersion() const;
+
     // Raw record bytes, or nullopt when absent.
     std::optional<std::string_view> record(const format::CallKey& key) const;
     // Parsed record; throws CallNotFoundError when absent.
     CallView call(const format::CallKey& key) const;
-    // A blob of a call; throws CorruptError when a record names a missing blob.
+    // `function`'s calls from `fromInvocation` on, streaming (see CallCursor).
+    CallCursor calls(uint32_t function, uint64_t fromInvocation = 1) const;
+
+    // The bytes of payload slot `slot` of a call's inputs or result,
+    // decompressed when stored compressed (then held by the Snapshot: valid
+    // while it lives, like every view). v1: input slots are the call's blobs;
+    // v1 results are always inline. Throws CorruptError when the record names
+    // a slot or payload that is missing.
+    std::string_view payload(const CallView& call, Section section, uint32_t slot) const;
+    std::string_view payload(const format::CallKey& key, Section section, uint32_t slot) const;
+    // A resolver for decodeValue over one section of a call.
+    BlobResolver payloadResolver(const CallView& call, Section section) const;
+    // Input slot `index` of a call (v1: its blob); same as payload(key, Inputs, index).
     std::string_view blob(const format::CallKey& key, uint32_t index) const;
     // Highest invocation number stored for `function` (0 when none).
     uint64_t lastInvocation(uint32_t function) const;
@@ -55,11 +99,17 @@ public:
         for (uint64_t i : invs) f(format::CallKey{function, i});
     }
     std::vector<uint64_t> invocations(uint32_t function) const;
-    // Every blob of a call, (index, bytes) in index order.
+    // Every blob of a v1 call, (index, bytes) in index order (empty for v2:
+    // use payload()).
     std::vector<std::pair<uint32_t, std::string_view>> blobs(const format::CallKey& key) const;
+
+    // v2 internals for merge: a stored payload value as is (codec byte, size,
+    // bytes) by its 16-byte content hash; nullopt when absent.
+    std::optional<std::string_view> storedPayload(std::string_view hash) const;
 
 private:
     friend class Database;
+    friend class CallCursor;
     struct Impl;
     explicit Snapshot(std::unique_ptr<Impl>);
     std::unique_ptr<Impl> impl_;
@@ -67,10 +117,11 @@ private:
 
 struct DatabaseSizes {
     uint64_t fileBytes = 0;     // data.mdb size on disk
-    uint64_t calls = 0;         // entries in `calls`
-    uint64_t blobs = 0;         // entries in `blobs`
+    uint64_t calls = 0;         // calls stored (v2: summed over the chunks)
+    uint64_t chunks = 0;        // entries in `calls` (v1: = calls)
+    uint64_t blobs = 0;         // entries in `blobs` (v1) + `payloads` (v2)
     uint64_t callBytes = 0;     // pages used by `calls` x page size
-    uint64_t blobBytes = 0;     // pages used by `blobs` x page size
+    uint64_t blobBytes = 0;     // pages used by `blobs` + `payloads` x page size
 };
 
 class Database {
@@ -94,6 +145,9 @@ public:
     std::vector<FunctionInfo> functions() const;
     std::vector<ThreadInfo> threads() const;
     std::vector<std::string> callers() const;   // index -> module name
+    std::vector<SiteInfo> sites() const;        // v2: calling code locations (entry ext Site), by id
+    std::vector<std::string> labels() const;    // v2: index -> label (entry ext Label)
+    std::string compression() const;            // meta["compression"]: "none", "zstd:3"; "" for v1
     // The writers a merged environment holds (empty for one writer's own).
     std::vector<SourceInfo> sources() const;
     DatabaseSizes sizes() const;

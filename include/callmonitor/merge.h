@@ -3,9 +3,11 @@
 // more runs, or earlier merges -- copied into one new environment that keeps
 // each call's provenance (run, writer id, rank, pid, thread).
 //
-// The output holds each source writer's functions, threads and callers under
-// new ids (SourceInfo in meta["sources"] gives the ranges) and its call
-// records and blobs byte for byte, but for the thread and caller indices.
+// The output (always format v2, whatever its sources' versions) holds each
+// source writer's functions, threads, callers, sites and labels under new ids
+// (SourceInfo in meta["sources"] gives the ranges) and its call records byte
+// for byte but for those ids (v1 records gain empty ext areas), re-packed in
+// chunks; payloads (v1 blobs, v2 payloads) are stored once by content hash.
 // A source writer is identified by run id, run name and writer id: one
 // that appears twice (given twice, or inside an earlier merge that is given
 // too) is copied once, so merging is idempotent.
@@ -27,7 +29,7 @@ struct MergeResult {
     uint32_t writers = 0;     // source writers copied
     uint32_t duplicates = 0;  // source writers skipped: already copied
     uint64_t calls = 0;
-    uint64_t blobs = 0;
+    uint64_t blobs = 0;       // payload references copied (v1 blobs, v2 payload slots)
     uint64_t bytes = 0;       // data.mdb size of the output
 };
 

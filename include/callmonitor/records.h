@@ -66,6 +66,16 @@ struct WriterInfo {
 };
 
 
+// A code location that called an intercepted function (v2 `sites` table,
+// named by the entry ext field Site): resolved once per location by the
+// capture side, so a call stores only the small id.
+struct SiteInfo {
+    uint32_t id = 0;            // key in `sites`
+    std::string file;
+    uint32_t line = 0;
+    std::string function;       // the calling frame's function (co_qualname when known)
+};
+
 struct CaptureStats {
     uint64_t opaque = 0;        // values stored as Opaque placeholders
     uint64_t pickled = 0;       // values stored as pickle
@@ -85,6 +95,8 @@ struct SourceInfo {
     uint32_t functionBase = 0, functionCount = 0;
     uint32_t threadBase = 0, threadCount = 0;
     uint32_t callerBase = 0, callerCount = 0;
+    uint32_t siteBase = 0, siteCount = 0;     // v2: its sites and labels, like callers
+    uint32_t labelBase = 0, labelCount = 0;
     std::string handlerDir;     // its callmonitor 0.3 handler files, relative to the merged directory
 
     // A writer is the same writer in every merge: same run, same writer id.
@@ -102,5 +114,7 @@ std::string encodeCaptureStats(const CaptureStats&);
 CaptureStats decodeCaptureStats(std::string_view);
 std::string encodeSources(const std::vector<SourceInfo>&);
 std::vector<SourceInfo> decodeSources(std::string_view);
+std::string encodeSiteInfo(const SiteInfo&);
+SiteInfo decodeSiteInfo(std::string_view);
 
 }  // namespace callmonitor

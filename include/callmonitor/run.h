@@ -106,8 +106,9 @@ struct RunCall {
 };
 
 // Streams the calls of some functions, writer after writer in start-time
-// order (Run::startOrder()), each writer's in invocation order. Holds a
-// Snapshot of the current writer's environment between next() calls (see
+// order (Run::startOrder()), each writer's in invocation order, through the
+// Snapshot's CallCursor (zero-copy views into the map). Holds a Snapshot of
+// the current writer's environment between next() calls (see
 // the Snapshot contract in database.h: do not wait for this process's
 // Writer while holding a cursor).
 class RunCallCursor {
@@ -120,8 +121,7 @@ private:
     size_t current_ = 0;                  // index into functions_
     std::vector<const RunWriter*> writers_;
     std::optional<Snapshot> snapshot_;
-    std::vector<uint64_t> invocations_;
-    size_t position_ = 0;
+    std::optional<CallCursor> cursor_;  // over snapshot_ (declared after it: destroyed first)
 };
 
 class Run {

@@ -20,7 +20,8 @@
 //   Array     0x0F  str dtype (numpy dtype.str, e.g. "<f8", ">i4", "<M8[ns]")
 //                   | u8 order ('C' or 'F') | varint ndim | ndim x varint shape
 //                   | u8 storage: 0 = inline: varint nbytes | bytes
-//                   |             1 = blob:   varint blob index | varint nbytes
+//                   |             1 = payload slot: varint slot | varint nbytes
+//                   |                 (v1: blob index -> `blobs`; v2: slot -> content hash, chunk.h)
 //                   bytes are the elements in `order` (C: row-major, F: column-major)
 //   NpScalar  0x10  str dtype | varint n | n bytes
 //   Handler   0x11  str handler name | varint n | n bytes   (registered handler's payload)
@@ -28,6 +29,8 @@
 //   Opaque    0x13  str type name | str repr | str reason   (value that could not be kept)
 //   Backref   0x14  varint memo index                       (an object seen earlier)
 //   Legacy    0x15  str handler name | str directory (relative to the writer) | value state
+//   PayloadBytes 0x16  u8 kind (Str, Bytes or ByteArray tag) | varint slot | varint nbytes
+//                   a large str/bytes/bytearray whose bytes are a payload slot (v2)
 //
 // Shared references and cycles: a tag byte with kMemoFlag set gives the item
 // the next memo index (0, 1, 2, ... in stream order, assigned when its header
@@ -63,14 +66,16 @@ enum class Tag : uint8_t {
     Opaque = 0x13,
     Backref = 0x14,
     Legacy = 0x15,
+    PayloadBytes = 0x16,
 };
 
 inline constexpr uint8_t kMemoFlag = 0x80;
-inline constexpr uint8_t kMaxTag = 0x15;
+inline constexpr uint8_t kMaxTag = 0x16;
 
 inline constexpr bool isMemoizable(Tag t) {
     return t == Tag::ByteArray || t == Tag::List || t == Tag::Tuple || t == Tag::Dict ||
-           t == Tag::Set || t == Tag::FrozenSet || t == Tag::Array;
+           t == Tag::Set || t == Tag::FrozenSet || t == Tag::Array ||
+           t == Tag::PayloadBytes;  // only with kind ByteArray
 }
 
 enum class ArrayStorage : uint8_t { Inline = 0, Blob = 1 };

@@ -30,7 +30,8 @@ struct Token {
     char order = 'C';
     std::vector<uint64_t> shape;
     ArrayStorage storage = ArrayStorage::Inline;
-    uint32_t blobIndex = 0;
+    uint32_t blobIndex = 0;      // Array stored apart, PayloadBytes: the payload slot
+    Tag payloadKind = Tag::Bytes; // PayloadBytes: Str, Bytes or ByteArray
     uint64_t nbytes = 0;
 };
 
@@ -62,6 +63,7 @@ public:
     uint64_t readVarint();
     uint8_t readByte();
     std::string_view readText();
+    void skipBytes(uint64_t n) { take(n); }
 
     [[noreturn]] void fail(const char* what) const;
 

@@ -41,11 +41,14 @@ public:
 
     // Array with its element bytes inline. `data` holds nbytes bytes in `order`.
     void arrayInline(const ArrayHeader& h, const void* data, size_t nbytes, bool memo);
-    // Array whose bytes are stored apart, as blob `blobIndex` of this call.
+    // Array whose bytes are stored apart, as payload slot `blobIndex` of this call.
     void arrayBlob(const ArrayHeader& h, uint32_t blobIndex, uint64_t nbytes, bool memo);
     // Starts an inline array and returns where its nbytes bytes must be
     // written (the caller fills them, e.g. with a strided copy).
     uint8_t* arrayInlineReserve(const ArrayHeader& h, size_t nbytes, bool memo);
+
+    // A str/bytes/bytearray (kind) whose bytes are payload slot `slot`.
+    void payloadBytes(Tag kind, uint32_t slot, uint64_t nbytes, bool memo);
 
     void numpyScalar(std::string_view dtype, const void* data, size_t n);
     void handler(std::string_view name, std::string_view payload);

@@ -11,10 +11,15 @@
 //    the GIL). submit*() itself never blocks.
 //  - The writer commits at least every `flushInterval`, when the buffer
 //    passes a quarter of its bound, on flush(), and on close().
-//  - For each call: submitEntry() once (record ending in Outcome::Pending),
-//    later submitOutcome() once with the outcome section. The writer merges
-//    the two when they meet in one batch, and patches the stored record when
-//    they do not.
+//  - For each call: submitEntry() once (record ending in Outcome::Pending,
+//    with the payloads its input slots name), later submitOutcome() once with
+//    the outcome section (and its result slots' payloads). Through a lane,
+//    the outcome completes the entry in place when the entry is still the
+//    lane's last op (nearly always): one op per call. Otherwise the writer
+//    merges the two in the batch, or patches the stored chunk.
+//  - Payloads: the writer thread hashes each (xxh3-128), compresses it when
+//    WriterOptions::compression says so, and stores it once per database;
+//    a result slot with sameAsInput = k is input slot k's payload.
 //  - A store failure (disk full, read-only directory, any LMDB error) is
 //    reported once through the warning callback; the writer then drops what
 //    is submitted (counting it) and what was committed stays readable.
@@ -33,6 +38,7 @@
 #include <vector>
 
 #include "callmonitor/format.h"
+#include "callmonitor/payload.h"
 #include "callmonitor/records.h"
 
 namespace callmonitor {
@@ -43,15 +49,12 @@ struct WriterOptions {
     uint64_t maxBufferBytes = uint64_t(64) << 20;   // bound on submitted, uncommitted bytes
     std::chrono::milliseconds flushInterval{100};
     bool syncEachCommit = false;                // fsync after every commit (durability="sync")
+    // Payload compression (zstd on the writer thread; recorded in
+    // meta["compression"]). Off by default: see docs/format.md for the numbers.
+    Compression compression = Compression::None;
+    int compressionLevel = 3;
     // Called once, from the writer thread, when the store fails.
     std::function<void(const std::string&)> onFailure;
-};
-
-// An owned payload stored apart from the call record (array bytes).
-struct Blob {
-    uint32_t index = 0;
-    std::unique_ptr<uint8_t[]> data;
-    uint64_t size = 0;
 };
 
 class Writer {
@@ -69,8 +72,14 @@ public:
     void submitFunction(const FunctionInfo& fn);
     void submitThread(const ThreadInfo& thread);
     void submitCaller(uint32_t index, std::string_view moduleName);
-    void submitEntry(const format::CallKey& key, std::string_view record, std::vector<Blob> blobs = {});
-    void submitOutcome(const format::CallKey& key, std::string_view outcome);
+    // A calling code location (entry ext Site) and a label (entry ext Label).
+    void submitSite(uint32_t siteId, const SiteInfo& site);
+    void submitLabel(uint32_t labelId, std::string_view label);
+    // Without a lane (tests, tools): takes the writer's lock per call.
+    void submitEntry(const format::CallKey& key, std::string_view entryRecord,
+                     std::vector<Payload>&& inputPayloads = {});
+    void submitOutcome(const format::CallKey& key, std::string_view outcomeSection,
+                       std::vector<Payload>&& resultPayloads = {});
 
     // A producer's own buffer: submitting through a lane takes only the
     // lane's (uncontended) lock, not the writer's; the writer thread drains
@@ -80,8 +89,10 @@ public:
     // what is submitted after close() is dropped.
     class Lane;
     Lane* openLane();
-    void submitEntry(Lane* lane, const format::CallKey& key, std::string_view record, std::vector<Blob> blobs = {});
-    void submitOutcome(Lane* lane, const format::CallKey& key, std::string_view outcome);
+    void submitEntry(Lane* lane, const format::CallKey& key, std::string_view entryRecord,
+                     std::vector<Payload>&& inputPayloads = {});
+    void submitOutcome(Lane* lane, const format::CallKey& key, std::string_view outcomeSection,
+                       std::vector<Payload>&& resultPayloads = {});
 
     // Capture statistics are kept by the writer and stored with every commit.
     void countOpaque(uint64_t n = 1);

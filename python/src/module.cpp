@@ -95,6 +95,7 @@ PYBIND11_MODULE(_core, m) {
     });
 
     m.attr("FORMAT_VERSION") = format::kFormatVersion;
+    m.attr("OLDEST_FORMAT_VERSION") = format::kOldestFormatVersion;
 
     // For tests of version handling: rewrites meta["format"] of a closed writer directory.
     m.def("_set_format_version_for_tests", [](const std::string& dir, uint32_t version) {

@@ -1,10 +1,10 @@
-// Big-endian key encodings (format.h).
-#include "callmonitor/format.h"
+// Big-endian key encodings (keys.h).
+#include "codec/keys.h"
 
 namespace callmonitor::format {
 namespace {
-void putBE(std::string& out, uint64_t v, int bytes) {
-    for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+void putBE(char* out, uint64_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i) *out++ = static_cast<char>((v >> (8 * i)) & 0xFF);
 }
 uint64_t getBE(const char* p, int bytes) {
     uint64_t v = 0;
@@ -13,15 +13,18 @@ uint64_t getBE(const char* p, int bytes) {
 }
 }  // namespace
 
-std::string CallKey::encode() const {
-    std::string out;
-    out.reserve(kCallKeySize);
-    putBE(out, function, 4);
-    putBE(out, invocation, 8);
+void encodeCallKey(const CallKey& key, char* out) {
+    putBE(out, key.function, 4);
+    putBE(out + 4, key.invocation, 8);
+}
+
+std::string encodeCallKey(const CallKey& key) {
+    std::string out(kCallKeySize, '\0');
+    encodeCallKey(key, out.data());
     return out;
 }
 
-bool CallKey::decode(std::string_view bytes, CallKey& out) {
+bool decodeCallKey(std::string_view bytes, CallKey& out) {
     if (bytes.size() != kCallKeySize) return false;
     out.function = static_cast<uint32_t>(getBE(bytes.data(), 4));
     out.invocation = getBE(bytes.data() + 4, 8);
@@ -29,8 +32,9 @@ bool CallKey::decode(std::string_view bytes, CallKey& out) {
 }
 
 std::string encodeBlobKey(const CallKey& call, uint32_t blobIndex) {
-    std::string out = call.encode();
-    putBE(out, blobIndex, 4);
+    std::string out(kBlobKeySize, '\0');
+    encodeCallKey(call, out.data());
+    putBE(out.data() + kCallKeySize, blobIndex, 4);
     return out;
 }
 
@@ -41,8 +45,8 @@ std::string encodeFormatValue(uint32_t version) {
 }
 
 std::string encodeU32Key(uint32_t id) {
-    std::string out;
-    putBE(out, id, 4);
+    std::string out(4, '\0');
+    putBE(out.data(), id, 4);
     return out;
 }
 

@@ -11,6 +11,7 @@
 #include "codec/bounded_archive.h"
 
 CEREAL_CLASS_VERSION(callmonitor::WriterInfo, 1)
+CEREAL_CLASS_VERSION(callmonitor::SourceInfo, 1)
 
 namespace callmonitor {
 
@@ -33,9 +34,13 @@ template <class A> void serialize(A& a, WriterInfo& w, const std::uint32_t versi
 template <class A> void serialize(A& a, CaptureStats& s, const std::uint32_t) {
     a(s.opaque, s.pickled, s.captureErrors, s.droppedCalls);
 }
-template <class A> void serialize(A& a, SourceInfo& s, const std::uint32_t) {
+template <class A> void serialize(A& a, SiteInfo& s, const std::uint32_t) {
+    a(s.id, s.file, s.line, s.function);
+}
+template <class A> void serialize(A& a, SourceInfo& s, const std::uint32_t version) {
     a(s.run, s.writer, s.stats, s.functionBase, s.functionCount, s.threadBase, s.threadCount,
       s.callerBase, s.callerCount, s.handlerDir);
+    if (version >= 1) a(s.siteBase, s.siteCount, s.labelBase, s.labelCount);
 }
 
 namespace {
@@ -72,5 +77,7 @@ std::string encodeCaptureStats(const CaptureStats& v) { return encode(v); }
 CaptureStats decodeCaptureStats(std::string_view b) { return decode<CaptureStats>(b, "stats"); }
 std::string encodeSources(const std::vector<SourceInfo>& v) { return encode(v); }
 std::vector<SourceInfo> decodeSources(std::string_view b) { return decode<std::vector<SourceInfo>>(b, "sources"); }
+std::string encodeSiteInfo(const SiteInfo& v) { return encode(v); }
+SiteInfo decodeSiteInfo(std::string_view b) { return decode<SiteInfo>(b, "site"); }
 
 }  // namespace callmonitor

@@ -154,6 +154,18 @@ ValuePtr decodeValue(std::string_view bytes, const BlobResolver& blobs, bool req
                     v.name.assign(t.name);
                     v.extra.assign(t.extra);
                     break;
+                case Tag::PayloadBytes: {
+                    // Decoded as the str/bytes/bytearray it stands for.
+                    v.tag = t.payloadKind;
+                    if (!blobs) throw DecodeError("malformed value: bytes stored apart but no payload source, at byte " +
+                                                  std::to_string(at));
+                    std::string_view b = blobs(t.blobIndex);
+                    if (b.size() != t.nbytes)
+                        throw DecodeError("payload " + std::to_string(t.blobIndex) + " holds " + std::to_string(b.size()) +
+                                          " bytes, the value needs " + std::to_string(t.nbytes));
+                    v.bytes.assign(b);
+                    break;
+                }
                 case Tag::Backref: break;  // handled above
             }
             if (t.memo) memo.push_back(node);

@@ -174,6 +174,19 @@ void ValueParser::next(Token& t) {
             t.extra = readText();
             if (remaining() == 0) fail("legacy handler without state");
             break;
+        case Tag::PayloadBytes: {
+            const uint8_t kind = readByte();
+            if (kind != uint8_t(Tag::Str) && kind != uint8_t(Tag::Bytes) && kind != uint8_t(Tag::ByteArray))
+                fail("bad payload bytes kind");
+            t.payloadKind = static_cast<Tag>(kind);
+            if (t.memo && t.payloadKind != Tag::ByteArray) fail("memo flag on a value that cannot be shared");
+            const uint64_t idx = readVarint();
+            if (idx > 0xFFFFFFFFu) fail("payload slot out of range");
+            t.blobIndex = static_cast<uint32_t>(idx);
+            t.nbytes = readVarint();
+            if (t.nbytes > limits_.maxBlobBytes) fail("payload too large");
+            break;
+        }
     }
 }
 

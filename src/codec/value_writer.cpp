@@ -130,4 +130,11 @@ void ValueWriter::beginLegacy(std::string_view handlerName, std::string_view dir
     text(directory);
 }
 
+void ValueWriter::payloadBytes(Tag kind, uint32_t slot, uint64_t nbytes, bool memo) {
+    tag(Tag::PayloadBytes, memo && kind == Tag::ByteArray);
+    out_.push_back(static_cast<char>(kind));
+    appendVarint(out_, slot);
+    appendVarint(out_, nbytes);
+}
+
 }  // namespace callmonitor

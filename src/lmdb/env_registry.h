@@ -90,6 +90,7 @@ struct SharedEnv {
     // The named databases, opened once by the opener (mdb_dbi_open must not
     // race other transactions). Invalid when missing from a read-only file.
     lmdb::Dbi meta, functions, calls, blobs, threads, callers;
+    lmdb::Dbi payloads, sites, labels;  // v2
     MapGate gate;
 
     // Set by acquireEnv.

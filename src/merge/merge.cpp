@@ -17,7 +17,9 @@
 #include "callmonitor/format.h"
 #include "callmonitor/records.h"
 #include "callmonitor/run.h"
+#include "codec/keys.h"
 #include "lmdb/lmdb.h"
+#include "store/chunk_writer.h"
 #include "store/write_env.h"
 
 namespace callmonitor {
@@ -49,21 +51,32 @@ std::vector<Unit> unitsOf(const Database& db, const MergeInput& in) {
 
 bool inRange(uint32_t id, uint32_t base, uint32_t count) { return id >= base && id - base < count; }
 
-// The output environment, committing every `kBatchBytes` so one transaction
-// never dirties more than LMDB allows.
+// The output environment (format v2), committing every `kBatchBytes` so one
+// transaction never dirties more than LMDB allows. Calls go through a
+// ChunkWriter (chunks, payloads stored once by hash).
 class Output {
 public:
-    Output(const std::string& dir, uint64_t mapSize) : env_(store::openForWriting(dir, mapSize)) { begin(); }
+    Output(const std::string& dir, uint64_t mapSize)
+        : env_(store::openForWriting(dir, mapSize)), chunks_(*env_, Compression::None, 0) {
+        begin();
+    }
 
     void put(const lmdb::Dbi& dbi, std::string_view key, std::string_view value, unsigned flags = 0) {
         dbi.put(txn_, key, value, flags);
-        pending_ += key.size() + value.size() + 16;
+        added(key.size() + value.size() + 16);
+    }
+    store::ChunkWriter& chunks() { return chunks_; }
+    // Counts bytes written through chunks(); commits when the batch is full.
+    void added(uint64_t bytes) {
+        pending_ += bytes;
         if (pending_ > kBatchBytes) {
+            chunks_.finishFunction();
             txn_.commit();
             begin();
         }
     }
     void finish() {
+        chunks_.finishFunction();
         txn_.commit();
         if (int rc = mdb_env_sync(env_->env.handle(), 1)) lmdb::raise(rc, "mdb_env_sync", env_->env.path(), lmdb::Side::Write);
         env_.reset();
@@ -74,9 +87,11 @@ private:
     static constexpr uint64_t kBatchBytes = uint64_t(64) << 20;
     void begin() {
         txn_ = lmdb::Txn(env_->env, 0);
+        chunks_.begin(txn_);
         pending_ = 0;
     }
     std::unique_ptr<store::SharedEnv> env_;
+    store::ChunkWriter chunks_;
     lmdb::Txn txn_;
     uint64_t pending_ = 0;
 };
@@ -96,8 +111,14 @@ SourceInfo copyUnit(const Unit& u, size_t index, SourceInfo base, Output& out, c
     dst.functionBase = base.functionBase;
     dst.threadBase = base.threadBase;
     dst.callerBase = base.callerBase;
-    const int64_t threadShift = int64_t(dst.threadBase) - src.threadBase;
-    const int64_t callerShift = int64_t(dst.callerBase) - src.callerBase;
+    dst.siteBase = base.siteBase;
+    dst.labelBase = base.labelBase;
+    RecordRebase shift;
+    shift.thread = int64_t(dst.threadBase) - src.threadBase;
+    shift.caller = int64_t(dst.callerBase) - src.callerBase;
+    shift.function = int64_t(dst.functionBase) - src.functionBase;
+    shift.site = int64_t(dst.siteBase) - src.siteBase;
+    shift.label = int64_t(dst.labelBase) - src.labelBase;
     const store::SharedEnv& o = out.dbs();
 
     for (FunctionInfo f : u.db->functions()) {
@@ -107,7 +128,7 @@ SourceInfo copyUnit(const Unit& u, size_t index, SourceInfo base, Output& out, c
     }
     for (ThreadInfo t : u.db->threads()) {
         if (!inRange(t.index, src.threadBase, src.threadCount)) continue;
-        t.index = static_cast<uint32_t>(t.index + threadShift);
+        t.index = static_cast<uint32_t>(t.index + shift.thread);
         out.put(o.threads, format::encodeU32Key(t.index), encodeThreadInfo(t));
     }
     const std::vector<std::string> callers = u.db->callers();
@@ -115,20 +136,68 @@ SourceInfo copyUnit(const Unit& u, size_t index, SourceInfo base, Output& out, c
         out.put(o.callers, format::encodeU32Key(dst.callerBase + c), callers[src.callerBase + c]);
     }
 
+    for (SiteInfo s : u.db->sites()) {
+        if (!inRange(s.id, src.siteBase, src.siteCount)) continue;
+        s.id = static_cast<uint32_t>(s.id + shift.site);
+        out.put(o.sites, format::encodeU32Key(s.id), encodeSiteInfo(s));
+    }
+    const std::vector<std::string> labels = u.db->labels();
+    for (uint32_t l = 0; l < src.labelCount && src.labelBase + l < labels.size(); ++l) {
+        out.put(o.labels, format::encodeU32Key(dst.labelBase + l), labels[src.labelBase + l]);
+    }
+
+    // Calls: re-chunked in the output; v1 records get their (empty) ext
+    // areas, v1 blobs become payloads; payloads are copied once by hash.
     Snapshot snap = u.db->snapshot();
+    const uint32_t version = snap.formatVersion();
+    std::string inputHashes;
     for (uint32_t i = 0; i < src.functionCount; ++i) {
         const uint32_t fid = src.functionBase + i;
-        for (uint64_t inv : snap.invocations(fid)) {
-            const format::CallKey from{fid, inv}, to{dst.functionBase + i, inv};
-            const std::string key = to.encode();
-            out.put(o.calls, key, rebaseCallRecord(*snap.record(from), threadShift, callerShift), MDB_APPEND);
-            for (const auto& [blob, bytes] : snap.blobs(from)) {
-                out.put(o.blobs, format::encodeBlobKey(to, blob), bytes, MDB_APPEND);
-                ++result.blobs;
+        CallCursor cursor = snap.calls(fid);
+        CallView from;
+        while (cursor.nextRaw(from)) {
+            const format::CallKey to{dst.functionBase + i, from.key.invocation};
+            std::string record = rebaseCallRecord(from.record, shift, version);
+            if (version < 2) record = upgradeV1Record(record);
+            store::ChunkWriter& cw = out.chunks();
+            uint64_t bytes = record.size();
+            store::CallToStore c{to, record, {}, from.inputHashes, from.resultHashes};
+            if (version < 2) {
+                inputHashes.clear();
+                uint32_t expect = 0;
+                for (const auto& [index, blob] : snap.blobs(from.key)) {
+                    if (index != expect++) {
+                        throw CorruptError("call " + std::to_string(from.key.invocation) + " of function " +
+                                           std::to_string(fid) + " in " + u.db->directory() + " has blob " +
+                                           std::to_string(index) + " without the ones before it");
+                    }
+                    inputHashes.append(cw.storePayload(blob).view());
+                    bytes += blob.size();
+                    ++result.blobs;
+                }
+                c.inputHashes = inputHashes;
+            } else {
+                for (std::string_view table : {from.inputHashes, from.resultHashes}) {
+                    for (size_t at = 0; at < table.size(); at += codec::kHashSize) {
+                        const std::string_view hash = table.substr(at, codec::kHashSize);
+                        std::optional<std::string_view> stored = snap.storedPayload(hash);
+                        if (!stored) {
+                            throw CorruptError("call " + std::to_string(from.key.invocation) + " of function " +
+                                               std::to_string(fid) + " in " + u.db->directory() +
+                                               " names a payload that is missing");
+                        }
+                        cw.copyStoredPayload(hash, *stored);
+                        bytes += stored->size();
+                        ++result.blobs;
+                    }
+                }
             }
+            cw.add(c);
             ++result.calls;
+            out.added(bytes + 4);
             copied(1);
         }
+        out.chunks().finishFunction();
     }
 
     if (!u.handlerRoot.empty()) {
@@ -197,6 +266,8 @@ MergeResult mergeWriters(const std::string& out, const std::vector<MergeInput>& 
             next.functionBase = s.functionBase + s.functionCount;
             next.threadBase = s.threadBase + s.threadCount;
             next.callerBase = s.callerBase + s.callerCount;
+            next.siteBase = s.siteBase + s.siteCount;
+            next.labelBase = s.labelBase + s.labelCount;
             addStats(stats, s.stats);
             sources.push_back(std::move(s));
         }

@@ -10,7 +10,12 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include <deque>
+
 #include "callmonitor/errors.h"
+#include "codec/chunk.h"
+#include "codec/keys.h"
+#include "codec/payload_codec.h"
 #include "lmdb/lmdb_meta_check.h"
 #include "lmdb/env_registry.h"
 #include "lmdb/lmdb.h"
@@ -69,12 +74,158 @@ struct Snapshot::Impl {
     // released only after the transaction ended.
     std::shared_lock<store::MapGate> mapInUse;
     lmdb::Txn txn;
+    uint32_t version = format::kFormatVersion;
+    // Decompressed payloads handed out by payload(): they live as long as the
+    // snapshot, like the views into the map.
+    mutable std::deque<std::string> decompressed;
 
     ~Impl() {
         if (txn) handle->givePooled(txn.resetAndRelease());
     }
     const std::string& path() const { return handle->directory; }
+    const store::SharedEnv& dbs() const { return handle->dbs(); }
+
+    // v2: the chunk holding `key` (greatest chunk key <= key of its function).
+    bool findChunk(const format::CallKey& key, uint64_t& first, std::string_view& chunk) const {
+        if (!dbs().calls) return false;
+        lmdb::Cursor c(txn, dbs().calls);
+        char kb[format::kCallKeySize];
+        format::encodeCallKey(key, kb);
+        MDB_val k{sizeof kb, kb}, v{};
+        bool found = c.get(k, v, MDB_SET_RANGE);
+        format::CallKey at;
+        if (!(found && format::decodeCallKey(lmdb::view(k), at) && at == key)) {
+            found = found ? c.get(k, v, MDB_PREV) : c.get(k, v, MDB_LAST);
+            if (!found || !format::decodeCallKey(lmdb::view(k), at) || at.function != key.function) return false;
+        }
+        first = at.invocation;
+        chunk = lmdb::view(v);
+        return true;
+    }
+    bool findEntry(const format::CallKey& key, codec::ChunkEntry& out) const {
+        uint64_t first = 0;
+        std::string_view chunk;
+        if (!findChunk(key, first, chunk)) return false;
+        codec::ChunkReader r(chunk, first);
+        if (key.invocation > r.last()) return false;
+        while (r.next(out)) {
+            if (out.invocation == key.invocation) return true;
+            if (out.invocation > key.invocation) return false;
+        }
+        return false;
+    }
+    std::string_view payloadByHash(std::string_view hash, const format::CallKey& key) const {
+        std::string_view stored;
+        if (!dbs().payloads || !dbs().payloads.get(txn, hash, stored)) {
+            throw CorruptError("call " + std::to_string(key.invocation) + " of function " + std::to_string(key.function) +
+                               " names a payload that is missing from " + path());
+        }
+        const codec::PayloadView p = codec::parsePayload(stored);
+        if (p.codec == codec::PayloadCodec::Raw) return p.bytes;
+        decompressed.emplace_back();
+        codec::decompressPayload(p, decompressed.back());
+        return decompressed.back();
+    }
 };
+
+struct CallCursor::Impl {
+    const Snapshot::Impl* snap = nullptr;
+    lmdb::Cursor cursor;
+    uint32_t function = 0;
+    uint64_t from = 1;
+    bool started = false, done = false;
+    codec::ChunkReader chunk;
+    bool inChunk = false;
+
+    bool position(MDB_val& k, MDB_val& v) {
+        char kb[format::kCallKeySize];
+        format::encodeCallKey(format::CallKey{function, from}, kb);
+        k = MDB_val{sizeof kb, kb};
+        bool found = cursor.get(k, v, MDB_SET_RANGE);
+        if (snap->version < 2) return found;
+        format::CallKey at;
+        if (found && format::decodeCallKey(lmdb::view(k), at) && at.function == function && at.invocation == from)
+            return true;
+        // The chunk before may hold `from`.
+        MDB_val pk{}, pv{};
+        if (found ? cursor.get(pk, pv, MDB_PREV) : cursor.get(pk, pv, MDB_LAST)) {
+            if (format::decodeCallKey(lmdb::view(pk), at) && at.function == function) {
+                k = pk;
+                v = pv;
+                return true;
+            }
+            k = MDB_val{sizeof kb, kb};
+            return cursor.get(k, v, MDB_SET_RANGE);
+        }
+        return found;
+    }
+
+    // Moves to the next LMDB entry of the function: false at its end.
+    bool step(format::CallKey& key, std::string_view& value) {
+        if (done) return false;
+        MDB_val k{}, v{};
+        bool ok;
+        if (!started) {
+            started = true;
+            ok = position(k, v);
+        } else {
+            ok = cursor.get(k, v, MDB_NEXT);
+        }
+        if (!ok || !format::decodeCallKey(lmdb::view(k), key) || key.function != function) {
+            done = true;
+            return false;
+        }
+        value = lmdb::view(v);
+        return true;
+    }
+
+    bool nextRaw(CallView& out) {
+        format::CallKey key;
+        std::string_view value;
+        if (snap->version < 2) {
+            do {
+                if (!step(key, value)) return false;
+            } while (key.invocation < from);
+            out.key = key;
+            out.record = value;
+            out.inputHashes = out.resultHashes = {};
+            out.formatVersion = snap->version;
+            return true;
+        }
+        codec::ChunkEntry e;
+        for (;;) {
+            if (inChunk && chunk.next(e)) {
+                if (e.invocation < from) continue;
+                out.key = format::CallKey{function, e.invocation};
+                out.record = e.record;
+                out.inputHashes = e.inputHashes;
+                out.resultHashes = e.resultHashes;
+                out.formatVersion = snap->version;
+                return true;
+            }
+            inChunk = false;
+            if (!step(key, value)) return false;
+            chunk = codec::ChunkReader(value, key.invocation);
+            inChunk = true;
+        }
+    }
+};
+
+CallCursor::CallCursor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CallCursor::~CallCursor() = default;
+CallCursor::CallCursor(CallCursor&&) noexcept = default;
+CallCursor& CallCursor::operator=(CallCursor&&) noexcept = default;
+
+bool CallCursor::nextRaw(CallView& out) { return impl_->nextRaw(out); }
+
+bool CallCursor::next(CallView& out) {
+    CallView raw;
+    if (!impl_->nextRaw(raw)) return false;
+    parseCallRecord(raw.record, raw.key, raw.formatVersion, out);
+    out.inputHashes = raw.inputHashes;
+    out.resultHashes = raw.resultHashes;
+    return true;
+}
 
 struct Database::Impl {
     std::string directory;
@@ -102,7 +253,7 @@ struct Database::Impl {
         int rc = 0;
         for (int attempt = 0; attempt < 2; ++attempt) {
             e->env = lmdb::Env(directory, Side::Read);
-            e->env.setMaxDbs(8);
+            e->env.setMaxDbs(format::kMaxDbs);
             // Map more than the file holds (address space only) so a writer
             // growing the file rarely forces a remap (MDB_MAP_RESIZED).
             e->env.setMapSize(readerMapSize());
@@ -142,6 +293,9 @@ struct Database::Impl {
         e->functions = lmdb::Dbi::open(txn, format::kFunctionsDb, 0, true);
         e->calls = lmdb::Dbi::open(txn, format::kCallsDb, 0, true);
         e->blobs = lmdb::Dbi::open(txn, format::kBlobsDb, 0, true);
+        e->payloads = lmdb::Dbi::open(txn, format::kPayloadsDb, 0, true);
+        e->sites = lmdb::Dbi::open(txn, format::kSitesDb, 0, true);
+        e->labels = lmdb::Dbi::open(txn, format::kLabelsDb, 0, true);
         e->threads = lmdb::Dbi::open(txn, format::kThreadsDb, 0, true);
         e->callers = lmdb::Dbi::open(txn, format::kCallersDb, 0, true);
         txn.commit();  // a committed read transaction keeps the handles it opened
@@ -199,6 +353,7 @@ struct Database::Impl {
     std::unique_ptr<Snapshot::Impl> beginRead() const {
         auto s = std::make_unique<Snapshot::Impl>();
         s->handle = handle;
+        s->version = version;
         const lmdb::Env& env = handle->env();
         for (int attempt = 0;; ++attempt) {
             s->mapInUse = std::shared_lock<store::MapGate>(handle->shared->gate);
@@ -226,25 +381,90 @@ Snapshot::~Snapshot() = default;
 Snapshot::Snapshot(Snapshot&&) noexcept = default;
 Snapshot& Snapshot::operator=(Snapshot&&) noexcept = default;
 
+uint32_t Snapshot::formatVersion() const { return impl_->version; }
+
 std::optional<std::string_view> Snapshot::record(const format::CallKey& key) const {
-    const store::SharedEnv& h = impl_->handle->dbs();
+    const store::SharedEnv& h = impl_->dbs();
     if (!h.calls) return std::nullopt;
+    if (impl_->version >= 2) {
+        codec::ChunkEntry e;
+        if (!impl_->findEntry(key, e)) return std::nullopt;
+        return e.record;
+    }
     std::string_view value;
-    if (!h.calls.get(impl_->txn, key.encode(), value)) return std::nullopt;
+    if (!h.calls.get(impl_->txn, format::encodeCallKey(key), value)) return std::nullopt;
     return value;
 }
 
 CallView Snapshot::call(const format::CallKey& key) const {
-    std::optional<std::string_view> r = record(key);
-    if (!r) {
-        throw CallNotFoundError("no call " + std::to_string(key.invocation) + " of function " +
-                                std::to_string(key.function) + " in " + impl_->path());
+    auto notFound = [&] {
+        return CallNotFoundError("no call " + std::to_string(key.invocation) + " of function " +
+                                 std::to_string(key.function) + " in " + impl_->path());
+    };
+    if (impl_->version >= 2) {
+        codec::ChunkEntry e;
+        if (!impl_->dbs().calls || !impl_->findEntry(key, e)) throw notFound();
+        CallView v = parseCallRecord(e.record, key, impl_->version);
+        v.inputHashes = e.inputHashes;
+        v.resultHashes = e.resultHashes;
+        return v;
     }
-    return parseCallRecord(*r, key);
+    std::optional<std::string_view> r = record(key);
+    if (!r) throw notFound();
+    return parseCallRecord(*r, key, impl_->version);
+}
+
+CallCursor Snapshot::calls(uint32_t function, uint64_t fromInvocation) const {
+    auto c = std::make_unique<CallCursor::Impl>();
+    c->snap = impl_.get();
+    c->function = function;
+    c->from = fromInvocation;
+    if (impl_->dbs().calls) c->cursor = lmdb::Cursor(impl_->txn, impl_->dbs().calls);
+    else c->done = true;
+    return CallCursor(std::move(c));
+}
+
+std::string_view Snapshot::payload(const CallView& call, Section section, uint32_t slot) const {
+    if (call.formatVersion < 2) {
+        if (section == Section::Inputs) return blob(call.key, slot);
+        throw CorruptError("call " + std::to_string(call.key.invocation) + " of function " +
+                           std::to_string(call.key.function) + " names result payload " + std::to_string(slot) +
+                           ", but a version 1 database stores results inline (" + impl_->path() + ")");
+    }
+    const std::string_view table = section == Section::Inputs ? call.inputHashes : call.resultHashes;
+    if (uint64_t(slot) >= table.size() / codec::kHashSize) {
+        throw CorruptError("call " + std::to_string(call.key.invocation) + " of function " +
+                           std::to_string(call.key.function) + " names " +
+                           (section == Section::Inputs ? "input" : "result") + " payload " + std::to_string(slot) +
+                           ", which it does not have, in " + impl_->path());
+    }
+    return impl_->payloadByHash(table.substr(size_t(slot) * codec::kHashSize, codec::kHashSize), call.key);
+}
+
+std::string_view Snapshot::payload(const format::CallKey& key, Section section, uint32_t slot) const {
+    if (impl_->version < 2 && section == Section::Inputs) return blob(key, slot);
+    return payload(call(key), section, slot);
+}
+
+BlobResolver Snapshot::payloadResolver(const CallView& call, Section section) const {
+    return [this, call, section](uint32_t slot) { return payload(call, section, slot); };
 }
 
 std::string_view Snapshot::blob(const format::CallKey& key, uint32_t index) const {
-    const store::SharedEnv& h = impl_->handle->dbs();
+    if (impl_->version >= 2) {
+        codec::ChunkEntry e;
+        if (!impl_->findEntry(key, e)) {
+            throw CallNotFoundError("no call " + std::to_string(key.invocation) + " of function " +
+                                    std::to_string(key.function) + " in " + impl_->path());
+        }
+        CallView v;
+        v.key = key;
+        v.formatVersion = impl_->version;
+        v.inputHashes = e.inputHashes;
+        v.resultHashes = e.resultHashes;
+        return payload(v, Section::Inputs, index);
+    }
+    const store::SharedEnv& h = impl_->dbs();
     std::string_view value;
     if (!h.blobs || !h.blobs.get(impl_->txn, format::encodeBlobKey(key, index), value)) {
         throw CorruptError("call " + std::to_string(key.invocation) + " of function " + std::to_string(key.function) +
@@ -253,8 +473,15 @@ std::string_view Snapshot::blob(const format::CallKey& key, uint32_t index) cons
     return value;
 }
 
+std::optional<std::string_view> Snapshot::storedPayload(std::string_view hash) const {
+    const store::SharedEnv& h = impl_->dbs();
+    std::string_view stored;
+    if (!h.payloads || !h.payloads.get(impl_->txn, hash, stored)) return std::nullopt;
+    return stored;
+}
+
 uint64_t Snapshot::lastInvocation(uint32_t function) const {
-    const store::SharedEnv& h = impl_->handle->dbs();
+    const store::SharedEnv& h = impl_->dbs();
     if (!h.calls) return 0;
     lmdb::Cursor cursor(impl_->txn, h.calls);
     MDB_val k{}, v{};
@@ -264,34 +491,28 @@ uint64_t Snapshot::lastInvocation(uint32_t function) const {
         found = cursor.get(k, v, MDB_LAST);
     } else {
         // Position on the first key of the next function, then step back once.
-        next = format::CallKey{function + 1, 0}.encode();
+        next = format::encodeCallKey(format::CallKey{function + 1, 0});
         k = lmdb::val(next);
         found = cursor.get(k, v, MDB_SET_RANGE) ? cursor.get(k, v, MDB_PREV) : cursor.get(k, v, MDB_LAST);
     }
     format::CallKey key;
-    if (!found || !format::CallKey::decode(lmdb::view(k), key) || key.function != function) return 0;
+    if (!found || !format::decodeCallKey(lmdb::view(k), key) || key.function != function) return 0;
+    if (impl_->version >= 2) return codec::ChunkReader(lmdb::view(v), key.invocation).last();  // its header says
     return key.invocation;
 }
 
 std::vector<uint64_t> Snapshot::invocations(uint32_t function) const {
     std::vector<uint64_t> out;
-    const store::SharedEnv& h = impl_->handle->dbs();
-    if (!h.calls) return out;
-    lmdb::Cursor cursor(impl_->txn, h.calls);
-    const std::string first = format::CallKey{function, 0}.encode();
-    MDB_val k = lmdb::val(first), v{};
-    format::CallKey key;
-    for (bool ok = cursor.get(k, v, MDB_SET_RANGE); ok; ok = cursor.get(k, v, MDB_NEXT)) {
-        if (!format::CallKey::decode(lmdb::view(k), key) || key.function != function) break;
-        out.push_back(key.invocation);
-    }
+    CallCursor c = calls(function);
+    CallView v;
+    while (c.nextRaw(v)) out.push_back(v.key.invocation);
     return out;
 }
 
 std::vector<std::pair<uint32_t, std::string_view>> Snapshot::blobs(const format::CallKey& key) const {
     std::vector<std::pair<uint32_t, std::string_view>> out;
-    const store::SharedEnv& h = impl_->handle->dbs();
-    if (!h.blobs) return out;
+    const store::SharedEnv& h = impl_->dbs();
+    if (!h.blobs || impl_->version >= 2) return out;
     lmdb::Cursor cursor(impl_->txn, h.blobs);
     const std::string first = format::encodeBlobKey(key, 0);
     const std::string_view prefix(first.data(), format::kCallKeySize);
@@ -307,16 +528,16 @@ std::vector<std::pair<uint32_t, std::string_view>> Snapshot::blobs(const format:
 }
 
 uint64_t Snapshot::countCalls(uint32_t function) const {
-    const store::SharedEnv& h = impl_->handle->dbs();
+    const store::SharedEnv& h = impl_->dbs();
     if (!h.calls) return 0;
     lmdb::Cursor cursor(impl_->txn, h.calls);
-    const std::string first = format::CallKey{function, 0}.encode();
+    const std::string first = format::encodeCallKey(format::CallKey{function, 0});
     MDB_val k = lmdb::val(first), v{};
     format::CallKey key;
     uint64_t n = 0;
     for (bool ok = cursor.get(k, v, MDB_SET_RANGE); ok; ok = cursor.get(k, v, MDB_NEXT)) {
-        if (!format::CallKey::decode(lmdb::view(k), key) || key.function != function) break;
-        ++n;
+        if (!format::decodeCallKey(lmdb::view(k), key) || key.function != function) break;
+        n += impl_->version >= 2 ? codec::ChunkReader(lmdb::view(v), key.invocation).count() : 1;  // chunk headers
     }
     return n;
 }
@@ -422,23 +643,52 @@ std::vector<ThreadInfo> Database::threads() const {
     return out;
 }
 
-std::vector<std::string> Database::callers() const {
-    auto s = impl_->beginRead();
+namespace {
+// A table numbered from 0 by the writer (callers, labels; gaps read as "").
+// A hostile index must not size the vector: it may run at most 1024 + twice
+// the entries seen so far, so the vector stays proportional to what is stored.
+std::vector<std::string> denseTable(const lmdb::Txn& txn, const lmdb::Dbi& dbi, const std::string& path,
+                                    const char* what) {
     std::vector<std::string> out;
-    // The writer numbers callers from 0 (gaps read as ""). A hostile index
-    // must not size the vector: it may run at most 1024 + twice the entries
-    // seen so far, so the vector stays proportional to what is stored.
     uint64_t seen = 0;
-    forEachU32(s->txn, s->handle->dbs().callers, impl_->directory, [&](uint32_t id, std::string_view v) {
+    forEachU32(txn, dbi, path, [&](uint32_t id, std::string_view v) {
         ++seen;
         if (id >= 1024 + 2 * seen) {
-            throw CorruptError("caller index " + std::to_string(id) + " out of range (" + std::to_string(seen) +
-                               " callers stored up to it) in " + impl_->directory);
+            throw CorruptError(std::string(what) + " index " + std::to_string(id) + " out of range (" +
+                               std::to_string(seen) + " stored up to it) in " + path);
         }
         if (out.size() <= id) out.resize(size_t(id) + 1);
         out[id] = std::string(v);
     });
     return out;
+}
+}  // namespace
+
+std::vector<std::string> Database::callers() const {
+    auto s = impl_->beginRead();
+    return denseTable(s->txn, s->handle->dbs().callers, impl_->directory, "caller");
+}
+
+std::vector<std::string> Database::labels() const {
+    auto s = impl_->beginRead();
+    return denseTable(s->txn, s->handle->dbs().labels, impl_->directory, "label");
+}
+
+std::vector<SiteInfo> Database::sites() const {
+    auto s = impl_->beginRead();
+    std::vector<SiteInfo> out;
+    forEachU32(s->txn, s->handle->dbs().sites, impl_->directory, [&](uint32_t id, std::string_view v) {
+        out.push_back(decodeSiteInfo(v));
+        out.back().id = id;
+    });
+    return out;
+}
+
+std::string Database::compression() const {
+    auto s = impl_->beginRead();
+    std::string_view value;
+    if (!s->handle->dbs().meta.get(s->txn, format::kMetaCompression, value)) return "";
+    return std::string(value);
 }
 
 DatabaseSizes Database::sizes() const {
@@ -449,13 +699,25 @@ DatabaseSizes Database::sizes() const {
     const store::SharedEnv& h = s->handle->dbs();
     if (h.calls) {
         MDB_stat c = h.calls.stat(s->txn);
+        sizes.chunks = c.ms_entries;
         sizes.calls = c.ms_entries;
         sizes.callBytes = uint64_t(c.ms_branch_pages + c.ms_leaf_pages + c.ms_overflow_pages) * c.ms_psize;
+        if (s->version >= 2) {  // the chunk headers hold the counts
+            sizes.calls = 0;
+            lmdb::Cursor cursor(s->txn, h.calls);
+            MDB_val k{}, v{};
+            format::CallKey key;
+            for (bool ok = cursor.get(k, v, MDB_FIRST); ok; ok = cursor.get(k, v, MDB_NEXT)) {
+                if (!format::decodeCallKey(lmdb::view(k), key)) throw CorruptError("malformed chunk key in " + impl_->directory);
+                sizes.calls += codec::ChunkReader(lmdb::view(v), key.invocation).count();
+            }
+        }
     }
-    if (h.blobs) {
-        MDB_stat b = h.blobs.stat(s->txn);
-        sizes.blobs = b.ms_entries;
-        sizes.blobBytes = uint64_t(b.ms_branch_pages + b.ms_leaf_pages + b.ms_overflow_pages) * b.ms_psize;
+    for (const lmdb::Dbi* d : {&h.blobs, &h.payloads}) {
+        if (!*d) continue;
+        MDB_stat b = d->stat(s->txn);
+        sizes.blobs += b.ms_entries;
+        sizes.blobBytes += uint64_t(b.ms_branch_pages + b.ms_leaf_pages + b.ms_overflow_pages) * b.ms_psize;
     }
     return sizes;
 }

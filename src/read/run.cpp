@@ -212,6 +212,8 @@ SourceInfo ownSourceInfo(const Database& db, const std::string& directory, const
     s.functionCount = idCount(db.functions(), &FunctionInfo::id);
     s.threadCount = idCount(db.threads(), &ThreadInfo::index);
     s.callerCount = static_cast<uint32_t>(db.callers().size());
+    s.siteCount = idCount(db.sites(), &SiteInfo::id);
+    s.labelCount = static_cast<uint32_t>(db.labels().size());
     return s;
 }
 
@@ -399,22 +401,19 @@ RunCallCursor Run::calls(std::vector<RunFunction> functions) const {
 bool RunCallCursor::next(RunCall& out) {
     while (current_ < functions_.size()) {
         const RunFunction& f = functions_[current_];
-        if (!snapshot_) {
+        if (!cursor_) {
             snapshot_.emplace(writers_.at(f.writer)->database->snapshot());
-            invocations_ = snapshot_->invocations(f.info.id);
-            position_ = 0;
+            cursor_.emplace(snapshot_->calls(f.info.id));
         }
-        if (position_ < invocations_.size()) {
-            const format::CallKey key{f.info.id, invocations_[position_++]};
+        if (cursor_->next(out.view)) {
             out.writer = f.writer;
             out.function = &f;
-            out.view = snapshot_->call(key);
             return true;
         }
+        cursor_.reset();
         snapshot_.reset();
         ++current_;
     }
-    snapshot_.reset();
     return false;
 }
 

@@ -11,14 +11,17 @@ std::unique_ptr<SharedEnv> openForWriting(const std::string& dir, uint64_t mapSi
     e->access = Access::Write;
     e->flags = MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS;  // NOTLS: a Database's read txns live on any thread
     e->env = lmdb::Env(dir, lmdb::Side::Write);
-    e->env.setMaxDbs(8);
+    e->env.setMaxDbs(format::kMaxDbs);
     e->env.setMapSize(std::max<uint64_t>(mapSize, 64 * 1024));
     e->env.open(e->flags, 0644);
     lmdb::Txn txn(e->env, 0);
     e->meta = lmdb::Dbi::open(txn, format::kMetaDb, MDB_CREATE);
     e->functions = lmdb::Dbi::open(txn, format::kFunctionsDb, MDB_CREATE);
     e->calls = lmdb::Dbi::open(txn, format::kCallsDb, MDB_CREATE);
-    e->blobs = lmdb::Dbi::open(txn, format::kBlobsDb, MDB_CREATE);
+    e->blobs = lmdb::Dbi::open(txn, format::kBlobsDb, 0, true);  // v1 only: opened when present
+    e->payloads = lmdb::Dbi::open(txn, format::kPayloadsDb, MDB_CREATE);
+    e->sites = lmdb::Dbi::open(txn, format::kSitesDb, MDB_CREATE);
+    e->labels = lmdb::Dbi::open(txn, format::kLabelsDb, MDB_CREATE);
     e->threads = lmdb::Dbi::open(txn, format::kThreadsDb, MDB_CREATE);
     e->callers = lmdb::Dbi::open(txn, format::kCallersDb, MDB_CREATE);
     txn.commit();

@@ -1,6 +1,7 @@
 // The Writer: a bounded in-memory op stream filled by callers, and a
 // background thread that swaps it out (double buffering) and commits it to
-// LMDB in one transaction per batch.
+// LMDB in one transaction per batch, packing calls into chunks
+// (store/chunk_writer.h).
 #include "callmonitor/writer.h"
 
 #include <pthread.h>
@@ -21,96 +22,93 @@
 
 #include "callmonitor/call_record.h"
 #include "callmonitor/errors.h"
+#include "codec/keys.h"
 #include "lmdb/env_registry.h"
 #include "lmdb/lmdb.h"
+#include "store/chunk_writer.h"
 #include "store/write_env.h"
 
 namespace callmonitor {
 namespace {
 
-// One op in the buffer: a header, then `size` payload bytes.
+// One op in the buffer: a fixed header, then `size` bytes.
 //
-//   +---------+-------------+-------------------+-----------+------------------+
-//   | kind u8 | id u32      | invocation u64    | size u64  | blobCount u32    |
-//   +---------+-------------+-------------------+-----------+------------------+
-//   blobCount only for Entry; an Entry's blobs are the next blobCount items of
-//   the batch's side vector. Native byte order: the buffer never leaves memory.
-enum class OpKind : uint8_t { Function, Thread, Caller, Entry, Outcome };
+//   +---------+-----+--------+----------------+----------+---------+----------+
+//   | kind u8 | pad | id u32 | invocation u64 | size u64 | nIn u32 | nOut u32 |   (32 bytes)
+//   +---------+-----+--------+----------------+----------+---------+----------+
+//   Entry: the record ending in Pending, nIn input payloads.
+//   Call: an Entry its outcome completed in the lane (record complete), then
+//         nIn input and nOut result payloads.
+//   Outcome: the outcome section, nOut result payloads.
+//   The payloads of an op are the next nIn + nOut items of the batch's
+//   payload vector. Native byte order: the buffer never leaves memory.
+enum class OpKind : uint8_t { Function, Thread, Caller, Site, Label, Entry, Call, Outcome };
 
-constexpr size_t kOpHeaderSize = 1 + 4 + 8 + 8;
+struct OpHeader {
+    OpKind kind;
+    uint8_t pad[3];
+    uint32_t id;
+    uint64_t invocation;
+    uint64_t size;
+    uint32_t nIn;
+    uint32_t nOut;
+};
+static_assert(sizeof(OpHeader) == 32);
 
 struct Batch {
     std::string ops;
-    std::vector<Blob> blobs;
-    uint64_t bytes = 0;    // ops + blob payloads: what counts against the bound
-    uint64_t entries = 0;  // submitEntry() calls in this batch
+    std::vector<Payload> payloads;
+    uint64_t bytes = 0;    // ops + payload bytes: what counts against the bound
+    uint64_t entries = 0;  // calls submitted in this batch
 
     bool empty() const { return ops.empty(); }
-    void clear() {
+    void clear() {  // keeps the capacity: the next batch is about as big
         ops.clear();
-        blobs.clear();
+        payloads.clear();
         bytes = 0;
         entries = 0;
     }
 };
 
-// Appends one op (header, payload; an entry's blobs are moved) to `batch`.
+uint64_t payloadBytes(const std::vector<Payload>* payloads) {
+    uint64_t n = 0;
+    if (payloads)
+        for (const Payload& p : *payloads) n += p.size;
+    return n;
+}
+
+// Appends one op (header, bytes; its payloads are moved) to `batch`.
 // Returns the bytes it adds against the buffer bound.
-uint64_t appendOp(Batch& batch, OpKind kind, uint32_t id, uint64_t invocation, std::string_view payload,
-                  std::vector<Blob>* entryBlobs) {
-    std::string& ops = batch.ops;
-    const size_t before = ops.size();
-    const uint64_t size = payload.size();
-    char header[kOpHeaderSize + 4];
-    header[0] = static_cast<char>(kind);
-    std::memcpy(header + 1, &id, 4);
-    std::memcpy(header + 5, &invocation, 8);
-    std::memcpy(header + 13, &size, 8);
-    size_t headerSize = kOpHeaderSize;
-    uint64_t blobBytes = 0;
-    if (kind == OpKind::Entry) {
-        uint32_t n = entryBlobs ? static_cast<uint32_t>(entryBlobs->size()) : 0;
-        std::memcpy(header + kOpHeaderSize, &n, 4);
-        headerSize += 4;
-        if (n) {
-            for (Blob& b : *entryBlobs) {
-                blobBytes += b.size;
-                batch.blobs.push_back(std::move(b));
-            }
-        }
-        ++batch.entries;
+uint64_t appendOp(Batch& batch, OpKind kind, uint32_t id, uint64_t invocation, std::string_view bytes,
+                  std::vector<Payload>* payloads) {
+    const uint32_t n = payloads ? static_cast<uint32_t>(payloads->size()) : 0;
+    OpHeader h{kind, {}, id, invocation, bytes.size(), kind == OpKind::Outcome ? 0 : n, kind == OpKind::Outcome ? n : 0};
+    const size_t before = batch.ops.size();
+    batch.ops.append(reinterpret_cast<const char*>(&h), sizeof h);
+    batch.ops.append(bytes.data(), bytes.size());
+    uint64_t added = batch.ops.size() - before;
+    if (n) {
+        added += payloadBytes(payloads);
+        for (Payload& p : *payloads) batch.payloads.push_back(std::move(p));
+        payloads->clear();
     }
-    ops.append(header, headerSize);
-    ops.append(payload.data(), payload.size());
-    const uint64_t added = (ops.size() - before) + blobBytes;
+    if (kind == OpKind::Entry) ++batch.entries;
     batch.bytes += added;
     return added;
 }
 
 struct OpView {
-    OpKind kind;
-    uint32_t id;
-    uint64_t invocation;
-    std::string_view payload;
-    uint32_t blobCount = 0;
+    OpHeader h;
+    std::string_view bytes;
 };
 
 // Reads the op at `pos` and advances it.
 OpView readOp(const std::string& ops, size_t& pos) {
-    OpView op{};
-    const char* p = ops.data() + pos;
-    uint64_t size = 0;
-    op.kind = static_cast<OpKind>(p[0]);
-    std::memcpy(&op.id, p + 1, 4);
-    std::memcpy(&op.invocation, p + 5, 8);
-    std::memcpy(&size, p + 13, 8);
-    pos += kOpHeaderSize;
-    if (op.kind == OpKind::Entry) {
-        std::memcpy(&op.blobCount, ops.data() + pos, 4);
-        pos += 4;
-    }
-    op.payload = std::string_view(ops.data() + pos, size);
-    pos += size;
+    OpView op;
+    std::memcpy(&op.h, ops.data() + pos, sizeof op.h);
+    pos += sizeof op.h;
+    op.bytes = std::string_view(ops.data() + pos, op.h.size);
+    pos += op.h.size;
     return op;
 }
 
@@ -118,13 +116,13 @@ void defaultFailureReport(const std::string& message) {
     std::fprintf(stderr, "callmonitor: warning: %s\n", message.c_str());
 }
 
+constexpr size_t kNoEntry = ~size_t(0);
+
 }  // namespace
 
 // A lane publishes its size to the writer's counters in steps of this many
 // bytes, so the buffer bound is exact to within this much per lane.
 constexpr uint64_t kLaneAccountingBytes = 4096;
-// A lane keeps at most this much buffer capacity between drains.
-constexpr size_t kLaneKeepBytes = size_t(4) << 20;
 
 class Writer::Lane {
 public:
@@ -140,6 +138,8 @@ public:
     // Bytes of `batch` not yet counted in the writer's shared counters: they
     // are published every kLaneAccountingBytes, sparing a locked add per op.
     uint64_t unaccounted = 0;
+    // Offset of the last op when it is an Entry still waiting for its outcome.
+    size_t lastEntry = kNoEntry;
 
 private:
     std::atomic_flag busy_ = ATOMIC_FLAG_INIT;
@@ -150,7 +150,6 @@ struct Writer::Impl {
     // Shared with any Database of this process on the same directory; closed
     // by whichever releases it last.
     std::shared_ptr<store::SharedEnv> shared;
-    lmdb::Dbi meta, functions, calls, blobs, threads, callers;  // copies of shared's handles
 
     lmdb::Env& env() const { return shared->env; }
 
@@ -183,10 +182,15 @@ struct Writer::Impl {
 
     // Writer-thread only.
     Batch inflight;
+    std::unique_ptr<store::ChunkWriter> chunks;
 
     // Producer lanes (the vector is guarded by `mutex`; each lane by its own lock).
     std::vector<std::unique_ptr<Lane>> lanes;
     std::atomic<uint64_t> laneBytes{0};  // bytes in lanes, not yet drained into `pending`
+
+    // A lane keeps this much buffer capacity between drains (a 100 ms batch
+    // is ~15 MB for small calls: re-growing it from empty costs the caller).
+    size_t laneKeepBytes() const { return std::max<size_t>(size_t(4) << 20, options.maxBufferBytes / 2); }
 
     // Moves every lane's ops into `pending` (caller holds `mutex`). A call's
     // entry and outcome share a lane, so they stay in order.
@@ -195,9 +199,11 @@ struct Writer::Impl {
             lane->lock();
             if (lane->ops) {
                 Batch& b = lane->batch;
-                if (pending.ops.empty()) pending.ops.swap(b.ops);  // no copy of a large op
+                if (pending.ops.empty()) pending.ops.swap(b.ops);  // no copy; the lane gets pending's capacity
                 else pending.ops.append(b.ops);
-                for (Blob& blob : b.blobs) pending.blobs.push_back(std::move(blob));
+                if (pending.payloads.empty()) pending.payloads.swap(b.payloads);
+                else
+                    for (Payload& p : b.payloads) pending.payloads.push_back(std::move(p));
                 pending.bytes += b.bytes;
                 pending.entries += b.entries;
                 submittedOps += lane->ops;
@@ -207,33 +213,88 @@ struct Writer::Impl {
                 uncommittedBytes.fetch_add(lane->unaccounted, std::memory_order_relaxed);
                 lane->unaccounted = 0;
                 b.clear();
-                if (b.ops.capacity() > kLaneKeepBytes) std::string().swap(b.ops);  // one huge call: give it back
+                if (b.ops.capacity() > laneKeepBytes()) std::string().swap(b.ops);  // one huge call: give it back
                 lane->ops = 0;
+                lane->lastEntry = kNoEntry;
             }
             lane->unlock();
         }
     }
 
-    void appendToLane(Lane& lane, OpKind kind, uint32_t id, uint64_t invocation, std::string_view payload,
-                      std::vector<Blob>* entryBlobs) {
-        if (failedFlag.load(std::memory_order_relaxed) || closed.load(std::memory_order_relaxed)) {
-            if (kind == OpKind::Entry) droppedCalls.fetch_add(1, std::memory_order_relaxed);
-            return;
-        }
-        lane.lock();
-        lane.unaccounted += appendOp(lane.batch, kind, id, invocation, payload, entryBlobs);
-        ++lane.ops;
-        uint64_t publish = 0;
-        if (lane.unaccounted >= kLaneAccountingBytes) {
-            publish = lane.unaccounted;
-            lane.unaccounted = 0;
-        }
-        lane.unlock();
+    bool dropping() const {
+        return failedFlag.load(std::memory_order_relaxed) || closed.load(std::memory_order_relaxed);
+    }
+
+    // Counts `added` bytes of `lane` (called with the lane unlocked).
+    void publish(uint64_t publish) {
         if (!publish) return;
         uncommittedBytes.fetch_add(publish, std::memory_order_relaxed);
         uint64_t inLanes = laneBytes.fetch_add(publish, std::memory_order_relaxed) + publish;
         const uint64_t quarter = quarterBound();
         if (inLanes >= quarter && inLanes - publish < quarter) wakeWriter.notify_one();
+    }
+
+    uint64_t accountLocked(Lane& lane, uint64_t added) {
+        lane.unaccounted += added;
+        if (lane.unaccounted < kLaneAccountingBytes) return 0;
+        const uint64_t p = lane.unaccounted;
+        lane.unaccounted = 0;
+        return p;
+    }
+
+    void appendToLane(Lane& lane, OpKind kind, uint32_t id, uint64_t invocation, std::string_view bytes,
+                      std::vector<Payload>* payloads) {
+        if (dropping()) {
+            if (kind == OpKind::Entry) droppedCalls.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        lane.lock();
+        const size_t at = lane.batch.ops.size();
+        const uint64_t added = appendOp(lane.batch, kind, id, invocation, bytes, payloads);
+        lane.lastEntry = kind == OpKind::Entry ? at : kNoEntry;
+        ++lane.ops;
+        const uint64_t p = accountLocked(lane, added);
+        lane.unlock();
+        publish(p);
+    }
+
+    // The outcome of the lane's last op, when that op is the call's entry:
+    // completes it in place (one op per call, no copy of the record).
+    void outcomeToLane(Lane& lane, const format::CallKey& key, std::string_view outcome,
+                       std::vector<Payload>* results) {
+        if (dropping()) return;
+        lane.lock();
+        if (lane.lastEntry != kNoEntry) {
+            std::string& ops = lane.batch.ops;
+            OpHeader h;
+            std::memcpy(&h, ops.data() + lane.lastEntry, sizeof h);
+            // A huge entry is not grown in place (that could reallocate a
+            // copy of it): the writer joins the two while storing them.
+            if (h.kind == OpKind::Entry && h.id == key.function && h.invocation == key.invocation && h.size > 0 &&
+                h.size + outcome.size() <= ops.capacity() - lane.lastEntry - sizeof h &&
+                ops.back() == static_cast<char>(format::Outcome::Pending)) {
+                ops.pop_back();
+                ops.append(outcome.data(), outcome.size());
+                h.kind = OpKind::Call;
+                h.size = h.size - 1 + outcome.size();
+                h.nOut = results ? static_cast<uint32_t>(results->size()) : 0;
+                std::memcpy(ops.data() + lane.lastEntry, &h, sizeof h);
+                uint64_t added = outcome.size() - 1;
+                if (h.nOut) {
+                    added += payloadBytes(results);
+                    for (Payload& p : *results) lane.batch.payloads.push_back(std::move(p));
+                    results->clear();
+                }
+                lane.batch.bytes += added;
+                lane.lastEntry = kNoEntry;
+                const uint64_t p = accountLocked(lane, added);
+                lane.unlock();
+                publish(p);
+                return;
+            }
+        }
+        lane.unlock();
+        appendToLane(lane, OpKind::Outcome, key.function, key.invocation, outcome, results);
     }
 
     uint64_t quarterBound() const { return std::max<uint64_t>(options.maxBufferBytes / 4, 1); }
@@ -248,8 +309,8 @@ struct Writer::Impl {
     }
 
     // Appends one op under the lock. Never blocks on the writer thread's work.
-    void append(OpKind kind, uint32_t id, uint64_t invocation, std::string_view payload,
-                std::vector<Blob>* entryBlobs) {
+    void append(OpKind kind, uint32_t id, uint64_t invocation, std::string_view bytes,
+                std::vector<Payload>* payloads) {
         if (failedFlag.load(std::memory_order_relaxed)) {
             if (kind == OpKind::Entry) droppedCalls.fetch_add(1, std::memory_order_relaxed);
             return;
@@ -259,7 +320,7 @@ struct Writer::Impl {
             if (kind == OpKind::Entry) droppedCalls.fetch_add(1, std::memory_order_relaxed);
             return;
         }
-        const uint64_t added = appendOp(pending, kind, id, invocation, payload, entryBlobs);
+        const uint64_t added = appendOp(pending, kind, id, invocation, bytes, payloads);
         const uint64_t quarter = quarterBound();
         const bool crossedQuarter = pending.bytes - added < quarter && pending.bytes >= quarter;
         uncommittedBytes.fetch_add(added, std::memory_order_relaxed);  // lanes add without `mutex`
@@ -359,30 +420,11 @@ struct Writer::Impl {
         finished.store(true, std::memory_order_release);
     }
 
-    // Puts `value` under `key`, appending (no page split) when the key sorts
-    // after every key in the database so far.
-    static void putOrdered(const lmdb::Cursor& cursor, std::string& lastKey, std::string_view key,
-                           std::string_view value) {
-        if (key > std::string_view(lastKey)) {
-            if (cursor.put(key, value, MDB_APPEND) == 0) {
-                lastKey.assign(key);
-                return;
-            }
-        }
-        cursor.put(key, value, 0);
-    }
-
-    static std::string lastKeyOf(const lmdb::Txn& txn, const lmdb::Dbi& dbi) {
-        lmdb::Cursor c(txn, dbi);
-        MDB_val k{}, v{};
-        return c.get(k, v, MDB_LAST) ? std::string(lmdb::view(k)) : std::string();
-    }
-
     // One transaction for the whole batch; on MDB_MAP_FULL the map doubles
     // and the same batch is retried. The failed transaction is aborted before
     // the resize; the resize waits until no Snapshot of this process is live
     // in the environment (mdb_env_set_mapsize remaps under their views).
-    void commitBatch(const Batch& batch) {
+    void commitBatch(Batch& batch) {
         for (;;) {
             try {
                 commitOnce(batch);
@@ -397,11 +439,17 @@ struct Writer::Impl {
 
     struct EntryRef {
         format::CallKey key;
-        std::string_view record;
-        size_t blobBegin;
-        uint32_t blobCount;
-        std::string_view outcome;  // set when its outcome is in the same batch
-        bool hasOutcome = false;
+        std::string_view record;   // as submitted (complete when `complete` and outcome is empty)
+        std::string_view outcome;  // set when its outcome op is in the same batch
+        uint32_t inBegin, nIn;     // into batch.payloads
+        uint32_t outBegin, nOut;
+        bool complete;             // a Call op, or an outcome was matched
+        size_t hashBegin;          // into `hashes`: nIn input then nOut result hashes
+    };
+    struct LateOutcome {
+        format::CallKey key;
+        std::string_view outcome;
+        uint32_t outBegin, nOut;
     };
     // What gets sorted: small, so the sort moves 16 bytes per entry.
     struct SortKey {
@@ -414,47 +462,60 @@ struct Writer::Impl {
             return index < o.index;
         }
     };
+    // Scratch of commitOnce, kept across commits (no allocation per batch).
+    std::vector<EntryRef> entries;
+    std::vector<LateOutcome> lateOutcomes;
+    std::vector<SortKey> order;
+    std::string hashes;
 
-    static void encodeCallKey(const format::CallKey& key, char* out) {
-        for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(key.function >> (8 * (3 - i)));
-        for (int i = 0; i < 8; ++i) out[4 + i] = static_cast<char>(key.invocation >> (8 * (7 - i)));
+    void putU32(const lmdb::Txn& txn, const lmdb::Dbi& dbi, uint32_t id, std::string_view value) {
+        dbi.put(txn, format::encodeU32Key(id), value);
     }
 
-    void commitOnce(const Batch& batch) {
-        std::vector<EntryRef> entries;
-        std::vector<std::pair<format::CallKey, std::string_view>> lateOutcomes;
-        entries.reserve(batch.entries);
+    void commitOnce(Batch& batch) {
+        entries.clear();
+        lateOutcomes.clear();
+        hashes.clear();
         std::shared_lock<store::MapGate> mapInUse(shared->gate);  // declared first: released after the txn ends
         lmdb::Txn txn(env(), 0);
-        size_t blobIndex = 0;
+        const store::SharedEnv& dbs = *shared;
+        uint32_t payloadIndex = 0;
         for (size_t pos = 0; pos < batch.ops.size();) {
-            OpView op = readOp(batch.ops, pos);
-            switch (op.kind) {
-                case OpKind::Function: functions.put(txn, format::encodeU32Key(op.id), op.payload); break;
-                case OpKind::Thread: threads.put(txn, format::encodeU32Key(op.id), op.payload); break;
-                case OpKind::Caller: callers.put(txn, format::encodeU32Key(op.id), op.payload); break;
+            const OpView op = readOp(batch.ops, pos);
+            const OpHeader& h = op.h;
+            switch (h.kind) {
+                case OpKind::Function: putU32(txn, dbs.functions, h.id, op.bytes); break;
+                case OpKind::Thread: putU32(txn, dbs.threads, h.id, op.bytes); break;
+                case OpKind::Caller: putU32(txn, dbs.callers, h.id, op.bytes); break;
+                case OpKind::Site: putU32(txn, dbs.sites, h.id, op.bytes); break;
+                case OpKind::Label: putU32(txn, dbs.labels, h.id, op.bytes); break;
                 case OpKind::Entry:
-                    entries.push_back(EntryRef{{op.id, op.invocation}, op.payload, blobIndex, op.blobCount, {}, false});
-                    blobIndex += op.blobCount;
+                case OpKind::Call:
+                    entries.push_back(EntryRef{{h.id, h.invocation}, op.bytes, {}, payloadIndex, h.nIn,
+                                               payloadIndex + h.nIn, h.nOut, h.kind == OpKind::Call, 0});
+                    payloadIndex += h.nIn + h.nOut;
                     break;
                 case OpKind::Outcome: {
                     // Usually its entry is among the last few submitted: look there first.
-                    const format::CallKey key{op.id, op.invocation};
+                    const format::CallKey key{h.id, h.invocation};
                     bool matched = false;
                     for (size_t back = 0; back < 16 && back < entries.size(); ++back) {
                         EntryRef& e = entries[entries.size() - 1 - back];
-                        if (e.key == key && !e.hasOutcome) {
-                            e.outcome = op.payload;
-                            e.hasOutcome = matched = true;
+                        if (e.key == key && !e.complete) {
+                            e.outcome = op.bytes;
+                            e.outBegin = payloadIndex;
+                            e.nOut = h.nOut;
+                            e.complete = matched = true;
                             break;
                         }
                     }
-                    if (!matched) lateOutcomes.emplace_back(key, op.payload);
+                    if (!matched) lateOutcomes.push_back(LateOutcome{key, op.bytes, payloadIndex, h.nOut});
+                    payloadIndex += h.nOut;
                     break;
                 }
             }
         }
-        std::vector<SortKey> order(entries.size());
+        order.resize(entries.size());
         bool sorted = true;
         for (size_t i = 0; i < entries.size(); ++i) {
             order[i] = SortKey{entries[i].key.invocation, entries[i].key.function, uint32_t(i)};
@@ -463,57 +524,63 @@ struct Writer::Impl {
         if (!sorted) std::sort(order.begin(), order.end());
         // The remaining outcomes: an entry elsewhere in this batch, or one committed earlier.
         size_t unmatched = 0;
-        for (auto& [key, outcome] : lateOutcomes) {
-            auto it = std::upper_bound(order.begin(), order.end(), SortKey{key.invocation, key.function, UINT32_MAX});
+        for (LateOutcome& late : lateOutcomes) {
+            auto it = std::upper_bound(order.begin(), order.end(),
+                                       SortKey{late.key.invocation, late.key.function, UINT32_MAX});
             EntryRef* e = it != order.begin() ? &entries[std::prev(it)->index] : nullptr;
-            if (e && e->key == key && !e->hasOutcome) {
-                e->outcome = outcome;
-                e->hasOutcome = true;
+            if (e && e->key == late.key && !e->complete) {
+                e->outcome = late.outcome;
+                e->outBegin = late.outBegin;
+                e->nOut = late.nOut;
+                e->complete = true;
             } else {
-                lateOutcomes[unmatched++] = {key, outcome};
+                lateOutcomes[unmatched++] = late;
             }
         }
         lateOutcomes.resize(unmatched);
 
-        {
-            lmdb::Cursor callCursor(txn, calls);
-            lmdb::Cursor blobCursor(txn, blobs);
-            std::string lastCall = lastKeyOf(txn, calls);
-            std::string lastBlob = lastKeyOf(txn, blobs);
-            std::string merged;
-            char key[format::kCallKeySize];
-            for (const SortKey& s : order) {
-                const EntryRef& e = entries[s.index];
-                encodeCallKey(e.key, key);
-                const std::string_view keyView(key, sizeof key);
-                if (e.hasOutcome && !e.record.empty() &&
-                    e.record.back() == static_cast<char>(format::Outcome::Pending)) {
-                    merged = completeRecord(e.record, e.outcome);
-                    putOrdered(callCursor, lastCall, keyView, merged);
-                } else {  // no outcome yet (or a malformed entry: stored as submitted)
-                    putOrdered(callCursor, lastCall, keyView, e.record);
-                }
-                for (uint32_t i = 0; i < e.blobCount; ++i) {
-                    const Blob& b = batch.blobs[e.blobBegin + i];
-                    std::string_view bytes(reinterpret_cast<const char*>(b.data.get()), b.size);
-                    putOrdered(blobCursor, lastBlob, format::encodeBlobKey(e.key, b.index), bytes);
-                }
-            }
+        store::ChunkWriter& cw = *chunks;
+        cw.begin(txn);
+        Payload* payloads = batch.payloads.data();
+        // Payloads first (hashed here, on the writer thread), then the chunks naming them.
+        for (EntryRef& e : entries) {
+            if (!e.nIn && !e.nOut) continue;
+            e.hashBegin = hashes.size();
+            for (uint32_t i = 0; i < e.nIn; ++i) hashes.append(cw.storePayload(payloads[e.inBegin + i].view()).view());
+            const std::string_view in(hashes.data() + e.hashBegin, size_t(e.nIn) * codec::kHashSize);
+            const std::string inputs(in);  // `hashes` may grow (move) below
+            cw.storeResults(payloads + e.outBegin, e.nOut, inputs, hashes);
         }
-        // Outcomes of entries committed in an earlier batch: patch the stored record.
-        for (const auto& [key, outcome] : lateOutcomes) {
-            const std::string k = key.encode();
-            std::string_view stored;
-            if (!calls.get(txn, k, stored)) continue;  // entry never stored (e.g. dropped): nothing to patch
-            std::string completed;
-            try {
-                completed = completeRecord(stored, outcome);
-            } catch (const DecodeError&) {
-                continue;  // already completed: keep the first outcome
+        uint32_t function = entries.empty() ? 0 : entries[order[0].index].key.function;
+        for (const SortKey& s : order) {
+            const EntryRef& e = entries[s.index];
+            if (e.key.function != function) {
+                cw.finishFunction();
+                function = e.key.function;
             }
-            calls.put(txn, k, completed);
+            store::CallToStore c;
+            c.key = e.key;
+            if (!e.outcome.empty() && !e.record.empty() &&
+                e.record.back() == static_cast<char>(format::Outcome::Pending)) {
+                c.recordHead = e.record.substr(0, e.record.size() - 1);
+                c.recordTail = e.outcome;
+            } else {  // complete already, or no outcome yet (or malformed: stored as submitted)
+                c.recordHead = e.record;
+            }
+            if (e.nIn || e.nOut) {
+                c.inputHashes = std::string_view(hashes.data() + e.hashBegin, size_t(e.nIn) * codec::kHashSize);
+                c.resultHashes = std::string_view(hashes.data() + e.hashBegin + c.inputHashes.size(),
+                                                  size_t(e.nOut) * codec::kHashSize);
+            }
+            if (c.recordHead.empty() && c.recordTail.empty()) continue;  // nothing to store
+            cw.add(c);
         }
-        meta.put(txn, format::kMetaStats, encodeCaptureStats(stats()));
+        cw.finishFunction();
+        // Outcomes of entries committed in an earlier batch: patch the stored chunk.
+        for (const LateOutcome& late : lateOutcomes) {
+            cw.complete(late.key, late.outcome, payloads + late.outBegin, late.nOut);
+        }
+        dbs.meta.put(txn, format::kMetaStats, encodeCaptureStats(stats()));
         txn.commit();
         if (options.syncEachCommit) {
             if (int rc = mdb_env_sync(env().handle(), 1)) lmdb::raise(rc, "mdb_env_sync", options.directory, lmdb::Side::Write);
@@ -536,20 +603,29 @@ Writer::Writer(WriterOptions options, const WriterInfo& info) : impl_(std::make_
                          ": this process has it open read-only (a Database, e.g. callmonitor.load()); "
                          "release that before writing to the same directory");
     }
-    w.meta = w.shared->meta;
-    w.functions = w.shared->functions;
-    w.calls = w.shared->calls;
-    w.blobs = w.shared->blobs;
-    w.threads = w.shared->threads;
-    w.callers = w.shared->callers;
     {
+        const store::SharedEnv& dbs = *w.shared;
         std::shared_lock<store::MapGate> mapInUse(w.shared->gate);
         lmdb::Txn txn(w.env(), 0);
-        w.meta.put(txn, format::kMetaFormat, format::encodeFormatValue());
-        w.meta.put(txn, format::kMetaWriter, encodeWriterInfo(info));
-        w.meta.put(txn, format::kMetaStats, encodeCaptureStats(CaptureStats{}));
+        std::string_view format;
+        if (dbs.meta.get(txn, format::kMetaFormat, format) && format != format::encodeFormatValue()) {
+            // Chunks written into a v1 `calls` would garble both.
+            lmdb::Cursor c(txn, dbs.calls);
+            MDB_val k{}, v{};
+            if (c.get(k, v, MDB_FIRST)) {
+                throw StoreError("cannot record into " + dir + ": it holds calls in another callmonitor format "
+                                 "version; record into a new directory (or merge it, which converts it)");
+            }
+        }
+        dbs.meta.put(txn, format::kMetaFormat, format::encodeFormatValue());
+        dbs.meta.put(txn, format::kMetaWriter, encodeWriterInfo(info));
+        dbs.meta.put(txn, format::kMetaStats, encodeCaptureStats(CaptureStats{}));
+        dbs.meta.put(txn, format::kMetaCompression,
+                     w.options.compression == Compression::Zstd ? "zstd:" + std::to_string(w.options.compressionLevel)
+                                                                : std::string("none"));
         txn.commit();
     }
+    w.chunks = std::make_unique<store::ChunkWriter>(*w.shared, w.options.compression, w.options.compressionLevel);
     w.currentMapSize.store(w.env().info().me_mapsize);
     w.thread = std::thread([&w] { w.run(); });
 }
@@ -568,12 +644,22 @@ void Writer::submitCaller(uint32_t index, std::string_view moduleName) {
     impl_->append(OpKind::Caller, index, 0, moduleName, nullptr);
 }
 
-void Writer::submitEntry(const format::CallKey& key, std::string_view record, std::vector<Blob> blobs) {
-    impl_->append(OpKind::Entry, key.function, key.invocation, record, &blobs);
+void Writer::submitSite(uint32_t siteId, const SiteInfo& site) {
+    SiteInfo s = site;
+    s.id = siteId;
+    impl_->append(OpKind::Site, siteId, 0, encodeSiteInfo(s), nullptr);
 }
 
-void Writer::submitOutcome(const format::CallKey& key, std::string_view outcome) {
-    impl_->append(OpKind::Outcome, key.function, key.invocation, outcome, nullptr);
+void Writer::submitLabel(uint32_t labelId, std::string_view label) {
+    impl_->append(OpKind::Label, labelId, 0, label, nullptr);
+}
+
+void Writer::submitEntry(const format::CallKey& key, std::string_view record, std::vector<Payload>&& inputs) {
+    impl_->append(OpKind::Entry, key.function, key.invocation, record, &inputs);
+}
+
+void Writer::submitOutcome(const format::CallKey& key, std::string_view outcome, std::vector<Payload>&& results) {
+    impl_->append(OpKind::Outcome, key.function, key.invocation, outcome, &results);
 }
 
 Writer::Lane* Writer::openLane() {
@@ -582,12 +668,14 @@ Writer::Lane* Writer::openLane() {
     return impl_->lanes.back().get();
 }
 
-void Writer::submitEntry(Lane* lane, const format::CallKey& key, std::string_view record, std::vector<Blob> blobs) {
-    impl_->appendToLane(*lane, OpKind::Entry, key.function, key.invocation, record, &blobs);
+void Writer::submitEntry(Lane* lane, const format::CallKey& key, std::string_view record,
+                         std::vector<Payload>&& inputs) {
+    impl_->appendToLane(*lane, OpKind::Entry, key.function, key.invocation, record, &inputs);
 }
 
-void Writer::submitOutcome(Lane* lane, const format::CallKey& key, std::string_view outcome) {
-    impl_->appendToLane(*lane, OpKind::Outcome, key.function, key.invocation, outcome, nullptr);
+void Writer::submitOutcome(Lane* lane, const format::CallKey& key, std::string_view outcome,
+                           std::vector<Payload>&& results) {
+    impl_->outcomeToLane(*lane, key, outcome, &results);
 }
 
 void Writer::countOpaque(uint64_t n) { impl_->opaque.fetch_add(n, std::memory_order_relaxed); }

@@ -106,6 +106,7 @@ inline std::string entryRecord(int64_t arg, uint64_t startNs = 1000, uint32_t th
     w.beginTuple(1, false);
     w.integer(arg);
     w.beginDict(0, false);
+    appendEmptyExt(out);
     appendPending(out);
     return out;
 }
@@ -119,6 +120,7 @@ inline std::string bigEntryRecord(size_t size, char fill = 'x') {
     w.beginTuple(1, false);
     w.bytes(std::string(size, fill));
     w.beginDict(0, false);
+    appendEmptyExt(out);
     appendPending(out);
     return out;
 }
@@ -128,6 +130,7 @@ inline std::string returnedOutcome(int64_t result, uint64_t durationNs = 77) {
     std::string out;
     appendReturned(out, durationNs);
     ValueWriter(out).integer(result);
+    appendEmptyExt(out);
     return out;
 }
 
@@ -137,13 +140,12 @@ inline std::string encodedInt(int64_t v) {
     return out;
 }
 
-inline Blob makeBlob(uint32_t index, const std::string& bytes) {
-    Blob b;
-    b.index = index;
-    b.size = bytes.size();
-    b.data = std::make_unique<uint8_t[]>(bytes.size());
-    std::copy(bytes.begin(), bytes.end(), b.data.get());
-    return b;
+// A payload slot's bytes (its slot is its position in the call's vector).
+inline Payload makePayload(const std::string& bytes) { return Payload::copyOf(bytes.data(), bytes.size()); }
+inline std::vector<Payload> payloads(std::initializer_list<std::string> slots) {
+    std::vector<Payload> out;
+    for (const std::string& s : slots) out.push_back(makePayload(s));
+    return out;
 }
 
 inline WriterOptions optionsFor(const std::string& dir) {

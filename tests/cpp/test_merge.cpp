@@ -40,8 +40,8 @@ void writeWriter(const std::string& dir, int64_t rank, uint32_t functions, uint6
         fn.name = fn.qualname;
         writer.submitFunction(fn);
         for (uint64_t i = 1; i <= calls; ++i) {
-            std::vector<Blob> blobs;
-            if (i % 3 == 0) blobs.push_back(makeBlob(0, std::string(700, char('a' + rank))));
+            std::vector<Payload> blobs;
+            if (i % 3 == 0) blobs.push_back(makePayload(std::string(700, char('a' + rank))));
             const int64_t arg = 1000 * rank + 100 * f + int64_t(i);
             writer.submitEntry(CallKey{f, i}, entryRecord(arg, 10 * i, uint32_t(i % threads), 0), std::move(blobs));
             writer.submitOutcome(CallKey{f, i}, returnedOutcome(arg));

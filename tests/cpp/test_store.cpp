@@ -88,6 +88,7 @@ TEST(WriterStore, GivenEntryCommittedEarlier_WhenItsOutcomeArrivesInALaterBatch_
 
     std::string raised;
     appendRaised(raised, 12, "ValueError", "bad input");
+    appendEmptyExt(raised);
     writer.submitOutcome(CallKey{3, 1}, raised);
     ASSERT_TRUE(writer.flush());
 
@@ -112,13 +113,8 @@ TEST(WriterStore, GivenAnOutcomeWithoutAnyEntry_WhenCommitted_ThenItIsIgnoredAnd
 TEST(WriterStore, GivenEntriesWithBlobs_WhenCommitted_ThenEachBlobIsReadableUnderItsCallAndIndex) {
     TempDir tmp;
     Writer writer(optionsFor(tmp.path()), testWriterInfo());
-    std::vector<Blob> blobs;
-    blobs.push_back(makeBlob(1, std::string(100000, 'b')));
-    blobs.push_back(makeBlob(0, "small"));
-    writer.submitEntry(CallKey{1, 2}, entryRecord(2), std::move(blobs));
-    std::vector<Blob> other;
-    other.push_back(makeBlob(0, "first call"));
-    writer.submitEntry(CallKey{1, 1}, entryRecord(1), std::move(other));
+    writer.submitEntry(CallKey{1, 2}, entryRecord(2), payloads({"small", std::string(100000, 'b')}));
+    writer.submitEntry(CallKey{1, 1}, entryRecord(1), payloads({"first call"}));
     ASSERT_TRUE(writer.flush());
 
     Database db = Database::open(tmp.path());
@@ -174,8 +170,8 @@ TEST(WriterStore, GivenATinyInitialMap_WhenManyMegabytesAreWritten_ThenTheMapGro
     const uint64_t initial = writer.mapSize();
     const uint64_t n = 40000;  // ~20 MB of records plus blobs
     for (uint64_t i = 1; i <= n; ++i) {
-        std::vector<Blob> blobs;
-        if (i % 100 == 0) blobs.push_back(makeBlob(0, std::string(50000, 'z')));
+        std::vector<Payload> blobs;
+        if (i % 100 == 0) blobs.push_back(makePayload(std::string(50000, 'z')));
         writer.submitEntry(CallKey{1, i}, bigEntryRecord(400), std::move(blobs));
         writer.submitOutcome(CallKey{1, i}, returnedOutcome(int64_t(i)));
         if (!writer.hasRoom()) writer.waitForRoom();

@@ -144,7 +144,7 @@ def test_older_format_version_raises_version_error_naming_both_versions(tmp_path
     with pytest.raises(VersionError) as info:
         callmonitor.load(run_dir)
     message = str(info.value)
-    assert "version 0" in message and f"({callmonitor._core.FORMAT_VERSION})" in message, message
+    assert "version 0" in message and f"({callmonitor._core.OLDEST_FORMAT_VERSION})" in message, message
     assert str(run_dir) in message and "record it again" in message, message
 
 

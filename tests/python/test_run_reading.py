@@ -263,7 +263,7 @@ def test_GIVEN_copy_false_THEN_arrays_are_read_only_views_of_the_map_that_outliv
     assert not small.flags.writeable        # small arrays are stored inline: read-only copies
     call = db.call("kernel", 8, copy=False)
     assert _map_pin(call.args[0]) is not None
-    assert not call.result.flags.writeable   # format v1 stores results inline: a read-only copy
+    assert not call.result.flags.writeable   # inline (small) or a view: read-only either way
     assert np.array_equal(call.result, np.full((64, 32), 14.0))
     copied = db.get("kernel", 7)[0][0]
     assert copied.flags.writeable and _map_pin(copied) is None

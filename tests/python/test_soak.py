@@ -8,6 +8,8 @@ import time
 import callmonitor
 from _support import describe, subprocess_env
 
+pytestmark = pytest.mark.integration  # real processes: mpirun, forks, kills
+
 CALLS = 10_000_000
 
 # Prints its peak RSS (KiB) after the first million calls and at the end: the growth in
@@ -16,8 +18,6 @@ SOAK = '''
 import resource, sys, time
 import callmonitor
 from callmonitor import intercept
-
-pytestmark = pytest.mark.integration  # real processes: mpirun, forks, kills
 
 @intercept
 def f(i, x):

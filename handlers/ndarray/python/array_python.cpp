@@ -174,7 +174,7 @@ bool isNumericScalar(PyObject* obj) {
     return ok;
 }
 
-bool writeArray(ValueWriter& w, PyObject* obj, bool memo, std::vector<Blob>* blobs) {
+bool writeArray(ValueWriter& w, PyObject* obj, bool memo, std::vector<Payload>* blobs) {
     auto* a = reinterpret_cast<PyArrayObject*>(obj);
     const std::string* name = dtypeName(PyArray_DESCR(a));
     if (!name) {
@@ -196,8 +196,9 @@ bool writeArray(ValueWriter& w, PyObject* obj, bool memo, std::vector<Blob>* blo
         else copyToCOrder(a, dst);
         return true;
     }
-    Blob b;
-    b.index = static_cast<uint32_t>(blobs->size());
+    // A payload slot: its index in the call's payload vector.
+    const uint32_t slot = static_cast<uint32_t>(blobs->size());
+    Payload b;
     b.size = nbytes;
     b.data.reset(new (std::nothrow) uint8_t[nbytes]);
     if (!b.data) {
@@ -206,7 +207,7 @@ bool writeArray(ValueWriter& w, PyObject* obj, bool memo, std::vector<Blob>* blo
     }
     if (src) std::memcpy(b.data.get(), src, nbytes);
     else copyToCOrder(a, b.data.get());
-    w.arrayBlob(h, b.index, nbytes, memo);
+    w.arrayBlob(h, slot, nbytes, memo);
     blobs->push_back(std::move(b));
     return true;
 }

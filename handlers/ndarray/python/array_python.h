@@ -31,7 +31,7 @@ bool isNumericScalar(PyObject* obj);
 
 // Writes an Array value (inline, or into `blobs` when large and blobs is not
 // null). Returns false with a Python error set on failure.
-bool writeArray(ValueWriter& w, PyObject* array, bool memo, std::vector<Blob>* blobs);
+bool writeArray(ValueWriter& w, PyObject* array, bool memo, std::vector<Payload>* blobs);
 bool writeScalar(ValueWriter& w, PyObject* scalar);
 
 // New references, or nullptr with a Python error set. `bytes` holds the

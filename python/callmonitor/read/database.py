@@ -26,9 +26,11 @@ def _plural(n, word):
 
 @dataclass(frozen=True)
 class ExceptionInfo:
-    """The exception a recorded call raised."""
+    """The exception a recorded call raised: its type name, message and
+    ``args`` (decoded; None when the record holds none, e.g. format v1)."""
     type: str
     message: str
+    args: Optional[tuple] = None
 
     def __str__(self):
         return f"{self.type}: {self.message}" if self.message else self.type
@@ -146,7 +148,8 @@ class Call:
 
     __slots__ = ("function", "invocation", "args", "kwargs", "result", "exception",
                  "started_ns", "duration_ns", "thread", "thread_name", "caller", "writer",
-                 "rank", "pid", "run", "completed", "result_recorded", "outcome", "_started_unix_ns")
+                 "rank", "pid", "run", "completed", "result_recorded", "outcome", "site", "label",
+                 "parent", "traceback", "_started_unix_ns")
 
     def __init__(self, function, raw, writer, thread, caller):
         outcome = raw.outcome
@@ -160,8 +163,16 @@ class Call:
         #: result not recorded -- ``intercept(result=False)`` --, a raise, a pending call)
         self.result_recorded = outcome == _core.CallOutcome.RETURNED
         self.result = raw.result
-        self.exception = (ExceptionInfo(raw.exception_type, raw.exception_message)
+        self.exception = (ExceptionInfo(raw.exception_type, raw.exception_message, raw.exception_args)
                           if outcome == _core.CallOutcome.RAISED else None)
+        #: the calling code location (``.file .line .function``), None when not recorded
+        self.site = writer.site(raw.site)
+        #: the label of the call (tracing, pytest), None when it has none
+        self.label = writer.label(raw.label)
+        #: the call this one ran inside (``ParentCall(function, invocation)``), None when not recorded
+        self.parent = writer.parent(raw.parent)
+        #: the formatted traceback of a raised exception, None when not recorded
+        self.traceback = raw.traceback or None
         self.started_ns = raw.start_ns
         self.duration_ns = raw.duration_ns if self.completed else None
         self.thread = thread.ident if thread else None
@@ -211,6 +222,14 @@ class Call:
         return f"<Call #{self.invocation} {text} {out}>"
 
 
+@dataclass(frozen=True)
+class ParentCall:
+    """The call a recorded call ran inside: its function (None when that function
+    is not in the database) and invocation number, in the same writer."""
+    function: Optional["FunctionInfo"]
+    invocation: int
+
+
 class _Writer:
     """One writer of the run (the core's RunWriter) with its functions,
     threads and callers, re-read when a live writer has added some."""
@@ -229,6 +248,7 @@ class _Writer:
         self._reader = reader
         self._allow_pickle = allow_pickle
         self.functions, self.threads, self.callers = [], {}, []
+        self._sites, self._labels = None, None
         # copy=False: views of the map, except in the environment this process's
         # own Writer records into (views there would keep it from growing its
         # map while the program records on): read-only copies.
@@ -236,6 +256,31 @@ class _Writer:
         mine = (not raw.merged and own is not None
                 and os.path.realpath(own) == os.path.realpath(raw.directory))
         self.views = _core.Arrays.READ_ONLY_COPIES if mine else _core.Arrays.MAP_VIEWS
+
+    def site(self, site_id):
+        """The SiteRecord of a site id (None for none; read again when new)."""
+        if site_id is None:
+            return None
+        if self._sites is None or site_id not in self._sites:
+            self._sites = self._reader.sites(self.index)
+        return self._sites.get(site_id)
+
+    def label(self, label_id):
+        if label_id is None:
+            return None
+        if self._labels is None or label_id >= len(self._labels):
+            self._labels = self._reader.labels(self.index)
+        return self._labels[label_id] if label_id < len(self._labels) else None
+
+    def parent(self, key):
+        if key is None:
+            return None
+        fid, invocation = key
+        function = next((f for f in self.functions if f.id == fid), None)
+        if function is None:
+            self.refresh()
+            function = next((f for f in self.functions if f.id == fid), None)
+        return ParentCall(function, invocation)
 
     def refresh(self):
         r, i = self._reader, self.index

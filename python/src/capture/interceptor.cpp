@@ -37,7 +37,7 @@ struct CaptureState {
     PyEncoder encoder;
     std::string record;
     std::string outcome;
-    std::vector<Blob> blobs;
+    std::vector<Payload> blobs;
     bool busy = false;
     Writer::Lane* lane = nullptr;  // this thread's lane in the session's writer
     uint64_t laneEpoch = 0;
@@ -101,7 +101,8 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
     if (result) {
         bool capture = self->captureResult < 0 ? rec.settings().captureResult : self->captureResult != 0;
         if (!capture) {
-            appendResultSkipped(st.outcome, duration);
+            appendNotRecorded(st.outcome, duration);
+            appendEmptyExt(st.outcome);
         } else {
             appendReturned(st.outcome, duration);
             EncodeOptions opt;  // results stay inline; never strict: not worth failing the call for
@@ -110,6 +111,7 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
             BusyGuard busy(st);
             st.encoder.encode(w, result, opt, counts);
             account(rec, counts);
+            appendEmptyExt(st.outcome);
         }
     } else {
         PyObject *type, *value, *tb;
@@ -127,6 +129,7 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
         }
         std::string typeName = type ? exceptionTypeName(type) : "BaseException";
         appendRaised(st.outcome, duration, typeName, message);
+        appendEmptyExt(st.outcome);
         PyErr_Restore(type, value, tb);
     }
     rec.writer().submitOutcome(st.lane, key, st.outcome);
@@ -188,6 +191,7 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
     }
     if (!encoded) return nullptr;  // strict mode: the CaptureError is set
     account(rec, counts);
+    appendEmptyExt(st.record);
     appendPending(st.record);
     Writer& writer = rec.writer();
     // The buffer bound is checked before the entry and after the outcome, not

@@ -20,7 +20,7 @@ namespace callmonitor::py {
 
 struct EncodeOptions {
     bool strict = false;
-    std::vector<Blob>* blobs = nullptr;   // where large arrays go; null: inline
+    std::vector<Payload>* blobs = nullptr;   // payload slots: where large arrays go; null: inline
     // For 0.3-style handlers' files: <writerDir>/handlers/<functionDir>/<invocation>/
     const std::string* writerDir = nullptr;
     const std::string* functionDir = nullptr;

@@ -101,6 +101,23 @@ struct Decoder {
                 if (opt.blobDone) opt.blobDone();
                 return arr;
             }
+            case Tag::PayloadBytes: {  // a large str/bytes/bytearray stored apart (format v2)
+                if (!opt.blobs) {
+                    PyErr_SetString(PyExc_ValueError, "bytes stored apart but no payload source");
+                    return nullptr;
+                }
+                std::string_view b = opt.blobs(t.blobIndex);
+                if (b.size() != t.nbytes) {
+                    if (opt.blobDone) opt.blobDone();
+                    throw CorruptError("payload size does not match its header");
+                }
+                PyObject* o = t.payloadKind == Tag::Str
+                                  ? PyUnicode_DecodeUTF8(b.data(), (Py_ssize_t)b.size(), "surrogatepass")
+                              : t.payloadKind == Tag::ByteArray ? PyByteArray_FromStringAndSize(b.data(), (Py_ssize_t)b.size())
+                                                                : PyBytes_FromStringAndSize(b.data(), (Py_ssize_t)b.size());
+                if (opt.blobDone) opt.blobDone();
+                return o;
+            }
             case Tag::NpScalar: return readScalar(t);
             case Tag::Handler: {
                 PyObject* mv = PyMemoryView_FromMemory(const_cast<char*>(t.data.data()), (Py_ssize_t)t.data.size(),

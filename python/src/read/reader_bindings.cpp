@@ -34,6 +34,8 @@ using callmonitor::Run;
 using callmonitor::RunFunction;
 using callmonitor::RunOptions;
 using callmonitor::RunWriter;
+using callmonitor::Section;
+using callmonitor::SiteInfo;
 using callmonitor::Snapshot;
 using callmonitor::SourceInfo;
 using callmonitor::ThreadInfo;
@@ -61,6 +63,19 @@ struct RecordedCall {
     format::Outcome outcome = format::Outcome::Pending;
     py::object args, kwargs, result;
     std::string exceptionType, exceptionMessage;
+    // v2 record content (None / "" when the record has none)
+    std::optional<uint32_t> site, label;
+    std::optional<std::pair<uint32_t, uint64_t>> parent;  // (function id, invocation) in the same writer
+    std::string traceback;
+    py::object exceptionArgs;  // the exception's args, decoded; None when not recorded
+};
+
+// A call's record copied out of a snapshot, and its view over the copy.
+struct CopiedCall {
+    std::string record;
+    CallView view;
+    CopiedCall() = default;
+    CopiedCall(const CopiedCall&) = delete;  // `view` points into `record`
 };
 
 // What keeps zero-copy arrays valid: a read snapshot of their environment
@@ -141,39 +156,36 @@ public:
         const format::CallKey key{fid, inv};
         if (arrays == Arrays::MapViews) {
             std::shared_ptr<const Snapshot> pin = pinFor(rw, key);
-            return splitInputs(decodeViews(rw, key, pin->call(key).inputs, allowPickle, pin));
+            const CallView v = pin->call(key);
+            return splitInputs(decodeViews(rw, v, Section::Inputs, v.inputs, allowPickle, pin));
         }
         std::string bytes;
         {
             Snapshot snap = rw.database->snapshot();
             bytes.assign(snap.call(key).inputs);
         }
-        return splitInputs(decode(rw, key, bytes, allowPickle, arrays == Arrays::ReadOnlyCopies));
+        return splitInputs(decode(rw, key, Section::Inputs, bytes, allowPickle, arrays == Arrays::ReadOnlyCopies));
     }
 
     RecordedCall call(size_t w, uint32_t fid, uint64_t inv, bool allowPickle, Arrays arrays) const {
         const RunWriter& rw = writer(w);
         const format::CallKey key{fid, inv};
-        std::string record;
+        CopiedCall copied;
         std::shared_ptr<const Snapshot> pin;
         CallView v;
         if (arrays == Arrays::MapViews) {
             pin = pinFor(rw, key);
             v = pin->call(key);
         } else {
-            {
-                Snapshot snap = rw.database->snapshot();
-                std::optional<std::string_view> r = snap.record(key);
-                if (!r) snap.call(key);  // throws the not-found error
-                record.assign(*r);
-            }
-            v = parseCallRecord(record, key);
+            copy(rw, key, copied);
+            v = copied.view;
         }
         const bool readOnly = arrays == Arrays::ReadOnlyCopies;
-        auto value = [&](std::string_view bytes) {
-            return pin ? decodeViews(rw, key, bytes, allowPickle, pin) : decode(rw, key, bytes, allowPickle, readOnly);
+        auto value = [&](Section section, std::string_view bytes) {
+            return pin ? decodeViews(rw, v, section, bytes, allowPickle, pin)
+                       : decode(rw, key, section, bytes, allowPickle, readOnly);
         };
-        py::tuple in = splitInputs(value(v.inputs));
+        py::tuple in = splitInputs(value(Section::Inputs, v.inputs));
         RecordedCall c;
         c.invocation = inv;
         c.startNs = v.startNs;
@@ -183,25 +195,50 @@ public:
         c.outcome = v.outcome;
         c.args = in[0];
         c.kwargs = in[1];
-        c.result = v.outcome == format::Outcome::Returned ? value(v.result) : py::none();
+        c.result = v.outcome == format::Outcome::Returned ? value(Section::Result, v.result) : py::none();
         c.exceptionType = v.exceptionType;
         c.exceptionMessage = v.exceptionMessage;
+        c.site = v.site;
+        c.label = v.label;
+        if (v.parent) c.parent = std::make_pair(v.parent->function, v.parent->invocation);
+        c.traceback = v.traceback;
+        // Exception args hold no payloads of their own (slots belong to inputs and result).
+        c.exceptionArgs = v.exceptionArgs.empty() ? py::none() : decode(rw, key, Section::Result, v.exceptionArgs, allowPickle, readOnly);
         return c;
     }
 
+    std::map<uint32_t, SiteInfo> sites(size_t w) const {
+        std::map<uint32_t, SiteInfo> out;
+        for (SiteInfo& s : writer(w).database->sites()) out.emplace(s.id, std::move(s));
+        return out;
+    }
+    std::vector<std::string> labels(size_t w) const { return writer(w).database->labels(); }
+
 private:
-    // Decodes value bytes copied out of the database; a blob is read under a
-    // snapshot that lives only while its bytes are copied into the array.
-    py::object decode(const RunWriter& w, const format::CallKey& key, std::string_view bytes, bool allowPickle,
-                      bool readOnly) const {
+    // The record of `key` copied out of a short snapshot, parsed again over the copy.
+    static void copy(const RunWriter& w, const format::CallKey& key, CopiedCall& out) {
+        uint32_t version = 0;
+        {
+            Snapshot snap = w.database->snapshot();
+            const CallView v = snap.call(key);
+            out.record.assign(v.record);
+            version = v.formatVersion;
+        }
+        out.view = parseCallRecord(out.record, key, version);
+    }
+
+    // Decodes value bytes copied out of the database; a payload is read under
+    // a snapshot that lives only while its bytes are copied into the object.
+    py::object decode(const RunWriter& w, const format::CallKey& key, Section section, std::string_view bytes,
+                      bool allowPickle, bool readOnly) const {
         cpy::DecodeOptions opt;
         opt.allowPickle = allowPickle;
         opt.readOnlyArrays = readOnly;
         opt.writerDir = w.filesDir.empty() ? w.directory : w.filesDir;
         std::optional<Snapshot> pinned;
-        opt.blobs = [&](uint32_t idx) {
+        opt.blobs = [&](uint32_t slot) {
             pinned.emplace(w.database->snapshot());
-            return pinned->blob(key, idx);
+            return pinned->payload(key, section, slot);
         };
         opt.blobDone = [&] { pinned.reset(); };
         return steal(cpy::decodeToPython(bytes, opt));
@@ -209,13 +246,13 @@ private:
 
     // Decodes value bytes in `pin`'s map: arrays stored apart become views
     // whose base is a MapPin holding `pin`.
-    py::object decodeViews(const RunWriter& w, const format::CallKey& key, std::string_view bytes, bool allowPickle,
-                           const std::shared_ptr<const Snapshot>& pin) const {
+    py::object decodeViews(const RunWriter& w, const CallView& call, Section section, std::string_view bytes,
+                           bool allowPickle, const std::shared_ptr<const Snapshot>& pin) const {
         cpy::DecodeOptions opt;
         opt.allowPickle = allowPickle;
         opt.readOnlyArrays = true;
         opt.writerDir = w.filesDir.empty() ? w.directory : w.filesDir;
-        opt.blobs = [&](uint32_t idx) { return pin->blob(key, idx); };
+        opt.blobs = [&](uint32_t slot) { return pin->payload(call, section, slot); };
         py::object base;  // one MapPin for every array of this value
         opt.keepAlive = [&]() -> PyObject* {
             if (!base) base = py::cast(MapPin{pin});
@@ -230,8 +267,7 @@ private:
     std::shared_ptr<const Snapshot> pinFor(const RunWriter& w, const format::CallKey& key) const {
         std::weak_ptr<const Snapshot>& slot = pins_[w.database.get()];
         if (std::shared_ptr<const Snapshot> live = slot.lock()) {
-            std::optional<std::string_view> r = live->record(key);
-            if (r && parseCallRecord(*r, key).outcome != format::Outcome::Pending) return live;
+            if (live->record(key) && live->call(key).outcome != format::Outcome::Pending) return live;
         }
         auto fresh = std::make_shared<const Snapshot>(w.database->snapshot());
         slot = fresh;
@@ -287,7 +323,14 @@ void bindReader(pybind11::module_& m) {
         .value("PENDING", format::Outcome::Pending)
         .value("RETURNED", format::Outcome::Returned)
         .value("RAISED", format::Outcome::Raised)
-        .value("RESULT_NOT_RECORDED", format::Outcome::ResultSkipped);
+        .value("RESULT_NOT_RECORDED", format::Outcome::NotRecorded);
+
+    pyb::class_<SiteInfo>(m, "SiteRecord", "A calling code location (file, line, function).")
+        .def_readonly("id", &SiteInfo::id)
+        .def_readonly("file", &SiteInfo::file)
+        .def_readonly("line", &SiteInfo::line)
+        .def_readonly("function", &SiteInfo::function)
+        .def("__repr__", [](const SiteInfo& s) { return s.file + ":" + std::to_string(s.line) + " in " + s.function; });
 
     pyb::class_<Parameter>(m, "Parameter", "One parameter of a recorded signature.")
         .def_readonly("name", &Parameter::name)
@@ -392,7 +435,12 @@ void bindReader(pybind11::module_& m) {
         .def_readonly("kwargs", &RecordedCall::kwargs)
         .def_readonly("result", &RecordedCall::result)
         .def_readonly("exception_type", &RecordedCall::exceptionType)
-        .def_readonly("exception_message", &RecordedCall::exceptionMessage);
+        .def_readonly("exception_message", &RecordedCall::exceptionMessage)
+        .def_readonly("site", &RecordedCall::site)
+        .def_readonly("label", &RecordedCall::label)
+        .def_readonly("parent", &RecordedCall::parent)
+        .def_readonly("traceback", &RecordedCall::traceback)
+        .def_readonly("exception_args", &RecordedCall::exceptionArgs);
 
     pyb::class_<FunctionQuery>(m, "FunctionQuery", "A function object as the reader looks it up.")
         .def(pyb::init([](std::string module, std::string qualname, std::string file, uint32_t line, bool partial) {
@@ -410,6 +458,8 @@ void bindReader(pybind11::module_& m) {
         .def("functions", &RunReader::functions, arg("writer"))
         .def("threads", &RunReader::threads, arg("writer"))
         .def("callers", &RunReader::callers, arg("writer"))
+        .def("sites", &RunReader::sites, arg("writer"))
+        .def("labels", &RunReader::labels, arg("writer"))
         .def("stats", &RunReader::stats, arg("writer"))
         .def("sizes", &RunReader::sizes)
         .def("last_invocation", &RunReader::lastInvocation, arg("writer"), arg("fid"))

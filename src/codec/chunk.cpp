@@ -1,0 +1,119 @@
+#include "codec/chunk.h"
+
+#include "callmonitor/errors.h"
+#include "codec/varint.h"
+
+namespace callmonitor::codec {
+namespace {
+size_t varintSize(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        ++n;
+    }
+    return n;
+}
+char* putVarint(char* out, uint64_t v) {
+    while (v >= 0x80) {
+        *out++ = static_cast<char>((v & 0x7F) | 0x80);
+        v >>= 7;
+    }
+    *out++ = static_cast<char>(v);
+    return out;
+}
+}  // namespace
+
+ChunkReader::ChunkReader(std::string_view chunk, uint64_t first)
+    : p_(chunk.data()), end_(chunk.data() + chunk.size()), first_(first) {
+    const uint8_t* p = reinterpret_cast<const uint8_t*>(p_);
+    const uint8_t* end = reinterpret_cast<const uint8_t*>(end_);
+    uint64_t lastDelta = 0;
+    if (!readVarint(p, end, count_) || !readVarint(p, end, lastDelta)) fail("truncated chunk header");
+    if (count_ == 0) fail("chunk with no records");
+    // Each entry takes at least 2 bytes plus a 1-byte record: a count beyond
+    // that is hostile (it would otherwise only fail at the end).
+    if (count_ > uint64_t(end - p) / 3) fail("chunk count larger than its bytes");
+    if (lastDelta > UINT64_MAX - first || lastDelta < count_ - 1) fail("chunk range inconsistent with its count");
+    last_ = first + lastDelta;
+    prev_ = first - 1;
+    p_ = reinterpret_cast<const char*>(p);
+}
+
+void ChunkReader::fail(const char* what) const {
+    throw CorruptError(std::string("malformed chunk (first invocation ") + std::to_string(first_) + "): " + what);
+}
+
+bool ChunkReader::next(ChunkEntry& out) {
+    if (seen_ == count_) {
+        if (p_ != end_) fail("bytes after the last record");
+        return false;
+    }
+    const uint8_t* p = reinterpret_cast<const uint8_t*>(p_);
+    const uint8_t* end = reinterpret_cast<const uint8_t*>(end_);
+    uint64_t head = 0, len = 0;
+    if (!readVarint(p, end, head) || !readVarint(p, end, len)) fail("truncated entry");
+    const uint64_t gap = head >> 1;
+    if (seen_ == 0 && gap != 0) fail("first entry is not the chunk's first invocation");
+    if (prev_ >= last_ || gap > last_ - prev_ - 1) fail("entry beyond the chunk's range");
+    const uint64_t inv = prev_ + 1 + gap;
+    if (len == 0 || len > uint64_t(end - p)) fail("record length past the chunk");
+    out.invocation = inv;
+    out.record = std::string_view(reinterpret_cast<const char*>(p), len);
+    p += len;
+    out.inputHashes = out.resultHashes = {};
+    if (head & 1) {
+        uint64_t nIn = 0, nOut = 0;
+        if (!readVarint(p, end, nIn) || !readVarint(p, end, nOut)) fail("truncated payload refs");
+        const uint64_t room = uint64_t(end - p) / kHashSize;
+        if (nIn > room || nOut > room - nIn) fail("payload refs past the chunk");
+        out.inputHashes = std::string_view(reinterpret_cast<const char*>(p), nIn * kHashSize);
+        p += nIn * kHashSize;
+        out.resultHashes = std::string_view(reinterpret_cast<const char*>(p), nOut * kHashSize);
+        p += nOut * kHashSize;
+    }
+    ++seen_;
+    if (seen_ == count_ && inv != last_) fail("last entry disagrees with the chunk's range");
+    prev_ = inv;
+    p_ = reinterpret_cast<const char*>(p);
+    return true;
+}
+
+size_t chunkEntrySize(uint64_t gap, size_t recordBytes, size_t inputSlots, size_t resultSlots) {
+    size_t n = varintSize(gap << 1) + varintSize(recordBytes) + recordBytes;
+    if (inputSlots || resultSlots) n += varintSize(inputSlots) + varintSize(resultSlots) + (inputSlots + resultSlots) * kHashSize;
+    return n;
+}
+
+void appendEntryHead(std::string& out, uint64_t gap, size_t recordLen, bool hasRefs) {
+    char head[24];
+    char* h = putVarint(head, (gap << 1) | (hasRefs ? 1 : 0));
+    h = putVarint(h, recordLen);
+    out.append(head, size_t(h - head));
+}
+
+void appendEntryRefs(std::string& out, std::string_view inputHashes, std::string_view resultHashes) {
+    if (inputHashes.empty() && resultHashes.empty()) return;
+    char head[24];
+    char* h = putVarint(head, inputHashes.size() / kHashSize);
+    h = putVarint(h, resultHashes.size() / kHashSize);
+    out.append(head, size_t(h - head));
+    out.append(inputHashes.data(), inputHashes.size());
+    out.append(resultHashes.data(), resultHashes.size());
+}
+
+void appendChunkEntry(std::string& body, uint64_t previous, uint64_t invocation, std::string_view recordHead,
+                      std::string_view recordTail, std::string_view inputHashes, std::string_view resultHashes) {
+    const bool refs = !inputHashes.empty() || !resultHashes.empty();
+    appendEntryHead(body, invocation - previous - 1, recordHead.size() + recordTail.size(), refs);
+    body.append(recordHead.data(), recordHead.size());
+    body.append(recordTail.data(), recordTail.size());
+    appendEntryRefs(body, inputHashes, resultHashes);
+}
+
+ChunkHeader::ChunkHeader(uint64_t count, uint64_t lastDelta) {
+    char* p = putVarint(bytes, count);
+    p = putVarint(p, lastDelta);
+    size = size_t(p - bytes);
+}
+
+}  // namespace callmonitor::codec

@@ -1,0 +1,280 @@
+#include "store/chunk_writer.h"
+
+#include <cstring>
+
+#include "callmonitor/call_record.h"
+#include "callmonitor/errors.h"
+#include "codec/keys.h"
+
+namespace callmonitor::store {
+namespace {
+// Payloads smaller than this are never compressed (zstd's frame overhead and
+// the per-call time are not worth it).
+constexpr size_t kCompressMinBytes = 4096;
+
+char* reserve(const lmdb::Txn& txn, const lmdb::Dbi& dbi, std::string_view key, size_t size, unsigned flags,
+              bool& existed) {
+    MDB_val k = lmdb::val(key);
+    MDB_val v{size, nullptr};
+    const int rc = mdb_put(txn.handle(), dbi.handle(), &k, &v, flags | MDB_RESERVE);
+    existed = rc == MDB_KEYEXIST;
+    if (existed) return nullptr;
+    if (rc) lmdb::raise(rc, "mdb_put", txn.env().path(), lmdb::Side::Write);
+    return static_cast<char*>(v.mv_data);
+}
+}  // namespace
+
+size_t ChunkWriter::chunkLimit(unsigned pageSize) {
+    // LMDB keeps a value in its leaf page when node header (8) + key + value
+    // fit in ((pageSize - 16) / 2 & ~1) - 2 bytes; the chunk header takes <= 20.
+    const size_t nodeMax = (((pageSize - 16) / 2) & ~size_t(1)) - 2;
+    return nodeMax - 8 - format::kCallKeySize - 20;
+}
+
+ChunkWriter::ChunkWriter(const SharedEnv& env, Compression compression, int level)
+    : env_(env), compression_(compression), level_(level), limit_(chunkLimit(env.env.pageSize())) {}
+
+void ChunkWriter::begin(const lmdb::Txn& txn) {
+    txn_ = &txn;
+    tail_.loaded = false;
+}
+
+void ChunkWriter::loadTail(uint32_t function) {
+    Tail& t = tail_;
+    t = Tail{false, false, false, false, function, 0, 0, 0, std::move(t.body)};
+    t.body.clear();
+    t.loaded = true;
+    lmdb::Cursor c(*txn_, env_.calls);
+    const std::string next = format::encodeCallKey(format::CallKey{function + 1, 0});
+    MDB_val k = lmdb::val(next), v{};
+    bool found = function == UINT32_MAX ? c.get(k, v, MDB_LAST)
+                                        : (c.get(k, v, MDB_SET_RANGE) ? c.get(k, v, MDB_PREV) : c.get(k, v, MDB_LAST));
+    format::CallKey key;
+    if (!found || !format::decodeCallKey(lmdb::view(k), key) || key.function != function) return;
+    codec::ChunkReader r(lmdb::view(v), key.invocation);
+    t.exists = true;
+    t.first = key.invocation;
+    t.last = r.last();
+    t.count = r.count();
+    const std::string_view body = r.rest();
+    if (body.size() >= limit_) t.full = true;
+    else t.body.assign(body.data(), body.size());
+}
+
+void ChunkWriter::putChunk(uint32_t function, uint64_t first, uint64_t count, uint64_t last, std::string_view body) {
+    char key[format::kCallKeySize];
+    format::encodeCallKey(format::CallKey{function, first}, key);
+    const codec::ChunkHeader h(count, last - first);
+    bool existed = false;
+    char* out = reserve(*txn_, env_.calls, std::string_view(key, sizeof key), h.size + body.size(), 0, existed);
+    std::memcpy(out, h.bytes, h.size);
+    std::memcpy(out + h.size, body.data(), body.size());
+}
+
+void ChunkWriter::putSingle(const CallToStore& call) {
+    const size_t record = call.recordHead.size() + call.recordTail.size();
+    std::string head, refBytes;
+    codec::appendEntryHead(head, 0, record, !call.inputHashes.empty() || !call.resultHashes.empty());
+    codec::appendEntryRefs(refBytes, call.inputHashes, call.resultHashes);
+    char key[format::kCallKeySize];
+    format::encodeCallKey(call.key, key);
+    const codec::ChunkHeader h(1, 0);
+    bool existed = false;
+    const size_t size = h.size + head.size() + record + refBytes.size();
+    char* out = reserve(*txn_, env_.calls, std::string_view(key, sizeof key), size, 0, existed);
+    for (std::string_view part : {h.view(), std::string_view(head), call.recordHead, call.recordTail, std::string_view(refBytes)}) {
+        if (!part.empty()) std::memcpy(out, part.data(), part.size());
+        out += part.size();
+    }
+}
+
+void ChunkWriter::flushTail() {
+    Tail& t = tail_;
+    if (t.loaded && t.exists && t.dirty) putChunk(t.function, t.first, t.count, t.last, t.body);
+    t.dirty = false;
+}
+
+void ChunkWriter::finishFunction() {
+    flushTail();
+    tail_.loaded = false;
+}
+
+void ChunkWriter::add(const CallToStore& call) {
+    Tail& t = tail_;
+    if (!t.loaded || t.function != call.key.function) {
+        flushTail();
+        loadTail(call.key.function);
+    }
+    if (t.exists && call.key.invocation <= t.last) {  // late (or a duplicate key)
+        flushTail();
+        insertLate(call);
+        t.loaded = false;  // reload: the insert may have changed the tail chunk
+        return;
+    }
+    const size_t record = call.recordHead.size() + call.recordTail.size();
+    const uint64_t gap = t.exists ? call.key.invocation - t.last - 1 : 0;
+    const size_t need = codec::chunkEntrySize(gap, record, call.inputHashes.size() / codec::kHashSize,
+                                              call.resultHashes.size() / codec::kHashSize);
+    if (need > limit_) {
+        // Larger than a chunk: a chunk of its own, written straight into the
+        // page LMDB reserves (no copy through the tail's buffer).
+        flushTail();
+        putSingle(call);
+        t.exists = true;
+        t.full = true;
+        t.first = t.last = call.key.invocation;
+        t.count = 1;
+        t.body.clear();
+        return;
+    }
+    if (!t.exists || t.full || (t.body.size() + need > limit_ && !t.body.empty())) {
+        flushTail();
+        t.exists = true;
+        t.full = false;
+        t.first = call.key.invocation;
+        t.last = call.key.invocation - 1;
+        t.count = 0;
+        t.body.clear();
+    }
+    codec::appendChunkEntry(t.body, t.last, call.key.invocation, call.recordHead, call.recordTail, call.inputHashes,
+                            call.resultHashes);
+    t.last = call.key.invocation;
+    ++t.count;
+    t.dirty = true;
+}
+
+bool ChunkWriter::findChunk(const format::CallKey& key, uint64_t& first, std::string_view& chunk) const {
+    lmdb::Cursor c(*txn_, env_.calls);
+    char kb[format::kCallKeySize];
+    format::encodeCallKey(key, kb);
+    MDB_val k{sizeof kb, kb}, v{};
+    bool found = c.get(k, v, MDB_SET_RANGE);
+    format::CallKey at;
+    if (found && format::decodeCallKey(lmdb::view(k), at) && at == key) {
+        // the chunk starts at this very invocation
+    } else {
+        found = found ? c.get(k, v, MDB_PREV) : c.get(k, v, MDB_LAST);
+        if (!found || !format::decodeCallKey(lmdb::view(k), at) || at.function != key.function) return false;
+    }
+    first = at.invocation;
+    chunk = lmdb::view(v);
+    return true;
+}
+
+void ChunkWriter::insertLate(const CallToStore& call) {
+    uint64_t first = 0;
+    std::string_view chunk;
+    std::string body;
+    if (!findChunk(call.key, first, chunk)) {
+        // Before every chunk of the function: a chunk of its own.
+        codec::appendChunkEntry(body, call.key.invocation - 1, call.key.invocation, call.recordHead, call.recordTail,
+                                call.inputHashes, call.resultHashes);
+        putChunk(call.key.function, call.key.invocation, 1, call.key.invocation, body);
+        return;
+    }
+    codec::ChunkReader r(chunk, first);
+    codec::ChunkEntry e;
+    uint64_t prev = first - 1, count = 0;
+    bool placed = false;
+    auto put = [&](uint64_t inv, std::string_view head, std::string_view tail, std::string_view in, std::string_view out) {
+        codec::appendChunkEntry(body, prev, inv, head, tail, in, out);
+        prev = inv;
+        ++count;
+    };
+    while (r.next(e)) {
+        if (!placed && e.invocation >= call.key.invocation) {
+            put(call.key.invocation, call.recordHead, call.recordTail, call.inputHashes, call.resultHashes);
+            placed = true;
+            if (e.invocation == call.key.invocation) continue;  // replaced
+        }
+        put(e.invocation, e.record, {}, e.inputHashes, e.resultHashes);
+    }
+    if (!placed) put(call.key.invocation, call.recordHead, call.recordTail, call.inputHashes, call.resultHashes);
+    putChunk(call.key.function, first, count, prev, body);
+}
+
+bool ChunkWriter::complete(const format::CallKey& key, std::string_view outcome, Payload* results, size_t nResults) {
+    flushTail();
+    tail_.loaded = false;
+    uint64_t first = 0;
+    std::string_view chunk;
+    if (!findChunk(key, first, chunk)) return false;
+    codec::ChunkReader r(chunk, first);
+    codec::ChunkEntry e;
+    while (r.next(e)) {
+        if (e.invocation < key.invocation) continue;
+        if (e.invocation > key.invocation) return false;
+        CallView v;
+        try {
+            parseCallRecord(e.record, key, format::kFormatVersion, v);
+        } catch (const DecodeError&) {
+            return false;  // a malformed entry stays as stored
+        }
+        if (v.outcome != format::Outcome::Pending) return false;  // keep the first outcome
+        // Copies: the chunk is rewritten below, in the same transaction.
+        const std::string record(e.record.substr(0, e.record.size() - 1));
+        const std::string inputs(e.inputHashes);
+        std::string resultHashes;
+        storeResults(results, nResults, inputs, resultHashes);
+        CallToStore c{key, record, outcome, inputs, resultHashes};
+        insertLate(c);
+        return true;
+    }
+    return false;
+}
+
+void ChunkWriter::storeRaw(const codec::Hash& h, std::string_view raw) {
+    bool existed = false;
+    if (compression_ == Compression::Zstd && raw.size() >= kCompressMinBytes) {
+        std::string_view have;
+        if (env_.payloads.get(*txn_, h.view(), have)) return;
+        if (codec::compressPayload(raw, level_, compressed_)) {
+            const codec::PayloadHeader head(codec::PayloadCodec::Zstd, raw.size());
+            char* out = reserve(*txn_, env_.payloads, h.view(), head.size + compressed_.size(), MDB_NOOVERWRITE, existed);
+            if (existed) return;
+            std::memcpy(out, head.bytes, head.size);
+            std::memcpy(out + head.size, compressed_.data(), compressed_.size());
+            ++payloadsStored_;
+            payloadBytes_ += head.size + compressed_.size();
+            return;
+        }
+    }
+    const codec::PayloadHeader head(codec::PayloadCodec::Raw, raw.size());
+    // The one copy of the bytes into the database: straight into the page
+    // LMDB reserved (then the kernel's, when LMDB writes the page).
+    char* out = reserve(*txn_, env_.payloads, h.view(), head.size + raw.size(), MDB_NOOVERWRITE, existed);
+    if (existed) return;
+    std::memcpy(out, head.bytes, head.size);
+    if (!raw.empty()) std::memcpy(out + head.size, raw.data(), raw.size());
+    ++payloadsStored_;
+    payloadBytes_ += head.size + raw.size();
+}
+
+codec::Hash ChunkWriter::storePayload(std::string_view raw) {
+    const codec::Hash h = codec::contentHash(raw.data(), raw.size());
+    storeRaw(h, raw);
+    return h;
+}
+
+void ChunkWriter::storeResults(Payload* results, size_t n, std::string_view inputHashes, std::string& out) {
+    for (size_t i = 0; i < n; ++i) {
+        const Payload& p = results[i];
+        const int32_t k = p.sameAsInput;
+        if (k >= 0 && size_t(k) < inputHashes.size() / codec::kHashSize) {
+            out.append(inputHashes.substr(size_t(k) * codec::kHashSize, codec::kHashSize));
+        } else {
+            out.append(storePayload(k >= 0 ? std::string_view() : p.view()).view());
+        }
+    }
+}
+
+void ChunkWriter::copyStoredPayload(std::string_view hash, std::string_view stored) {
+    bool existed = false;
+    char* out = reserve(*txn_, env_.payloads, hash, stored.size(), MDB_NOOVERWRITE, existed);
+    if (existed) return;
+    std::memcpy(out, stored.data(), stored.size());
+    ++payloadsStored_;
+    payloadBytes_ += stored.size();
+}
+
+}  // namespace callmonitor::store
