@@ -294,3 +294,21 @@ def test_GIVEN_the_recording_process_WHEN_it_reads_its_own_run_with_copy_false_T
     assert callmonitor.flush()
     assert db.get(record_block, -1, copy=False)[0][1][0] == 128.0
     assert held[0] == 0.0
+
+
+def test_GIVEN_v2_record_content_THEN_calls_expose_site_label_parent_traceback_and_exception_args(tmp_path):
+    # The capture side does not write these fields yet: a fixture writer does (see
+    # _write_record_content_fixture_for_tests in python/src/read/reader_bindings.cpp).
+    _core._write_record_content_fixture_for_tests(str(tmp_path / "run" / "main"))
+    with callmonitor.load(tmp_path / "run" / "main") as db:
+        outer = db.call("outer", 1)
+        assert (outer.site.file, outer.site.line, outer.site.function) == ("app.py", 12, "main")
+        assert outer.label == "test_solver" and outer.parent is None and outer.traceback is None
+        assert outer.result_recorded and outer.result == 2
+        raised = db.call("inner", 1)
+        assert raised.parent.function.full_name == "fixture.outer" and raised.parent.invocation == 1
+        assert raised.exception.type == "ValueError" and raised.exception.args == ("bad", 3)
+        assert raised.traceback.startswith("Traceback") and "ValueError: bad" in raised.traceback
+        assert raised.site is None and raised.label is None and not raised.result_recorded
+        skipped = db.call("inner", 2)
+        assert skipped.completed and not skipped.result_recorded and skipped.outcome == "result-skipped"

@@ -17,6 +17,8 @@
 #include "callmonitor/format.h"
 #include "callmonitor/records.h"
 #include "callmonitor/run.h"
+#include "callmonitor/value_writer.h"
+#include "callmonitor/writer.h"
 #include "read/py_decoder.h"
 
 namespace py = pybind11;
@@ -288,6 +290,76 @@ private:
     mutable std::map<const Database*, std::weak_ptr<const Snapshot>> pins_;
 };
 
+// For the Python tests of the v2 record content, until the capture side
+// writes it: a closed writer in `directory` with fixture.outer(1) (site
+// app.py:12 in main, label "test_solver", returned 2), fixture.inner(7)
+// inside it (parent outer #1, raised ValueError("bad", 3) with a traceback)
+// and fixture.inner(8) (returned, result not recorded).
+void writeRecordContentFixture(const std::string& directory) {
+    using callmonitor::ExtFields;
+    using callmonitor::ValueWriter;
+    callmonitor::WriterOptions options;
+    options.directory = directory;
+    WriterInfo info;
+    info.writerId = "main";
+    info.runId = "fixture:record-content";
+    callmonitor::Writer writer(options, info);
+    for (uint32_t id : {0u, 1u}) {
+        FunctionInfo f;
+        f.id = id;
+        f.module = "fixture";
+        f.qualname = f.name = id == 0 ? "outer" : "inner";
+        writer.submitFunction(f);
+    }
+    writer.submitSite(0, SiteInfo{0, "app.py", 12, "main"});
+    writer.submitLabel(0, "test_solver");
+    auto entry = [](int64_t arg, const ExtFields& ext) {
+        std::string out;
+        callmonitor::appendCallHeader(out, 100, 0, 0);
+        ValueWriter w(out);
+        w.beginTuple(2, false);
+        w.beginTuple(1, false);
+        w.integer(arg);
+        w.beginDict(0, false);
+        callmonitor::appendExt(out, ext);
+        callmonitor::appendPending(out);
+        return out;
+    };
+    ExtFields ext;
+    ext.addVarint(format::ExtTag::Site, 0);
+    ext.addVarint(format::ExtTag::Label, 0);
+    writer.submitEntry(format::CallKey{0, 1}, entry(1, ext));
+    std::string outcome;
+    callmonitor::appendReturned(outcome, 50);
+    ValueWriter(outcome).integer(2);
+    callmonitor::appendEmptyExt(outcome);
+    writer.submitOutcome(format::CallKey{0, 1}, outcome);
+
+    ext.clear();
+    ext.addParent(format::CallKey{0, 1});
+    writer.submitEntry(format::CallKey{1, 1}, entry(7, ext));
+    outcome.clear();
+    callmonitor::appendRaised(outcome, 20, "ValueError", "('bad', 3)");
+    std::string args;
+    ValueWriter a(args);
+    a.beginTuple(2, false);
+    a.str("bad");
+    a.integer(3);
+    ext.clear();
+    ext.addBytes(format::ExtTag::Traceback, "Traceback (most recent call last):\n  File \"app.py\", line 3\nValueError: bad\n");
+    ext.addBytes(format::ExtTag::ExceptionArgs, args);
+    callmonitor::appendExt(outcome, ext);
+    writer.submitOutcome(format::CallKey{1, 1}, outcome);
+
+    ext.clear();
+    writer.submitEntry(format::CallKey{1, 2}, entry(8, ext));
+    outcome.clear();
+    callmonitor::appendNotRecorded(outcome, 10);
+    callmonitor::appendEmptyExt(outcome);
+    writer.submitOutcome(format::CallKey{1, 2}, outcome);
+    writer.close();
+}
+
 Parameter::Kind kindOf(const Parameter& p) {
     return p.kind <= Parameter::VarKeyword ? Parameter::Kind(p.kind) : Parameter::PositionalOrKeyword;
 }
@@ -477,6 +549,7 @@ void bindReader(pybind11::module_& m) {
         return out;
     }, arg("path"), "[(environment directory, run name)] under a path, as the run reader finds them.");
     m.def("newest_run", &newestRun, arg("folder"), "The newest run directory in a folder.");
+    m.def("_write_record_content_fixture_for_tests", &writeRecordContentFixture, arg("directory"));
 }
 
 }  // namespace callmonitor::py
