@@ -215,6 +215,9 @@ public:
         return out;
     }
     std::vector<std::string> labels(size_t w) const { return writer(w).database->labels(); }
+    uint32_t formatVersion(size_t w) const { return writer(w).database->formatVersion(); }
+    // The sources of `w`'s environment as its meta["sources"] holds them (empty unless a merge).
+    std::vector<SourceInfo> environmentSources(size_t w) const { return writer(w).database->sources(); }
 
 private:
     // The record of `key` copied out of a short snapshot, parsed again over the copy.
@@ -532,6 +535,8 @@ void bindReader(pybind11::module_& m) {
         .def("callers", &RunReader::callers, arg("writer"))
         .def("sites", &RunReader::sites, arg("writer"))
         .def("labels", &RunReader::labels, arg("writer"))
+        .def("format_version", &RunReader::formatVersion, arg("writer"))
+        .def("environment_sources", &RunReader::environmentSources, arg("writer"))
         .def("stats", &RunReader::stats, arg("writer"))
         .def("sizes", &RunReader::sizes)
         .def("last_invocation", &RunReader::lastInvocation, arg("writer"), arg("fid"))
