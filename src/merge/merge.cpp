@@ -291,8 +291,15 @@ MergeResult mergeWriters(const std::string& out, const std::vector<MergeInput>& 
             throw StoreError("cannot move the merge into " + out + ": " + std::strerror(errno));
         }
     } catch (const fs::filesystem_error& e) {
+        const std::string hint = store::fullDiskHint(tmp);
         fs::remove_all(tmp, ec);
-        throw StoreError(std::string("merge into ") + out + " failed: " + e.what());
+        throw StoreError(std::string("merge into ") + out + " failed: " + e.what() + hint);
+    } catch (const StoreError& e) {
+        const std::string hint = store::fullDiskHint(tmp);
+        fs::remove_all(tmp, ec);
+        if (hint.empty()) throw;
+        throw StoreError(std::string("merge into ") + out + " failed: " + e.what() + hint +
+                         "; free space or merge elsewhere (nothing was written)");
     } catch (...) {
         fs::remove_all(tmp, ec);
         throw;

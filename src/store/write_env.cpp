@@ -1,5 +1,7 @@
 #include "store/write_env.h"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 
 #include "callmonitor/format.h"
@@ -26,6 +28,13 @@ std::unique_ptr<SharedEnv> openForWriting(const std::string& dir, uint64_t mapSi
     e->callers = lmdb::Dbi::open(txn, format::kCallersDb, MDB_CREATE);
     txn.commit();
     return e;
+}
+
+std::string fullDiskHint(const std::string& path) {
+    struct statvfs fs {};
+    if (statvfs(path.c_str(), &fs) == 0 && fs.f_bavail * fs.f_frsize < (uint64_t(1) << 20))
+        return "; the file system holding it is full";
+    return "";
 }
 
 }  // namespace callmonitor::store

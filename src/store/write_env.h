@@ -15,4 +15,9 @@ namespace callmonitor::store {
 // the named databases of format.h. Throws StoreError.
 std::unique_ptr<SharedEnv> openForWriting(const std::string& dir, uint64_t mapSize);
 
+// "; the file system holding it is full" when the file system of `path` has
+// (almost) no room left, else "": LMDB reports a short write on a full disk
+// as EIO, so a failure message says what it most likely was.
+std::string fullDiskHint(const std::string& path);
+
 }  // namespace callmonitor::store

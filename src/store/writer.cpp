@@ -350,13 +350,7 @@ struct Writer::Impl {
         }
     }
 
-    // LMDB reports a short write on a full disk as EIO: say what it most likely was.
-    std::string fullDiskHint() const {
-        struct statvfs fs {};
-        if (statvfs(options.directory.c_str(), &fs) == 0 && fs.f_bavail * fs.f_frsize < (uint64_t(1) << 20))
-            return "; the file system holding it is full";
-        return "";
-    }
+    std::string fullDiskHint() const { return store::fullDiskHint(options.directory); }
 
     static constexpr std::chrono::milliseconds kUrgentPoll{50};
 

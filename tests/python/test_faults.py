@@ -175,8 +175,9 @@ def test_sigkill_at_random_points_leaves_a_gap_free_prefix_with_every_flushed_ca
         assert proc.returncode == -signal.SIGKILL, f"{context}: exit code {proc.returncode}\n{err}"
         assert "Traceback" not in err and not _warnings(err), f"{context}\n{err}"
         run_dir = where / "call-monitor"
-        if not (run_dir / "main" / "data.mdb").exists():
-            continue   # killed before the first call opened the writer: nothing to check
+        data = run_dir / "main" / "data.mdb"
+        if not data.exists() or data.stat().st_size == 0:
+            continue   # killed before the writer's first commit: nothing to check
         try:
             check_gap_free(run_dir, lambda fn, n: n, _flushed_counts(out))
         except Exception as e:
@@ -421,3 +422,47 @@ def test_database_copied_while_being_written(tmp_path, run_recorder, how):
             assert how == "plain copy" and outcome == "CorruptError", f"{how} {k}: " + describe(checked)
             assert "copied" in rest or "copy" in rest, f"{how} {k}: " + describe(checked)
     print(f"{how}: ", {o: outcomes.count(o) for o in set(outcomes)})
+
+
+# -- merge onto a full disk -------------------------------------------------------------------
+
+RECORDS_ARRAYS = '''
+import numpy as np
+import callmonitor
+from callmonitor import intercept
+
+@intercept
+def f(a):
+    return float(a.sum())
+
+rng = np.random.default_rng(5)
+for i in range(300):
+    f(rng.random(3000))   # 24 KB of distinct bytes each: ~7 MB, more than the disk holds
+'''
+
+
+@pytest.mark.parametrize("via", ["cli", "python"])
+def test_merge_onto_a_full_disk_is_a_store_error_that_says_so_and_leaves_nothing(tmp_path, via):
+    # GIVEN a run of ~7 MB and a 2 MiB tmpfs, WHEN it is merged onto the tmpfs (through the
+    # CLI, or callmonitor.cli.merge from Python), THEN a clear error that says the file system
+    # is full (no SIGBUS: exit code 1, not 135), and no OUT or OUT.partial-<pid> is left.
+    script = tmp_path / "rec.py"
+    script.write_text(RECORDS_ARRAYS)
+    subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=subprocess_env(), check=True, timeout=120)
+    with _tmpfs(tmp_path / "disk", "2m") as disk:
+        out = disk / "merged"
+        if via == "cli":
+            proc = subprocess.run([sys.executable, "-m", "callmonitor", "merge", str(out), str(tmp_path / "call-monitor")],
+                                  env=subprocess_env(), capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 1, describe(proc)
+            assert "full" in proc.stderr and "Traceback" not in proc.stderr, describe(proc)
+        else:
+            code = ("import sys, callmonitor.cli.merge as m\n"
+                    "try:\n    m.merge(sys.argv[1], [sys.argv[2]])\n"
+                    "except callmonitor.StoreError as e:\n    print('StoreError', e)\n")
+            proc = subprocess.run([sys.executable, "-c", "import callmonitor\n" + code, str(out),
+                                   str(tmp_path / "call-monitor")],
+                                  env=subprocess_env(), capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 0 and proc.stdout.startswith("StoreError") and "full" in proc.stdout, \
+                describe(proc)
+        assert list(disk.iterdir()) == [], f"left behind: {list(disk.iterdir())}"
