@@ -3,7 +3,7 @@ import pickle
 import threading
 
 from . import _core
-from .capture import describe, session
+from .capture import describe, raised, session
 from .handlers import REGISTRY
 from .read.values import Unrestorable
 
@@ -21,4 +21,5 @@ def install():
         "pickle_dumps": pickle.dumps,
         "pickle_loads": pickle.loads,
         "warn": session.warn,
+        "format_traceback": raised.format_traceback,
     })

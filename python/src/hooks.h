@@ -18,6 +18,7 @@ struct Hooks {
     PyObject* pickleDumps = nullptr;      // pickle.dumps
     PyObject* pickleLoads = nullptr;      // pickle.loads
     PyObject* warn = nullptr;             // (message) -> None, prints "callmonitor: warning: ..."
+    PyObject* formatTraceback = nullptr;  // (exception) -> str (see callmonitor/capture/raised.py)
 
     static Hooks& get();
 };

@@ -22,6 +22,7 @@
 #include "read/py_decoder.h"
 #include "read/reader_bindings.h"
 #include "capture/py_encoder.h"
+#include "capture/record_probe.h"
 #include "capture/recorder.h"
 
 namespace py = pybind11;
@@ -136,6 +137,7 @@ PYBIND11_MODULE(_core, m) {
         take("pickle_dumps", hooks.pickleDumps);
         take("pickle_loads", hooks.pickleLoads);
         take("warn", hooks.warn);
+        take("format_traceback", hooks.formatTraceback);
         cpy::HandlerTable::instance().setLookup(hooks.registryLookup);
     });
     m.def("_registry_changed", [] { cpy::HandlerTable::instance().clear(); },
@@ -202,4 +204,5 @@ PYBIND11_MODULE(_core, m) {
        "Merges writer environments [(directory, run name)] into a new environment `out`.");
 
     cpy::bindReader(m);
+    cpy::bindRecordProbe(m);
 }

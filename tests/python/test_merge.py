@@ -121,7 +121,8 @@ def test_merge_from_python_returns_the_counts(tmp_path, run_recorder):
     first, second = record_two_runs(tmp_path, run_recorder)
     from callmonitor.cli.merge import merge
     result = merge(tmp_path / "out", [first, second])
-    assert result["writers"] == 4 and result["calls"] == 6 and result["blobs"] == 2
+    # payloads: the two 1200-byte arguments and their (float64) results
+    assert result["writers"] == 4 and result["calls"] == 6 and result["blobs"] == 4
     with callmonitor.load(tmp_path / "out") as db:
         assert np.array_equal(db.get("kernel", 1, writer="call-monitor/main")[0][0],
                               np.arange(12.0).reshape(3, 4) + 1)

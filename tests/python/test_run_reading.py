@@ -312,3 +312,28 @@ def test_GIVEN_v2_record_content_THEN_calls_expose_site_label_parent_traceback_a
         assert raised.site is None and raised.label is None and not raised.result_recorded
         skipped = db.call("inner", 2)
         assert skipped.completed and not skipped.result_recorded and skipped.outcome == "result-skipped"
+
+
+def test_GIVEN_a_real_recording_THEN_site_label_traceback_and_exception_args_read_back(tmp_path, run_recorder):
+    check(run_recorder('''
+        import callmonitor
+        callmonitor.configure(label="nightly")
+        @callmonitor.intercept
+        def parse(x):
+            if x < 0:
+                raise ValueError("negative", x)
+            return x
+        def main():
+            parse(1)
+            try:
+                parse(-2)
+            except ValueError:
+                pass
+        main()
+    ''', tmp_path))
+    with callmonitor.load(tmp_path / "call-monitor") as db:
+        ok, bad = db.calls("parse")
+    assert ok.site.function == "main" and ok.site.file.endswith(".py") and ok.site.line > 0
+    assert ok.label == bad.label == "nightly"
+    assert ok.traceback is None and ok.exception is None and ok.result_recorded
+    assert bad.exception.args == ("negative", -2) and "ValueError" in bad.traceback

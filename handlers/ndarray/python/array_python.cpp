@@ -174,7 +174,7 @@ bool isNumericScalar(PyObject* obj) {
     return ok;
 }
 
-bool writeArray(ValueWriter& w, PyObject* obj, bool memo, std::vector<Payload>* blobs) {
+bool writeArray(ValueWriter& w, PyObject* obj, bool memo, const PayloadTarget& payloads) {
     auto* a = reinterpret_cast<PyArrayObject*>(obj);
     const std::string* name = dtypeName(PyArray_DESCR(a));
     if (!name) {
@@ -190,25 +190,20 @@ bool writeArray(ValueWriter& w, PyObject* obj, bool memo, std::vector<Payload>* 
     bool c = PyArray_IS_C_CONTIGUOUS(a), f = PyArray_IS_F_CONTIGUOUS(a);
     h.order = (!c && f) ? 'F' : 'C';
     const void* src = (c || f) ? PyArray_DATA(a) : nullptr;
-    if (nbytes <= kInlineArrayBytes || blobs == nullptr) {
+    if (nbytes <= kInlineArrayBytes || payloads.payloads == nullptr) {
         uint8_t* dst = w.arrayInlineReserve(h, nbytes, memo);
         if (src) { if (nbytes) std::memcpy(dst, src, nbytes); }
         else copyToCOrder(a, dst);
         return true;
     }
-    // A payload slot: its index in the call's payload vector.
-    const uint32_t slot = static_cast<uint32_t>(blobs->size());
-    Payload b;
-    b.size = nbytes;
-    b.data.reset(new (std::nothrow) uint8_t[nbytes]);
-    if (!b.data) {
-        PyErr_NoMemory();
-        return false;
+    uint8_t* fill;
+    int64_t slot = addPayload(payloads, obj, src, nbytes, &fill);
+    if (slot < 0) return false;
+    if (fill) {
+        if (src) std::memcpy(fill, src, nbytes);
+        else copyToCOrder(a, fill);
     }
-    if (src) std::memcpy(b.data.get(), src, nbytes);
-    else copyToCOrder(a, b.data.get());
-    w.arrayBlob(h, slot, nbytes, memo);
-    blobs->push_back(std::move(b));
+    w.arrayBlob(h, static_cast<uint32_t>(slot), nbytes, memo);
     return true;
 }
 

@@ -12,12 +12,12 @@
 
 #include "callmonitor/value_parser.h"
 #include "callmonitor/value_writer.h"
-#include "callmonitor/writer.h"
+#include "capture/payload_slots.h"
 
 namespace callmonitor::py {
 
 // Arrays at most this many bytes are stored inline in the call record.
-inline constexpr size_t kInlineArrayBytes = 512;
+inline constexpr size_t kInlineArrayBytes = kInlineValueBytes;
 
 // True once numpy is imported by the program and its C API is loaded.
 bool numpyReady();
@@ -29,9 +29,10 @@ bool isPlainArray(PyObject* obj);
 // A numpy scalar of a numeric, bool, datetime or timedelta dtype.
 bool isNumericScalar(PyObject* obj);
 
-// Writes an Array value (inline, or into `blobs` when large and blobs is not
-// null). Returns false with a Python error set on failure.
-bool writeArray(ValueWriter& w, PyObject* array, bool memo, std::vector<Payload>* blobs);
+// Writes an Array value: inline, or, when large and `payloads` takes them, as
+// a payload slot (a copy, or a reference to the input slot it repeats).
+// Returns false with a Python error set on failure.
+bool writeArray(ValueWriter& w, PyObject* array, bool memo, const PayloadTarget& payloads);
 bool writeScalar(ValueWriter& w, PyObject* scalar);
 
 // New references, or nullptr with a Python error set. `bytes` holds the

@@ -64,6 +64,7 @@ def open_session():
         "durability": CONFIG.durability,
         "capture_result": CONFIG.result,
         "strict": CONFIG.strict,
+        "label": CONFIG.session_label(),
     }
 
 

@@ -15,16 +15,20 @@ class _Config:
     result: bool = True                # record return values
     strict: bool = False               # raise on values that cannot be captured
     writer_id: str = None              # set by Settings().enable_multi_threading
+    label: str = None                  # a label for every call of the session
 
     def base_output(self):
         return self.output or os.environ.get("CALLMONITOR_DIR") or "call-monitor"
+
+    def session_label(self):
+        return self.label if self.label is not None else os.environ.get("CALLMONITOR_LABEL", "")
 
 
 CONFIG = _Config()
 
 
 def configure(output=None, *, map_size=None, buffer_bytes=None, flush_interval=None,
-              durability=None, result=None, strict=None):
+              durability=None, result=None, strict=None, label=None):
     """Set how and where calls are recorded. Takes effect for the next run
     directory: call it before the first recorded call (or after ``close()``).
 
@@ -36,6 +40,8 @@ def configure(output=None, *, map_size=None, buffer_bytes=None, flush_interval=N
     durability:     "batch" (default) or "sync" (each call committed before it runs).
     result:         record return values (default True).
     strict:         raise TypeError for values that cannot be captured (for tests).
+    label:          a text stored with every call of the run (e.g. the experiment's
+                    name); $CALLMONITOR_LABEL by default, "" (none) to clear it.
     """
     if output is not None:
         CONFIG.output = os.fspath(output)
@@ -61,6 +67,10 @@ def configure(output=None, *, map_size=None, buffer_bytes=None, flush_interval=N
         CONFIG.result = bool(result)
     if strict is not None:
         CONFIG.strict = bool(strict)
+    if label is not None:
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a str, got {type(label).__name__}")
+        CONFIG.label = label
 
 
 class Settings:

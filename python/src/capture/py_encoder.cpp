@@ -112,6 +112,15 @@ std::string errorText() {
 inline bool writeImmediate(ValueWriter& w, PyObject* obj) {
     PyTypeObject* t = Py_TYPE(obj);
     if (t == &PyLong_Type) {
+#if PY_VERSION_HEX < 0x030C0000
+        // One digit (|v| < 2**30), the common case: read it without a call.
+        Py_ssize_t size = Py_SIZE(obj);
+        if (size >= -1 && size <= 1) {
+            int64_t digit = static_cast<int64_t>(reinterpret_cast<PyLongObject*>(obj)->ob_digit[0]);
+            w.integer(size * digit);
+            return true;
+        }
+#endif
         int overflow = 0;
         long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
         if (overflow) return false;
@@ -125,6 +134,7 @@ inline bool writeImmediate(ValueWriter& w, PyObject* obj) {
             PyErr_Clear();  // lone surrogates: the general path passes them through
             return false;
         }
+        if (static_cast<size_t>(n) > kInlineValueBytes) return false;  // maybe a payload
         w.str(std::string_view(c, static_cast<size_t>(n)));
         return true;
     }
@@ -132,6 +142,7 @@ inline bool writeImmediate(ValueWriter& w, PyObject* obj) {
     if (t == &PyFloat_Type) { w.real(PyFloat_AS_DOUBLE(obj)); return true; }
     if (t == &PyBool_Type) { w.boolean(obj == Py_True); return true; }
     if (t == &PyBytes_Type) {
+        if (static_cast<size_t>(PyBytes_GET_SIZE(obj)) > kInlineValueBytes) return false;  // maybe a payload
         w.bytes(std::string_view(PyBytes_AS_STRING(obj), static_cast<size_t>(PyBytes_GET_SIZE(obj))));
         return true;
     }
@@ -143,7 +154,61 @@ inline bool writeImmediate(ValueWriter& w, PyObject* obj) {
     return false;
 }
 
+// A str/bytes/bytearray of more than kInlineValueBytes as a payload slot,
+// when this section takes payloads. Returns false when it is to be inline.
+bool writePayloadBytes(ValueWriter& w, PyObject* obj, Tag kind, std::string_view bytes, bool memo,
+                       const EncodeOptions& opt) {
+    if (!opt.payloads.payloads || bytes.size() <= kInlineValueBytes) return false;
+    uint8_t* fill;
+    int64_t slot = addPayload(opt.payloads, obj, bytes.data(), bytes.size(), &fill);
+    if (slot < 0) {
+        PyErr_Clear();  // no memory for the copy: inline, which needs as much (and may fail in turn)
+        return false;
+    }
+    if (fill) std::memcpy(fill, bytes.data(), bytes.size());
+    w.payloadBytes(kind, static_cast<uint32_t>(slot), bytes.size(), memo);
+    return true;
+}
+
 }  // namespace
+
+bool PyEncoder::writeFlat(ValueWriter& w, PyObject* obj, Py_ssize_t heldRefs) {
+    PyTypeObject* t = Py_TYPE(obj);
+    bool list = t == &PyList_Type;
+    if (!list && t != &PyTuple_Type && t != &PyDict_Type) return false;
+    Py_ssize_t n = list ? PyList_GET_SIZE(obj) : t == &PyTuple_Type ? PyTuple_GET_SIZE(obj) : PyDict_GET_SIZE(obj);
+    if (n > kFlatItems) return false;
+    // Shared: it takes a memo index (or is a Backref), exactly as encodeItem does.
+    bool memo = Py_REFCNT(obj) > heldRefs;
+    if (memo) {
+        int64_t seen = memoFind(obj);
+        if (seen >= 0) {
+            w.backref(static_cast<uint64_t>(seen));
+            return true;
+        }
+    }
+    std::string& out = w.buffer();
+    size_t mark = out.size();
+    bool ok = true;
+    if (t == &PyDict_Type) {
+        w.beginDict(static_cast<uint64_t>(n), memo);
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (ok && PyDict_Next(obj, &pos, &k, &v)) ok = writeImmediate(w, k) && writeImmediate(w, v);
+    } else {
+        PyObject** items = list ? reinterpret_cast<PyListObject*>(obj)->ob_item
+                                : reinterpret_cast<PyTupleObject*>(obj)->ob_item;
+        if (list) w.beginList(static_cast<uint64_t>(n), memo);
+        else w.beginTuple(static_cast<uint64_t>(n), memo);
+        for (Py_ssize_t i = 0; ok && i < n; ++i) ok = writeImmediate(w, items[i]);
+    }
+    if (!ok) {
+        out.resize(mark);  // an item needs the general path: nothing written
+        return false;
+    }
+    if (memo) memoAdd(obj);  // its memo index is the next one: no memo item was written inside
+    return true;
+}
 
 void PyEncoder::push(PyObject* obj, Target target) {
     Py_INCREF(obj);
@@ -158,7 +223,7 @@ void PyEncoder::emitSequence(ValueWriter& w) {
             w.beginDict(item.n, false);
             continue;
         }
-        if (writeImmediate(w, item.obj)) continue;
+        if (writeImmediate(w, item.obj) || writeFlat(w, item.obj, 1)) continue;
         // Items from here on may run Python code: hold them, in reverse.
         for (size_t j = n; j-- > i;) {
             Work rest = seq_[j];
@@ -215,7 +280,10 @@ void PyEncoder::reset() {
 }
 
 bool PyEncoder::encode(ValueWriter& w, PyObject* obj, const EncodeOptions& opt, EncodeCounts& counts) {
-    if (writeImmediate(w, obj)) return true;
+    if (writeImmediate(w, obj) || writeFlat(w, obj, 1)) {
+        reset();
+        return true;
+    }
     push(obj);
     return run(w, opt, counts);
 }
@@ -229,19 +297,22 @@ bool PyEncoder::encodeInputs(ValueWriter& w, PyObject* const* args, size_t nargs
     // pairs. Immediates are written on the spot (the common case); from the
     // first value that needs more, the rest goes through the work stack.
     size_t i = 0;
-    while (i < nargs && writeImmediate(w, args[i])) ++i;
+    while (i < nargs && (writeImmediate(w, args[i]) || writeFlat(w, args[i], 1))) ++i;
     size_t k = 0;
     if (i == nargs) {
         w.beginDict(nkw, false);
         for (; k < nkw; ++k) {
             size_t mark = w.buffer().size();
             if (writeImmediate(w, PyTuple_GET_ITEM(kwnames, static_cast<Py_ssize_t>(k))) &&
-                writeImmediate(w, args[nargs + k]))
+                (writeImmediate(w, args[nargs + k]) || writeFlat(w, args[nargs + k], 1)))
                 continue;
             w.buffer().resize(mark);  // this pair goes through the work stack, key first
             break;
         }
-        if (k == nkw) return true;
+        if (k == nkw) {
+            reset();  // drops what writeFlat memoised
+            return true;
+        }
     }
     seq_.clear();
     if (i < nargs) {
@@ -296,8 +367,13 @@ bool PyEncoder::encodeItem(ValueWriter& w, const Work& item, const EncodeOptions
         PyObject* holder = nullptr;
         std::string_view s;
         if (!utf8(obj, s, &holder)) return opaque(w, obj, "string encoding failed", opt, counts);
-        w.str(s);
+        if (!writePayloadBytes(w, obj, Tag::Str, s, false, opt)) w.str(s);
         Py_XDECREF(holder);
+        return true;
+    }
+    if (t == &PyBytes_Type) {  // larger than inline
+        std::string_view b(PyBytes_AS_STRING(obj), static_cast<size_t>(PyBytes_GET_SIZE(obj)));
+        if (!writePayloadBytes(w, obj, Tag::Bytes, b, false, opt)) w.bytes(b);
         return true;
     }
 
@@ -310,8 +386,8 @@ bool PyEncoder::encodeItem(ValueWriter& w, const Work& item, const EncodeOptions
     if (writeBackrefOrMemo(w, obj, memo)) return true;
 
     if (t == &PyByteArray_Type) {
-        w.byteArray(std::string_view(PyByteArray_AS_STRING(obj), static_cast<size_t>(PyByteArray_GET_SIZE(obj))),
-                    memo);
+        std::string_view b(PyByteArray_AS_STRING(obj), static_cast<size_t>(PyByteArray_GET_SIZE(obj)));
+        if (!writePayloadBytes(w, obj, Tag::ByteArray, b, memo, opt)) w.byteArray(b, memo);
         return true;
     }
     // Items are written directly while they are immediates; from the first
@@ -390,7 +466,7 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, const Target& target,
     if (nativeArray && isPlainArray(obj)) {
         bool memo;
         if (writeBackrefOrMemo(w, obj, memo)) return true;
-        if (writeArray(w, obj, memo, opt.blobs)) return true;
+        if (writeArray(w, obj, memo, opt.payloads)) return true;
         std::string why = "array capture failed: " + errorText();
         return opaque(w, obj, why.c_str(), opt, counts);
     }

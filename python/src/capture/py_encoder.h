@@ -14,13 +14,15 @@
 #include <vector>
 
 #include "callmonitor/value_writer.h"
-#include "callmonitor/writer.h"
+#include "capture/payload_slots.h"
 
 namespace callmonitor::py {
 
 struct EncodeOptions {
     bool strict = false;
-    std::vector<Payload>* blobs = nullptr;   // payload slots: where large arrays go; null: inline
+    // Where the bytes of large arrays, str and bytes go (this section's
+    // payload slots); no payloads vector: inline.
+    PayloadTarget payloads;
     // For 0.3-style handlers' files: <writerDir>/handlers/<functionDir>/<invocation>/
     const std::string* writerDir = nullptr;
     const std::string* functionDir = nullptr;
@@ -68,6 +70,13 @@ private:
     // A registered handler raised: counted, logged once by the caller, stored as Opaque.
     bool handlerFailed(ValueWriter& w, PyObject* obj, const std::string& handler, const EncodeOptions& opt,
                        EncodeCounts& counts);
+    // Lists, tuples and dicts of at most kFlatItems immediates (`[3]`,
+    // `{"a": 1}`), written in one go without the work stack; a shared one
+    // (refcount above `heldRefs`, the references its holder accounts for)
+    // takes its memo index or becomes a Backref as in encodeItem. Returns
+    // false, having written nothing, for anything else.
+    static constexpr Py_ssize_t kFlatItems = 16;
+    bool writeFlat(ValueWriter& w, PyObject* obj, Py_ssize_t heldRefs);
     void push(PyObject* obj, Target target);
     void push(PyObject* obj) { push(obj, Target{-1, nullptr}); }
     // Memo: returns the index of an object seen before, or -1.

@@ -1,14 +1,18 @@
 #include "capture/recorder.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <thread>
 
+#include "callmonitor/call_record.h"
 #include "callmonitor/errors.h"
 #include "hooks.h"
 
@@ -34,6 +38,21 @@ template <class T> void readInt(PyObject* d, const char* key, T& out) {
     } else if (v && PyBool_Check(v)) {
         out = static_cast<T>(v == Py_True);
     }
+}
+// UTF-8 of a str (surrogates replaced); other objects leave `out` as is.
+void readUtf8(PyObject* v, std::string& out) {
+    if (!v || !PyUnicode_Check(v)) return;
+    Py_ssize_t n;
+    if (const char* c = PyUnicode_AsUTF8AndSize(v, &n)) {
+        out.assign(c, static_cast<size_t>(n));
+        return;
+    }
+    PyErr_Clear();
+    if (PyObject* b = PyUnicode_AsEncodedString(v, "utf-8", "replace")) {
+        out.assign(PyBytes_AS_STRING(b), static_cast<size_t>(PyBytes_GET_SIZE(b)));
+        Py_DECREF(b);
+    }
+    PyErr_Clear();
 }
 void readBytes(PyObject* v, std::string& out) {
     if (v && PyBytes_Check(v)) out.assign(PyBytes_AS_STRING(v), static_cast<size_t>(PyBytes_GET_SIZE(v)));
@@ -66,6 +85,27 @@ void flushThenDie(int sig) {
     sigaction(sig, &dfl, nullptr);
     raise(sig);  // blocked while this handler runs: delivered (fatally) on return
     errno = savedErrno;
+}
+
+// Payload copies (8 MB arrays, say) are allocated on the caller's thread and
+// freed by the writer thread after the commit. With glibc's defaults the
+// freed top of the heap is soon trimmed back to the kernel, and the next copy
+// page-faults (and the kernel zeroes) every page again: a 2-3x slower
+// capture. So the first session fixes the mmap threshold at glibc's dynamic
+// maximum (32 MiB) and keeps up to the writer's buffer bound (at least
+// 64 MiB) of freed heap before trimming: the memory such a program holds
+// while recording anyway. Process-wide, once; not on other C libraries.
+void keepPayloadMemory(uint64_t bufferBytes) {
+#if defined(__GLIBC__)
+    static bool done = false;
+    if (done) return;
+    done = true;
+    const uint64_t keep = std::max<uint64_t>(bufferBytes, uint64_t(64) << 20);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, static_cast<int>(std::min<uint64_t>(keep, uint64_t(1) << 30)));
+#else
+    (void)bufferBytes;
+#endif
 }
 
 void installTerminationFlush() {
@@ -135,6 +175,8 @@ bool Recorder::open() {
     opts.syncEachCommit = settings_.sync;
     readInt(s, "capture_result", settings_.captureResult);
     readInt(s, "strict", settings_.strict);
+    label_.clear();
+    readStr(s, "label", label_);
     if (PyObject* argv = PyDict_GetItemString(s, "argv"); argv && PyList_Check(argv)) {
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(argv); ++i) {
             const char* a = PyUnicode_Check(PyList_GET_ITEM(argv, i)) ? PyUnicode_AsUTF8(PyList_GET_ITEM(argv, i)) : nullptr;
@@ -150,6 +192,7 @@ bool Recorder::open() {
     info.startedUnixNs = wall;
     info.clockOriginNs = clockOrigin_;
     writerDir_ = opts.directory;
+    keepPayloadMemory(opts.maxBufferBytes);
     try {
         writer_ = std::make_unique<Writer>(std::move(opts), info);
     } catch (const std::exception& e) {
@@ -157,6 +200,7 @@ bool Recorder::open() {
         broken_ = true;
         return false;
     }
+    if (!label_.empty()) writer_->submitLabel(0, label_);
     signalWriter.store(writer_.get());
     installTerminationFlush();
     return true;
@@ -245,29 +289,77 @@ uint32_t Recorder::threadIndex() {
     return index;
 }
 
-uint32_t Recorder::callerIndex() {
-    PyObject* g = PyEval_GetGlobals();  // the caller's frame: the wrapper has none of its own
-    if (!g) g = Py_None;  // called from C with no Python frame
-    if (g == lastGlobals_) return lastCaller_;
-    auto it = callers_.find(g);
-    uint32_t idx;
-    if (it != callers_.end()) {
-        idx = it->second;
-    } else {
-        std::string name = "<unknown>";
-        PyObject* n = PyDict_Check(g) ? PyDict_GetItemString(g, "__name__") : nullptr;
-        if (n && PyUnicode_Check(n) && PyUnicode_AsUTF8(n)) name = PyUnicode_AsUTF8(n);
-        PyErr_Clear();
-        idx = static_cast<uint32_t>(callers_.size());
-        Py_INCREF(g);
-        callers_.emplace(g, idx);
-        writer_->submitCaller(idx, name);
+Recorder::Caller Recorder::caller() {
+    CallerFrame frame;
+    if (__builtin_expect(!currentCallerFrame(frame), 0)) {  // called from C with no Python frame
+        if (!noFrameKnown_) {
+            noFrame_ = makeCaller(kNoSite, moduleIndex(Py_None));
+            noFrameKnown_ = true;
+        }
+        return noFrame_;
     }
-    lastGlobals_ = g;
-    lastCaller_ = idx;
-    return idx;
+    SiteKey key{frame.code, frame.location, frame.globals};
+    SiteCacheEntry& slot = siteCache_[SiteKeyHash()(key) % kSiteCacheSize];
+    if (__builtin_expect(slot.key == key, 1)) return slot.ids;
+    Caller ids = resolveCaller(frame);
+    slot.key = key;  // the map holds the references that keep the key's objects alive
+    slot.ids = ids;
+    return ids;
 }
 
+Recorder::Caller Recorder::resolveCaller(const CallerFrame& frame) {
+    SiteKey key{frame.code, frame.location, frame.globals};
+    auto it = sites_.find(key);
+    if (it != sites_.end()) return it->second;
+    Caller ids = makeCaller(nextSite_++, moduleIndex(frame.globals));
+    SiteInfo site;
+    site.id = ids.site;
+    auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
+    readUtf8(code->co_filename, site.file);
+#if PY_VERSION_HEX >= 0x030B0000
+    readUtf8(code->co_qualname, site.function);
+#else
+    readUtf8(code->co_name, site.function);
+#endif
+    int line = callerLine(frame);
+    site.line = line > 0 ? static_cast<uint32_t>(line) : 0;
+    PyErr_Clear();
+    Py_INCREF(frame.code);  // a freed code object's address must not alias a new one
+    sites_.emplace(key, ids);
+    writer_->submitSite(ids.site, site);
+    return ids;
+}
+
+Recorder::Caller Recorder::makeCaller(uint32_t site, uint32_t module) const {
+    Caller ids;
+    ids.site = site;
+    ids.module = module;
+    ExtFields ext;
+    if (site != kNoSite) ext.addVarint(format::ExtTag::Site, site);
+    if (!label_.empty()) ext.addVarint(format::ExtTag::Label, 0);
+    std::string tail;
+    appendExt(tail, ext);
+    appendPending(tail);
+    static_assert(sizeof(ids.tail) >= 1 + 2 * (1 + 1 + 5) + 1, "room for Site, Label and Pending");
+    ids.tailSize = static_cast<uint8_t>(tail.size());
+    std::memcpy(ids.tail, tail.data(), tail.size());
+    return ids;
+}
+
+uint32_t Recorder::moduleIndex(PyObject* g) {
+    if (!g) g = Py_None;
+    auto it = callers_.find(g);
+    if (it != callers_.end()) return it->second;
+    std::string name = "<unknown>";
+    PyObject* n = PyDict_Check(g) ? PyDict_GetItemString(g, "__name__") : nullptr;
+    if (n && PyUnicode_Check(n) && PyUnicode_AsUTF8(n)) name = PyUnicode_AsUTF8(n);
+    PyErr_Clear();
+    uint32_t idx = static_cast<uint32_t>(callers_.size());
+    Py_INCREF(g);
+    callers_.emplace(g, idx);
+    writer_->submitCaller(idx, name);
+    return idx;
+}
 
 void Recorder::captureError(const char* what) {
     PyErr_Clear();
@@ -303,7 +395,11 @@ void Recorder::resetTables() {
     nextThread_ = 0;
     for (auto& [g, idx] : callers_) Py_DECREF(g);
     callers_.clear();
-    lastGlobals_ = nullptr;
+    for (auto& [k, ids] : sites_) Py_DECREF(k.code);
+    sites_.clear();
+    nextSite_ = 0;
+    for (SiteCacheEntry& e : siteCache_) e = SiteCacheEntry{};
+    noFrameKnown_ = false;
 }
 
 void Recorder::close() {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "capture/call_clock.h"
+#include "capture/caller_frame.h"
 #include "callmonitor/writer.h"
 
 namespace callmonitor::py {
@@ -41,6 +42,8 @@ public:
         if (writer_ && writer_->failed()) writer_->countDropped();
     }
     uint64_t epoch() const { return epoch_; }
+    // A session is open and its writer has not failed (the hot path's check).
+    bool live() const { return writer_ && !writer_->failed(); }
     const SessionSettings& settings() const { return settings_; }
     Writer& writer() { return *writer_; }
     const std::string& writerDir() const { return writerDir_; }
@@ -51,7 +54,20 @@ public:
     uint64_t nextInvocation(uint32_t fid) { return ++counters_[fid]; }
     const std::string& functionDirName(uint32_t fid) const { return dirNames_[fid]; }
     uint32_t threadIndex();
-    uint32_t callerIndex();
+    // Who called: the calling code location (site, registered once per
+    // location through Writer::submitSite) and the caller's module (once per
+    // globals dict, submitCaller). Cached per (code object, instruction), so
+    // a call pays a few compares.
+    static constexpr uint32_t kNoSite = ~uint32_t(0);  // no Python frame: the record has no Site field
+    struct Caller {
+        uint32_t site = kNoSite;
+        uint32_t module = 0;
+        // The end of every entry record from this caller, encoded once: the
+        // entry ext area (Site, Label) and the Pending byte.
+        uint8_t tailSize = 0;
+        char tail[16] = {0};
+    };
+    Caller caller();
     uint64_t nowNs() { return clock_.nowNs(); }
 
     // Records a capture error: logged once, counted.
@@ -92,9 +108,38 @@ private:
     std::vector<uint64_t> counters_;
     std::vector<std::string> dirNames_;
     uint32_t nextThread_ = 0;
+    uint32_t moduleIndex(PyObject* globals);
+    Caller resolveCaller(const CallerFrame& frame);
+    // The ids and entry tail of a caller: `site` may be kNoSite.
+    Caller makeCaller(uint32_t site, uint32_t module) const;
+    std::string label_;           // the session's label ("": none); label id 0
+    Caller noFrame_;              // a call with no Python frame (valid when noFrameKnown_)
+    bool noFrameKnown_ = false;
     std::unordered_map<PyObject*, uint32_t> callers_;   // globals dict (strong ref) -> index
-    PyObject* lastGlobals_ = nullptr;
-    uint32_t lastCaller_ = 0;
+    // Sites: (code object (strong ref), location, globals) -> ids, and a
+    // direct-mapped cache of the same in front of the map.
+    struct SiteKey {
+        PyObject* code;
+        int location;
+        PyObject* globals;
+        bool operator==(const SiteKey& o) const {
+            return code == o.code && location == o.location && globals == o.globals;
+        }
+    };
+    struct SiteKeyHash {
+        size_t operator()(const SiteKey& k) const {
+            return (reinterpret_cast<uintptr_t>(k.code) >> 4) * 31 + static_cast<size_t>(k.location) +
+                   (reinterpret_cast<uintptr_t>(k.globals) >> 4) * 1000003;
+        }
+    };
+    std::unordered_map<SiteKey, Caller, SiteKeyHash> sites_;
+    uint32_t nextSite_ = 0;
+    struct SiteCacheEntry {
+        SiteKey key{nullptr, 0, nullptr};
+        Caller ids;
+    };
+    static constexpr size_t kSiteCacheSize = 256;
+    SiteCacheEntry siteCache_[kSiteCacheSize];
 };
 
 }  // namespace callmonitor::py
