@@ -294,6 +294,12 @@ def test_GIVEN_the_recording_process_WHEN_it_reads_its_own_run_with_copy_false_T
     assert callmonitor.flush()
     assert db.get(record_block, -1, copy=False)[0][1][0] == 128.0
     assert held[0] == 0.0
+    # Once this process's writer is closed, its run is read with views again.
+    run_dir = callmonitor.output_directory()
+    db.close()
+    callmonitor.close()
+    with callmonitor.load(run_dir) as again:
+        assert _map_pin(again.get(record_block, -1, copy=False)[0][1]) is not None
 
 
 def test_GIVEN_v2_record_content_THEN_calls_expose_site_label_parent_traceback_and_exception_args(tmp_path):

@@ -252,7 +252,7 @@ class _Writer:
         # copy=False: views of the map, except in the environment this process's
         # own Writer records into (views there would keep it from growing its
         # map while the program records on): read-only copies.
-        own = _core.writer_directory()
+        own = _core.live_writer_directory()
         mine = (not raw.merged and own is not None
                 and os.path.realpath(own) == os.path.realpath(raw.directory))
         self.views = _core.Arrays.READ_ONLY_COPIES if mine else _core.Arrays.MAP_VIEWS
