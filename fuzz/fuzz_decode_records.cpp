@@ -3,6 +3,7 @@
 //   0 value (decodeValue)       1 call record (parseCallRecord + its values)
 //   2 FunctionInfo (+ defaults) 3 ThreadInfo   4 WriterInfo   5 CaptureStats
 //   6 meta["sources"] of a merged environment (vector<SourceInfo>)
+//   7 a v2 chunk   8 a stored payload   9 SiteInfo
 // Every failure must be a callmonitor::Error; any other exception, crash,
 // sanitizer report, leak or allocation above -malloc_limit_mb is a finding.
 #include <cstddef>
@@ -15,6 +16,8 @@
 #include "callmonitor/records.h"
 #include "callmonitor/value.h"
 #include "callmonitor/value_parser.h"
+#include "codec/chunk.h"
+#include "codec/payload_codec.h"
 #include "exercise.h"
 #include "fuzz_inputs.h"
 
@@ -54,6 +57,27 @@ void decodeOne(fuzz::RecordKind kind, std::string_view bytes) {
             break;
         case fuzz::RecordKind::Sources:
             (void)decodeSources(bytes);
+            break;
+        case fuzz::RecordKind::Chunk: {
+            if (bytes.empty()) break;
+            codec::ChunkReader r(bytes.substr(1), uint64_t(uint8_t(bytes[0])));
+            codec::ChunkEntry e;
+            while (r.next(e)) {
+                try {
+                    fuzz::exerciseCall(parseCallRecord(e.record, format::CallKey{1, e.invocation}), fakeBlob);
+                } catch (const Error&) {
+                }
+            }
+            break;
+        }
+        case fuzz::RecordKind::Payload: {
+            const codec::PayloadView p = codec::parsePayload(bytes);
+            std::string raw;
+            if (p.codec == codec::PayloadCodec::Zstd) codec::decompressPayload(p, raw);
+            break;
+        }
+        case fuzz::RecordKind::Site:
+            (void)decodeSiteInfo(bytes);
             break;
     }
 }

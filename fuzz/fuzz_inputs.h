@@ -9,8 +9,12 @@
 namespace callmonitor::fuzz {
 
 // fuzz_decode_records: first byte % kRecordKinds, then the record bytes.
-enum class RecordKind : uint8_t { Value = 0, Call = 1, Function = 2, Thread = 3, Writer = 4, Stats = 5, Sources = 6 };
-constexpr uint8_t kRecordKinds = 7;
+//   7 a chunk (u8 first invocation, then the chunk: framing, records, refs)
+//   8 a stored payload (codec byte, size, bytes: zstd frames, bombs)  9 a site
+enum class RecordKind : uint8_t {
+    Value = 0, Call = 1, Function = 2, Thread = 3, Writer = 4, Stats = 5, Sources = 6, Chunk = 7, Payload = 8, Site = 9
+};
+constexpr uint8_t kRecordKinds = 10;
 
 // fuzz_open_database: first byte % 2 picks the mutation applied to a copy of
 // the sample database before the reader opens it:
@@ -21,8 +25,9 @@ constexpr uint8_t kRecordKinds = 7;
 //   MetaPageBytes: raw byte overwrites in LMDB's two meta pages:
 //       u8 page (% 2), u8 offset, u8 length (% 17), bytes
 enum class DbMutation : uint8_t { RecordEdits = 0, MetaPageBytes = 1 };
-constexpr uint8_t kDatabases = 6;
+constexpr uint8_t kDatabases = 8;
 inline const char* const kDatabaseNames[kDatabases] = {format::kMetaDb,    format::kFunctionsDb, format::kThreadsDb,
-                                                        format::kCallersDb, format::kCallsDb,     format::kBlobsDb};
+                                                        format::kCallersDb, format::kCallsDb,     format::kPayloadsDb,
+                                                        format::kSitesDb,  format::kLabelsDb};
 
 }  // namespace callmonitor::fuzz

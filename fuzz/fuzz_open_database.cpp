@@ -122,6 +122,9 @@ void readEverything() {
     expectOnlyCallmonitorErrors([&] { (void)db.callers(); });
     expectOnlyCallmonitorErrors([&] { (void)db.sizes(); });
     expectOnlyCallmonitorErrors([&] { (void)db.sources(); });
+    expectOnlyCallmonitorErrors([&] { (void)db.sites(); });
+    expectOnlyCallmonitorErrors([&] { (void)db.labels(); });
+    expectOnlyCallmonitorErrors([&] { (void)db.compression(); });
     std::vector<FunctionInfo> functions;
     expectOnlyCallmonitorErrors([&] { functions = db.functions(); });
     Snapshot snap = db.snapshot();
@@ -132,10 +135,17 @@ void readEverything() {
         expectOnlyCallmonitorErrors([&] { (void)snap.countCalls(fn.id); });
         std::vector<uint64_t> invocations;
         expectOnlyCallmonitorErrors([&] { invocations = snap.invocations(fn.id); });
+        expectOnlyCallmonitorErrors([&] {  // the streaming cursor over the same calls
+            CallView v;
+            for (CallCursor c = snap.calls(fn.id); c.next(v);) (void)v.inputs;
+        });
         for (uint64_t inv : invocations) {
             const format::CallKey key{fn.id, inv};
             expectOnlyCallmonitorErrors([&] {
-                fuzz::exerciseCall(snap.call(key), [&](uint32_t i) { return snap.blob(key, i); });
+                const CallView v = snap.call(key);
+                fuzz::exerciseCall(v, snap.payloadResolver(v, Section::Inputs));
+                if (v.outcome == format::Outcome::Returned)
+                    fuzz::exerciseValue(decodeValue(v.result, snap.payloadResolver(v, Section::Result)));
             });
             expectOnlyCallmonitorErrors([&] { (void)snap.blobs(key); });
         }

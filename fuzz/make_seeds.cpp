@@ -12,6 +12,10 @@
 #include <string>
 
 #include "callmonitor/call_record.h"
+#include "callmonitor/records.h"
+#include "codec/chunk.h"
+#include "codec/keys.h"
+#include "codec/payload_codec.h"
 #include "fuzz_inputs.h"
 #include "sample_records.h"
 
@@ -83,10 +87,36 @@ int main(int argc, char** argv) {
         writeSeed(dec, name("inputs"), decoderSeed(fuzz::RecordKind::Value, v.inputs));
         if (!v.result.empty()) writeSeed(dec, name("result"), decoderSeed(fuzz::RecordKind::Value, v.result));
     }
+    // A chunk of every sample call (first invocation 1, refs on the blob calls).
+    std::string body;
+    uint64_t prev = 0;
+    for (const auto& c : s.calls) {
+        const std::string record = c.outcome.empty() ? c.entry : completeRecord(c.entry, c.outcome);
+        std::string hashes;
+        for (const auto& [index, bytes] : c.blobs) hashes += codec::contentHash(bytes.data(), bytes.size()).view();
+        codec::appendChunkEntry(body, prev, prev + 1 + (prev % 2), record, {}, hashes, prev == 2 ? hashes : "");
+        prev = prev + 1 + (prev % 2);
+    }
+    const std::string chunk = std::string(codec::ChunkHeader(s.calls.size(), prev - 1).view()) + body;
+    writeSeed(dec, name("chunk"), decoderSeed(fuzz::RecordKind::Chunk, std::string(1, '\x01') + chunk));
+    for (const auto& c : s.calls) {
+        for (const auto& [index, bytes] : c.blobs) {
+            writeSeed(dec, name("payload-raw"),
+                      decoderSeed(fuzz::RecordKind::Payload,
+                                  std::string(codec::PayloadHeader(codec::PayloadCodec::Raw, bytes.size()).view()) + bytes));
+            std::string z;
+            if (codec::compressPayload(bytes, 3, z))
+                writeSeed(dec, name("payload-zstd"),
+                          decoderSeed(fuzz::RecordKind::Payload,
+                                      std::string(codec::PayloadHeader(codec::PayloadCodec::Zstd, bytes.size()).view()) + z));
+        }
+    }
+    writeSeed(dec, name("site"), decoderSeed(fuzz::RecordKind::Site, encodeSiteInfo(SiteInfo{3, "/src/a.py", 7, "f"})));
 
     // Database seeds: database indices follow fuzz::kDatabaseNames.
     writeSeed(db, name("unchanged"), std::string(1, char(fuzz::DbMutation::RecordEdits)));
-    writeSeed(db, name("format"), putSeed(0, format::kMetaFormat, std::string(format::kMagic) + std::string("\x01\0\0\0", 4)));
+    writeSeed(db, name("format"), putSeed(0, format::kMetaFormat, format::encodeFormatValue()));
+    writeSeed(db, name("format-v1"), putSeed(0, format::kMetaFormat, format::encodeFormatValue(1)));
     writeSeed(db, name("writer"), putSeed(0, format::kMetaWriter, encodeWriterInfo(s.writer)));
     writeSeed(db, name("sources"), putSeed(0, format::kMetaSources, sources));
     writeSeed(db, name("stats"), putSeed(0, format::kMetaStats, encodeCaptureStats(CaptureStats{1, 1, 0, 0})));
@@ -96,12 +126,22 @@ int main(int argc, char** argv) {
         writeSeed(db, name("thread"), putSeed(2, format::encodeU32Key(t.index), encodeThreadInfo(t)));
     for (size_t i = 0; i < s.callers.size(); ++i)
         writeSeed(db, name("caller"), putSeed(3, format::encodeU32Key(uint32_t(i)), s.callers[i]));
-    for (const auto& c : s.calls) {
+    for (const auto& c : s.calls) {  // each call as a one-record chunk, its payloads by hash
         const std::string record = c.outcome.empty() ? c.entry : completeRecord(c.entry, c.outcome);
-        writeSeed(db, name("call"), putSeed(4, c.key.encode(), record));
-        for (const auto& [index, bytes] : c.blobs)
-            writeSeed(db, name("blob"), putSeed(5, format::encodeBlobKey(c.key, index), bytes));
+        std::string hashes, one;
+        for (const auto& [index, bytes] : c.blobs) {
+            const codec::Hash h = codec::contentHash(bytes.data(), bytes.size());
+            hashes += h.view();
+            writeSeed(db, name("payload"),
+                      putSeed(5, std::string(h.view()),
+                              std::string(codec::PayloadHeader(codec::PayloadCodec::Raw, bytes.size()).view()) + bytes));
+        }
+        codec::appendChunkEntry(one, c.key.invocation - 1, c.key.invocation, record, {}, hashes, "");
+        writeSeed(db, name("chunk"),
+                  putSeed(4, format::encodeCallKey(c.key), std::string(codec::ChunkHeader(1, 0).view()) + one));
     }
+    writeSeed(db, name("site"), putSeed(6, format::encodeU32Key(3), encodeSiteInfo(SiteInfo{3, "/src/a.py", 7, "f"})));
+    writeSeed(db, name("label"), putSeed(7, format::encodeU32Key(0), "label"));
 
     // Meta-page seeds: the real bytes of each meta page's header and MDB_meta
     // (the first 160 bytes), written back over themselves.

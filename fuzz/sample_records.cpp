@@ -63,12 +63,21 @@ FunctionInfo builtinFunction() {
 }
 
 // Inputs: (args tuple, kwargs dict), written by `body` into a Tuple(2).
-template <class Body> std::string entry(uint64_t start, uint32_t thread, uint32_t caller, Body body) {
+// Entry ext: a Site, and a field of a tag no reader knows (skipped).
+template <class Body> std::string entry(uint64_t start, uint32_t thread, uint32_t caller, Body body,
+                                        bool ext = false) {
     std::string out;
     appendCallHeader(out, start, thread, caller);
     ValueWriter w(out);
     w.beginTuple(2, false);
     body(w);
+    ExtFields fields;
+    if (ext) {
+        fields.addVarint(format::ExtTag::Site, 3);
+        fields.addBytes(200, "unknown");
+        fields.addParent(format::CallKey{1, 1});
+    }
+    appendExt(out, fields);
     appendPending(out);
     return out;
 }
@@ -110,9 +119,10 @@ SampleRecords sampleRecords() {
         w.beginDict(1, false);
         w.str("key");
         w.str("boundary \xc3\xa9");
-    });
+    }, true);
     appendReturned(c1.outcome, 5000);
     ValueWriter(c1.outcome).real(-0.0);
+    appendEmptyExt(c1.outcome);
     s.calls.push_back(c1);
 
     // 2: a blob array (Fortran order), a shared list and a cycle; raised.
@@ -129,6 +139,14 @@ SampleRecords sampleRecords() {
     });
     c2.blobs = {{0, std::string(16 * 16 * 4, '\x01')}};
     appendRaised(c2.outcome, 777, "ValueError", "step size too large");
+    {
+        ExtFields out;
+        out.addBytes(format::ExtTag::Traceback, "Traceback (most recent call last):\n  ...\nValueError");
+        std::string args;
+        ValueWriter(args).beginTuple(0, false);
+        out.addBytes(format::ExtTag::ExceptionArgs, args);
+        appendExt(c2.outcome, out);
+    }
     s.calls.push_back(c2);
 
     // 3: every scalar and container kind; result skipped.
@@ -157,7 +175,8 @@ SampleRecords sampleRecords() {
         w.backref(0);
         w.beginDict(0, false);
     });
-    appendResultSkipped(c3.outcome, 9);
+    appendNotRecorded(c3.outcome, 9);
+    appendEmptyExt(c3.outcome);
     s.calls.push_back(c3);
 
     // 4: pending forever (the process died during the call).
@@ -181,6 +200,7 @@ SampleRecords sampleRecords() {
     });
     appendReturned(c5.outcome, 10);
     ValueWriter(c5.outcome).arrayInline(ArrayHeader{"<c16", 'C', {}}, std::string(16, '\0').data(), 16, false);
+    appendEmptyExt(c5.outcome);
     s.calls.push_back(c5);
     return s;
 }
@@ -193,17 +213,12 @@ void writeSampleDatabase(const std::string& dir, const SampleRecords& records) {
     for (const auto& f : records.functions) w.submitFunction(f);
     for (const auto& t : records.threads) w.submitThread(t);
     for (size_t i = 0; i < records.callers.size(); ++i) w.submitCaller(uint32_t(i), records.callers[i]);
+    w.submitSite(3, SiteInfo{3, "/src/model.py", 12, "run"});
+    w.submitLabel(0, "sample");
     for (const auto& c : records.calls) {
-        std::vector<Blob> blobs;
-        for (const auto& [index, bytes] : c.blobs) {
-            Blob b;
-            b.index = index;
-            b.size = bytes.size();
-            b.data = std::make_unique<uint8_t[]>(bytes.size());
-            std::memcpy(b.data.get(), bytes.data(), bytes.size());
-            blobs.push_back(std::move(b));
-        }
-        w.submitEntry(c.key, c.entry, std::move(blobs));
+        std::vector<Payload> payloads;  // slot = position (sample blobs are numbered 0, 1, ...)
+        for (const auto& [index, bytes] : c.blobs) payloads.push_back(Payload::copyOf(bytes.data(), bytes.size()));
+        w.submitEntry(c.key, c.entry, std::move(payloads));
         if (!c.outcome.empty()) w.submitOutcome(c.key, c.outcome);
     }
     w.countOpaque(1);

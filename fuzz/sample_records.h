@@ -13,9 +13,9 @@ namespace callmonitor::fuzz {
 
 struct SampleCall {
     format::CallKey key;
-    std::string entry;     // call record ending in Pending
+    std::string entry;     // call record (v2: with ext areas) ending in Pending
     std::string outcome;   // outcome section ("" leaves the call pending)
-    std::vector<std::pair<uint32_t, std::string>> blobs;  // index -> array bytes
+    std::vector<std::pair<uint32_t, std::string>> blobs;  // input payload slot (0, 1, ... in order) -> bytes
 };
 
 struct SampleRecords {

@@ -38,6 +38,7 @@ std::string recordOfSize(size_t size) {
         w.beginTuple(1, false);
         w.bytes(std::string(pad, 'x'));
         w.beginDict(0, false);
+        appendEmptyExt(out);
         appendPending(out);
         if (out.size() >= size) return out;
     }
@@ -47,6 +48,7 @@ std::string returned() {
     std::string out;
     appendReturned(out, 1500);
     ValueWriter(out).integer(7);
+    appendEmptyExt(out);
     return out;
 }
 

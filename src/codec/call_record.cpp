@@ -139,7 +139,14 @@ void readOutcomeExt(std::string_view fields, CallView& v) {
 }  // namespace
 
 void parseCallRecord(std::string_view record, const format::CallKey& key, uint32_t version, CallView& v) {
-    v = CallView{};
+    // Every field is set below or reset here (cheaper than v = CallView{}).
+    v.durationNs = 0;
+    v.result = v.exceptionType = v.exceptionMessage = v.traceback = v.exceptionArgs = {};
+    v.entryExt = v.outcomeExt = v.inputHashes = v.resultHashes = {};
+    v.site.reset();
+    v.label.reset();
+    v.parent.reset();
+    v.yields.reset();
     v.key = key;
     v.record = record;
     v.formatVersion = version;

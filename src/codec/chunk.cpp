@@ -1,5 +1,7 @@
 #include "codec/chunk.h"
 
+#include <cstring>
+
 #include "callmonitor/errors.h"
 #include "codec/varint.h"
 
@@ -30,9 +32,9 @@ ChunkReader::ChunkReader(std::string_view chunk, uint64_t first)
     uint64_t lastDelta = 0;
     if (!readVarint(p, end, count_) || !readVarint(p, end, lastDelta)) fail("truncated chunk header");
     if (count_ == 0) fail("chunk with no records");
-    // Each entry takes at least 2 bytes plus a 1-byte record: a count beyond
-    // that is hostile (it would otherwise only fail at the end).
-    if (count_ > uint64_t(end - p) / 3) fail("chunk count larger than its bytes");
+    // Each entry takes at least a 1-byte head and a 1-byte record: a count
+    // beyond that is hostile (it would otherwise only fail at the end).
+    if (count_ > uint64_t(end - p) / 2) fail("chunk count larger than its bytes");
     if (lastDelta > UINT64_MAX - first || lastDelta < count_ - 1) fail("chunk range inconsistent with its count");
     last_ = first + lastDelta;
     prev_ = first - 1;
@@ -50,9 +52,9 @@ bool ChunkReader::next(ChunkEntry& out) {
     }
     const uint8_t* p = reinterpret_cast<const uint8_t*>(p_);
     const uint8_t* end = reinterpret_cast<const uint8_t*>(end_);
-    uint64_t head = 0, len = 0;
-    if (!readVarint(p, end, head) || !readVarint(p, end, len)) fail("truncated entry");
-    const uint64_t gap = head >> 1;
+    uint64_t head = 0, gap = 0;
+    if (!readVarint(p, end, head) || ((head & 2) && !readVarint(p, end, gap))) fail("truncated entry");
+    const uint64_t len = head >> 2;
     if (seen_ == 0 && gap != 0) fail("first entry is not the chunk's first invocation");
     if (prev_ >= last_ || gap > last_ - prev_ - 1) fail("entry beyond the chunk's range");
     const uint64_t inv = prev_ + 1 + gap;
@@ -78,16 +80,47 @@ bool ChunkReader::next(ChunkEntry& out) {
     return true;
 }
 
+void ChunkReader::skipBefore(uint64_t inv) {
+    const uint8_t* p = reinterpret_cast<const uint8_t*>(p_);
+    const uint8_t* end = reinterpret_cast<const uint8_t*>(end_);
+    while (seen_ < count_) {
+        const uint8_t* q = p;
+        uint64_t head = 0, gap = 0;
+        if (q < end && *q < 0x80) head = *q++;  // one-byte head: the common case
+        else if (!readVarint(q, end, head)) fail("truncated entry");
+        if ((head & 2) && !readVarint(q, end, gap)) fail("truncated entry");
+        if (seen_ == 0 && gap != 0) fail("first entry is not the chunk's first invocation");
+        if (prev_ >= last_ || gap > last_ - prev_ - 1) fail("entry beyond the chunk's range");
+        const uint64_t at = prev_ + 1 + gap;
+        if (at >= inv) break;  // this one is next()'s
+        const uint64_t len = head >> 2;
+        if (len == 0 || len > uint64_t(end - q)) fail("record length past the chunk");
+        q += len;
+        if (head & 1) {
+            uint64_t nIn = 0, nOut = 0;
+            if (!readVarint(q, end, nIn) || !readVarint(q, end, nOut)) fail("truncated payload refs");
+            const uint64_t room = uint64_t(end - q) / kHashSize;
+            if (nIn > room || nOut > room - nIn) fail("payload refs past the chunk");
+            q += (nIn + nOut) * kHashSize;
+        }
+        ++seen_;
+        if (seen_ == count_ && at != last_) fail("last entry disagrees with the chunk's range");
+        prev_ = at;
+        p = q;
+    }
+    p_ = reinterpret_cast<const char*>(p);
+}
+
 size_t chunkEntrySize(uint64_t gap, size_t recordBytes, size_t inputSlots, size_t resultSlots) {
-    size_t n = varintSize(gap << 1) + varintSize(recordBytes) + recordBytes;
+    size_t n = varintSize(uint64_t(recordBytes) << 2) + (gap ? varintSize(gap) : 0) + recordBytes;
     if (inputSlots || resultSlots) n += varintSize(inputSlots) + varintSize(resultSlots) + (inputSlots + resultSlots) * kHashSize;
     return n;
 }
 
 void appendEntryHead(std::string& out, uint64_t gap, size_t recordLen, bool hasRefs) {
     char head[24];
-    char* h = putVarint(head, (gap << 1) | (hasRefs ? 1 : 0));
-    h = putVarint(h, recordLen);
+    char* h = putVarint(head, (uint64_t(recordLen) << 2) | (gap ? 2 : 0) | (hasRefs ? 1 : 0));
+    if (gap) h = putVarint(h, gap);
     out.append(head, size_t(h - head));
 }
 
@@ -101,13 +134,35 @@ void appendEntryRefs(std::string& out, std::string_view inputHashes, std::string
     out.append(resultHashes.data(), resultHashes.size());
 }
 
+size_t writeChunkEntry(char* out, uint64_t gap, std::string_view recordHead, std::string_view recordTail,
+                       std::string_view inputHashes, std::string_view resultHashes) {
+    const bool refs = !inputHashes.empty() || !resultHashes.empty();
+    char* p = putVarint(out, (uint64_t(recordHead.size() + recordTail.size()) << 2) | (gap ? 2 : 0) | (refs ? 1 : 0));
+    if (gap) p = putVarint(p, gap);
+    std::memcpy(p, recordHead.data(), recordHead.size());
+    p += recordHead.size();
+    if (!recordTail.empty()) {
+        std::memcpy(p, recordTail.data(), recordTail.size());
+        p += recordTail.size();
+    }
+    if (refs) {
+        p = putVarint(p, inputHashes.size() / kHashSize);
+        p = putVarint(p, resultHashes.size() / kHashSize);
+        if (!inputHashes.empty()) std::memcpy(p, inputHashes.data(), inputHashes.size());
+        p += inputHashes.size();
+        if (!resultHashes.empty()) std::memcpy(p, resultHashes.data(), resultHashes.size());
+        p += resultHashes.size();
+    }
+    return size_t(p - out);
+}
+
 void appendChunkEntry(std::string& body, uint64_t previous, uint64_t invocation, std::string_view recordHead,
                       std::string_view recordTail, std::string_view inputHashes, std::string_view resultHashes) {
-    const bool refs = !inputHashes.empty() || !resultHashes.empty();
-    appendEntryHead(body, invocation - previous - 1, recordHead.size() + recordTail.size(), refs);
-    body.append(recordHead.data(), recordHead.size());
-    body.append(recordTail.data(), recordTail.size());
-    appendEntryRefs(body, inputHashes, resultHashes);
+    const uint64_t gap = invocation - previous - 1;
+    const size_t at = body.size();
+    body.resize(at + chunkEntrySize(gap, recordHead.size() + recordTail.size(), inputHashes.size() / kHashSize,
+                                    resultHashes.size() / kHashSize));
+    body.resize(at + writeChunkEntry(body.data() + at, gap, recordHead, recordTail, inputHashes, resultHashes));
 }
 
 ChunkHeader::ChunkHeader(uint64_t count, uint64_t lastDelta) {

@@ -6,15 +6,17 @@
 //
 //   chunk := varint count | varint lastDelta | count x entry
 //            (lastDelta = last invocation - first invocation)
-//   entry := varint head | varint recordLen | record (format.h)
+//   entry := varint head | (head & 2) varint gap | record (format.h)
 //            | (head & 1) refs
-//            head = (gap << 1) | hasRefs;  invocation = previous + 1 + gap,
-//            where "previous" of the first entry is first - 1 (so its gap is 0)
+//            head = recordLen << 2 | hasGap << 1 | hasRefs
+//            invocation = previous + 1 + gap (gap 0 when absent), where
+//            "previous" of the first entry is first - 1 (so it has no gap)
 //   refs  := varint nInputs | varint nResults | (nInputs + nResults) x 16-byte hash
 //            the payload slot -> content hash tables (payload_codec.h):
 //            input slots 0.., then result slots 0..
 //
-// A small call costs 2 bytes of framing (one-byte head and length). Every
+// A small call (record < 32 bytes, next invocation, no payloads) costs one
+// byte of framing; up to 4 KiB, two. Every
 // field is checked against the bytes present: hostile framing is a
 // CorruptError, never a read past the value.
 #pragma once
@@ -46,6 +48,9 @@ public:
     // The next entry; false after the last. Throws CorruptError on bad framing
     // (including entries that disagree with the header's count or last).
     bool next(ChunkEntry& out);
+    // Skips (framing only, no ChunkEntry) the entries before invocation
+    // `inv`: the next next() returns the first entry >= inv. get(fn, n)'s scan.
+    void skipBefore(uint64_t inv);
     // Bytes from the current position to the end (entries not read yet).
     std::string_view rest() const { return {p_, size_t(end_ - p_)}; }
     uint64_t previous() const { return prev_; }
@@ -63,9 +68,13 @@ private:
 void appendChunkEntry(std::string& body, uint64_t previous, uint64_t invocation, std::string_view recordHead,
                       std::string_view recordTail, std::string_view inputHashes, std::string_view resultHashes);
 // The two parts of an entry around its record (for writing a record that is
-// not in memory in one piece): head | recordLen, and the refs.
+// not in memory in one piece): head (| gap), and the refs.
 void appendEntryHead(std::string& out, uint64_t gap, size_t recordLen, bool hasRefs);
 void appendEntryRefs(std::string& out, std::string_view inputHashes, std::string_view resultHashes);
+// The writer's fast path: writes the entry at `out`, which has room for
+// chunkEntrySize(...) bytes; returns the bytes written.
+size_t writeChunkEntry(char* out, uint64_t gap, std::string_view recordHead, std::string_view recordTail,
+                       std::string_view inputHashes, std::string_view resultHashes);
 // Bytes an entry takes (for the chunk size limit), without building it.
 size_t chunkEntrySize(uint64_t gap, size_t recordBytes, size_t inputSlots, size_t resultSlots);
 

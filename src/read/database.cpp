@@ -108,6 +108,7 @@ struct Snapshot::Impl {
         if (!findChunk(key, first, chunk)) return false;
         codec::ChunkReader r(chunk, first);
         if (key.invocation > r.last()) return false;
+        r.skipBefore(key.invocation);
         while (r.next(out)) {
             if (out.invocation == key.invocation) return true;
             if (out.invocation > key.invocation) return false;
@@ -206,6 +207,7 @@ struct CallCursor::Impl {
             inChunk = false;
             if (!step(key, value)) return false;
             chunk = codec::ChunkReader(value, key.invocation);
+            if (from > key.invocation) chunk.skipBefore(from);
             inChunk = true;
         }
     }
@@ -219,11 +221,11 @@ CallCursor& CallCursor::operator=(CallCursor&&) noexcept = default;
 bool CallCursor::nextRaw(CallView& out) { return impl_->nextRaw(out); }
 
 bool CallCursor::next(CallView& out) {
-    CallView raw;
-    if (!impl_->nextRaw(raw)) return false;
-    parseCallRecord(raw.record, raw.key, raw.formatVersion, out);
-    out.inputHashes = raw.inputHashes;
-    out.resultHashes = raw.resultHashes;
+    if (!impl_->nextRaw(out)) return false;
+    const std::string_view in = out.inputHashes, res = out.resultHashes;
+    parseCallRecord(out.record, out.key, out.formatVersion, out);
+    out.inputHashes = in;
+    out.resultHashes = res;
     return true;
 }
 

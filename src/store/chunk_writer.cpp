@@ -25,14 +25,17 @@ char* reserve(const lmdb::Txn& txn, const lmdb::Dbi& dbi, std::string_view key, 
 }  // namespace
 
 size_t ChunkWriter::chunkLimit(unsigned pageSize) {
-    // LMDB keeps a value in its leaf page when node header (8) + key + value
-    // fit in ((pageSize - 16) / 2 & ~1) - 2 bytes; the chunk header takes <= 20.
-    const size_t nodeMax = (((pageSize - 16) / 2) & ~size_t(1)) - 2;
-    return nodeMax - 8 - format::kCallKeySize - 20;
+    // A full chunk fills kChunkPages overflow pages exactly (16-byte page
+    // header; the chunk header takes <= 20 bytes). Smaller (in-leaf) chunks
+    // would leave LMDB's leaf pages half empty: its page split keeps one
+    // 2 KiB node per page when keys arrive in order without MDB_APPEND.
+    return size_t(kChunkPages) * pageSize - 16 - 20;
 }
 
 ChunkWriter::ChunkWriter(const SharedEnv& env, Compression compression, int level)
-    : env_(env), compression_(compression), level_(level), limit_(chunkLimit(env.env.pageSize())) {}
+    : env_(env), compression_(compression), level_(level), limit_(chunkLimit(env.env.pageSize())) {
+    tail_.buffer.reset(new char[limit_]);
+}
 
 void ChunkWriter::begin(const lmdb::Txn& txn) {
     txn_ = &txn;
@@ -41,8 +44,10 @@ void ChunkWriter::begin(const lmdb::Txn& txn) {
 
 void ChunkWriter::loadTail(uint32_t function) {
     Tail& t = tail_;
-    t = Tail{false, false, false, false, function, 0, 0, 0, std::move(t.body)};
-    t.body.clear();
+    t.exists = t.dirty = t.full = false;
+    t.function = function;
+    t.first = t.last = t.count = 0;
+    t.size = 0;
     t.loaded = true;
     lmdb::Cursor c(*txn_, env_.calls);
     const std::string next = format::encodeCallKey(format::CallKey{function + 1, 0});
@@ -57,8 +62,12 @@ void ChunkWriter::loadTail(uint32_t function) {
     t.last = r.last();
     t.count = r.count();
     const std::string_view body = r.rest();
-    if (body.size() >= limit_) t.full = true;
-    else t.body.assign(body.data(), body.size());
+    if (body.size() >= limit_) {
+        t.full = true;
+    } else {
+        std::memcpy(t.buffer.get(), body.data(), body.size());
+        t.size = body.size();
+    }
 }
 
 void ChunkWriter::putChunk(uint32_t function, uint64_t first, uint64_t count, uint64_t last, std::string_view body) {
@@ -90,7 +99,7 @@ void ChunkWriter::putSingle(const CallToStore& call) {
 
 void ChunkWriter::flushTail() {
     Tail& t = tail_;
-    if (t.loaded && t.exists && t.dirty) putChunk(t.function, t.first, t.count, t.last, t.body);
+    if (t.loaded && t.exists && t.dirty) putChunk(t.function, t.first, t.count, t.last, t.body());
     t.dirty = false;
 }
 
@@ -124,20 +133,20 @@ void ChunkWriter::add(const CallToStore& call) {
         t.full = true;
         t.first = t.last = call.key.invocation;
         t.count = 1;
-        t.body.clear();
+        t.size = 0;
         return;
     }
-    if (!t.exists || t.full || (t.body.size() + need > limit_ && !t.body.empty())) {
+    if (!t.exists || t.full || t.size + need > limit_) {
         flushTail();
         t.exists = true;
         t.full = false;
         t.first = call.key.invocation;
         t.last = call.key.invocation - 1;
         t.count = 0;
-        t.body.clear();
+        t.size = 0;
     }
-    codec::appendChunkEntry(t.body, t.last, call.key.invocation, call.recordHead, call.recordTail, call.inputHashes,
-                            call.resultHashes);
+    t.size += codec::writeChunkEntry(t.buffer.get() + t.size, call.key.invocation - t.last - 1, call.recordHead,
+                                     call.recordTail, call.inputHashes, call.resultHashes);
     t.last = call.key.invocation;
     ++t.count;
     t.dirty = true;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,8 +35,9 @@ struct CallToStore {
 
 class ChunkWriter {
 public:
-    // Chunk bodies stay below this (an LMDB leaf node: 2 chunks per 4 KiB
-    // page, never an overflow page) unless one record alone is larger.
+    // Chunk bodies stay below this unless one record alone is larger: two
+    // LMDB pages (8 KiB, about 250 small calls; measured in bench/README.md).
+    static constexpr unsigned kChunkPages = 2;
     static size_t chunkLimit(unsigned pageSize);
 
     ChunkWriter(const SharedEnv& env, Compression compression, int level);
@@ -72,7 +74,11 @@ private:
         bool full = false;      // the stored last chunk has no room: body not loaded
         uint32_t function = 0;
         uint64_t first = 0, last = 0, count = 0;
-        std::string body;       // entries (without the chunk header)
+        // Entries (without the chunk header): a buffer of limit_ bytes, filled
+        // through writeChunkEntry (no per-append checks or zero fill).
+        std::unique_ptr<char[]> buffer;
+        size_t size = 0;
+        std::string_view body() const { return {buffer.get(), size}; }
     };
     void loadTail(uint32_t function);
     void flushTail();
