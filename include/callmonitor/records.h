@@ -29,6 +29,11 @@ struct Parameter {
     std::string annotation;     // annotation as text, "" when none
 };
 
+// The C++ table of parameter kinds: inspect.Parameter's kind name
+// ("POSITIONAL_ONLY", ...) of a Parameter::Kind; an unknown value reads as
+// POSITIONAL_OR_KEYWORD.
+const char* parameterKindName(uint8_t kind);
+
 struct FunctionInfo {
     uint32_t id = 0;            // key in `functions`, first part of CallKey
     std::string module;

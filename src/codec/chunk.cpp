@@ -42,7 +42,9 @@ ChunkReader::ChunkReader(std::string_view chunk, uint64_t first)
 }
 
 void ChunkReader::fail(const char* what) const {
-    throw CorruptError(std::string("malformed chunk (first invocation ") + std::to_string(first_) + "): " + what);
+    throw CorruptError(std::string("malformed chunk (first invocation ") + std::to_string(first_) + "): " + what +
+                       "; the database is damaged (a file copy taken while the program was writing? copy a live "
+                       "database with mdb_copy, or after the program ends)");
 }
 
 bool ChunkReader::next(ChunkEntry& out) {

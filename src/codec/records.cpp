@@ -67,6 +67,17 @@ template <class T> T decode(std::string_view bytes, const char* what) {
 }
 }  // namespace
 
+const char* parameterKindName(uint8_t kind) {
+    switch (kind) {
+        case Parameter::PositionalOnly: return "POSITIONAL_ONLY";
+        case Parameter::PositionalOrKeyword: return "POSITIONAL_OR_KEYWORD";
+        case Parameter::VarPositional: return "VAR_POSITIONAL";
+        case Parameter::KeywordOnly: return "KEYWORD_ONLY";
+        case Parameter::VarKeyword: return "VAR_KEYWORD";
+        default: return "POSITIONAL_OR_KEYWORD";
+    }
+}
+
 std::string encodeFunctionInfo(const FunctionInfo& v) { return encode(v); }
 FunctionInfo decodeFunctionInfo(std::string_view b) { return decode<FunctionInfo>(b, "function"); }
 std::string encodeThreadInfo(const ThreadInfo& v) { return encode(v); }

@@ -377,12 +377,9 @@ void bindReader(pybind11::module_& m) {
 
     // The one table of parameter kinds: Parameter::Kind, named as inspect names them
     // (callmonitor/_parameter_kinds.py maps them to inspect.Parameter kinds).
-    pyb::enum_<Parameter::Kind>(m, "ParameterKind", "How a parameter binds (inspect.Parameter.kind).")
-        .value("POSITIONAL_ONLY", Parameter::PositionalOnly)
-        .value("POSITIONAL_OR_KEYWORD", Parameter::PositionalOrKeyword)
-        .value("VAR_POSITIONAL", Parameter::VarPositional)
-        .value("KEYWORD_ONLY", Parameter::KeywordOnly)
-        .value("VAR_KEYWORD", Parameter::VarKeyword);
+    pyb::enum_<Parameter::Kind> kinds(m, "ParameterKind", "How a parameter binds (inspect.Parameter.kind).");
+    for (uint8_t k = Parameter::PositionalOnly; k <= Parameter::VarKeyword; ++k)
+        kinds.value(callmonitor::parameterKindName(k), Parameter::Kind(k));  // names: records.h's one table
 
     pyb::enum_<Arrays>(m, "Arrays", "How a read returns arrays.")
         .value("COPIES", Arrays::Copies)
