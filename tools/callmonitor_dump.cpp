@@ -1,27 +1,27 @@
 // callmonitor-dump: reads a callmonitor database from C++ alone (no Python).
 //
-//   callmonitor-dump PATH                  writers, functions, call counts, sizes
+//   callmonitor-dump [PATH]                writers, functions, call counts, sizes
 //   callmonitor-dump PATH FUNCTION N       call N of FUNCTION (1-based; -1 = last)
 //
-// PATH is a writer directory (holds data.mdb) or a run directory whose
-// immediate subdirectories are writers. Exit codes: 0 ok, 1 database error,
+// PATH is whatever the run reader (run.h) opens: a writer directory, a run
+// directory, a merge, or a folder of runs and merges; without it, the
+// newest run in the current directory. Exit codes: 0 ok, 1 database error,
 // 2 bad usage. Errors are one line on stderr, never a crash.
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <dirent.h>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "callmonitor/database.h"
 #include "callmonitor/errors.h"
+#include "callmonitor/run.h"
 #include "callmonitor/value.h"
 
 namespace cm = callmonitor;
@@ -29,15 +29,18 @@ namespace cm = callmonitor;
 namespace {
 
 constexpr const char* kUsage =
-    "usage: callmonitor-dump [--writer NAME] [--max-items K] PATH [FUNCTION N]\n"
+    "usage: callmonitor-dump [--writer ID | --rank R | --pid P] [--max-items K] [PATH] [FUNCTION N]\n"
     "\n"
     "Shows a callmonitor database without Python.\n"
     "\n"
-    "  PATH          a writer directory (holds data.mdb) or a run directory whose\n"
-    "                subdirectories are writers (e.g. call-monitor/)\n"
+    "  PATH          a run directory (e.g. call-monitor/), one writer directory in it,\n"
+    "                a merge, or a folder of runs and merges (each writer read once);\n"
+    "                default: the newest run in the current directory\n"
     "  FUNCTION N    show call N of FUNCTION (a bare name, qualname or\n"
     "                module.qualname); N counts from 1, negative N from the end\n"
-    "  --writer NAME with a run directory, the writer (subdirectory) to use\n"
+    "  --writer ID   only the writer with this id (main, rank-0002, pid-4242, run/writer)\n"
+    "  --rank R      only the writers of MPI rank R\n"
+    "  --pid P       only the writers of process P\n"
     "  --max-items K items shown per container (default 20, 0 = all)\n"
     "  -h, --help    this help\n"
     "\n"
@@ -53,9 +56,18 @@ struct Options {
     std::string function;
     std::string invocation;
     std::string writer;
+    std::optional<int64_t> rank, pid;
     size_t maxItems = 20;
     bool help = false;
 };
+
+int64_t parseInteger(const std::string& v, const std::string& flag) {
+    char* end = nullptr;
+    errno = 0;
+    long long n = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || *end || errno) throw UsageError(flag + " needs an integer, got '" + v + "'");
+    return n;
+}
 
 Options parseArgs(int argc, char** argv) {
     Options o;
@@ -72,6 +84,10 @@ Options parseArgs(int argc, char** argv) {
             o.writer = value(a);
         } else if (a.rfind("--writer=", 0) == 0) {
             o.writer = a.substr(9);
+        } else if (a == "--rank" || a.rfind("--rank=", 0) == 0) {
+            o.rank = parseInteger(a == "--rank" ? value(a) : a.substr(7), "--rank");
+        } else if (a == "--pid" || a.rfind("--pid=", 0) == 0) {
+            o.pid = parseInteger(a == "--pid" ? value(a) : a.substr(6), "--pid");
         } else if (a == "--max-items" || a.rfind("--max-items=", 0) == 0) {
             std::string v = a == "--max-items" ? value(a) : a.substr(12);
             char* end = nullptr;
@@ -88,10 +104,16 @@ Options parseArgs(int argc, char** argv) {
         }
     }
     if (o.help) return o;
-    if (pos.empty()) throw UsageError("missing PATH (see --help)");
-    if (pos.size() == 2) throw UsageError("FUNCTION needs a call number N (see --help)");
     if (pos.size() > 3) throw UsageError("too many arguments (see --help)");
-    o.path = pos[0];
+    if (pos.size() == 2) {  // FUNCTION N in the newest run, or PATH FUNCTION without N
+        const std::string& n = pos[1];
+        const bool number = !n.empty() && n.find_first_not_of("-0123456789") == std::string::npos;
+        if (!number) throw UsageError("FUNCTION needs a call number N (see --help)");
+        o.function = pos[0];
+        o.invocation = n;
+        return o;
+    }
+    if (!pos.empty()) o.path = pos[0];
     if (pos.size() == 3) {
         o.function = pos[1];
         o.invocation = pos[2];
@@ -106,49 +128,6 @@ int64_t parseInvocation(const std::string& s) {
     if (s.empty() || *end || errno) throw UsageError("call number must be an integer, got '" + s + "'");
     if (n == 0) throw UsageError("call numbers start at 1 (use -1 for the last call)");
     return n;
-}
-
-bool isDir(const std::string& p) {
-    struct stat st;
-    return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-bool exists(const std::string& p) {
-    struct stat st;
-    return ::stat(p.c_str(), &st) == 0;
-}
-
-std::string baseName(std::string p) {
-    while (p.size() > 1 && p.back() == '/') p.pop_back();
-    size_t s = p.rfind('/');
-    return s == std::string::npos ? p : p.substr(s + 1);
-}
-
-struct WriterDir {
-    std::string name;  // directory name
-    std::string path;
-};
-
-// The writer directories under PATH, in name order.
-std::vector<WriterDir> findWriters(const std::string& path) {
-    if (!exists(path)) throw cm::NotFoundError("no such file or directory: " + path);
-    if (!isDir(path)) throw cm::NotADatabaseError(path + " is not a directory");
-    if (exists(path + "/data.mdb")) return {{baseName(path), path}};
-    std::vector<WriterDir> out;
-    if (DIR* d = ::opendir(path.c_str())) {
-        while (dirent* e = ::readdir(d)) {
-            std::string n = e->d_name;
-            if (n == "." || n == "..") continue;
-            std::string sub = path + "/" + n;
-            if (isDir(sub) && exists(sub + "/data.mdb")) out.push_back({n, sub});
-        }
-        ::closedir(d);
-    } else {
-        throw cm::NotADatabaseError("cannot list " + path);
-    }
-    if (out.empty())
-        throw cm::NotADatabaseError(path + " holds no callmonitor database (no data.mdb in it or its subdirectories)");
-    std::sort(out.begin(), out.end(), [](const WriterDir& a, const WriterDir& b) { return a.name < b.name; });
-    return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -231,12 +210,17 @@ std::string wallText(int64_t unixNs) {
     return out;
 }
 
-void printWriter(std::ostream& os, const WriterDir& w, const cm::Database& db) {
-    cm::WriterInfo info = db.writerInfo();
-    os << "writer " << w.name << "  (" << w.path << ")\n";
+// One writer: its metadata and functions; the environment's sizes once per
+// environment (the sources of a merge share one).
+void printWriter(std::ostream& os, const cm::Run& run, size_t index, bool withSizes) {
+    const cm::RunWriter& w = run.writers()[index];
+    const cm::WriterInfo& info = w.info();
+    const cm::Database& db = *w.database;
+    os << "writer " << w.id << "  (" << w.directory << (w.merged ? ", merged" : "") << ")\n";
     os << "  writer id: " << (info.writerId.empty() ? "-" : info.writerId) << "   host: " << info.host
        << "   pid: " << info.pid;
     if (info.rank >= 0) os << "   rank: " << info.rank;
+    if (!w.run().empty()) os << "   run: " << w.run();
     os << "\n  started: " << wallText(info.startedUnixNs) << "   format version " << db.formatVersion() << "\n";
     if (!info.pythonVersion.empty() || !info.packageVersion.empty())
         os << "  python " << info.pythonVersion << ", callmonitor " << info.packageVersion << "\n";
@@ -245,54 +229,46 @@ void printWriter(std::ostream& os, const WriterDir& w, const cm::Database& db) {
         for (auto& a : info.argv) os << " " << a;
         os << "\n";
     }
-    cm::DatabaseSizes sz = db.sizes();
-    os << "  size: " << bytesText(sz.fileBytes) << " on disk; " << sz.calls << " calls (" << bytesText(sz.callBytes)
-       << "), " << sz.blobs << " blobs (" << bytesText(sz.blobBytes) << ")\n";
-    cm::CaptureStats st = db.stats();
+    if (withSizes) {
+        cm::DatabaseSizes sz = db.sizes();
+        os << "  size: " << bytesText(sz.fileBytes) << " on disk; " << sz.calls << " calls ("
+           << bytesText(sz.callBytes) << "), " << sz.blobs << " blobs (" << bytesText(sz.blobBytes) << ")"
+           << (w.merged ? " (the whole merge)" : "") << "\n";
+    }
+    const cm::CaptureStats st = w.merged ? w.source.stats : db.stats();
     if (st.opaque || st.pickled || st.captureErrors || st.droppedCalls)
         os << "  capture: " << st.opaque << " opaque values, " << st.pickled << " pickled values, "
            << st.captureErrors << " capture errors, " << st.droppedCalls << " dropped calls\n";
-    std::vector<cm::FunctionInfo> fns = db.functions();
+    std::vector<cm::RunFunction> fns = run.functions(index);
     cm::Snapshot snap = db.snapshot();
     os << "  functions (" << fns.size() << "):\n";
     if (fns.empty()) os << "    (none)\n";
-    for (const auto& f : fns) {
+    for (const auto& rf : fns) {
+        const cm::FunctionInfo& f = rf.info;
         uint64_t calls = snap.lastInvocation(f.id);
         os << "    " << f.fullName() << signatureText(f).substr(f.name.size()) << "   " << calls
            << (calls == 1 ? " call" : " calls") << "\n";
     }
 }
 
-// Functions of `fns` that `query` names: exact full name first, then qualname, then bare name.
-std::vector<const cm::FunctionInfo*> matchFunctions(const std::vector<cm::FunctionInfo>& fns, const std::string& query) {
-    std::vector<const cm::FunctionInfo*> out;
-    for (auto* pick : {+[](const cm::FunctionInfo& f, const std::string& q) { return f.fullName() == q; },
-                       +[](const cm::FunctionInfo& f, const std::string& q) { return f.qualname == q; },
-                       +[](const cm::FunctionInfo& f, const std::string& q) { return f.name == q; }}) {
-        for (const auto& f : fns)
-            if (pick(f, query)) out.push_back(&f);
-        if (!out.empty()) return out;
-    }
-    return out;
-}
-
-void printCall(std::ostream& os, const WriterDir& w, const cm::Database& db, const cm::FunctionInfo& f,
-               int64_t requested, size_t maxItems) {
+void printCall(std::ostream& os, const cm::RunWriter& w, const cm::FunctionInfo& f, int64_t requested,
+               size_t maxItems) {
+    const cm::Database& db = *w.database;
     cm::Snapshot snap = db.snapshot();
     uint64_t last = snap.lastInvocation(f.id);
     int64_t n = requested > 0 ? requested : static_cast<int64_t>(last) + 1 + requested;
     if (n < 1 || static_cast<uint64_t>(n) > last)
-        throw cm::CallNotFoundError(f.fullName() + " has " + std::to_string(last) + " calls; there is no call " +
-                                    std::to_string(requested));
+        throw cm::CallNotFoundError(f.fullName() + " has " + std::to_string(last) + " calls in writer " + w.id +
+                                    "; there is no call " + std::to_string(requested));
     cm::format::CallKey key{f.id, static_cast<uint64_t>(n)};
     if (!snap.record(key))
         throw cm::CallNotFoundError("call " + std::to_string(n) + " of " + f.fullName() + " is not stored");
     cm::CallView call = snap.call(key);
     cm::BlobResolver blobs = [&](uint32_t index) { return snap.blob(key, index); };
     cm::DecodedInputs in = cm::decodeInputs(call.inputs, blobs);
-    cm::WriterInfo info = db.writerInfo();
+    const cm::WriterInfo& info = w.info();
 
-    os << f.fullName() << "  call " << n << " of " << last << "   (writer " << w.name << ")\n";
+    os << f.fullName() << "  call " << n << " of " << last << "   (writer " << w.id << ")\n";
     os << "  signature: " << signatureText(f) << "\n";
     os << "  started:   " << wallText(info.startedUnixNs + static_cast<int64_t>(call.startNs)) << "   (+"
        << durationText(call.startNs) << " after the writer started)\n";
@@ -348,45 +324,62 @@ void printCall(std::ostream& os, const WriterDir& w, const cm::Database& db, con
     }
 }
 
+std::string writerText(const cm::RunWriter& w) {
+    std::string out = w.id + " (";
+    if (w.info().rank >= 0) out += "rank " + std::to_string(w.info().rank) + ", ";
+    return out + "pid " + std::to_string(w.info().pid) + ")";
+}
+
+// The writers --writer / --rank / --pid choose (all without them).
+std::vector<size_t> selectWriters(const cm::Run& run, const Options& o) {
+    std::vector<size_t> out;
+    const auto& ws = run.writers();
+    for (size_t i = 0; i < ws.size(); ++i) {
+        if (!o.writer.empty() && ws[i].id != o.writer && ws[i].info().writerId != o.writer) continue;
+        if (o.rank && ws[i].info().rank != *o.rank) continue;
+        if (o.pid && ws[i].info().pid != *o.pid) continue;
+        out.push_back(i);
+    }
+    if (out.empty()) {
+        std::string names;
+        for (const auto& w : ws) names += (names.empty() ? "" : ", ") + writerText(w);
+        throw UsageError("no writer matches --writer/--rank/--pid in " + run.path() + " (writers: " + names + ")");
+    }
+    return out;
+}
+
 int run(const Options& o) {
     int64_t n = o.function.empty() ? 0 : parseInvocation(o.invocation);
-    std::vector<WriterDir> writers = findWriters(o.path);
-    if (!o.writer.empty()) {
-        auto it = std::find_if(writers.begin(), writers.end(), [&](const WriterDir& w) { return w.name == o.writer; });
-        if (it == writers.end()) {
-            std::string names;
-            for (auto& w : writers) names += (names.empty() ? "" : ", ") + w.name;
-            throw UsageError("no writer '" + o.writer + "' in " + o.path + " (writers: " + names + ")");
-        }
-        writers = {*it};
-    }
+    const std::string path = o.path.empty() ? cm::newestRun(".") : o.path;
+    cm::Run run = cm::Run::open(path);
+    for (const cm::DamagedWriter& d : run.damaged())
+        std::cerr << "callmonitor-dump: warning: " << d.directory << " cannot be read and is left out (" << d.error
+                  << ")\n";
+    std::vector<size_t> chosen = selectWriters(run, o);
     std::ostringstream os;
     if (o.function.empty()) {
-        bool first = true;
-        for (const auto& w : writers) {
-            if (!first) os << "\n";
-            first = false;
-            printWriter(os, w, cm::Database::open(w.path));
+        std::vector<const cm::Database*> sized;
+        for (size_t k = 0; k < chosen.size(); ++k) {
+            const cm::Database* db = run.writers()[chosen[k]].database.get();
+            const bool first = std::find(sized.begin(), sized.end(), db) == sized.end();
+            if (first) sized.push_back(db);
+            if (k) os << "\n";
+            printWriter(os, run, chosen[k], first);
         }
         std::cout << os.str();
         return 0;
     }
-    for (const auto& w : writers) {
-        cm::Database db = cm::Database::open(w.path);
-        std::vector<cm::FunctionInfo> fns = db.functions();
-        auto matches = matchFunctions(fns, o.function);
-        if (matches.empty()) continue;
-        if (matches.size() > 1) {
-            std::string names;
-            for (auto* f : matches) names += (names.empty() ? "" : ", ") + f->fullName();
-            throw cm::UnknownFunctionError("'" + o.function + "' is ambiguous in writer " + w.name +
-                                           "; candidates: " + names);
-        }
-        printCall(os, w, db, *matches[0], n, o.maxItems);
-        std::cout << os.str();
-        return 0;
+    std::vector<cm::RunFunction> found = run.resolve(o.function, chosen);
+    if (found.size() > 1) {
+        std::string names;
+        for (const auto& f : found) names += (names.empty() ? "" : ", ") + writerText(run.writers()[f.writer]);
+        throw cm::UnknownFunctionError(found[0].info.fullName() + " was recorded by " + std::to_string(found.size()) +
+                                       " writers: " + names +
+                                       "; call numbers are per writer: choose one with --writer, --rank or --pid");
     }
-    throw cm::UnknownFunctionError("no function '" + o.function + "' in " + o.path);
+    printCall(os, run.writers()[found[0].writer], found[0].info, n, o.maxItems);
+    std::cout << os.str();
+    return 0;
 }
 
 }  // namespace

@@ -18,7 +18,8 @@ from .capture.session import flush, close, output_directory, stats
 from .read.values import Unrestorable
 from .read.database import load, Database, Call, FunctionInfo, ExceptionInfo
 from .read.errors import (DatabaseError, NotFoundError, NotADatabaseError, VersionError,
-                          CorruptError, UnknownFunctionError, UnknownWriterError)
+                          CorruptError, UnknownFunctionError, UnknownWriterError,
+                          AmbiguousWriterError, DatabaseClosedError, DamagedWriterWarning)
 from ._core import StoreError
 from .inner import wrap_calls, flat_profile
 from .legacy_api import (VERSION, DB, SETTINGS, CONTEXT, Context, NPHandler, DefaultHandler, Args,
@@ -34,7 +35,8 @@ __all__ = [
     "configure", "flush", "close", "output_directory", "stats", "Unrestorable", "Database",
     "Call", "FunctionInfo", "ExceptionInfo", "DatabaseError", "NotFoundError",
     "NotADatabaseError", "VersionError", "CorruptError", "UnknownFunctionError",
-    "HandlerNotRegisteredError", "UnknownWriterError", "StoreError", "wrap_calls", "flat_profile",
+    "HandlerNotRegisteredError", "UnknownWriterError", "StoreError", "AmbiguousWriterError",
+    "DatabaseClosedError", "DamagedWriterWarning", "wrap_calls", "flat_profile",
     "watch", "unwatch", "WatchError", "PolicyNotSupportedError", "ValueSummary",
     # callmonitor 0.3's names (legacy_api.py)
     "VERSION", "DB", "SETTINGS", "CONTEXT", "Context", "NPHandler", "DefaultHandler", "Args", "rc",

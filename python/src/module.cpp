@@ -174,6 +174,13 @@ PYBIND11_MODULE(_core, m) {
         if (d.empty()) return py::none();
         return py::str(d);
     });
+    // The directory this process's Writer is open on now (None once closed):
+    // the reader returns copies instead of map views there (docs/python-api.md).
+    m.def("live_writer_directory", []() -> py::object {
+        auto& r = cpy::Recorder::instance();
+        if (!r.live() || r.writerDir().empty()) return py::none();
+        return py::str(r.writerDir());
+    });
 
     m.def("encode_value", [](py::handle obj) {
         std::string out;

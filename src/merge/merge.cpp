@@ -16,6 +16,7 @@
 #include "callmonitor/errors.h"
 #include "callmonitor/format.h"
 #include "callmonitor/records.h"
+#include "callmonitor/run.h"
 #include "codec/keys.h"
 #include "lmdb/lmdb.h"
 #include "store/chunk_writer.h"
@@ -33,12 +34,6 @@ struct Unit {
     std::string handlerRoot;  // directory holding its handlers/ tree, or ""
 };
 
-template <class T> uint32_t idCount(const std::vector<T>& items, uint32_t T::*id) {
-    uint32_t n = 0;
-    for (const T& t : items) n = std::max(n, t.*id + 1);
-    return n;
-}
-
 std::vector<Unit> unitsOf(const Database& db, const MergeInput& in) {
     std::vector<Unit> out;
     for (SourceInfo& s : db.sources()) {
@@ -48,16 +43,7 @@ std::vector<Unit> unitsOf(const Database& db, const MergeInput& in) {
     if (!out.empty()) return out;
     Unit u;
     u.db = &db;
-    u.info.run = in.run;
-    u.info.writer = db.writerInfo();
-    // Writers from before run ids: the directory itself identifies them.
-    if (u.info.writer.runId.empty()) u.info.writer.runId = "dir:" + fs::weakly_canonical(in.directory).string();
-    u.info.stats = db.stats();
-    u.info.functionCount = idCount(db.functions(), &FunctionInfo::id);
-    u.info.threadCount = idCount(db.threads(), &ThreadInfo::index);
-    u.info.callerCount = static_cast<uint32_t>(db.callers().size());
-    u.info.siteCount = idCount(db.sites(), &SiteInfo::id);
-    u.info.labelCount = static_cast<uint32_t>(db.labels().size());
+    u.info = ownSourceInfo(db, in.directory, in.run);
     if (fs::is_directory(in.directory + "/handlers")) u.handlerRoot = in.directory;
     out.push_back(std::move(u));
     return out;

@@ -85,8 +85,7 @@ def raw_outcome(db, call):
     """The outcome stored in the record: "returned", "raised", "result-skipped"
     or "pending". (The Call API tells a skipped result from a returned None
     only through this; v1 records hold it as outcome byte 3.)"""
-    w = next(w for w in db._writers if w.id == call.writer)
-    return w.reader.call(call.function.id, call.invocation, False, w.files_dir)["outcome"]
+    return call.outcome
 
 
 def assert_call(db, call, planned, *, allow_pickle, thread, scenario, where):
@@ -267,9 +266,9 @@ def test_function_descriptions_are_kept(fixtures):
                     if p.default is not p.empty:
                         assert_identical(original.parameters[p.name].default, p.default,
                                          f"{where} default of {p.name}")
-                raw = {r["name"]: r for r in f._raw["parameters"]}
+                raw = {r.name: r for r in f._record.parameters}
                 for p in e["parameters"]:
-                    assert raw[p["name"]]["default_repr"] == p["default_repr"], where
+                    assert raw[p["name"]].default_repr == p["default_repr"], where
     assert seen == set(described)
 
 
@@ -351,8 +350,8 @@ def test_calls_from_several_threads_keep_their_thread(fixtures):
                             allow_pickle=False, scenario="threads")
         assert [c.thread_name for c in db.calls("work")] == \
             ["MainThread", "worker-A", "worker-A", "worker-B", "worker-B", "MainThread"]
-        threads = db._writers[0].reader.threads()
-    assert [(t["name"], t["ident"], t["native_id"]) for t in threads] == \
+        threads = list(db._reader.threads(db._writers[0].index).values())
+    assert [(t.name, t.ident, t.native_id) for t in threads] == \
         [(name, facts["threads"][name]["ident"], facts["threads"][name]["native_id"])
          for name in ("MainThread",) + fx.THREAD_NAMES]
 
@@ -403,8 +402,8 @@ def test_a_merged_environment_keeps_every_source_and_its_provenance(fixtures, ha
         expected_writers = sorted(sources, key=lambda s: (s["run"], s["writer_id"]))
         assert db.writers == [f"{s['run']}/{s['writer_id']}" for s in expected_writers]
         assert db.ranks == [0, 1]
-        raw_sources = db._writers[0].reader.sources()
-        assert [(s["run"], s["writer"]["writer_id"]) for s in raw_sources] == \
+        raw_sources = db._reader.environment_sources(db._writers[0].index)
+        assert [(s.run, s.writer.writer_id) for s in raw_sources] == \
             [(s["run"], s["writer_id"]) for s in sources]
         for s in sources:
             facts = writer_facts(s["run"])[s["role"]]
@@ -423,13 +422,13 @@ def test_a_merged_environment_keeps_every_source_and_its_provenance(fixtures, ha
 def test_writer_metadata_is_that_of_the_recording_process(fixtures):
     for scenario in RECORDED_SCENARIOS:
         with open_db(fixtures, scenario) as db:
-            infos = [w.reader.info() for w in db._writers]
-        for info, w in zip(infos, SCENARIOS[scenario]["writers"]):
+            infos = [(db._reader.format_version(w.index), w.info) for w in db._writers]
+        for (version, info), w in zip(infos, SCENARIOS[scenario]["writers"]):
             where = f"{scenario} {w['writer_id']}"
-            assert info["format_version"] == 1, where
+            assert version == 1, where
             for key in ("host", "pid", "rank", "writer_id", "python_version", "package_version",
                         "argv", "cwd", "run_id"):
-                assert info[key] == w[key], f"{where} {key}"
+                assert getattr(info, key) == w[key], f"{where} {key}"
         assert len(infos) == len(SCENARIOS[scenario]["writers"]), scenario
 
 
@@ -440,7 +439,7 @@ def test_timings_read_back_as_recorded(fixtures, handlers):
         with open_db(fixtures, scenario) as db:
             for w in db._writers:
                 e = writers[w.id]
-                assert w.info["started_unix_ns"] == e["started_unix_ns"]
+                assert w.info.started_unix_ns == e["started_unix_ns"]
                 for f in w.functions:
                     calls = list(db.calls(f.full_name, writer=w.id))
                     assert [[c.started_ns, c.duration_ns] for c in calls] == e["calls"][f.qualname]
@@ -472,7 +471,7 @@ def test_the_committed_fixtures_hold_no_lock_files_and_stay_small():
 
 def test_a_merge_of_v1_writers_is_itself_format_version_1(fixtures):
     with open_db(fixtures, "merged") as db:
-        assert {w.reader.info()["format_version"] for w in db._writers} == {1}
+        assert {db._reader.format_version(w.index) for w in db._writers} == {1}
 
 
 def _shared_pair():

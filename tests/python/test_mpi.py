@@ -191,7 +191,7 @@ def test_GIVEN_mpi4py_job_of_4_ranks_WHEN_loaded_THEN_one_writer_per_rank_with_i
                     assert_same(args, c.args, f"rank {r} {fn} #{c.invocation} args")
                     assert_same(result, c.result, f"rank {r} {fn} #{c.invocation} result")
         text = repr(db)
-    assert f"{RANKS} writer(s) (ranks 0-{RANKS - 1})" in text, text
+    assert f"{RANKS} writers (ranks 0-{RANKS - 1})" in text, text
     kernel_counts = ", ".join(f"{_rank_writer(r)}: {r + 3}" for r in range(RANKS))
     assert f"per writer: {kernel_counts}" in text, text
     for r in range(RANKS):

@@ -130,7 +130,7 @@ def test_process_pool_executor_runs_an_intercepted_task(tmp_path, run_recorder, 
     assert run_dirs(tmp_path) == ["call-monitor"]
     with callmonitor.load(tmp_path / "call-monitor") as db:
         assert db.writers[0] == "main"
-        assert db.get("identity", 1) == (["parent"], {})
+        assert db.get("identity", 1, writer="main") == (["parent"], {})
         assert_recorded_once(db, "identity", [("parent",)] + [(i,) for i in range(1000)])
 
 
@@ -216,4 +216,4 @@ def test_close_then_record_in_a_child_starts_a_new_shared_run(tmp_path, run_reco
         assert db.writers == ["main"] and len(db) == 1
     with callmonitor.load(tmp_path / "call-monitor-1") as db:
         assert db.writers == ["main", f"pid-{child}"]
-        assert db.get("identity", 1) == (["second run"], {})
+        assert db.get("identity", 1, writer="main") == (["second run"], {})

@@ -246,6 +246,42 @@ PyObject* readArray(const Token& t, std::string_view bytes) {
     return arr;
 }
 
+PyObject* viewArray(const Token& t, std::string_view bytes, PyObject* keepAlive) {
+    if (!importNumpy()) {
+        Py_DECREF(keepAlive);
+        return nullptr;
+    }
+    PyArray_Descr* d = descrFor(t.name);  // stolen by PyArray_NewFromDescr
+    if (!d) {
+        Py_DECREF(keepAlive);
+        return nullptr;
+    }
+    std::vector<npy_intp> dims(t.shape.begin(), t.shape.end());
+    const int flags = t.order == 'F' ? NPY_ARRAY_F_CONTIGUOUS : NPY_ARRAY_C_CONTIGUOUS;  // not WRITEABLE
+    PyObject* arr = PyArray_NewFromDescr(&PyArray_Type, d, static_cast<int>(dims.size()), dims.data(), nullptr,
+                                         const_cast<char*>(bytes.data()), flags, nullptr);
+    if (!arr) {
+        Py_DECREF(keepAlive);
+        return nullptr;
+    }
+    auto* a = reinterpret_cast<PyArrayObject*>(arr);
+    if (static_cast<uint64_t>(PyArray_NBYTES(a)) != bytes.size()) {
+        Py_DECREF(arr);
+        Py_DECREF(keepAlive);
+        PyErr_SetString(PyExc_ValueError, "stored array bytes do not match its shape and dtype");
+        return nullptr;
+    }
+    if (PyArray_SetBaseObject(a, keepAlive) < 0) {  // steals keepAlive, even on failure
+        Py_DECREF(arr);
+        return nullptr;
+    }
+    return arr;
+}
+
+void makeReadOnly(PyObject* obj) {
+    if (numpyReady() && PyArray_Check(obj)) PyArray_CLEARFLAGS(reinterpret_cast<PyArrayObject*>(obj), NPY_ARRAY_WRITEABLE);
+}
+
 PyObject* readScalar(const Token& t) {
     if (!importNumpy()) return nullptr;
     PyArray_Descr* d = descrFor(t.name);

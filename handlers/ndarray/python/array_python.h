@@ -38,6 +38,12 @@ bool writeScalar(ValueWriter& w, PyObject* scalar);
 // New references, or nullptr with a Python error set. `bytes` holds the
 // element bytes (inline data or the resolved blob).
 PyObject* readArray(const Token& t, std::string_view bytes);
+// A read-only array over `bytes` themselves (no copy). `keepAlive` (a new
+// reference, stolen, also on failure) becomes the array's base: it must keep
+// the bytes valid for as long as it lives.
+PyObject* viewArray(const Token& t, std::string_view bytes, PyObject* keepAlive);
+// Clears the WRITEABLE flag of a numpy array (anything else: untouched).
+void makeReadOnly(PyObject* obj);
 PyObject* readScalar(const Token& t);
 
 }  // namespace callmonitor::py

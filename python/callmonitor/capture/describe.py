@@ -4,14 +4,9 @@ import inspect
 from typing import Dict, Tuple
 
 from .. import _core
+from .._parameter_kinds import CODES
 
-_KINDS = {
-    inspect.Parameter.POSITIONAL_ONLY: 0,
-    inspect.Parameter.POSITIONAL_OR_KEYWORD: 1,
-    inspect.Parameter.VAR_POSITIONAL: 2,
-    inspect.Parameter.KEYWORD_ONLY: 3,
-    inspect.Parameter.VAR_KEYWORD: 4,
-}
+_KINDS = CODES  # inspect kind -> stored kind (the one table: _parameter_kinds.py)
 
 
 def _annotation_text(a):

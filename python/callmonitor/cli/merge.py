@@ -2,7 +2,7 @@
 import os
 
 from .. import _core
-from ..read.database import _human, _writer_dirs
+from ..read.database import _human
 from .errors import CommandError
 from .progress import Progress
 from .table import print_table
@@ -25,7 +25,7 @@ def merge(out, inputs, progress=None):
     """Merges run/writer/merged directories into `out`; returns the counts."""
     if os.path.lexists(out):
         raise CommandError(f"{out} exists: merge never overwrites; give a new output path")
-    writers = [pair for path in inputs for pair in _writer_dirs(os.fspath(path))]
+    writers = [pair for path in inputs for pair in _core.find_environments(os.fspath(path))]
     return _core.merge(os.fspath(out), writers, progress)
 
 

@@ -1,68 +1,39 @@
-"""``load(path)``: a recorded run (or one writer of it), read back as Python objects."""
+"""``load(path)``: a recorded run (or one writer of it, or a folder of runs and
+merges), read back as Python objects.
+
+Which writers a path holds, their order, merges and their sources, duplicates
+and name resolution are the core's run reader (``include/callmonitor/run.h``,
+bound as ``_core.RunReader``); this module turns its records into Python."""
 import datetime
 import functools
 import inspect
+import operator
 import os
 import types
+import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
 
 from .. import _core
-from .errors import NotADatabaseError, NotFoundError, UnknownFunctionError, UnknownWriterError
+from .._parameter_kinds import TO_INSPECT
+from .errors import (AmbiguousWriterError, DamagedWriterWarning, DatabaseClosedError,
+                     UnknownFunctionError, UnknownWriterError)
+
 
 PathLike = Union[str, "os.PathLike[str]"]
 FunctionRef = Union[str, Callable[..., Any]]   # a name, or the function itself
 
-_PARAM_KINDS = {
-    "POSITIONAL_ONLY": inspect.Parameter.POSITIONAL_ONLY,
-    "POSITIONAL_OR_KEYWORD": inspect.Parameter.POSITIONAL_OR_KEYWORD,
-    "VAR_POSITIONAL": inspect.Parameter.VAR_POSITIONAL,
-    "KEYWORD_ONLY": inspect.Parameter.KEYWORD_ONLY,
-    "VAR_KEYWORD": inspect.Parameter.VAR_KEYWORD,
-}
-
-
-def _writer_order(name):
-    """Sort key of writer directories: the default writer, ranks, declared
-    ids, then processes, numerically within each kind."""
-    for rank, prefix in enumerate(("main", "rank-", "tid-", "pid-")):
-        if name == prefix or (prefix.endswith("-") and name.startswith(prefix)):
-            number = name[len(prefix):].split("-")[0] if prefix.endswith("-") else "0"
-            return (rank, int(number) if number.isdigit() else 0, name)
-    return (4, 0, name)
-
-
-def _writer_dirs(path):
-    """[(writer directory, run name)] under `path`: itself, or its subdirectories."""
-    if not os.path.exists(path):
-        raise NotFoundError(f"{path} does not exist: give the path of a callmonitor run "
-                            f"directory (e.g. ./call-monitor) or of one writer inside it")
-    if not os.path.isdir(path):
-        raise NotADatabaseError(f"{path} is a file, not a callmonitor database directory")
-    if os.path.exists(os.path.join(path, "data.mdb")):
-        run = os.path.dirname(os.path.abspath(path))
-        return [(path, os.path.basename(run) if _is_run_dir(run) else "")]
-    names = sorted((d for d in os.listdir(path) if os.path.exists(os.path.join(path, d, "data.mdb"))),
-                   key=_writer_order)
-    if names:
-        run = os.path.basename(os.path.abspath(path))
-        return [(os.path.join(path, d), run) for d in names]
-    if os.path.exists(os.path.join(path, "db.pkl")):
-        raise NotADatabaseError(
-            f"{path} was written by callmonitor 0.3 (it holds db.pkl), not by this version")
-    raise NotADatabaseError(f"{path} is not a callmonitor database: it holds no data.mdb, "
-                            f"nor do its subdirectories")
-
-
-def _is_run_dir(path):
-    return os.path.exists(os.path.join(path, ".callmonitor-run"))
+def _plural(n, word):
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 @dataclass(frozen=True)
 class ExceptionInfo:
-    """The exception a recorded call raised."""
+    """The exception a recorded call raised: its type name, message and
+    ``args`` (decoded; None when the record holds none, e.g. format v1)."""
     type: str
     message: str
+    args: Optional[tuple] = None
 
     def __str__(self):
         return f"{self.type}: {self.message}" if self.message else self.type
@@ -71,18 +42,18 @@ class ExceptionInfo:
 class FunctionInfo:
     """A recorded function: where it lives, its signature, how often it was called."""
 
-    def __init__(self, raw, writer, allow_pickle):
-        self._raw = raw
-        self.id = raw["id"]       # in its writer's environment
-        self.module = raw["module"]
-        self.qualname = raw["qualname"]
-        self.name = raw["name"]
-        self.file = raw["file"]
-        self.line = raw["line"]
-        self.kind = raw["kind"]
-        self.writer = writer.id     # the id of the writer that recorded it
-        self.rank = writer.rank     # its MPI rank (-1: not under MPI)
-        self.calls = raw["calls"]
+    def __init__(self, record, writer, allow_pickle, calls):
+        self._record = record          # _core.FunctionRecord
+        self.id = record.id            # in its writer's environment
+        self.module = record.module
+        self.qualname = record.qualname
+        self.name = record.name
+        self.file = record.file
+        self.line = record.line
+        self.kind = record.kind
+        self.writer = writer.id        # the id of the writer that recorded it
+        self.rank = writer.rank        # its MPI rank (-1: not under MPI)
+        self.calls = calls
         self._allow_pickle = allow_pickle
         self._signature = None
 
@@ -92,23 +63,23 @@ class FunctionInfo:
 
     def _default(self, p):
         try:
-            return _core.decode_value(p["default"], self._allow_pickle)
+            return _core.decode_value(p.default, self._allow_pickle)
         except Exception:
-            return p["default_repr"]
+            return p.default_repr
 
     @property
     def signature(self) -> Optional[inspect.Signature]:
         """The recorded ``inspect.Signature`` (annotations as text), or None."""
-        if self._signature is None and self._raw["signature_known"]:
+        if self._signature is None and self._record.signature_known:
             params = []
-            for p in self._raw["parameters"]:
+            for p in self._record.parameters:
                 kw = {}
-                if p["has_default"]:
+                if p.has_default:
                     kw["default"] = self._default(p)
-                if p["annotation"]:
-                    kw["annotation"] = p["annotation"]
-                params.append(inspect.Parameter(p["name"], _PARAM_KINDS[p["kind"]], **kw))
-            ret = self._raw["return_annotation"] or inspect.Signature.empty
+                if p.annotation:
+                    kw["annotation"] = p.annotation
+                params.append(inspect.Parameter(p.name, TO_INSPECT[p.kind], **kw))
+            ret = self._record.return_annotation or inspect.Signature.empty
             self._signature = inspect.Signature(params, return_annotation=ret,
                                                 __validate_parameters__=False)
         return self._signature
@@ -145,8 +116,34 @@ class FunctionInfo:
         sig = self.signature
         return f"{self.qualname}{sig}" if sig is not None else f"{self.qualname}(...)"
 
+    def parameters_text(self) -> str:
+        """Every parameter with its kind: ``x, y=2, *args, z=3 (keyword-only), **kwargs``."""
+        sig = self.signature
+        if sig is None:
+            return "(unknown: the signature could not be recorded)"
+        out = []
+        for p in sig.parameters.values():
+            default = "" if p.default is p.empty else f"={p.default!r}"
+            if p.kind is p.VAR_POSITIONAL:
+                out.append(f"*{p.name}")
+            elif p.kind is p.VAR_KEYWORD:
+                out.append(f"**{p.name}")
+            elif p.kind is p.KEYWORD_ONLY:
+                out.append(f"{p.name}{default} (keyword-only)")
+            elif p.kind is p.POSITIONAL_ONLY:
+                out.append(f"{p.name}{default} (positional-only)")
+            else:
+                out.append(f"{p.name}{default}")
+        return ", ".join(out) if out else "(none)"
+
     def __repr__(self):
-        return f"<FunctionInfo {self.full_name}: {self.calls} calls>"
+        return f"<FunctionInfo {self.full_name}: {_plural(self.calls, 'call')}>"
+
+
+# Call.outcome: how the call ended, by name.
+_OUTCOME_NAMES = {_core.CallOutcome.PENDING: "pending", _core.CallOutcome.RETURNED: "returned",
+                  _core.CallOutcome.RAISED: "raised",
+                  _core.CallOutcome.RESULT_NOT_RECORDED: "result-skipped"}
 
 
 class Call:
@@ -154,29 +151,41 @@ class Call:
 
     __slots__ = ("function", "invocation", "args", "kwargs", "result", "exception",
                  "started_ns", "duration_ns", "thread", "thread_name", "caller", "writer",
-                 "rank", "pid", "run", "completed", "_started_unix_ns", "outcome")
+                 "rank", "pid", "run", "completed", "result_recorded", "outcome", "site", "label",
+                 "parent", "traceback", "_started_unix_ns")
 
     def __init__(self, function, raw, writer, thread, caller):
+        outcome = raw.outcome
+        self.outcome = _OUTCOME_NAMES[outcome]
         self.function = function
-        self.invocation = raw["invocation"]
-        self.args = raw["args"]
-        self.kwargs = raw["kwargs"]
-        self.completed = raw["outcome"] != "pending"
-        self.result = raw["result"]
-        self.exception = (ExceptionInfo(raw["exception_type"], raw["exception_message"])
-                          if raw["outcome"] == "raised" else None)
-        self.started_ns = raw["start_ns"]
-        self.duration_ns = raw["duration_ns"] if self.completed else None
-        self.thread = thread.get("ident") if thread else None
-        self.thread_name = thread.get("name") if thread else None
+        self.invocation = raw.invocation
+        self.args = raw.args
+        self.kwargs = raw.kwargs
+        self.completed = outcome != _core.CallOutcome.PENDING
+        #: True when the call returned and its result was recorded (False for a
+        #: result not recorded -- ``intercept(result=False)`` --, a raise, a pending call)
+        self.result_recorded = outcome == _core.CallOutcome.RETURNED
+        self.result = raw.result
+        self.exception = (ExceptionInfo(raw.exception_type, raw.exception_message, raw.exception_args)
+                          if outcome == _core.CallOutcome.RAISED else None)
+        #: the calling code location (``.file .line .function``), None when not recorded
+        self.site = writer.site(raw.site)
+        #: the label of the call (tracing, pytest), None when it has none
+        self.label = writer.label(raw.label)
+        #: the call this one ran inside (``ParentCall(function, invocation)``), None when not recorded
+        self.parent = writer.parent(raw.parent)
+        #: the formatted traceback of a raised exception, None when not recorded
+        self.traceback = raw.traceback or None
+        self.started_ns = raw.start_ns
+        self.duration_ns = raw.duration_ns if self.completed else None
+        self.thread = thread.ident if thread else None
+        self.thread_name = thread.name if thread else None
         self.caller = caller
         self.writer = writer.id      # provenance: writer id, MPI rank (-1: none), process, run
         self.rank = writer.rank
         self.pid = writer.pid
         self.run = writer.run
-        self._started_unix_ns = writer.info["started_unix_ns"]
-        # "returned", "raised", "pending", "result-skipped" (result not recorded)
-        self.outcome = raw["outcome"]
+        self._started_unix_ns = writer.info.started_unix_ns
 
     @property
     def started(self) -> datetime.datetime:
@@ -209,96 +218,155 @@ class Call:
             out = f"raised {self.exception}"
         elif not self.completed:
             out = "did not return"
+        elif not self.result_recorded:
+            out = "returned (result not recorded)"
         else:
             out = f"-> {self.result!r}"[:80]
         return f"<Call #{self.invocation} {text} {out}>"
 
 
+@dataclass(frozen=True)
+class ParentCall:
+    """The call a recorded call ran inside: its function (None when that function
+    is not in the database) and invocation number, in the same writer."""
+    function: Optional["FunctionInfo"]
+    invocation: int
+
+
 class _Writer:
-    """One writer: a writer environment, or one source writer of a merged
-    environment (then only its id ranges of functions, threads and callers)."""
+    """One writer of the run (the core's RunWriter) with its functions,
+    threads and callers, re-read when a live writer has added some."""
 
-    def __init__(self, reader, info, run, allow_pickle, source=None):
-        self.reader = reader
-        self.directory = reader.directory
-        self.info = info
-        self.writer_id = info["writer_id"] or os.path.basename(self.directory)
-        self.id = self.writer_id       # qualified with the run when a database holds several
-        self.rank = info["rank"]
-        self.pid = info["pid"]
-        self.host = info["host"]
-        self.run = run
-        self.allow_pickle = allow_pickle
-        self._source = source
-        self.files_dir = ""
-        if source and source["handler_dir"]:
-            self.files_dir = os.path.join(self.directory, source["handler_dir"])
+    def __init__(self, index, raw, reader, allow_pickle):
+        self.index = index             # in the RunReader
+        self.raw = raw
+        self.info = raw.info           # _core.WriterRecord
+        self.id = raw.id               # "run/writer" when the database holds several runs
+        self.writer_id = raw.info.writer_id or os.path.basename(raw.directory)
+        self.rank = raw.info.rank
+        self.pid = raw.info.pid
+        self.host = raw.info.host
+        self.run = raw.run
+        self.directory = raw.directory  # its environment (a merge's, for a merged source)
+        self._reader = reader
+        self._allow_pickle = allow_pickle
         self.functions, self.threads, self.callers = [], {}, []
+        self._sites, self._labels = None, None
+        # copy=False: views of the map, except in the environment this process's
+        # own Writer records into (views there would keep it from growing its
+        # map while the program records on): read-only copies.
+        own = _core.live_writer_directory()
+        mine = (not raw.merged and own is not None
+                and os.path.realpath(own) == os.path.realpath(raw.directory))
+        self.views = _core.Arrays.READ_ONLY_COPIES if mine else _core.Arrays.MAP_VIEWS
 
-    @classmethod
-    def open_all(cls, directory, run, allow_pickle):
-        """The writers in one environment: itself, or a merge's sources."""
-        reader = _core.WriterReader(directory)
-        sources = reader.sources()
-        if not sources:
-            return [cls(reader, reader.info(), run, allow_pickle)]
-        return [cls(reader, src["writer"], src["run"], allow_pickle, src) for src in sources]
+    def site(self, site_id):
+        """The SiteRecord of a site id (None for none; read again when new)."""
+        if site_id is None:
+            return None
+        if self._sites is None or site_id not in self._sites:
+            self._sites = self._reader.sites(self.index)
+        return self._sites.get(site_id)
 
-    def _mine(self, kind, index):
-        if self._source is None:
-            return True
-        base, count = self._source[kind]
-        return base <= index < base + count
+    def label(self, label_id):
+        if label_id is None:
+            return None
+        if self._labels is None or label_id >= len(self._labels):
+            self._labels = self._reader.labels(self.index)
+        return self._labels[label_id] if label_id < len(self._labels) else None
+
+    def parent(self, key):
+        if key is None:
+            return None
+        fid, invocation = key
+        function = next((f for f in self.functions if f.id == fid), None)
+        if function is None:
+            self.refresh()
+            function = next((f for f in self.functions if f.id == fid), None)
+        return ParentCall(function, invocation)
 
     def refresh(self):
-        self.functions = [FunctionInfo(f, self, self.allow_pickle)
-                          for f in self.reader.functions() if self._mine("functions", f["id"])]
-        self.threads = {t["index"]: t for t in self.reader.threads()}
-        self.callers = self.reader.callers()
+        r, i = self._reader, self.index
+        self.functions = [FunctionInfo(f, self, self._allow_pickle, r.last_invocation(i, f.id))
+                          for f in r.functions(i)]
+        self.threads = r.threads(i)
+        self.callers = r.callers(i)
 
-    def stats(self):
-        return dict(self._source["stats"]) if self._source else self.reader.stats()
 
-    def sort_key(self):
-        return (self.run or "", _writer_order(self.writer_id))
+def _query(fn):
+    """The _core.FunctionQuery of a function object (the interceptor, or what it wraps)."""
+    target = getattr(fn, "__callmonitor_target__", None) or inspect.unwrap(fn)
+    partial = isinstance(target, functools.partial)
+    while isinstance(target, functools.partial):
+        target = target.func
+    module = getattr(target, "__module__", "") or ""
+    qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", "")
+    code = getattr(inspect.unwrap(target), "__code__", None)
+    file, line = (code.co_filename, code.co_firstlineno) if code is not None else ("", 0)
+    return _core.FunctionQuery(module if isinstance(module, str) else "", qualname, file, line, partial)
+
+
+def _invocation_number(n):
+    if isinstance(n, bool) or not hasattr(n, "__index__"):
+        raise TypeError(f"n must be an int (the call number: 1 is the first call, -1 the last), "
+                        f"not {type(n).__name__} {n!r}")
+    return operator.index(n)
 
 
 class Database:
     """A recorded run (all its writers: ranks, processes, declared ids), one
-    writer of it, or a merge of runs, read back. Open it with :func:`load`."""
+    writer of it, a merge, or a folder of runs and merges, read back. Open it
+    with :func:`load`."""
 
-    def __init__(self, path, allow_pickle=False):
+    def __init__(self, path, allow_pickle=False, strict=False):
         self.path = os.fspath(path)
         self.allow_pickle = allow_pickle
-        writers = [w for d, run in _writer_dirs(self.path)
-                   for w in _Writer.open_all(d, run, allow_pickle)]
-        writers.sort(key=_Writer.sort_key)
-        if len({w.run for w in writers}) > 1:  # a merge of several runs
-            for w in writers:
-                w.id = f"{w.run}/{w.writer_id}" if w.run else w.writer_id
-        for w in writers:
+        self._reader = _core.RunReader(self.path, strict)
+        for damaged in self._reader.damaged:
+            warnings.warn(f"callmonitor: {damaged.directory} cannot be read and is left out "
+                          f"({damaged.error}); load(..., strict=True) raises instead",
+                          DamagedWriterWarning, stacklevel=3)
+        self._writers = [_Writer(i, raw, self._reader, allow_pickle)
+                         for i, raw in enumerate(self._reader.writers)]
+        self._start_rank = {w: k for k, w in enumerate(self._reader.start_order)}
+        for w in self._writers:
             w.refresh()
-        self._writers = writers
-        self._resolved = {}
+        self._resolved = {}   # (fn, writer, rank, pid) -> [(writer, FunctionInfo)]
+        self._single = {}     # (fn, writer, rank, pid) -> (writer, FunctionInfo) of one writer
+
+    def _open(self):
+        if self._reader is None:
+            raise DatabaseClosedError(f"the database {self.path} is closed; open it again with "
+                                      f"callmonitor.load({self.path!r})")
+        return self._reader
 
     # -- writers -------------------------------------------------------------
     @property
-    def writers(self) -> list[str]:
-        """Writer ids, the default writer first (``main``, ``rank-0000``, ...)."""
+    def writers(self) -> List[str]:
+        """Writer ids: ``main``, ranks, declared ids, processes (``run/writer``
+        when the database holds several runs)."""
+        self._open()
         return [w.id for w in self._writers]
 
     @property
-    def ranks(self) -> list[int]:
+    def ranks(self) -> List[int]:
         """The MPI ranks that recorded into this database, ascending."""
+        self._open()
         return sorted({w.rank for w in self._writers if w.rank >= 0})
 
     @property
-    def runs(self) -> list[str]:
-        """The run directories this database holds (several for a merge)."""
-        return sorted({w.run for w in self._writers if w.run})
+    def runs(self) -> List[str]:
+        """The run directories this database holds (several for a merge or a folder)."""
+        return sorted(self._open().runs)
 
-    def writer_info(self) -> list[dict[str, Any]]:
+    @property
+    def damaged(self) -> List[Tuple[str, str]]:
+        """(directory, error) of each environment that could not be opened."""
+        return [(d.directory, d.error) for d in self._open().damaged]
+
+    def writer_info(self) -> List[dict]:
         """One dict per writer: id, run, rank, pid, host, calls."""
+        self._open()
         return [{"id": w.id, "run": w.run, "rank": w.rank, "pid": w.pid, "host": w.host,
                  "calls": sum(f.calls for f in w.functions)} for w in self._writers]
 
@@ -311,78 +379,95 @@ class Database:
         if not chosen:
             wanted = ", ".join(f"{k}={v!r}" for k, v in
                                (("writer", writer), ("rank", rank), ("pid", pid)) if v is not None)
-            have = ", ".join(f"{w.id} (rank {w.rank}, pid {w.pid})" if w.rank >= 0 else
-                             f"{w.id} (pid {w.pid})" for w in self._writers)
-            raise UnknownWriterError(f"no writer with {wanted} in {self.path}; writers: {have}")
+            raise UnknownWriterError(f"no writer with {wanted} in {self.path}; writers: "
+                                     f"{self._writers_text(self._writers)}")
         return chosen
+
+    @staticmethod
+    def _writers_text(writers):
+        return ", ".join(f"{w.id} (rank {w.rank}, pid {w.pid})" if w.rank >= 0 else
+                         f"{w.id} (pid {w.pid})" for w in writers)
 
     # -- functions -----------------------------------------------------------
     @property
-    def functions(self) -> list[FunctionInfo]:
+    def functions(self) -> List[FunctionInfo]:
         """Every recorded function (per writer), with live call counts."""
+        self._open()
         out = []
         for w in self._writers:
             w.refresh()
             out.extend(w.functions)
         return out
 
-    def _candidates(self, fn):
-        if callable(fn) and not isinstance(fn, str):
-            target = getattr(fn, "__callmonitor_target__", None) or inspect.unwrap(fn)
-            partial = isinstance(target, functools.partial)
-            while isinstance(target, functools.partial):
-                target = target.func
-            module = getattr(target, "__module__", "") or ""
-            qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", "")
-            return lambda f: (f.module == module and f.qualname == qualname
-                              and (f.kind == "partial") == partial)
-        if not isinstance(fn, str):
-            raise TypeError(f"a function is named by a str or the function itself, not {fn!r}")
-        return lambda f: fn in (f.full_name, f.qualname, f.name)
-
     def _resolve_all(self, fn, writer=None, rank=None, pid=None):
-        """[(writer, FunctionInfo)] of `fn` in the chosen writers, in writer order
-        (cached: db.get on a hot loop resolves once)."""
-        key = (fn if isinstance(fn, str) else id(fn), writer, rank, pid)
-        hit = self._resolved.get(key)
+        """[(writer, FunctionInfo)] of `fn` in the chosen writers, in start-time
+        order (cached: db.get on a hot loop resolves once)."""
+        reader = self._open()
+        try:
+            key = (fn, writer, rank, pid)
+            hit = self._resolved.get(key)
+        except TypeError:  # an unhashable callable
+            key, hit = None, None
         if hit is not None:
             return hit
         writers = self._select(writer, rank, pid)
-        match = self._candidates(fn)
-        for attempt in range(2):
-            found = [(w, f) for w in writers for f in w.functions if match(f)]
-            if found or attempt:
-                break
-            for w in writers:  # a live database may have new functions
+        if callable(fn) and not isinstance(fn, str):
+            asked = _query(fn)
+        elif isinstance(fn, str):
+            asked = fn
+        else:
+            raise TypeError(f"a function is named by a str or the function itself, not {fn!r}")
+        indices = [w.index for w in writers] if len(writers) < len(self._writers) else []
+        try:
+            found = reader.resolve(asked, indices)
+        except _core.UnknownFunctionError as e:
+            raise UnknownFunctionError(str(e)) from None
+        by_index = {w.index: w for w in writers}
+        out = []
+        for index, record in found:
+            w = by_index[index]
+            info = next((f for f in w.functions if f.id == record.id), None)
+            if info is None:  # new since the last refresh (a live writer)
                 w.refresh()
-        names = sorted({f.full_name for _, f in found})
-        if not found:
-            known = ", ".join(sorted({f.full_name for w in writers for f in w.functions}))
-            raise UnknownFunctionError(
-                f"no function {fn!r} in {self.path}" + (f"; recorded functions: {known}" if known
-                                                         else "; nothing was recorded"))
-        if len(names) > 1:
-            raise UnknownFunctionError(
-                f"{fn!r} is ambiguous in {self.path}: it matches {', '.join(names)}; "
-                f"use the full name")
-        self._resolved[key] = found
-        return found
+                info = next(f for f in w.functions if f.id == record.id)
+            out.append((w, info))
+        out.sort(key=lambda pair: self._start_rank[pair[0].index])
+        if key is not None:
+            self._resolved[key] = out
+        return out
 
     def _resolve(self, fn, writer=None, rank=None, pid=None):
-        """The (writer, FunctionInfo) a single call of `fn` is read from: the
-        first writer (in :attr:`writers` order) that recorded it."""
-        return self._resolve_all(fn, writer, rank, pid)[0]
+        """The (writer, FunctionInfo) a single call of `fn` is read from; an
+        error when several writers recorded it and none was chosen."""
+        found = self._resolve_all(fn, writer, rank, pid)
+        if len(found) > 1:
+            f = found[0][1]
+            each = ", ".join(f"{w.id}: {_plural(self._reader.last_invocation(w.index, g.id), 'call')}"
+                             for w, g in found)
+            example = found[0][0]
+            how = f"writer={example.id!r}"
+            if example.rank >= 0:
+                how += f", rank={example.rank}"
+            how += f" or pid={example.pid}"
+            raise AmbiguousWriterError(
+                f"{f.full_name} was recorded by {len(found)} writers ({each}); invocation numbers "
+                f"are per writer: choose one with {how} (db.calls({fn if isinstance(fn, str) else f.qualname!r}) "
+                f"walks them all)")
+        try:
+            self._single[fn, writer, rank, pid] = found[0]
+        except TypeError:  # an unhashable callable
+            pass
+        return found[0]
 
     def _index(self, w, f, n):
-        if n < 0:
-            count = w.reader.last_invocation(f.id)
-            m = count + 1 + n
-            if m < 1:
-                raise IndexError(self._range_text(w, f, count, n))
-            return m
-        if n == 0:
-            raise IndexError(self._range_text(w, f, w.reader.last_invocation(f.id), n))
-        return n
+        n = _invocation_number(n)
+        if n > 0:
+            return n
+        count = self._reader.last_invocation(w.index, f.id)
+        m = count + 1 + n
+        if n == 0 or m < 1:
+            raise IndexError(self._range_text(w, f, count, n))
+        return m
 
     def _range_text(self, w, f, count, n):
         where = f" in writer {w.id}" if len(self._writers) > 1 else ""
@@ -392,22 +477,29 @@ class Database:
                 f"there is no call {n}")
 
     # -- calls ---------------------------------------------------------------
-    def get(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
-            pid: Optional[int] = None) -> tuple[list[Any], dict[str, Any]]:
+    def get(self, fn, n, *, writer=None, rank=None, pid=None, copy=True):
         """``(args, kwargs)`` of call `n` (from 1; negative from the end) of `fn`.
 
-        In a database of several writers, `writer`, `rank` or `pid` picks
-        the writer; without them, the first writer that recorded `fn`
-        (``main``, then ranks in order, declared ids, processes)."""
-        w, f = self._resolve(fn, writer, rank, pid)
-        inv = self._index(w, f, n)
-        try:
-            return w.reader.inputs(f.id, inv, self.allow_pickle, w.files_dir)
-        except IndexError:
-            raise IndexError(self._range_text(w, f, w.reader.last_invocation(f.id), n)) from None
+        When several writers recorded `fn`, choose one with `writer`, `rank`
+        or `pid` (invocation numbers are per writer).
 
-    def get_args(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
-                 pid: Optional[int] = None) -> types.SimpleNamespace:
+        copy=False: arrays stored apart come back as read-only views of the
+        database's memory map, without a copy (see docs/python-api.md for
+        how long they stay valid)."""
+        # The hot path: one dict lookup, one native call (see bench/run.py).
+        try:
+            w, f = self._single[fn, writer, rank, pid]
+        except (KeyError, TypeError):
+            w, f = self._resolve(fn, writer, rank, pid)
+        inv = n if n.__class__ is int and n > 0 else self._index(w, f, n)
+        try:
+            if copy:
+                return self._reader.inputs(w.index, f.id, inv, self.allow_pickle)
+            return self._reader.inputs(w.index, f.id, inv, self.allow_pickle, w.views)
+        except IndexError:
+            raise IndexError(self._range_text(w, f, self._reader.last_invocation(w.index, f.id), n)) from None
+
+    def get_args(self, fn, n, *, writer=None, rank=None, pid=None) -> types.SimpleNamespace:
         """Call `n`'s arguments as attributes, one per parameter, defaults filled in."""
         call = self.call(fn, n, writer=writer, rank=rank, pid=pid)
         bound = call.bound
@@ -416,61 +508,54 @@ class Database:
         bound.apply_defaults()
         return types.SimpleNamespace(**bound.arguments)
 
-    def call(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
-             pid: Optional[int] = None) -> "Call":
+    def call(self, fn, n, *, writer=None, rank=None, pid=None, copy=True) -> Call:
         """The whole record of call `n` of `fn` (a :class:`Call`); writer
-        chosen as in :meth:`get`."""
+        chosen and `copy` as in :meth:`get`."""
         w, f = self._resolve(fn, writer, rank, pid)
-        inv = self._index(w, f, n)
-        return self._read_call(w, f, inv, n)
+        return self._read_call(w, f, self._index(w, f, n), n, copy)
 
-    def _read_call(self, w, f, inv, n=None):
+    def _read_call(self, w, f, inv, n=None, copy=True):
         try:
-            raw = w.reader.call(f.id, inv, self.allow_pickle, w.files_dir)
+            arrays = _core.Arrays.COPIES if copy else w.views
+            raw = self._reader.call(w.index, f.id, inv, self.allow_pickle, arrays)
         except IndexError:
-            raise IndexError(self._range_text(w, f, w.reader.last_invocation(f.id),
+            raise IndexError(self._range_text(w, f, self._reader.last_invocation(w.index, f.id),
                                               inv if n is None else n)) from None
-        thread = w.threads.get(raw["thread"])
-        if thread is None or raw["caller"] >= len(w.callers):
+        thread = w.threads.get(raw.thread)
+        if thread is None or raw.caller >= len(w.callers):
             w.refresh()
-            thread = w.threads.get(raw["thread"])
-        caller = w.callers[raw["caller"]] if raw["caller"] < len(w.callers) else None
+            thread = w.threads.get(raw.thread)
+        caller = w.callers[raw.caller] if raw.caller < len(w.callers) else None
         return Call(f, raw, w, thread, caller)
 
-    def calls(self, fn: FunctionRef, *, writer: Optional[str] = None, rank: Optional[int] = None,
-              pid: Optional[int] = None) -> Iterator["Call"]:
-        """Every call of `fn`, read lazily: writer after writer (in
-        :attr:`writers` order), each in invocation order. Each :class:`Call`
-        says where it was recorded (``.writer``, ``.rank``, ``.pid``, ``.run``)."""
+    def calls(self, fn, *, writer=None, rank=None, pid=None, copy=True) -> Iterator[Call]:
+        """Every call of `fn`, read lazily: writer after writer in the order
+        they started, each in invocation order. Each :class:`Call` says where
+        it was recorded (``.writer``, ``.rank``, ``.pid``, ``.run``); `copy`
+        as in :meth:`get`."""
         for w, f in self._resolve_all(fn, writer, rank, pid):
-            for inv in w.reader.invocations(f.id):
-                yield self._read_call(w, f, inv)
+            for inv in self._open().invocations(w.index, f.id):
+                yield self._read_call(w, f, inv, copy=copy)
 
-    def __len__(self) -> int:
+    def __len__(self):
         return sum(f.calls for f in self.functions)
 
-    def _summed(self, counters):
-        total = {}
-        for w in self._writers:
-            for k, v in counters(w).items():
-                total[k] = total.get(k, 0) + v
-        return total
-
     @property
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict:
         """Capture counters (opaque, pickled, capture errors, dropped calls), all writers."""
-        return self._summed(lambda w: w.stats())
-
-    @property
-    def sizes(self):
-        """Bytes and entries on disk, all writer environments."""
-        readers = {id(w.reader): w.reader for w in self._writers}
-        total = {}
-        for r in readers.values():
-            for k, v in r.sizes().items():
+        reader = self._open()
+        total: dict = {}
+        for w in self._writers:
+            for k, v in reader.stats(w.index).as_dict().items():
                 total[k] = total.get(k, 0) + v
         return total
 
+    @property
+    def sizes(self) -> dict:
+        """Bytes and entries on disk, all environments."""
+        return self._open().sizes().as_dict()
+
+    # -- analyse (thin: the work is in callmonitor.analyse) ----------------------
     def api(self, functions=(), **options):
         """The API the functions were called with (:class:`callmonitor.analyse.api.ApiModel`),
         counted in C++ over every call; `functions`: glob patterns of names (none: all);
@@ -478,50 +563,6 @@ class Database:
         from ..analyse.api import derive
         return derive(self, functions, **options)
 
-    # -- lifecycle -----------------------------------------------------------
-    def close(self) -> None:
-        self._writers = []
-        self._resolved.clear()
-
-    def __enter__(self) -> "Database":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self):
-        functions = self.functions
-        size = self.sizes.get("file_bytes", 0)
-        ranks = self.ranks
-        rank_text = ""
-        if ranks:
-            rank_text = f" (ranks {ranks[0]}-{ranks[-1]})" if len(ranks) > 1 else f" (rank {ranks[0]})"
-        lines = [f"<callmonitor database {self.path}: {len({f.full_name for f in functions})} "
-                 f"functions, {sum(f.calls for f in functions)} calls, "
-                 f"{len(self._writers)} writer(s){rank_text}, {_human(size)}>", "{"]
-        by_name = {}
-        for f in functions:
-            by_name.setdefault(f.full_name, []).append(f)
-        for group in by_name.values():
-            f = group[0]
-            spec = f.argspec
-            lines += [f"    {f.qualname}: {{",
-                      f"        module: {f.module}",
-                      f"        calls: {sum(g.calls for g in group)}",
-                      f"        args: {spec.args}",
-                      f"        defaults: {spec.defaults}"]
-            if len(self._writers) > 1:
-                lines.append("        per writer: " + ", ".join(f"{g.writer}: {g.calls}" for g in group))
-            lines.append("    }")
-        lines.append("}")
-        if len(self._writers) > 1:
-            lines.append("writers:")
-            for w in self.writer_info():
-                rank = f"rank {w['rank']}, " if w["rank"] >= 0 else ""
-                lines.append(f"    {w['id']}: {rank}pid {w['pid']} on {w['host']}, {w['calls']} calls")
-        return "\n".join(lines)
-
-    # -- analyse (thin: the work is in callmonitor.analyse) ----------------------
     def replay(self, fn, n=None, func=None, **options):
         """Replay call `n` of `fn` (an int -> one ``ReplayResult``; a list of
         numbers / ``slice(a, b)`` ranges or None for every call -> a list) and
@@ -538,6 +579,62 @@ class Database:
         return export_call(self, fn, n, to, npz=npz, force=force, writer=writer, rank=rank,
                            pid=pid)
 
+    # -- lifecycle -----------------------------------------------------------
+    def close(self):
+        """Releases the environments; using the database afterwards raises
+        :class:`DatabaseClosedError`."""
+        self._reader = None
+        self._writers = []
+        self._resolved.clear()
+        self._single.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self._reader is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        if self._reader is None:
+            return f"<callmonitor database {self.path} (closed)>"
+        functions = self.functions
+        size = self.sizes.get("file_bytes", 0)
+        ranks = self.ranks
+        rank_text = ""
+        if ranks:
+            rank_text = f" (ranks {ranks[0]}-{ranks[-1]})" if len(ranks) > 1 else f" (rank {ranks[0]})"
+        lines = [f"<callmonitor database {self.path}: "
+                 f"{_plural(len({f.full_name for f in functions}), 'function')}, "
+                 f"{_plural(sum(f.calls for f in functions), 'call')}, "
+                 f"{_plural(len(self._writers), 'writer')}{rank_text}, {_human(size)}>", "{"]
+        by_name = {}
+        for f in functions:
+            by_name.setdefault(f.full_name, []).append(f)
+        for group in by_name.values():
+            f = group[0]
+            spec = f.argspec
+            lines += [f"    {f.qualname}: {{",
+                      f"        module: {f.module}",
+                      f"        calls: {_plural(sum(g.calls for g in group), 'call')}",
+                      f"        parameters: {f.parameters_text()}",
+                      f"        args: {spec.args}",
+                      f"        defaults: {spec.defaults}"]
+            if len(self._writers) > 1:
+                lines.append("        per writer: " + ", ".join(f"{g.writer}: {g.calls}" for g in group))
+            lines.append("    }")
+        lines.append("}")
+        if len(self._writers) > 1:
+            lines.append("writers:")
+            for w in self.writer_info():
+                rank = f"rank {w['rank']}, " if w["rank"] >= 0 else ""
+                lines.append(f"    {w['id']}: {rank}pid {w['pid']} on {w['host']}, "
+                             f"{_plural(w['calls'], 'call')}")
+        return "\n".join(lines)
+
 
 def _human(n):
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -546,16 +643,27 @@ def _human(n):
         n /= 1024
 
 
-def load(path: PathLike, allow_pickle: bool = False) -> Database:
+def load(path: Optional[PathLike] = None, allow_pickle: bool = False, strict: bool = False) -> Database:
     """Open a recorded database read-only.
 
-    path: a run directory (``./call-monitor``) or one writer directory in it.
+    path: a run directory (``./call-monitor``), one writer directory in it, a
+        merge, or a folder of runs and merges (each call is read once). None:
+        the newest run in the current directory.
     allow_pickle: restore values that were stored as pickles. Off by default:
         unpickling data from an untrusted database can run arbitrary code.
         Without it such values come back as :class:`callmonitor.Unrestorable`.
-    A folder written by callmonitor 0.3 (db.pkl) is read as a LegacyDatabase.
+    strict: a writer that cannot be read raises instead of being left out
+        with a :class:`DamagedWriterWarning`.
+
+    In a process that is recording, what it recorded so far is committed
+    first, so the database holds it. A folder written by callmonitor 0.3
+    (db.pkl) is read as a LegacyDatabase.
     """
+    if _core.output_directory() is not None:
+        _core.flush()
+    if path is None:
+        path = _core.newest_run(os.getcwd())
     from . import legacy  # callmonitor 0.3 databases: read/legacy.py
     if legacy.is_legacy(path):
         return legacy.LegacyDatabase(path, allow_pickle=allow_pickle)
-    return Database(path, allow_pickle=allow_pickle)
+    return Database(path, allow_pickle=allow_pickle, strict=strict)

@@ -6,7 +6,11 @@ DatabaseError
 ├── VersionError          written by a newer callmonitor format
 ├── CorruptError          truncated or garbage data
 ├── UnknownFunctionError  no (or more than one) function matches a name (also a LookupError)
-└── UnknownWriterError    no writer matches writer=/rank=/pid= (also a LookupError)
+├── UnknownWriterError    no writer matches writer=/rank=/pid= (also a LookupError)
+├── AmbiguousWriterError  several writers recorded the function and none was chosen (a LookupError)
+└── DatabaseClosedError   the database was closed (also a ValueError, as for a closed file)
+
+DamagedWriterWarning: one writer of a run cannot be read and is left out.
 """
 from .._core import (DatabaseError, NotFoundError, NotADatabaseError, VersionError,
                      CorruptError)
@@ -21,5 +25,19 @@ class UnknownWriterError(_core.DatabaseError, LookupError):
     """No writer of the database matches the writer id, rank or pid asked for."""
 
 
+class AmbiguousWriterError(_core.DatabaseError, LookupError):
+    """Several writers recorded the function (invocation numbers are per writer):
+    choose one with writer=, rank= or pid=."""
+
+
+class DatabaseClosedError(_core.DatabaseError, ValueError):
+    """The database was closed."""
+
+
+class DamagedWriterWarning(UserWarning):
+    """A writer of the run cannot be read; the rest of the run is read without it."""
+
+
 __all__ = ["DatabaseError", "NotFoundError", "NotADatabaseError", "VersionError",
-           "CorruptError", "UnknownFunctionError", "UnknownWriterError"]
+           "CorruptError", "UnknownFunctionError", "UnknownWriterError", "AmbiguousWriterError",
+           "DatabaseClosedError", "DamagedWriterWarning"]

@@ -31,6 +31,11 @@ struct Decoder {
         for (PyObject* o : owned) Py_DECREF(o);
     }
 
+    PyObject* readOnly(PyObject* array) {
+        if (array && opt.readOnlyArrays) makeReadOnly(array);
+        return array;
+    }
+
     PyObject* keep(PyObject* o) {
         if (o) owned.push_back(o);
         return o;
@@ -78,7 +83,7 @@ struct Decoder {
             case Tag::Set: return PySet_New(nullptr);
             case Tag::FrozenSet: return PyFrozenSet_New(nullptr);
             case Tag::Array: {
-                if (t.storage == ArrayStorage::Inline) return readArray(t, t.data);
+                if (t.storage == ArrayStorage::Inline) return readOnly(readArray(t, t.data));
                 if (!opt.blobs) {
                     PyErr_SetString(PyExc_ValueError, "array stored apart but no blob source");
                     return nullptr;
@@ -88,7 +93,11 @@ struct Decoder {
                     if (opt.blobDone) opt.blobDone();
                     throw CorruptError("array blob size does not match its header");
                 }
-                PyObject* arr = readArray(t, b);
+                if (opt.keepAlive) {
+                    PyObject* base = opt.keepAlive();
+                    return base ? viewArray(t, b, base) : nullptr;
+                }
+                PyObject* arr = readOnly(readArray(t, b));
                 if (opt.blobDone) opt.blobDone();
                 return arr;
             }

@@ -22,6 +22,11 @@ struct DecodeOptions {
     // release what kept them valid (a read snapshot) before Python code runs.
     std::function<void()> blobDone;
     std::string writerDir;       // where 0.3-style handler files live
+    // The zero-copy read: when set, an array stored apart comes back as a
+    // read-only view of the bytes `blobs` returned, its base a new reference
+    // from keepAlive() that keeps those bytes valid (blobDone is not called).
+    std::function<PyObject*()> keepAlive;
+    bool readOnlyArrays = false; // arrays that are copies are made read-only too
 };
 
 // A new reference, or nullptr with a Python exception set (DecodeError and

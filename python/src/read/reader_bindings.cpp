@@ -1,44 +1,50 @@
-// The Python face of the read stage: WriterReader, one writer environment
-// read-only (its metadata, functions, threads, callers and calls decoded
-// to Python objects).
+// The Python face of the read stage: the core's records bound as classes
+// (FunctionInfo, Parameter, WriterInfo, ThreadInfo, SourceInfo,
+// CaptureStats, DatabaseSizes; a misspelt attribute is an AttributeError,
+// not a silently missing dict key), and RunReader, the run-level reader
+// (run.h) with calls decoded to Python objects.
 #include "read/reader_bindings.h"
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <cstring>
+#include <map>
 #include <optional>
 #include <string>
 
 #include "callmonitor/database.h"
-#include "callmonitor/merge.h"
 #include "callmonitor/errors.h"
 #include "callmonitor/format.h"
-#include "callmonitor/value_parser.h"
+#include "callmonitor/records.h"
+#include "callmonitor/run.h"
 #include "callmonitor/value_writer.h"
+#include "callmonitor/writer.h"
 #include "read/py_decoder.h"
 
 namespace py = pybind11;
-using callmonitor::CallNotFoundError;
 using callmonitor::CallView;
 using callmonitor::CaptureStats;
 using callmonitor::CorruptError;
+using callmonitor::DamagedWriter;
 using callmonitor::Database;
-using callmonitor::DatabaseError;
 using callmonitor::DatabaseSizes;
+using callmonitor::EnvironmentLocation;
 using callmonitor::FunctionInfo;
-using callmonitor::MergeInput;
-using callmonitor::MergeResult;
-using callmonitor::SourceInfo;
-using callmonitor::StoreError;
-using callmonitor::NotADatabaseError;
-using callmonitor::NotFoundError;
+using callmonitor::FunctionQuery;
 using callmonitor::Parameter;
+using callmonitor::Run;
+using callmonitor::RunFunction;
+using callmonitor::RunOptions;
+using callmonitor::RunWriter;
+using callmonitor::Section;
+using callmonitor::SiteInfo;
 using callmonitor::Snapshot;
-using callmonitor::UnknownFunctionError;
-using callmonitor::ValueWriter;
-using callmonitor::VersionError;
+using callmonitor::SourceInfo;
+using callmonitor::ThreadInfo;
 using callmonitor::WriterInfo;
+using callmonitor::findEnvironments;
+using callmonitor::newestRun;
+using callmonitor::parseCallRecord;
 namespace format = callmonitor::format;
 namespace cpy = callmonitor::py;
 
@@ -49,209 +55,228 @@ py::object steal(PyObject* o) {
     return py::reinterpret_steal<py::object>(o);
 }
 
-py::bytes bytesOf(std::string_view s) { return py::bytes(s.data(), s.size()); }
+// One recorded call, decoded (the Python Call is built on it).
+struct RecordedCall {
+    uint64_t invocation = 0;
+    uint64_t startNs = 0;
+    uint64_t durationNs = 0;
+    uint32_t thread = 0;
+    uint32_t caller = 0;
+    format::Outcome outcome = format::Outcome::Pending;
+    py::object args, kwargs, result;
+    std::string exceptionType, exceptionMessage;
+    // v2 record content (None / "" when the record has none)
+    std::optional<uint32_t> site, label;
+    std::optional<std::pair<uint32_t, uint64_t>> parent;  // (function id, invocation) in the same writer
+    std::string traceback;
+    py::object exceptionArgs;  // the exception's args, decoded; None when not recorded
+};
 
-const char* kindName(uint8_t k) { return callmonitor::parameterKindName(k); }  // records.h: the one C++ table
+// A call's record copied out of a snapshot, and its view over the copy.
+struct CopiedCall {
+    std::string record;
+    CallView view;
+    CopiedCall() = default;
+    CopiedCall(const CopiedCall&) = delete;  // `view` points into `record`
+};
 
-py::dict functionDict(const FunctionInfo& f) {
-    py::list params;
-    for (const auto& p : f.parameters) {
-        py::dict d;
-        d["name"] = p.name;
-        d["kind"] = kindName(p.kind);
-        d["has_default"] = p.hasDefault;
-        d["default"] = bytesOf(p.defaultValue);
-        d["default_repr"] = p.defaultRepr;
-        d["annotation"] = p.annotation;
-        params.append(d);
-    }
-    py::dict d;
-    d["id"] = f.id;
-    d["module"] = f.module;
-    d["qualname"] = f.qualname;
-    d["name"] = f.name;
-    d["file"] = f.file;
-    d["line"] = f.line;
-    d["signature_known"] = f.signatureKnown;
-    d["parameters"] = params;
-    d["return_annotation"] = f.returnAnnotation;
-    d["kind"] = f.kind;
-    return d;
-}
+// What keeps zero-copy arrays valid: a read snapshot of their environment
+// (its read transaction keeps LMDB from reusing their pages; its share of
+// the map gate keeps this process's Writer from remapping the map; it keeps
+// the environment open after the Database is closed). Arrays of one
+// environment share one while any of them lives.
+struct MapPin {
+    std::shared_ptr<const Snapshot> snapshot;
+};
 
-const char* outcomeName(format::Outcome o) {
-    switch (o) {
-        case format::Outcome::Pending: return "pending";
-        case format::Outcome::Returned: return "returned";
-        case format::Outcome::Raised: return "raised";
-        case format::Outcome::ResultSkipped: return "result-skipped";
-    }
-    return "unknown";
-}
+// How arrays come back.
+enum class Arrays { Copies, MapViews, ReadOnlyCopies };
 
-// One writer environment, read-only.
-class WriterReader {
+// A Run whose calls come back as Python objects. Snapshots are held only
+// while bytes are copied out, never while Python code (handlers, unpickling)
+// runs: a snapshot keeps this process's Writer from growing the map.
+class RunReader {
 public:
-    explicit WriterReader(const std::string& dir) : db_(Database::open(dir)) {}
+    RunReader(const std::string& path, bool strict) : run_(Run::open(path, RunOptions{strict})) {}
 
-    std::string directory() const { return db_.directory(); }
-
-    py::dict info() const {
-        py::dict d = writerDict(db_.writerInfo());
-        d["format_version"] = db_.formatVersion();
-        return d;
+    const Run& run() const { return run_; }
+    const RunWriter& writer(size_t w) const {
+        if (w >= run_.writers().size()) throw py::index_error("no writer " + std::to_string(w));
+        return run_.writers()[w];
     }
 
-    // The writers of a merged environment: their metadata and id ranges.
-    py::list sources() const {
-        py::list out;
-        for (const SourceInfo& s : db_.sources()) {
-            py::dict d;
-            d["run"] = s.run;
-            d["writer"] = writerDict(s.writer);
-            d["stats"] = statsDict(s.stats);
-            d["functions"] = py::make_tuple(s.functionBase, s.functionCount);
-            d["threads"] = py::make_tuple(s.threadBase, s.threadCount);
-            d["callers"] = py::make_tuple(s.callerBase, s.callerCount);
-            d["handler_dir"] = s.handlerDir;
-            out.append(d);
-        }
+    std::vector<FunctionInfo> functions(size_t w) const {
+        std::vector<FunctionInfo> out;
+        for (RunFunction& f : run_.functions(w)) out.push_back(std::move(f.info));
         return out;
     }
-
-    static py::dict writerDict(const WriterInfo& w) {
-        py::dict d;
-        d["host"] = w.host;
-        d["pid"] = w.pid;
-        d["rank"] = w.rank;
-        d["writer_id"] = w.writerId;
-        d["python_version"] = w.pythonVersion;
-        d["package_version"] = w.packageVersion;
-        d["argv"] = w.argv;
-        d["cwd"] = w.cwd;
-        d["started_unix_ns"] = w.startedUnixNs;
-        d["run_id"] = w.runId;
-        return d;
-    }
-
-    py::dict stats() const { return statsDict(db_.stats()); }
-
-    static py::dict statsDict(const CaptureStats& s) {
-        py::dict d;
-        d["opaque"] = s.opaque;
-        d["pickled"] = s.pickled;
-        d["capture_errors"] = s.captureErrors;
-        d["dropped_calls"] = s.droppedCalls;
-        return d;
-    }
-
-    py::dict sizes() const {
-        DatabaseSizes s = db_.sizes();
-        py::dict d;
-        d["file_bytes"] = s.fileBytes;
-        d["calls"] = s.calls;
-        d["blobs"] = s.blobs;
-        d["call_bytes"] = s.callBytes;
-        d["blob_bytes"] = s.blobBytes;
-        return d;
-    }
-
-    py::list functions() const {
-        py::list out;
-        auto snap = db_.snapshot();
-        for (const auto& f : db_.functions()) {
-            py::dict d = functionDict(f);
-            d["calls"] = snap.lastInvocation(f.id);
-            out.append(d);
-        }
+    std::map<uint32_t, ThreadInfo> threads(size_t w) const {
+        std::map<uint32_t, ThreadInfo> out;
+        for (ThreadInfo& t : writer(w).database->threads()) out.emplace(t.index, std::move(t));
         return out;
     }
-
-    py::list threads() const {
-        py::list out;
-        for (const auto& t : db_.threads()) {
-            py::dict d;
-            d["index"] = t.index;
-            d["ident"] = t.ident;
-            d["native_id"] = t.nativeId;
-            d["name"] = t.name;
-            out.append(d);
+    std::vector<std::string> callers(size_t w) const { return writer(w).database->callers(); }
+    CaptureStats stats(size_t w) const {
+        const RunWriter& rw = writer(w);
+        return rw.merged ? rw.source.stats : rw.database->stats();  // a writer's own: live counters
+    }
+    DatabaseSizes sizes() const {
+        DatabaseSizes total;
+        std::vector<const Database*> seen;
+        for (const RunWriter& w : run_.writers()) {
+            if (std::find(seen.begin(), seen.end(), w.database.get()) != seen.end()) continue;
+            seen.push_back(w.database.get());
+            DatabaseSizes s = w.database->sizes();
+            total.fileBytes += s.fileBytes;
+            total.calls += s.calls;
+            total.blobs += s.blobs;
+            total.callBytes += s.callBytes;
+            total.blobBytes += s.blobBytes;
         }
-        return out;
+        return total;
+    }
+    uint64_t lastInvocation(size_t w, uint32_t fid) const { return writer(w).database->snapshot().lastInvocation(fid); }
+    std::vector<uint64_t> invocations(size_t w, uint32_t fid) const {
+        return writer(w).database->snapshot().invocations(fid);
     }
 
-    std::vector<std::string> callers() const { return db_.callers(); }
-
-    uint64_t lastInvocation(uint32_t fid) const { return db_.snapshot().lastInvocation(fid); }
-    std::vector<uint64_t> invocations(uint32_t fid) const { return db_.snapshot().invocations(fid); }
+    static py::list pairs(std::vector<RunFunction> found) {
+        py::list out;
+        for (RunFunction& f : found) out.append(py::make_tuple(f.writer, std::move(f.info)));
+        return out;
+    }
+    py::list resolve(const std::string& name, const std::vector<size_t>& writers) const {
+        return pairs(run_.resolve(name, writers));
+    }
+    py::list resolveQuery(const FunctionQuery& q, const std::vector<size_t>& writers) const {
+        return pairs(run_.resolve(q, writers));
+    }
 
     // (args list, kwargs dict): the fast path behind db.get().
-    py::tuple inputs(uint32_t fid, uint64_t inv, bool allowPickle, const std::string& filesDir) const {
-        format::CallKey key{fid, inv};
-        std::string inputs;
-        {
-            auto snap = db_.snapshot();
-            inputs.assign(snap.call(key).inputs);
+    py::tuple inputs(size_t w, uint32_t fid, uint64_t inv, bool allowPickle, Arrays arrays) const {
+        const RunWriter& rw = writer(w);
+        const format::CallKey key{fid, inv};
+        if (arrays == Arrays::MapViews) {
+            std::shared_ptr<const Snapshot> pin = pinFor(rw, key);
+            const CallView v = pin->call(key);
+            return splitInputs(decodeViews(rw, v, Section::Inputs, v.inputs, allowPickle, pin));
         }
-        return splitInputs(decode(key, inputs, allowPickle, filesDir));
+        std::string bytes;
+        {
+            Snapshot snap = rw.database->snapshot();
+            bytes.assign(snap.call(key).inputs);
+        }
+        return splitInputs(decode(rw, key, Section::Inputs, bytes, allowPickle, arrays == Arrays::ReadOnlyCopies));
     }
 
-    py::dict call(uint32_t fid, uint64_t inv, bool allowPickle, const std::string& filesDir) const {
-        format::CallKey key{fid, inv};
-        // The record is copied out so that no snapshot is held while Python
-        // code (handlers, unpickling) runs during decoding: a snapshot keeps
-        // this process's writer from growing the map.
-        std::string record;
-        uint32_t version;
-        {
-            auto snap = db_.snapshot();
-            auto r = snap.record(key);
-            if (!r) snap.call(key);  // throws the not-found error
-            record.assign(*r);
-            version = snap.formatVersion();
+    RecordedCall call(size_t w, uint32_t fid, uint64_t inv, bool allowPickle, Arrays arrays) const {
+        const RunWriter& rw = writer(w);
+        const format::CallKey key{fid, inv};
+        CopiedCall copied;
+        std::shared_ptr<const Snapshot> pin;
+        CallView v;
+        if (arrays == Arrays::MapViews) {
+            pin = pinFor(rw, key);
+            v = pin->call(key);
+        } else {
+            copy(rw, key, copied);
+            v = copied.view;
         }
-        CallView v = callmonitor::parseCallRecord(record, key, version);
-        py::tuple in = splitInputs(decode(key, v.inputs, allowPickle, filesDir));
-        py::dict d;
-        d["invocation"] = inv;
-        d["start_ns"] = v.startNs;
-        d["duration_ns"] = v.durationNs;
-        d["thread"] = v.thread;
-        d["caller"] = v.caller;
-        d["args"] = in[0];
-        d["kwargs"] = in[1];
-        d["outcome"] = outcomeName(v.outcome);
-        d["result"] = v.outcome == format::Outcome::Returned ? decode(key, v.result, allowPickle, filesDir, callmonitor::Section::Result)
-                                                             : py::none();
-        d["exception_type"] = std::string(v.exceptionType);
-        d["exception_message"] = std::string(v.exceptionMessage);
-        return d;
+        const bool readOnly = arrays == Arrays::ReadOnlyCopies;
+        auto value = [&](Section section, std::string_view bytes) {
+            return pin ? decodeViews(rw, v, section, bytes, allowPickle, pin)
+                       : decode(rw, key, section, bytes, allowPickle, readOnly);
+        };
+        py::tuple in = splitInputs(value(Section::Inputs, v.inputs));
+        RecordedCall c;
+        c.invocation = inv;
+        c.startNs = v.startNs;
+        c.durationNs = v.durationNs;
+        c.thread = v.thread;
+        c.caller = v.caller;
+        c.outcome = v.outcome;
+        c.args = in[0];
+        c.kwargs = in[1];
+        c.result = v.outcome == format::Outcome::Returned ? value(Section::Result, v.result) : py::none();
+        c.exceptionType = v.exceptionType;
+        c.exceptionMessage = v.exceptionMessage;
+        c.site = v.site;
+        c.label = v.label;
+        if (v.parent) c.parent = std::make_pair(v.parent->function, v.parent->invocation);
+        c.traceback = v.traceback;
+        // Exception args hold no payloads of their own (slots belong to inputs and result).
+        c.exceptionArgs = v.exceptionArgs.empty() ? py::none() : decode(rw, key, Section::Result, v.exceptionArgs, allowPickle, readOnly);
+        return c;
     }
 
-    py::bytes rawRecord(uint32_t fid, uint64_t inv) const {
-        auto snap = db_.snapshot();
-        auto r = snap.record(format::CallKey{fid, inv});
-        if (!r) throw CallNotFoundError("no call " + std::to_string(inv));
-        return bytesOf(*r);
+    std::map<uint32_t, SiteInfo> sites(size_t w) const {
+        std::map<uint32_t, SiteInfo> out;
+        for (SiteInfo& s : writer(w).database->sites()) out.emplace(s.id, std::move(s));
+        return out;
     }
+    std::vector<std::string> labels(size_t w) const { return writer(w).database->labels(); }
+    uint32_t formatVersion(size_t w) const { return writer(w).database->formatVersion(); }
+    // The sources of `w`'s environment as its meta["sources"] holds them (empty unless a merge).
+    std::vector<SourceInfo> environmentSources(size_t w) const { return writer(w).database->sources(); }
 
 private:
-    // Decodes value bytes (copied out of the database); a blob is read under a
-    // snapshot that lives only while its bytes are copied into the array.
-    // `filesDir`: where this writer's 0.3-style handler files are ("": the
-    // environment's own directory; a merged writer's are elsewhere).
-    py::object decode(const format::CallKey& key, std::string_view bytes, bool allowPickle,
-                      const std::string& filesDir, callmonitor::Section section = callmonitor::Section::Inputs) const {
+    // The record of `key` copied out of a short snapshot, parsed again over the copy.
+    static void copy(const RunWriter& w, const format::CallKey& key, CopiedCall& out) {
+        uint32_t version = 0;
+        {
+            Snapshot snap = w.database->snapshot();
+            const CallView v = snap.call(key);
+            out.record.assign(v.record);
+            version = v.formatVersion;
+        }
+        out.view = parseCallRecord(out.record, key, version);
+    }
+
+    // Decodes value bytes copied out of the database; a payload is read under
+    // a snapshot that lives only while its bytes are copied into the object.
+    py::object decode(const RunWriter& w, const format::CallKey& key, Section section, std::string_view bytes,
+                      bool allowPickle, bool readOnly) const {
         cpy::DecodeOptions opt;
         opt.allowPickle = allowPickle;
-        opt.writerDir = filesDir.empty() ? db_.directory() : filesDir;
+        opt.readOnlyArrays = readOnly;
+        opt.writerDir = w.filesDir.empty() ? w.directory : w.filesDir;
         std::optional<Snapshot> pinned;
-        opt.blobs = [&](uint32_t idx) {
-            pinned.emplace(db_.snapshot());
-            return pinned->payload(key, section, idx);
+        opt.blobs = [&](uint32_t slot) {
+            pinned.emplace(w.database->snapshot());
+            return pinned->payload(key, section, slot);
         };
         opt.blobDone = [&] { pinned.reset(); };
         return steal(cpy::decodeToPython(bytes, opt));
+    }
+
+    // Decodes value bytes in `pin`'s map: arrays stored apart become views
+    // whose base is a MapPin holding `pin`.
+    py::object decodeViews(const RunWriter& w, const CallView& call, Section section, std::string_view bytes,
+                           bool allowPickle, const std::shared_ptr<const Snapshot>& pin) const {
+        cpy::DecodeOptions opt;
+        opt.allowPickle = allowPickle;
+        opt.readOnlyArrays = true;
+        opt.writerDir = w.filesDir.empty() ? w.directory : w.filesDir;
+        opt.blobs = [&](uint32_t slot) { return pin->payload(call, section, slot); };
+        py::object base;  // one MapPin for every array of this value
+        opt.keepAlive = [&]() -> PyObject* {
+            if (!base) base = py::cast(MapPin{pin});
+            return base.inc_ref().ptr();
+        };
+        return steal(cpy::decodeToPython(bytes, opt));
+    }
+
+    // The snapshot zero-copy arrays of `w`'s environment share: the live one
+    // when it holds the call completed, else a new one (a reader slot per
+    // live pin, not per array).
+    std::shared_ptr<const Snapshot> pinFor(const RunWriter& w, const format::CallKey& key) const {
+        std::weak_ptr<const Snapshot>& slot = pins_[w.database.get()];
+        if (std::shared_ptr<const Snapshot> live = slot.lock()) {
+            if (live->record(key) && live->call(key).outcome != format::Outcome::Pending) return live;
+        }
+        auto fresh = std::make_shared<const Snapshot>(w.database->snapshot());
+        slot = fresh;
+        return fresh;
     }
 
     static py::tuple splitInputs(const py::object& decoded) {
@@ -264,31 +289,269 @@ private:
         return py::make_tuple(steal(PySequence_List(args.ptr())), kwargs);
     }
 
-    Database db_;
+    Run run_;
+    mutable std::map<const Database*, std::weak_ptr<const Snapshot>> pins_;
 };
+
+// For the Python tests of the v2 record content, until the capture side
+// writes it: a closed writer in `directory` with fixture.outer(1) (site
+// app.py:12 in main, label "test_solver", returned 2), fixture.inner(7)
+// inside it (parent outer #1, raised ValueError("bad", 3) with a traceback)
+// and fixture.inner(8) (returned, result not recorded).
+void writeRecordContentFixture(const std::string& directory) {
+    using callmonitor::ExtFields;
+    using callmonitor::ValueWriter;
+    callmonitor::WriterOptions options;
+    options.directory = directory;
+    WriterInfo info;
+    info.writerId = "main";
+    info.runId = "fixture:record-content";
+    callmonitor::Writer writer(options, info);
+    for (uint32_t id : {0u, 1u}) {
+        FunctionInfo f;
+        f.id = id;
+        f.module = "fixture";
+        f.qualname = f.name = id == 0 ? "outer" : "inner";
+        writer.submitFunction(f);
+    }
+    writer.submitSite(0, SiteInfo{0, "app.py", 12, "main"});
+    writer.submitLabel(0, "test_solver");
+    auto entry = [](int64_t arg, const ExtFields& ext) {
+        std::string out;
+        callmonitor::appendCallHeader(out, 100, 0, 0);
+        ValueWriter w(out);
+        w.beginTuple(2, false);
+        w.beginTuple(1, false);
+        w.integer(arg);
+        w.beginDict(0, false);
+        callmonitor::appendExt(out, ext);
+        callmonitor::appendPending(out);
+        return out;
+    };
+    ExtFields ext;
+    ext.addVarint(format::ExtTag::Site, 0);
+    ext.addVarint(format::ExtTag::Label, 0);
+    writer.submitEntry(format::CallKey{0, 1}, entry(1, ext));
+    std::string outcome;
+    callmonitor::appendReturned(outcome, 50);
+    ValueWriter(outcome).integer(2);
+    callmonitor::appendEmptyExt(outcome);
+    writer.submitOutcome(format::CallKey{0, 1}, outcome);
+
+    ext.clear();
+    ext.addParent(format::CallKey{0, 1});
+    writer.submitEntry(format::CallKey{1, 1}, entry(7, ext));
+    outcome.clear();
+    callmonitor::appendRaised(outcome, 20, "ValueError", "('bad', 3)");
+    std::string args;
+    ValueWriter a(args);
+    a.beginTuple(2, false);
+    a.str("bad");
+    a.integer(3);
+    ext.clear();
+    ext.addBytes(format::ExtTag::Traceback, "Traceback (most recent call last):\n  File \"app.py\", line 3\nValueError: bad\n");
+    ext.addBytes(format::ExtTag::ExceptionArgs, args);
+    callmonitor::appendExt(outcome, ext);
+    writer.submitOutcome(format::CallKey{1, 1}, outcome);
+
+    ext.clear();
+    writer.submitEntry(format::CallKey{1, 2}, entry(8, ext));
+    outcome.clear();
+    callmonitor::appendNotRecorded(outcome, 10);
+    callmonitor::appendEmptyExt(outcome);
+    writer.submitOutcome(format::CallKey{1, 2}, outcome);
+    writer.close();
+}
+
+Parameter::Kind kindOf(const Parameter& p) {
+    return p.kind <= Parameter::VarKeyword ? Parameter::Kind(p.kind) : Parameter::PositionalOrKeyword;
+}
 
 }  // namespace
 
 namespace callmonitor::py {
 
 void bindReader(pybind11::module_& m) {
-    pybind11::class_<WriterReader>(m, "WriterReader", "One writer environment, opened read-only.")
-        .def(pybind11::init<const std::string&>(), pybind11::arg("directory"))
-        .def_property_readonly("directory", &WriterReader::directory)
-        .def("info", &WriterReader::info)
-        .def("stats", &WriterReader::stats)
-        .def("sizes", &WriterReader::sizes)
-        .def("functions", &WriterReader::functions)
-        .def("threads", &WriterReader::threads)
-        .def("callers", &WriterReader::callers)
-        .def("last_invocation", &WriterReader::lastInvocation)
-        .def("invocations", &WriterReader::invocations)
-        .def("sources", &WriterReader::sources)
-        .def("inputs", &WriterReader::inputs, pybind11::arg("fid"), pybind11::arg("invocation"), pybind11::arg("allow_pickle") = false,
-             pybind11::arg("files_dir") = "")
-        .def("call", &WriterReader::call, pybind11::arg("fid"), pybind11::arg("invocation"), pybind11::arg("allow_pickle") = false,
-             pybind11::arg("files_dir") = "")
-        .def("raw_record", &WriterReader::rawRecord);
+    namespace pyb = pybind11;
+    using pyb::arg;
+
+    // The one table of parameter kinds: Parameter::Kind, named as inspect names them
+    // (callmonitor/_parameter_kinds.py maps them to inspect.Parameter kinds).
+    pyb::enum_<Parameter::Kind> kinds(m, "ParameterKind", "How a parameter binds (inspect.Parameter.kind).");
+    for (uint8_t k = Parameter::PositionalOnly; k <= Parameter::VarKeyword; ++k)
+        kinds.value(callmonitor::parameterKindName(k), Parameter::Kind(k));  // names: records.h's one table
+
+    pyb::enum_<Arrays>(m, "Arrays", "How a read returns arrays.")
+        .value("COPIES", Arrays::Copies)
+        .value("MAP_VIEWS", Arrays::MapViews)
+        .value("READ_ONLY_COPIES", Arrays::ReadOnlyCopies);
+
+    pyb::class_<MapPin>(m, "MapPin",
+                        "The base of arrays read with copy=False: keeps the read snapshot (and with it the "
+                        "memory map and its pages) they point into alive.")
+        .def("__repr__", [](const MapPin&) { return std::string("<callmonitor MapPin: a read snapshot held by array views>"); });
+
+    pyb::enum_<format::Outcome>(m, "CallOutcome", "How a recorded call ended.")
+        .value("PENDING", format::Outcome::Pending)
+        .value("RETURNED", format::Outcome::Returned)
+        .value("RAISED", format::Outcome::Raised)
+        .value("RESULT_NOT_RECORDED", format::Outcome::NotRecorded);
+
+    pyb::class_<SiteInfo>(m, "SiteRecord", "A calling code location (file, line, function).")
+        .def_readonly("id", &SiteInfo::id)
+        .def_readonly("file", &SiteInfo::file)
+        .def_readonly("line", &SiteInfo::line)
+        .def_readonly("function", &SiteInfo::function)
+        .def("__repr__", [](const SiteInfo& s) { return s.file + ":" + std::to_string(s.line) + " in " + s.function; });
+
+    pyb::class_<Parameter>(m, "Parameter", "One parameter of a recorded signature.")
+        .def_readonly("name", &Parameter::name)
+        .def_property_readonly("kind", &kindOf)
+        .def_readonly("has_default", &Parameter::hasDefault)
+        .def_property_readonly("default", [](const Parameter& p) { return pyb::bytes(p.defaultValue); },
+                               "the default's encoded value bytes")
+        .def_readonly("default_repr", &Parameter::defaultRepr)
+        .def_readonly("annotation", &Parameter::annotation);
+
+    pyb::class_<FunctionInfo>(m, "FunctionRecord", "A recorded function as its writer stored it.")
+        .def_readonly("id", &FunctionInfo::id)
+        .def_readonly("module", &FunctionInfo::module)
+        .def_readonly("qualname", &FunctionInfo::qualname)
+        .def_readonly("name", &FunctionInfo::name)
+        .def_readonly("file", &FunctionInfo::file)
+        .def_readonly("line", &FunctionInfo::line)
+        .def_readonly("signature_known", &FunctionInfo::signatureKnown)
+        .def_readonly("parameters", &FunctionInfo::parameters)
+        .def_readonly("return_annotation", &FunctionInfo::returnAnnotation)
+        .def_readonly("kind", &FunctionInfo::kind)
+        .def_property_readonly("full_name", &FunctionInfo::fullName);
+
+    pyb::class_<ThreadInfo>(m, "ThreadRecord", "A thread that recorded calls.")
+        .def_readonly("index", &ThreadInfo::index)
+        .def_readonly("ident", &ThreadInfo::ident)
+        .def_readonly("native_id", &ThreadInfo::nativeId)
+        .def_readonly("name", &ThreadInfo::name);
+
+    pyb::class_<WriterInfo>(m, "WriterRecord", "A writer's metadata (meta[\"writer\"]).")
+        .def_readonly("host", &WriterInfo::host)
+        .def_readonly("pid", &WriterInfo::pid)
+        .def_readonly("rank", &WriterInfo::rank)
+        .def_readonly("writer_id", &WriterInfo::writerId)
+        .def_readonly("python_version", &WriterInfo::pythonVersion)
+        .def_readonly("package_version", &WriterInfo::packageVersion)
+        .def_readonly("argv", &WriterInfo::argv)
+        .def_readonly("cwd", &WriterInfo::cwd)
+        .def_readonly("started_unix_ns", &WriterInfo::startedUnixNs)
+        .def_readonly("clock_origin_ns", &WriterInfo::clockOriginNs)
+        .def_readonly("run_id", &WriterInfo::runId);
+
+    pyb::class_<CaptureStats>(m, "CaptureStats", "Capture counters of a writer.")
+        .def_readonly("opaque", &CaptureStats::opaque)
+        .def_readonly("pickled", &CaptureStats::pickled)
+        .def_readonly("capture_errors", &CaptureStats::captureErrors)
+        .def_readonly("dropped_calls", &CaptureStats::droppedCalls)
+        .def("as_dict", [](const CaptureStats& s) {
+            pyb::dict d;
+            d["opaque"] = s.opaque;
+            d["pickled"] = s.pickled;
+            d["capture_errors"] = s.captureErrors;
+            d["dropped_calls"] = s.droppedCalls;
+            return d;
+        });
+
+    pyb::class_<DatabaseSizes>(m, "DatabaseSizes", "Bytes and entries on disk.")
+        .def_readonly("file_bytes", &DatabaseSizes::fileBytes)
+        .def_readonly("calls", &DatabaseSizes::calls)
+        .def_readonly("blobs", &DatabaseSizes::blobs)
+        .def_readonly("call_bytes", &DatabaseSizes::callBytes)
+        .def_readonly("blob_bytes", &DatabaseSizes::blobBytes)
+        .def("as_dict", [](const DatabaseSizes& s) {
+            pyb::dict d;
+            d["file_bytes"] = s.fileBytes;
+            d["calls"] = s.calls;
+            d["blobs"] = s.blobs;
+            d["call_bytes"] = s.callBytes;
+            d["blob_bytes"] = s.blobBytes;
+            return d;
+        });
+
+    pyb::class_<SourceInfo>(m, "SourceRecord", "One writer's share of a merged environment.")
+        .def_readonly("run", &SourceInfo::run)
+        .def_readonly("writer", &SourceInfo::writer)
+        .def_readonly("stats", &SourceInfo::stats)
+        .def_readonly("function_base", &SourceInfo::functionBase)
+        .def_readonly("function_count", &SourceInfo::functionCount)
+        .def_readonly("handler_dir", &SourceInfo::handlerDir)
+        .def("identity", &SourceInfo::identity);
+
+    pyb::class_<RunWriter>(m, "RunWriter", "One writer of a run (its own environment, or a source of a merge).")
+        .def_readonly("id", &RunWriter::id)
+        .def_readonly("directory", &RunWriter::directory)
+        .def_readonly("source", &RunWriter::source)
+        .def_readonly("merged", &RunWriter::merged)
+        .def_property_readonly("run", &RunWriter::run)
+        .def_property_readonly("info", &RunWriter::info);
+
+    pyb::class_<DamagedWriter>(m, "DamagedWriter", "An environment that could not be opened.")
+        .def_readonly("directory", &DamagedWriter::directory)
+        .def_readonly("error", &DamagedWriter::error);
+
+    pyb::class_<RecordedCall>(m, "RecordedCall", "One call, decoded.")
+        .def_readonly("invocation", &RecordedCall::invocation)
+        .def_readonly("start_ns", &RecordedCall::startNs)
+        .def_readonly("duration_ns", &RecordedCall::durationNs)
+        .def_readonly("thread", &RecordedCall::thread)
+        .def_readonly("caller", &RecordedCall::caller)
+        .def_readonly("outcome", &RecordedCall::outcome)
+        .def_readonly("args", &RecordedCall::args)
+        .def_readonly("kwargs", &RecordedCall::kwargs)
+        .def_readonly("result", &RecordedCall::result)
+        .def_readonly("exception_type", &RecordedCall::exceptionType)
+        .def_readonly("exception_message", &RecordedCall::exceptionMessage)
+        .def_readonly("site", &RecordedCall::site)
+        .def_readonly("label", &RecordedCall::label)
+        .def_readonly("parent", &RecordedCall::parent)
+        .def_readonly("traceback", &RecordedCall::traceback)
+        .def_readonly("exception_args", &RecordedCall::exceptionArgs);
+
+    pyb::class_<FunctionQuery>(m, "FunctionQuery", "A function object as the reader looks it up.")
+        .def(pyb::init([](std::string module, std::string qualname, std::string file, uint32_t line, bool partial) {
+                 return FunctionQuery{std::move(module), std::move(qualname), std::move(file), line, partial};
+             }),
+             arg("module"), arg("qualname"), arg("file") = "", arg("line") = 0, arg("partial") = false);
+
+    pyb::class_<RunReader>(m, "RunReader", "Every writer under a path (run.h), read-only.")
+        .def(pyb::init<const std::string&, bool>(), arg("path"), arg("strict") = false)
+        .def_property_readonly("writers", [](const RunReader& r) { return r.run().writers(); })
+        .def_property_readonly("start_order", [](const RunReader& r) { return r.run().startOrder(); })
+        .def_property_readonly("damaged", [](const RunReader& r) { return r.run().damaged(); })
+        .def_property_readonly("duplicates", [](const RunReader& r) { return r.run().duplicates(); })
+        .def_property_readonly("runs", [](const RunReader& r) { return r.run().runs(); })
+        .def("functions", &RunReader::functions, arg("writer"))
+        .def("threads", &RunReader::threads, arg("writer"))
+        .def("callers", &RunReader::callers, arg("writer"))
+        .def("sites", &RunReader::sites, arg("writer"))
+        .def("labels", &RunReader::labels, arg("writer"))
+        .def("format_version", &RunReader::formatVersion, arg("writer"))
+        .def("environment_sources", &RunReader::environmentSources, arg("writer"))
+        .def("stats", &RunReader::stats, arg("writer"))
+        .def("sizes", &RunReader::sizes)
+        .def("last_invocation", &RunReader::lastInvocation, arg("writer"), arg("fid"))
+        .def("invocations", &RunReader::invocations, arg("writer"), arg("fid"))
+        .def("resolve", &RunReader::resolve, arg("name"), arg("writers") = std::vector<size_t>{})
+        .def("resolve", &RunReader::resolveQuery, arg("query"), arg("writers") = std::vector<size_t>{})
+        .def("inputs", &RunReader::inputs, arg("writer"), arg("fid"), arg("invocation"), arg("allow_pickle") = false,
+             arg("arrays") = Arrays::Copies)
+        .def("call", &RunReader::call, arg("writer"), arg("fid"), arg("invocation"), arg("allow_pickle") = false,
+             arg("arrays") = Arrays::Copies);
+
+    m.def("find_environments", [](const std::string& path) {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (EnvironmentLocation& e : findEnvironments(path)) out.emplace_back(std::move(e.directory), std::move(e.run));
+        return out;
+    }, arg("path"), "[(environment directory, run name)] under a path, as the run reader finds them.");
+    m.def("newest_run", &newestRun, arg("folder"), "The newest run directory in a folder.");
+    m.def("_write_record_content_fixture_for_tests", &writeRecordContentFixture, arg("directory"));
 }
 
 }  // namespace callmonitor::py
