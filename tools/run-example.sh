@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The main job on a bundled example: record a real program, then show the
-# database and one of its calls. Works on a fresh Debian 12 machine.
+# The main job on a bundled example: record a real program, show the database
+# and one of its calls, replay the calls, run a regression test generated from
+# them, derive the API they were used with, record the same program's numpy
+# calls without editing it, and record it as 2 MPI ranks. Works on a fresh
+# Debian 12 machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
@@ -32,6 +35,14 @@ echo; echo "== 4a. replay: every recorded step again, against the current code (
 echo; echo "== 4b. a regression test from the recorded calls: export-tests, then pytest"
 "$ROOT/.venv/bin/callmonitor" export-tests call-monitor step --distinct --to test_step_recorded.py
 "$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider test_step_recorded.py
+
+echo; echo "== 4c. the API really used: callmonitor api (types with counts; .pyi stubs)"
+"$ROOT/.venv/bin/callmonitor" api call-monitor --stubs stubs --force
+sed -n '1,25p' stubs/*.pyi
+
+echo; echo "== 4d. no code changes: the numpy calls of the same program (callmonitor run --to numpy)"
+"$ROOT/.venv/bin/callmonitor" run -o numpy-calls --to numpy "$ROOT/examples/heat_diffusion.py" --size 32 --steps 5 >/dev/null
+"$ROOT/.venv/bin/callmonitor" summary numpy-calls | head -20
 
 echo; echo "== 5. many writers: the same program as 2 MPI ranks (mpirun), one run directory"
 MPIRUN=(mpirun -n 2 --oversubscribe); [ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
