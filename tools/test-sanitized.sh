@@ -49,4 +49,4 @@ assert '/$B/' in c.__file__, 'pytest would not test the sanitized module: ' + c.
 # 45 s of this stage; what they assert (memory bounds) is distorted by ASan's
 # redzones and quarantine, and the code they run is covered by the smaller
 # tests. The plain pytest run above keeps them.
-.venv/bin/python -m pytest -q -p no:cacheprovider -m "not big_memory"
+.venv/bin/python -m pytest -q -n 2 -p no:cacheprovider -m "not big_memory"

@@ -13,7 +13,7 @@ cmake --build build/cpp -j "$(nproc)" >/dev/null
 (cd build/cpp && ctest --output-on-failure -j "$(nproc)")
 
 echo "== Python: pytest (at ${SECONDS} s)"
-.venv/bin/python -m pytest -q
+.venv/bin/python -m pytest -q -n 2  # pytest-xdist: both cores
 
 echo "== sanitizers (at ${SECONDS} s)"
 bash tools/test-sanitized.sh

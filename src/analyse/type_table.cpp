@@ -205,6 +205,10 @@ uint32_t ValueTyper::bare(const Token& t) {
         case Tag::NpScalar: return table_.scalar(t.name);
         case Tag::Handler: case Tag::Pickle: case Tag::Opaque: case Tag::Legacy: return table_.named(t.name);
         case Tag::Backref: return t.count < memo_.size() ? memo_[t.count] : TypeTable::Object;
+        case Tag::PayloadBytes:  // a large str/bytes/bytearray stored apart: typed as what it is
+            return t.payloadKind == Tag::Str         ? TypeTable::Str
+                   : t.payloadKind == Tag::ByteArray ? TypeTable::ByteArray
+                                                     : TypeTable::Bytes;
     }
     return TypeTable::Object;  // a tag this reader does not know
 }

@@ -367,5 +367,19 @@ TEST(UnionText, SortsAndSpellsOptional) {
     EXPECT_EQ(unionText({"int", "int"}), "int");
 }
 
+TEST(ApiAggregator, TypesLargeStrAndBytesStoredApartAsWhatTheyAre) {
+    // Format v2 stores a large str/bytes/bytearray as a PayloadBytes item (its bytes in the payload store).
+    auto payload = [](Tag kind) { return [kind](ValueWriter& w) { w.payloadBytes(kind, 0, 5000, false); }; };
+    ApiAggregator agg(sampleFunction(), ApiOptions{});
+    agg.add(returned(inputs({payload(Tag::Str)}), value(payload(Tag::Bytes))));
+    agg.add(returned(inputs({payload(Tag::ByteArray)}), value(payload(Tag::Bytes))));
+    FunctionApi f = agg.finish(ApiNames{});
+    EXPECT_EQ(f.undecodable, 0u);
+    const ParameterUsage& x = paramOf(f, "x");
+    EXPECT_EQ(countOf(x.types, "str"), 1u);
+    EXPECT_EQ(countOf(x.types, "bytearray"), 1u);
+    EXPECT_EQ(countOf(f.returns, "bytes"), 2u);
+}
+
 }  // namespace
 }  // namespace callmonitor::analyse
