@@ -458,6 +458,30 @@ void expectSameCalls(const std::vector<std::string>& got, const std::vector<std:
     for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[i]) << "call " << i;
 }
 
+// Text of a decoded value, then the value freed: decoded values may be cyclic
+// graphs of shared_ptr (value.h), which only freeing their edges releases.
+std::string textThenFree(const ValuePtr& root) {
+    std::string text = root->toText(1000);
+    std::vector<ValuePtr> stack{root}, seen;
+    std::set<const Value*> visited;
+    while (!stack.empty()) {
+        ValuePtr v = std::move(stack.back());
+        stack.pop_back();
+        if (!v || !visited.insert(v.get()).second) continue;
+        for (const ValuePtr& c : v->items) stack.push_back(c);
+        for (const auto& [k, x] : v->pairs) {
+            stack.push_back(k);
+            stack.push_back(x);
+        }
+        seen.push_back(std::move(v));
+    }
+    for (const ValuePtr& v : seen) {
+        v->items.clear();
+        v->pairs.clear();
+    }
+    return text;
+}
+
 // (invocation, inputs decoded to text, outcome, result text) of every call of every function.
 std::vector<std::string> describeCalls(const Database& db) {
     std::vector<std::string> out;
@@ -466,9 +490,9 @@ std::vector<std::string> describeCalls(const Database& db) {
         CallView v;
         for (CallCursor c = snap.calls(f.id); c.next(v);) {
             std::string line = f.qualname + "#" + std::to_string(v.key.invocation) + " " +
-                               decodeValue(v.inputs, snap.payloadResolver(v, Section::Inputs))->toText(1000) + " -> " +
+                               textThenFree(decodeValue(v.inputs, snap.payloadResolver(v, Section::Inputs))) + " -> " +
                                std::to_string(int(v.outcome));
-            if (v.outcome == Outcome::Returned) line += " " + decodeValue(v.result, snap.payloadResolver(v, Section::Result))->toText(1000);
+            if (v.outcome == Outcome::Returned) line += " " + textThenFree(decodeValue(v.result, snap.payloadResolver(v, Section::Result)));
             if (v.outcome == Outcome::Raised) line += " " + std::string(v.exceptionType) + ": " + std::string(v.exceptionMessage);
             line += " s" + std::to_string(v.startNs) + " d" + std::to_string(v.durationNs);
             out.push_back(line);
