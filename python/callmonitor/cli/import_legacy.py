@@ -71,7 +71,7 @@ def _writer_metadata(db, run_id):
             "run_id": run_id, "package_version": f"{__version__} (imported from callmonitor {version})",
             "argv": ["callmonitor", "import-legacy", os.path.abspath(db.path)],
             "cwd": os.path.dirname(os.path.abspath(db.path)),
-            "started_unix_ns": db._writer.info["started_unix_ns"]}
+            "started_unix_ns": db._writer.info.started_unix_ns}
 
 
 def import_legacy(old, new, allow_pickle=False, progress=None):

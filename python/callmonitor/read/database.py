@@ -477,7 +477,8 @@ class Database:
                 f"there is no call {n}")
 
     # -- calls ---------------------------------------------------------------
-    def get(self, fn, n, *, writer=None, rank=None, pid=None, copy=True):
+    def get(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
+            pid: Optional[int] = None, copy: bool = True) -> Tuple[List[Any], dict]:
         """``(args, kwargs)`` of call `n` (from 1; negative from the end) of `fn`.
 
         When several writers recorded `fn`, choose one with `writer`, `rank`
@@ -499,7 +500,8 @@ class Database:
         except IndexError:
             raise IndexError(self._range_text(w, f, self._reader.last_invocation(w.index, f.id), n)) from None
 
-    def get_args(self, fn, n, *, writer=None, rank=None, pid=None) -> types.SimpleNamespace:
+    def get_args(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
+                 pid: Optional[int] = None) -> types.SimpleNamespace:
         """Call `n`'s arguments as attributes, one per parameter, defaults filled in."""
         call = self.call(fn, n, writer=writer, rank=rank, pid=pid)
         bound = call.bound
@@ -508,7 +510,8 @@ class Database:
         bound.apply_defaults()
         return types.SimpleNamespace(**bound.arguments)
 
-    def call(self, fn, n, *, writer=None, rank=None, pid=None, copy=True) -> Call:
+    def call(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
+             pid: Optional[int] = None, copy: bool = True) -> Call:
         """The whole record of call `n` of `fn` (a :class:`Call`); writer
         chosen and `copy` as in :meth:`get`."""
         w, f = self._resolve(fn, writer, rank, pid)
@@ -528,7 +531,8 @@ class Database:
         caller = w.callers[raw.caller] if raw.caller < len(w.callers) else None
         return Call(f, raw, w, thread, caller)
 
-    def calls(self, fn, *, writer=None, rank=None, pid=None, copy=True) -> Iterator[Call]:
+    def calls(self, fn: FunctionRef, *, writer: Optional[str] = None, rank: Optional[int] = None,
+              pid: Optional[int] = None, copy: bool = True) -> Iterator[Call]:
         """Every call of `fn`, read lazily: writer after writer in the order
         they started, each in invocation order. Each :class:`Call` says where
         it was recorded (``.writer``, ``.rank``, ``.pid``, ``.run``); `copy`

@@ -22,9 +22,12 @@ import io
 import os
 import pickle
 import re
+import types
 
-from ..capture.describe import _KINDS, describe_signature
 from typing import Any, Iterator, Optional
+
+from .. import _core
+from ..capture.describe import describe_signature
 
 from .database import Call, Database, FunctionInfo, FunctionRef, PathLike, _human
 from .errors import (CorruptError, NotADatabaseError, NotFoundError, UnknownFunctionError,
@@ -32,7 +35,8 @@ from .errors import (CorruptError, NotADatabaseError, NotFoundError, UnknownFunc
 from .values import Unrestorable
 
 MIN_VERSION = (0, 3, 0)
-_KIND_NAMES = {number: kind.name for kind, number in _KINDS.items()}
+# stored kind byte (describe_signature's) -> _core.ParameterKind (what FunctionInfo reads)
+_PARAMETER_KINDS = {int(kind): kind for kind in _core.ParameterKind.__members__.values()}
 # 0.3 folder names: base, then the writer suffix, then the snapshot number.
 _FOLDER = re.compile(r"^(?P<base>.*?)(?:-tid=(?P<tid>\d+)|-pid=(?P<pid>-?\d+)(?:-tident=(?P<tident>\d+))?)?"
                      r"(?:-(?P<snapshot>\d+))?$")
@@ -264,7 +268,17 @@ class _LegacyWriter:
             self.id = "main"
         self.writer_id = self.id
         self.run = folder
-        self.info = {"started_unix_ns": started_unix_ns}
+        self.info = types.SimpleNamespace(started_unix_ns=started_unix_ns)
+
+    # what Call asks a writer for: 0.3 recorded no sites, labels or parents
+    def site(self, site_id):
+        return None
+
+    def label(self, label_id):
+        return None
+
+    def parent(self, key):
+        return None
 
 
 class _LegacyFunction:
@@ -349,9 +363,11 @@ class LegacyDatabase(Database):
             d = {"module": "", "qualname": f.name, "name": f.name, "file": "", "line": 0,
                  "signature_known": False, "parameters": [], "return_annotation": "",
                  "kind": "function"}
-        raw = dict(d, id=index, calls=len(f.locs),
-                   parameters=[dict(p, kind=_KIND_NAMES[p["kind"]]) for p in d["parameters"]])
-        return FunctionInfo(raw, self._writer, self.allow_pickle)
+        # FunctionInfo reads a _core.FunctionRecord's attributes: the same, from plain values
+        parameters = [types.SimpleNamespace(**dict(p, kind=_PARAMETER_KINDS[p["kind"]]))
+                      for p in d["parameters"]]
+        record = types.SimpleNamespace(**dict(d, id=index, parameters=parameters))
+        return FunctionInfo(record, self._writer, self.allow_pickle, len(f.locs))
 
     def _descriptor_path(self, loc):
         parts = [p for p in str(loc).split("/") if p]
@@ -462,14 +478,14 @@ class LegacyDatabase(Database):
                            f"not by a callmonitor 0.3 handler")
 
     def get(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
-            pid: Optional[int] = None) -> tuple[list[Any], dict[str, Any]]:
+            pid: Optional[int] = None, copy: bool = True) -> tuple[list[Any], dict[str, Any]]:
         """``(args list, kwargs dict)`` of call `n` (from 1; negative from the end), as 0.3's get()."""
         f = self._function(fn, writer, rank, pid)
         args, kwargs, _ = self._read(f, self._number(f, n))
         return args, kwargs
 
     def call(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
-             pid: Optional[int] = None) -> Call:
+             pid: Optional[int] = None, copy: bool = True) -> Call:
         """Call `n` as a :class:`Call` (no result, timing or thread: 0.3 kept none)."""
         f = self._function(fn, writer, rank, pid)
         return self._call(f, self._number(f, n))
@@ -479,14 +495,17 @@ class LegacyDatabase(Database):
         try:
             written = os.stat(descriptor_path).st_mtime_ns
         except OSError:
-            written = self._writer.info["started_unix_ns"]
-        raw = {"invocation": m, "args": args, "kwargs": kwargs, "outcome": "result-skipped",
-               "result": None, "exception_type": "", "exception_message": "",
-               "start_ns": written - self._writer.info["started_unix_ns"], "duration_ns": None}
+            written = self._writer.info.started_unix_ns
+        # Call reads a bound call record's attributes: the same, from plain values
+        raw = types.SimpleNamespace(
+            invocation=m, args=args, kwargs=kwargs, outcome=_core.CallOutcome.RESULT_NOT_RECORDED,
+            result=None, exception_type="", exception_message="", exception_args=None,
+            site=None, label=None, parent=None, traceback=None,
+            start_ns=written - self._writer.info.started_unix_ns, duration_ns=None)
         return LegacyCall(self._infos[f.name], raw, self._writer, None, None)
 
     def calls(self, fn: FunctionRef, *, writer: Optional[str] = None, rank: Optional[int] = None,
-              pid: Optional[int] = None) -> Iterator[Call]:
+              pid: Optional[int] = None, copy: bool = True) -> Iterator[Call]:
         """Every call of `fn`, read lazily, in invocation order."""
         f = self._function(fn, writer, rank, pid)
         for m, loc in enumerate(f.locs, 1):
