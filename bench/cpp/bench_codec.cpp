@@ -7,22 +7,13 @@
 
 #include "callmonitor/value.h"
 #include "callmonitor/value_writer.h"
+#include "small_call.h"
 
 using namespace callmonitor;
 
 namespace {
 
-// The inputs of f(1, "two", [3]): ((1, "two", [3]), {}).
-void writeSmallCall(std::string& out) {
-    ValueWriter w(out);
-    w.beginTuple(2, false);
-    w.beginTuple(3, false);
-    w.integer(1);
-    w.str("two");
-    w.beginList(1, false);
-    w.integer(3);
-    w.beginDict(0, false);
-}
+void writeSmallCall(std::string& out) { bench::smallInputs(out); }
 
 const std::vector<std::string>& dictKeys() {
     static std::vector<std::string> keys = [] {

@@ -12,10 +12,8 @@
 
 namespace callmonitor::bench {
 
-// Into `out` (cleared; its capacity reused, as the capture scratch is).
-inline void smallEntry(std::string& out, uint64_t startNs) {
-    out.clear();
-    appendCallHeader(out, startNs, 0, 0);
+// The inputs value of f(1, "two", [3]): ((1, "two", [3]), {}).
+inline void smallInputs(std::string& out) {
     ValueWriter w(out);
     w.beginTuple(2, false);
     w.beginTuple(3, false);
@@ -24,6 +22,13 @@ inline void smallEntry(std::string& out, uint64_t startNs) {
     w.beginList(1, false);
     w.integer(3);
     w.beginDict(0, false);
+}
+
+// Into `out` (cleared; its capacity reused, as the capture scratch is).
+inline void smallEntry(std::string& out, uint64_t startNs) {
+    out.clear();
+    appendCallHeader(out, startNs, 0, 0);
+    smallInputs(out);
     appendEmptyExt(out);
     appendPending(out);
 }
