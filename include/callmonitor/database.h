@@ -148,6 +148,7 @@ public:
     std::vector<SiteInfo> sites() const;        // v2: calling code locations (entry ext Site), by id
     std::vector<std::string> labels() const;    // v2: index -> label (entry ext Label)
     std::string compression() const;            // meta["compression"]: "none", "zstd:3"; "" for v1
+    std::string policy() const;                 // meta["policy"]: capture policies and counts (JSON); "" when absent
     // The writers a merged environment holds (empty for one writer's own).
     std::vector<SourceInfo> sources() const;
     DatabaseSizes sizes() const;

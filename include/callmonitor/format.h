@@ -39,6 +39,7 @@ inline constexpr unsigned kMaxDbs = 16;                   // mdb_env_set_maxdbs:
 inline constexpr const char* kMetaFormat = "format";  // magic + u32 LE version
 inline constexpr const char* kMetaWriter = "writer";  // WriterInfo (cereal)
 inline constexpr const char* kMetaStats = "stats";    // CaptureStats (cereal)
+inline constexpr const char* kMetaPolicy = "policy";  // v2: capture policies, UTF-8 JSON (docs/format.md), kept current by the writer
 inline constexpr const char* kMetaSources = "sources";  // vector<SourceInfo> (cereal), merged environments only
 inline constexpr const char* kMetaCompression = "compression";  // v2: "none" or "zstd:<level>" (informative;
                                                                 // each payload names its own codec)

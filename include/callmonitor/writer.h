@@ -56,6 +56,10 @@ struct WriterOptions {
     int compressionLevel = 3;
     // Called once, from the writer thread, when the store fails.
     std::function<void(const std::string&)> onFailure;
+    // meta["policy"] (capture policies and their counts), kept current by the
+    // writer thread: asked at every commit and every idle round; fills the
+    // bytes and returns true when they changed since it was last asked.
+    std::function<bool(std::string&)> policyRecord;
 };
 
 class Writer {
@@ -124,6 +128,9 @@ public:
     std::string error() const;
     const std::string& directory() const;
     uint64_t mapSize() const;   // current LMDB map size
+    // Bytes of the database file in use as of the last commit, plus what is
+    // submitted and not committed yet (max_db_bytes).
+    uint64_t storedBytes() const;
     uint64_t commits() const;   // transactions committed so far
 
 private:

@@ -19,7 +19,8 @@ from .read.values import Unrestorable
 from .read.database import load, Database, Call, FunctionInfo, ExceptionInfo
 from .read.errors import (DatabaseError, NotFoundError, NotADatabaseError, VersionError,
                           CorruptError, UnknownFunctionError, UnknownWriterError,
-                          AmbiguousWriterError, DatabaseClosedError, DamagedWriterWarning)
+                          AmbiguousWriterError, DatabaseClosedError, DamagedWriterWarning,
+                          CallNotRecordedError)
 from ._core import StoreError
 from .inner import wrap_calls, flat_profile
 from .legacy_api import (VERSION, DB, SETTINGS, CONTEXT, Context, NPHandler, DefaultHandler, Args,
@@ -27,6 +28,7 @@ from .legacy_api import (VERSION, DB, SETTINGS, CONTEXT, Context, NPHandler, Def
 from . import _hooks
 from .trace.watch import watch, unwatch, WatchError, PolicyNotSupportedError
 from .trace.summary import ValueSummary
+from .capture.policy import Excluded
 
 _hooks.install()
 
@@ -36,7 +38,7 @@ __all__ = [
     "Call", "FunctionInfo", "ExceptionInfo", "DatabaseError", "NotFoundError",
     "NotADatabaseError", "VersionError", "CorruptError", "UnknownFunctionError",
     "HandlerNotRegisteredError", "UnknownWriterError", "StoreError", "AmbiguousWriterError",
-    "DatabaseClosedError", "DamagedWriterWarning", "wrap_calls", "flat_profile",
+    "DatabaseClosedError", "DamagedWriterWarning", "CallNotRecordedError", "Excluded", "wrap_calls", "flat_profile",
     "watch", "unwatch", "WatchError", "PolicyNotSupportedError", "ValueSummary",
     # callmonitor 0.3's names (legacy_api.py)
     "VERSION", "DB", "SETTINGS", "CONTEXT", "Context", "NPHandler", "DefaultHandler", "Args", "rc",

@@ -74,6 +74,7 @@ PYBIND11_MODULE(_core, m) {
 
     if (cpy::addInterceptorType(m.ptr()) < 0) throw py::error_already_set();
     if (cpy::addWatchTypes(m.ptr()) < 0) throw py::error_already_set();
+    if (cpy::addPolicyFunctions(m.ptr()) < 0) throw py::error_already_set();
     if (cpy::addInnerCallTypes(m.ptr()) < 0) throw py::error_already_set();
 
     // Errors: one Python class per case a caller handles differently.

@@ -693,6 +693,13 @@ std::string Database::compression() const {
     return std::string(value);
 }
 
+std::string Database::policy() const {
+    auto s = impl_->beginRead();
+    std::string_view value;
+    if (!s->handle->dbs().meta.get(s->txn, format::kMetaPolicy, value)) return "";
+    return std::string(value);
+}
+
 DatabaseSizes Database::sizes() const {
     DatabaseSizes sizes;
     struct stat st {};

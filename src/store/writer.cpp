@@ -170,6 +170,33 @@ struct Writer::Impl {
     std::atomic<bool> failedFlag{false};
     std::atomic<uint64_t> currentMapSize{0};
     std::atomic<uint64_t> commitCount{0};
+    std::atomic<uint64_t> usedBytes{0};  // pages in use after the last commit, in bytes
+    std::string policyScratch;
+
+    void measureUsedBytes() {
+        MDB_stat st{};
+        if (mdb_env_stat(env().handle(), &st) != 0) return;
+        usedBytes.store((env().info().me_last_pgno + 1) * uint64_t(st.ms_psize), std::memory_order_relaxed);
+    }
+    // meta["policy"] into `txn` when it changed; true when written.
+    bool putPolicy(const lmdb::Txn& txn) {
+        if (!options.policyRecord || !options.policyRecord(policyScratch)) return false;
+        shared->meta.put(txn, format::kMetaPolicy, policyScratch);
+        return true;
+    }
+    // An idle round: the policy counts changed without any call to store
+    // (every call dropped).
+    void commitPolicyOnly() {
+        if (!options.policyRecord || failedFlag.load()) return;
+        try {
+            std::shared_lock<store::MapGate> mapInUse(shared->gate);
+            lmdb::Txn txn(env(), 0);
+            if (!putPolicy(txn)) return;  // the txn aborts, nothing written
+            txn.commit();
+        } catch (const std::exception&) {
+            // Counts only: the next commit with calls stores them (or fails loudly).
+        }
+    }
     // Set by flushFromSignal(); `cycles` counts the writer loop's rounds
     // (drain + commit), so a waiter can tell a round began after it asked.
     std::atomic<bool> urgent{false};
@@ -400,6 +427,11 @@ struct Writer::Impl {
                 uncommittedBytes -= std::min(uncommittedBytes.load(), batchBytes);
                 committed.notify_all();
             } else if (pending.empty()) {
+                if (options.policyRecord) {
+                    lock.unlock();
+                    commitPolicyOnly();
+                    lock.lock();
+                }
                 committedOps = submittedOps;  // nothing left: wake any flush()
                 committed.notify_all();
             }
@@ -575,7 +607,9 @@ struct Writer::Impl {
             cw.complete(late.key, late.outcome, payloads + late.outBegin, late.nOut);
         }
         dbs.meta.put(txn, format::kMetaStats, encodeCaptureStats(stats()));
+        putPolicy(txn);
         txn.commit();
+        measureUsedBytes();
         if (options.syncEachCommit) {
             if (int rc = mdb_env_sync(env().handle(), 1)) lmdb::raise(rc, "mdb_env_sync", options.directory, lmdb::Side::Write);
         }
@@ -621,6 +655,7 @@ Writer::Writer(WriterOptions options, const WriterInfo& info) : impl_(std::make_
     }
     w.chunks = std::make_unique<store::ChunkWriter>(*w.shared, w.options.compression, w.options.compressionLevel);
     w.currentMapSize.store(w.env().info().me_mapsize);
+    w.measureUsedBytes();
     w.thread = std::thread([&w] { w.run(); });
 }
 
@@ -769,5 +804,10 @@ const std::string& Writer::directory() const {
 
 uint64_t Writer::mapSize() const { return impl_ ? impl_->currentMapSize.load() : 0; }
 uint64_t Writer::commits() const { return impl_ ? impl_->commitCount.load() : 0; }
+uint64_t Writer::storedBytes() const {
+    return impl_ ? impl_->usedBytes.load(std::memory_order_relaxed) +
+                       impl_->uncommittedBytes.load(std::memory_order_relaxed)
+                 : 0;
+}
 
 }  // namespace callmonitor

@@ -57,10 +57,19 @@ def recorder(tmp_path, monkeypatch):
     callmonitor.close()
     callmonitor.configure(output=str(tmp_path / "call-monitor"), durability="batch",
                           result=True, strict=False)
+    _clear_policies()
     rec = Recorder(tmp_path)
     yield rec
     rec.close_all()
     callmonitor.close()
+    _clear_policies()
+
+
+def _clear_policies():
+    """configure()'s capture policies are the process's: no test leaves them to the next."""
+    from callmonitor.capture.settings import CONFIG
+    CONFIG.policy.clear()
+    CONFIG.policy_session.clear()
 
 
 @pytest.fixture

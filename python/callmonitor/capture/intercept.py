@@ -4,6 +4,7 @@ import inspect
 from typing import Any, Callable, Optional, TypeVar, overload
 
 from .. import _core
+from . import policy as _policy
 
 
 def _flag(value):
@@ -41,13 +42,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 @overload
-def intercept(func: F, *, result: Optional[bool] = None, strict: Optional[bool] = None) -> F: ...
+def intercept(func: F, *, result: Optional[bool] = None, strict: Optional[bool] = None,
+              **policy: Any) -> F: ...
 @overload
 def intercept(func: None = None, *, result: Optional[bool] = None,
-              strict: Optional[bool] = None) -> Callable[[F], F]: ...
+              strict: Optional[bool] = None, **policy: Any) -> Callable[[F], F]: ...
 
 
-def intercept(func=None, *, result=None, strict=None):
+def intercept(func=None, *, result=None, strict=None, **policy):
     """Record every call of `func` into the callmonitor database.
 
     Use as ``@intercept`` or ``@intercept(result=False)``; also on builtins
@@ -58,21 +60,42 @@ def intercept(func=None, *, result=None, strict=None):
     strict: raise TypeError when an argument cannot be captured, before the
             function runs (default: the session setting, off — a placeholder
             is stored instead). For tests.
+
+    Capture policies (docs/policies.md; these win over ``configure()`` and
+    the CALLMONITOR_* variables):
+    max_calls=N   keep at most N calls;       first=N   keep calls 1 to N;
+    every=K       keep calls 1, K+1, 2K+1...; sample=P  keep each call with
+                  probability P (seeded: reproducible from the seed stored);
+    max_bytes=B   store an argument or result over B bytes as a summary;
+    exclude=[...] parameters not recorded (stored as ``Excluded``);
+    keep="raised" keep only calls that raised;
+    slower_than=S keep only calls slower than S seconds.
     The wrapped callable behaves exactly like `func`: same return value,
     same exceptions, same signature and metadata.
     """
+    options = _policy.check(**policy)  # TypeError / ValueError now, not at the first call
     if func is None:
-        return lambda f: intercept(f, result=result, strict=strict)
+        return lambda f: intercept(f, result=result, strict=strict, **options)
     if isinstance(func, staticmethod):
-        return staticmethod(intercept(func.__func__, result=result, strict=strict))
+        return staticmethod(intercept(func.__func__, result=result, strict=strict, **options))
     if isinstance(func, classmethod):
-        return classmethod(intercept(func.__func__, result=result, strict=strict))
+        return classmethod(intercept(func.__func__, result=result, strict=strict, **options))
     if isinstance(func, _core.Interceptor):
+        if options:
+            raise TypeError("this callable is intercepted already; give its capture policy where it was "
+                            "first intercepted")
         return func
     if not callable(func):
         raise TypeError(f"intercept() needs a callable, got {type(func).__name__}")
+    for session_only in _policy.SESSION_OPTIONS:
+        if session_only in options:
+            raise TypeError(f"{session_only}= applies to the whole database: give it to configure(), "
+                            f"not to intercept()")
+    _policy.check_function(func, options)
     if result is None and (inspect.iscoroutinefunction(func) or inspect.isgeneratorfunction(func)
                            or inspect.isasyncgenfunction(func)):
         # The "result" is a coroutine/generator object, not worth keeping.
         result = False
-    return _wrap(func, result, strict)
+    wrapper = _wrap(func, result, strict)
+    _policy.set_own(wrapper, options)
+    return wrapper

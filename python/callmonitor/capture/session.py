@@ -11,7 +11,7 @@ from typing import Optional
 
 from .. import _core
 from .._version import __version__
-from . import launcher, run_directory
+from . import launcher, policy, run_directory
 from .settings import CONFIG
 
 # `sessions` counts the runs this process opened (close() starts a new one),
@@ -66,6 +66,7 @@ def open_session():
         "capture_result": CONFIG.result,
         "strict": CONFIG.strict,
         "label": CONFIG.session_label(),
+        **policy.session_options(),
     }
 
 

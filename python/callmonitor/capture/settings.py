@@ -1,7 +1,7 @@
 """Recording settings: ``configure(...)`` and callmonitor 0.3's ``Settings``."""
 import os
-from dataclasses import dataclass
-from typing import Optional, Union
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Union
 
 _DURABILITY = ("batch", "sync")
 
@@ -17,6 +17,8 @@ class _Config:
     strict: bool = False               # raise on values that cannot be captured
     writer_id: Optional[str] = None    # set by Settings().enable_multi_threading
     label: Optional[str] = None        # a label for every call of the session
+    policy: Dict[str, Any] = field(default_factory=dict)          # capture policy of every function
+    policy_session: Dict[str, Any] = field(default_factory=dict)  # max_db_bytes, seed
 
     def base_output(self):
         return self.output or os.environ.get("CALLMONITOR_DIR") or "call-monitor"
@@ -31,7 +33,7 @@ CONFIG = _Config()
 def configure(output: Union[str, "os.PathLike[str]", None] = None, *, map_size: Optional[int] = None,
               buffer_bytes: Optional[int] = None, flush_interval: Optional[float] = None,
               durability: Optional[str] = None, result: Optional[bool] = None,
-              strict: Optional[bool] = None, label: Optional[str] = None) -> None:
+              strict: Optional[bool] = None, label: Optional[str] = None, **policy: Any) -> None:
     """Set how and where calls are recorded. Takes effect for the next run
     directory: call it before the first recorded call (or after ``close()``).
 
@@ -45,7 +47,16 @@ def configure(output: Union[str, "os.PathLike[str]", None] = None, *, map_size: 
     strict:         raise TypeError for values that cannot be captured (for tests).
     label:          a text stored with every call of the run (e.g. the experiment's
                     name); $CALLMONITOR_LABEL by default, "" (none) to clear it.
+
+    Capture policies for every function (docs/policies.md): max_calls, first,
+    every, sample, max_bytes, exclude, keep, slower_than (as for intercept(),
+    whose own options win), and for the database max_db_bytes (recording
+    stops there, with one warning) and seed (of sample=; random by default,
+    stored in the database). None leaves an option as it is; they apply from
+    the next session (the first recorded call, or after close()).
     """
+    from . import policy as _policy
+    checked = _policy.check(**policy)  # before anything changes: a bad value changes nothing
     if output is not None:
         CONFIG.output = os.fspath(output)
         from .session import export_run  # children follow the new output
@@ -74,6 +85,8 @@ def configure(output: Union[str, "os.PathLike[str]", None] = None, *, map_size: 
         if not isinstance(label, str):
             raise TypeError(f"label must be a str, got {type(label).__name__}")
         CONFIG.label = label
+    for name, value in checked.items():
+        (CONFIG.policy_session if name in _policy.SESSION_OPTIONS else CONFIG.policy)[name] = value
 
 
 class Settings:

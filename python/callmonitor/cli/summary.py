@@ -39,7 +39,10 @@ def summary_json(db, path):
         "path": str(path),
         "functions": [{"name": name, "module": g[0].module, "qualname": g[0].qualname,
                        "calls": sum(f.calls for f in g),
-                       "writers": [{"id": f.writer, "calls": f.calls} for f in g],
+                       "writers": [{"id": f.writer, "calls": f.calls, "seen": f.seen, "kept": f.kept,
+                                    "dropped": f.dropped} for f in g],
+                       "seen": sum(f.seen for f in g), "kept": sum(f.kept for f in g),
+                       "policy": g[0].policy,
                        "signature": g[0].signature_text(), "parameters": _parameters(g[0]),
                        "file": g[0].file, "line": g[0].line}
                       for name, g in groups.items()],
@@ -64,10 +67,17 @@ def run(args):
         print(f"{args.path}: {len(groups)} functions, {total} calls, "
               f"{len(db.writers)} writer(s)" + (f" ({len(ranks)} MPI ranks)" if ranks else "") +
               f", {_human(sizes.get('file_bytes', 0))} on disk")
-        rows = [(name, sum(f.calls for f in group),
-                 group[0].writer if len(group) == 1 else f"{len(group)} writers",
-                 group[0].signature_text()) for name, group in groups.items()]
-        print_table(["function", "calls", "recorded by", "signature"], rows, ["<", ">", "<", "<"])
+        if any(f.policy or f.seen != f.kept for f in functions):  # capture policies: seen / kept
+            rows = [(name, sum(f.kept for f in group), sum(f.seen for f in group), group[0].policy or "-",
+                     group[0].writer if len(group) == 1 else f"{len(group)} writers",
+                     group[0].signature_text()) for name, group in groups.items()]
+            print_table(["function", "kept", "seen", "policy", "recorded by", "signature"], rows,
+                        ["<", ">", ">", "<", "<", "<"])
+        else:
+            rows = [(name, sum(f.calls for f in group),
+                     group[0].writer if len(group) == 1 else f"{len(group)} writers",
+                     group[0].signature_text()) for name, group in groups.items()]
+            print_table(["function", "calls", "recorded by", "signature"], rows, ["<", ">", "<", "<"])
         writers = db.writer_info()
         if len(writers) > 1:
             print()

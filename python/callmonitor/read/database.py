@@ -16,8 +16,9 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
 
 from .. import _core
 from .._parameter_kinds import TO_INSPECT
-from .errors import (AmbiguousWriterError, DamagedWriterWarning, DatabaseClosedError,
+from .errors import (AmbiguousWriterError, CallNotRecordedError, DamagedWriterWarning, DatabaseClosedError,
                      UnknownFunctionError, UnknownWriterError)
+from .policy import PolicyRecord, why_not_recorded
 
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -53,7 +54,15 @@ class FunctionInfo:
         self.kind = record.kind
         self.writer = writer.id        # the id of the writer that recorded it
         self.rank = writer.rank        # its MPI rank (-1: not under MPI)
-        self.calls = calls
+        self.calls = calls             # the last recorded invocation number
+        counts = writer.policy.functions.get(record.id) if writer.policy else None
+        #: calls made while recording / recorded / dropped per capture policy
+        #: ({"every": 80}); without a policy record (older databases): calls, calls, {}
+        self.seen = counts.seen if counts else calls
+        self.kept = counts.kept if counts else calls
+        self.dropped = dict(counts.dropped) if counts else {}
+        #: the capture policy in force ("every=5, max_bytes=1000"; "" for none)
+        self.policy = counts.policy_text if counts else ""
         self._allow_pickle = allow_pickle
         self._signature = None
 
@@ -251,6 +260,7 @@ class _Writer:
         self._reader = reader
         self._allow_pickle = allow_pickle
         self.functions, self.threads, self.callers = [], {}, []
+        self.policy = None             # PolicyRecord: meta["policy"], None when absent
         self._sites, self._labels = None, None
         # copy=False: views of the map, except in the environment this process's
         # own Writer records into (views there would keep it from growing its
@@ -287,6 +297,7 @@ class _Writer:
 
     def refresh(self):
         r, i = self._reader, self.index
+        self.policy = PolicyRecord.parse(r.policy(i))
         self.functions = [FunctionInfo(f, self, self._allow_pickle, r.last_invocation(i, f.id))
                           for f in r.functions(i)]
         self.threads = r.threads(i)
@@ -469,6 +480,20 @@ class Database:
             raise IndexError(self._range_text(w, f, count, n))
         return m
 
+    def _missing(self, w, f, inv, n):
+        """The error for call `inv` (asked for as `n`) that is not in the database:
+        CallNotRecordedError when a capture policy dropped it, else IndexError."""
+        w.refresh()  # a live writer's counts move on
+        f = next((g for g in w.functions if g.id == f.id), f)
+        count = self._reader.last_invocation(w.index, f.id)
+        why = why_not_recorded(w.policy, f.id, f.full_name, inv, count)
+        if why is None:
+            return IndexError(self._range_text(w, f, count, n))
+        return CallNotRecordedError(
+            f"call {inv} of {f.full_name} was not recorded: {why} ({f.seen} calls made, {f.kept} recorded"
+            f"{'; ' + f.policy if f.policy else ''}); db.functions lists what is recorded",
+            function=f.full_name, invocation=inv)
+
     def _range_text(self, w, f, count, n):
         where = f" in writer {w.id}" if len(self._writers) > 1 else ""
         if count == 0:
@@ -498,7 +523,7 @@ class Database:
                 return self._reader.inputs(w.index, f.id, inv, self.allow_pickle)
             return self._reader.inputs(w.index, f.id, inv, self.allow_pickle, w.views)
         except IndexError:
-            raise IndexError(self._range_text(w, f, self._reader.last_invocation(w.index, f.id), n)) from None
+            raise self._missing(w, f, inv, n) from None
 
     def get_args(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
                  pid: Optional[int] = None) -> types.SimpleNamespace:
@@ -522,8 +547,7 @@ class Database:
             arrays = _core.Arrays.COPIES if copy else w.views
             raw = self._reader.call(w.index, f.id, inv, self.allow_pickle, arrays)
         except IndexError:
-            raise IndexError(self._range_text(w, f, self._reader.last_invocation(w.index, f.id),
-                                              inv if n is None else n)) from None
+            raise self._missing(w, f, inv, inv if n is None else n) from None
         thread = w.threads.get(raw.thread)
         if thread is None or raw.caller >= len(w.callers):
             w.refresh()
@@ -623,7 +647,7 @@ class Database:
             spec = f.argspec
             lines += [f"    {f.qualname}: {{",
                       f"        module: {f.module}",
-                      f"        calls: {_plural(sum(g.calls for g in group), 'call')}",
+                      f"        calls: {_calls_text(group)}",
                       f"        parameters: {f.parameters_text()}",
                       f"        args: {spec.args}",
                       f"        defaults: {spec.defaults}"]
@@ -638,6 +662,16 @@ class Database:
                 lines.append(f"    {w['id']}: {rank}pid {w['pid']} on {w['host']}, "
                              f"{_plural(w['calls'], 'call')}")
         return "\n".join(lines)
+
+
+def _calls_text(group):
+    """ "12 calls", or with a capture policy "20 calls recorded of 100 (every=5)"."""
+    kept, seen = sum(g.kept for g in group), sum(g.seen for g in group)
+    last = sum(g.calls for g in group)
+    policy = group[0].policy
+    if seen == kept and not policy:
+        return _plural(last, "call")
+    return f"{kept} {'call' if kept == 1 else 'calls'} recorded of {seen}" + (f" ({policy})" if policy else "")
 
 
 def _human(n):

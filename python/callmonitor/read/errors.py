@@ -8,7 +8,8 @@ DatabaseError
 ├── UnknownFunctionError  no (or more than one) function matches a name (also a LookupError)
 ├── UnknownWriterError    no writer matches writer=/rank=/pid= (also a LookupError)
 ├── AmbiguousWriterError  several writers recorded the function and none was chosen (a LookupError)
-└── DatabaseClosedError   the database was closed (also a ValueError, as for a closed file)
+├── DatabaseClosedError   the database was closed (also a ValueError, as for a closed file)
+└── CallNotRecordedError  a capture policy dropped that call (also an IndexError)
 
 DamagedWriterWarning: one writer of a run cannot be read and is left out.
 """
@@ -34,10 +35,21 @@ class DatabaseClosedError(_core.DatabaseError, ValueError):
     """The database was closed."""
 
 
+class CallNotRecordedError(_core.DatabaseError, IndexError):
+    """The call was made but a capture policy (every=, sample=, keep=, ...)
+    did not record it; the message says which. ``function`` and
+    ``invocation`` name the call."""
+
+    def __init__(self, message: str, function: str = "", invocation: int = 0):
+        super().__init__(message)
+        self.function = function
+        self.invocation = invocation
+
+
 class DamagedWriterWarning(UserWarning):
     """A writer of the run cannot be read; the rest of the run is read without it."""
 
 
 __all__ = ["DatabaseError", "NotFoundError", "NotADatabaseError", "VersionError",
            "CorruptError", "UnknownFunctionError", "UnknownWriterError", "AmbiguousWriterError",
-           "DatabaseClosedError", "DamagedWriterWarning"]
+           "DatabaseClosedError", "CallNotRecordedError", "DamagedWriterWarning"]

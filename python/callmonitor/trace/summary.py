@@ -10,6 +10,7 @@ summary mode, ``watch(values="summary")`` maps onto it and this module only
 keeps ``ValueSummary`` readable in old databases.
 """
 import json
+import reprlib
 from typing import Any, Dict
 
 from ..handlers import REGISTRY
@@ -20,19 +21,35 @@ _SHORT_ITEMS = 8   # tuples / lists up to this length are summarised item by ite
 
 class ValueSummary:
     """A recorded value's type; ``dtype`` and ``shape`` for arrays and numpy
-    scalars, ``length`` for containers and long strings (else None)."""
+    scalars, ``length`` for containers and long strings (else None).
 
-    __slots__ = ("type", "dtype", "shape", "length", "_hash")
+    A summary stored by a capture policy (``max_bytes=``, see
+    ``summarize_large``) also has ``summary`` (the policy that made it, e.g.
+    ``"max_bytes=1000000"``), ``nbytes``, ``hash`` (xxh3-128 of the bytes, in
+    hex, as payloads are keyed), ``min`` / ``max`` / ``mean`` of numeric
+    arrays, and ``head`` / ``tail`` (the first and last few items); None
+    where they do not apply."""
 
-    def __init__(self, type, dtype=None, shape=None, length=None):
+    __slots__ = ("type", "dtype", "shape", "length", "summary", "nbytes", "hash", "min", "max", "mean",
+                 "head", "tail", "_hash")
+    _EXTRA = ("summary", "nbytes", "hash", "min", "max", "mean", "head", "tail")
+
+    def __init__(self, type, dtype=None, shape=None, length=None, **extra):
         self.type = type
         self.dtype = dtype
         self.shape = None if shape is None else tuple(shape)
         self.length = length
+        for k in self._EXTRA:
+            setattr(self, k, extra.pop(k, None))
+        if extra:
+            raise TypeError(f"unknown ValueSummary fields {sorted(extra)}")
         self._hash = hash(self._fields())
 
     def _fields(self):
-        return (self.type, self.dtype, self.shape, self.length)
+        return (self.type, self.dtype, self.shape, self.length, self.summary, self.nbytes, self.hash)
+
+    def _extra(self):
+        return {k: getattr(self, k) for k in self._EXTRA if getattr(self, k) is not None}
 
     def __eq__(self, other):
         return isinstance(other, ValueSummary) and self._fields() == other._fields()
@@ -41,8 +58,9 @@ class ValueSummary:
         return self._hash
 
     def __repr__(self):
-        extra = "".join(f", {k}={v!r}" for k, v in zip(("dtype", "shape", "length"), self._fields()[1:])
-                        if v is not None)
+        fields = dict(zip(("dtype", "shape", "length"), self._fields()[1:4]))
+        fields.update(self._extra())
+        extra = "".join(f", {k}={v!r}" for k, v in fields.items() if v is not None)
         return f"ValueSummary({self.type!r}{extra})"
 
 
@@ -97,8 +115,61 @@ def summarize(value: Any) -> Any:
     return ValueSummary(_type_name(t), length=length)
 
 
+_ENDS = 5        # items in a large value's summary's head and tail
+_ENDS_TEXT = 32  # characters (bytes) of a large str's (bytes') head and tail
+
+
+def _scalar(v):
+    """A JSON-friendly Python scalar (complex and dates as their repr)."""
+    v = v.item() if hasattr(v, "item") else v
+    return v if isinstance(v, (bool, int, float, str)) or v is None else repr(v)
+
+
+def summarize_large(value: Any, reason: str = "max_bytes") -> "ValueSummary":
+    """What a capture policy stores in place of `value`, too large to keep
+    (``max_bytes=``): type, shape and dtype or length, size, content hash,
+    min / max / mean of numeric arrays, head and tail. Called from C."""
+    from .. import _core
+    t = type(value)
+    dtype = getattr(value, "dtype", None)
+    shape = getattr(value, "shape", None)
+    if dtype is not None and isinstance(shape, tuple) and hasattr(value, "nbytes"):
+        import numpy as np
+        a = np.ascontiguousarray(value)
+        extra: Dict[str, Any] = {"nbytes": int(a.nbytes)}
+        try:
+            extra["hash"] = _core._content_hash(a.reshape(-1).view(np.uint8))
+        except (TypeError, ValueError, BufferError):
+            pass
+        flat = a.reshape(-1)
+        if flat.size and a.dtype.kind in "iuf":
+            extra.update(min=_scalar(flat.min()), max=_scalar(flat.max()), mean=float(flat.mean()))
+        elif flat.size and a.dtype.kind == "c":
+            extra["mean"] = repr(complex(flat.mean()))
+        extra["head"] = [_scalar(v) for v in flat[:_ENDS]]
+        extra["tail"] = [_scalar(v) for v in flat[-_ENDS:]] if flat.size > _ENDS else []
+        return ValueSummary(_type_name(t), dtype=str(dtype), shape=shape, summary=reason, **extra)
+    if isinstance(value, (str, bytes, bytearray)):
+        data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else bytes(value)
+        head, tail = value[:_ENDS_TEXT], value[-_ENDS_TEXT:]
+        if not isinstance(value, str):
+            head, tail = bytes(head).hex(), bytes(tail).hex()
+        return ValueSummary(_type_name(t), length=len(value), summary=reason, nbytes=len(data),
+                            hash=_core._content_hash(data), head=head, tail=tail)
+    try:
+        length = len(value)
+    except Exception:
+        length = None
+    extra = {}
+    if isinstance(value, (list, tuple)):
+        extra["head"] = [reprlib.repr(v) for v in value[:_ENDS]]
+        extra["tail"] = [reprlib.repr(v) for v in value[-_ENDS:]] if len(value) > _ENDS else []
+    return ValueSummary(_type_name(t), length=length, summary=reason, **extra)
+
+
 class ValueSummaryHandler:
-    """Stores a ValueSummary inline as a small JSON object."""
+    """Stores a ValueSummary inline as a small JSON object: [type, dtype,
+    shape, length] and, for a policy's summary, a dict of the other fields."""
 
     def __init__(self):
         self._encoded = {}
@@ -106,14 +177,18 @@ class ValueSummaryHandler:
     def encode(self, s):
         data = self._encoded.get(s)
         if data is None:
-            data = json.dumps([s.type, s.dtype, s.shape, s.length]).encode()
+            fields = [s.type, s.dtype, s.shape, s.length]
+            if s.summary is not None:  # a policy's summary: one of a kind, not cached
+                fields.append(s._extra())
+                return json.dumps(fields, default=repr).encode()
+            data = json.dumps(fields).encode()
             if len(self._encoded) < _ARRAYS_MAX:
                 self._encoded[s] = data
         return data
 
     def decode(self, data):
-        t, dtype, shape, length = json.loads(bytes(data))
-        return ValueSummary(t, dtype, shape, length)
+        t, dtype, shape, length, *extra = json.loads(bytes(data))
+        return ValueSummary(t, dtype, shape, length, **(extra[0] if extra else {}))
 
 
 REGISTRY.add(ValueSummary, ValueSummaryHandler)

@@ -10,6 +10,7 @@
 #include "callmonitor/call_record.h"
 #include "callmonitor/value_writer.h"
 #include "capture/caller_filter.h"
+#include "capture/function_policy.h"
 #include "capture/py_encoder.h"
 #include "capture/recorder.h"
 #include "hooks.h"
@@ -169,7 +170,9 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
             ValueWriter w(st.outcome);
             BusyGuard busy(st);
             WatchInputs recorded(self->watch, &result, 1, nullptr);
-            st.encoder.encode(w, recorded.args()[0], opt, counts);
+            PyObject* stored = policyResult(rec.policy(self->fid), recorded.args()[0]);
+            st.encoder.encode(w, stored, opt, counts);
+            Py_DECREF(stored);
             account(rec, counts);
         }
         appendEmptyExt(st.outcome);
@@ -210,6 +213,7 @@ __attribute__((noinline)) bool prepare(Recorder& rec, CaptureState& st, Intercep
         if (!rec.functionId(self->func, fid)) return false;
         self->fid = fid;
         self->epoch = rec.epoch();
+        if (!rec.hasPolicy(fid)) rec.resolvePolicy(fid, reinterpret_cast<PyObject*>(self));
     }
     if (st.epoch != rec.epoch()) {
         st.thread = rec.threadIndex();
@@ -219,11 +223,18 @@ __attribute__((noinline)) bool prepare(Recorder& rec, CaptureState& st, Intercep
     return true;
 }
 
-// Encodes and submits the entry of a call about to run. False with an error
-// set: strict mode refused an argument.
+// An entry encoded before the call and held until its end (keep="raised",
+// slower_than=): submitted only when the call qualifies.
+struct HeldEntry {
+    std::string record;
+    std::vector<Payload> payloads;
+};
+
+// Encodes and submits the entry of a call about to run (into `hold` instead,
+// when given). False with an error set: strict mode refused an argument.
 bool recordEntry(Recorder& rec, CaptureState& st, InterceptorObject* self, const format::CallKey& key,
                  uint64_t start, const Recorder::Caller& caller, PyObject* const* args, size_t nargs,
-                 PyObject* kwnames) {
+                 PyObject* kwnames, HeldEntry* hold) {
     st.record.clear();
     st.inputPayloads.clear();
     st.inputs.clear();
@@ -242,13 +253,20 @@ bool recordEntry(Recorder& rec, CaptureState& st, InterceptorObject* self, const
         BusyGuard busy(st);
         ValueWriter w(st.record);
         WatchInputs recorded(self->watch, args, nargs, kwnames);
-        encoded = st.encoder.encodeInputs(w, recorded.args(), nargs, kwnames, opt, counts);
+        PolicyInputs stored(rec.policy(self->fid), recorded.args(), nargs, kwnames);  // exclude=, max_bytes=
+        encoded = st.encoder.encodeInputs(w, stored.args(), nargs, kwnames, opt, counts);
     }
     if (!encoded) return false;  // strict mode: the CaptureError is set
     account(rec, counts);
     st.record.append(caller.tail, caller.tailSize);  // entry ext (Site, Label) and Pending
     for (size_t k = 0; k < st.inputPayloads.size(); ++k)
         st.inputs.bytes[k] = keepAlive(st.inputPayloads[k].data, st.keep);
+    if (hold) {
+        hold->record = st.record;
+        hold->payloads = std::move(st.inputPayloads);
+        releaseIfHuge(st.record);
+        return true;
+    }
     Writer& writer = rec.writer();
     // The buffer bound is checked before the entry and after the outcome, not
     // between them: a call's two halves then meet in one op.
@@ -278,13 +296,29 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
         if (!prepare(rec, st, self)) return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
     }
     format::CallKey key{self->fid, rec.nextInvocation(self->fid)};
+    // The capture policy: a dropped call costs a few compares, then runs as is.
+    FunctionPolicy* policy = rec.policy(self->fid);
+    std::unique_ptr<HeldEntry> hold;
+    if (__builtin_expect(policy != nullptr, 1)) {
+        PolicyCounts& counts = *policy->counts;
+        counts.add(counts.seen);
+        const DropReason r = __builtin_expect(rec.databaseFull(key.function, key.invocation), 0)
+                                 ? DropReason::MaxDbBytes
+                                 : policy->decide.before(key.invocation, counts.keptSoFar());
+        if (r != DropReason::Kept) {
+            counts.count(r);
+            return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
+        }
+        if (__builtin_expect(policy->decide.options().decidedAtFinish(), 0)) hold = std::make_unique<HeldEntry>();
+        else counts.count(DropReason::Kept);
+    }
     Recorder::Caller caller = rec.caller();
     uint64_t start = rec.nowNs();
 
     // Inputs are encoded (copied) before the call runs: later mutation of an
     // argument cannot change what was recorded.
     try {
-        if (!recordEntry(rec, st, self, key, start, caller, args, PyVectorcall_NARGS(nargsf), kwnames))
+        if (!recordEntry(rec, st, self, key, start, caller, args, PyVectorcall_NARGS(nargsf), kwnames, hold.get()))
             return nullptr;
     } catch (const std::exception& e) {
         st.busy = false;
@@ -303,6 +337,16 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
     // writer of the same session takes the outcome.
     if (__builtin_expect(self->epoch == rec.epoch() && rec.live(), 1)) {
         try {
+            if (hold) {  // keep="raised" / slower_than=: decided now
+                const uint64_t end = rec.nowNs();
+                PolicyCounts& counts = *policy->counts;
+                const DropReason r = policy->decide.after(result == nullptr, end > start ? end - start : 0,
+                                                          counts.keptSoFar());
+                counts.count(r);
+                if (r != DropReason::Kept) return result;
+                waitForRoom(rec.writer());
+                rec.writer().submitEntry(st.lane, key, hold->record, std::move(hold->payloads));
+            }
             recordOutcome(rec, st, self, key, start, result, held ? &held->slots : nullptr);
             releaseIfHuge(st.outcome);
             waitForRoom(rec.writer());

@@ -186,6 +186,12 @@ bool Recorder::open() {
     }
     int64_t wall = 0;
     readInt(s, "started_unix_ns", wall);
+    policySeed_ = 0;
+    maxDbBytes_ = 0;
+    readInt(s, "policy_seed", policySeed_);
+    readInt(s, "max_db_bytes", maxDbBytes_);
+    ledger_->reset(policySeed_, maxDbBytes_);
+    opts.policyRecord = [ledger = ledger_.get()](std::string& out) { return ledger->snapshot(out); };
     Py_DECREF(s);
     clockOrigin_ = CallClock::monotonicNs();
     clock_.start(clockOrigin_);
@@ -266,6 +272,7 @@ bool Recorder::functionId(PyObject* func, uint32_t& fid) {
     functionIds_.emplace(std::move(key), fid);
     counters_.push_back(0);
     dirNames_.push_back(dirName);
+    fullNames_.push_back(fn.fullName());
     writer_->submitFunction(fn);
     return true;
 }
@@ -392,6 +399,9 @@ void Recorder::resetTables() {
     functionIds_.clear();
     counters_.clear();
     dirNames_.clear();
+    fullNames_.clear();
+    policies_.clear();
+    policyResolved_.clear();
     nextThread_ = 0;
     for (auto& [g, idx] : callers_) Py_DECREF(g);
     callers_.clear();
@@ -422,9 +432,26 @@ void Recorder::afterForkChild() {
         writer_->abandon();
         (void)writer_.release();  // the parent's environment must not be touched: leak it
     }
+    (void)ledger_.release();  // its lock may be held by the parent's (absent) writer thread: leak it
+    ledger_ = std::make_unique<PolicyLedger>();
     ++epoch_;
     broken_ = false;
     resetTables();
+}
+
+void Recorder::resolvePolicy(uint32_t fid, PyObject* wrapper) {
+    if (policyResolved_.size() <= fid) policyResolved_.resize(fid + 1, false);
+    if (policies_.size() <= fid) policies_.resize(fid + 1);
+    policyResolved_[fid] = true;
+    policies_[fid] = resolveFunctionPolicy(wrapper, fid, fid < fullNames_.size() ? fullNames_[fid] : "", policySeed_,
+                                           *ledger_);
+    if (!policies_[fid]) captureError("resolving the capture policy failed; every call of the function is recorded");
+}
+
+void Recorder::stopAtDatabaseLimit(uint32_t fid, uint64_t invocation) {
+    ledger_->stopped(fid, invocation);
+    warn("the database in " + writerDir_ + " reached max_db_bytes=" + std::to_string(maxDbBytes_) +
+         " bytes; recording stopped (the program runs on; calls are counted, not recorded)");
 }
 
 PyObject* Recorder::statsDict() {

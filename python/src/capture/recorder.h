@@ -15,6 +15,7 @@
 
 #include "capture/call_clock.h"
 #include "capture/caller_frame.h"
+#include "capture/function_policy.h"
 #include "callmonitor/writer.h"
 
 namespace callmonitor::py {
@@ -53,6 +54,23 @@ public:
     bool functionId(PyObject* func, uint32_t& fid);
     uint64_t nextInvocation(uint32_t fid) { return ++counters_[fid]; }
     const std::string& functionDirName(uint32_t fid) const { return dirNames_[fid]; }
+
+    // Capture policies (capture_policy.h). The policy of function `fid`
+    // (null until resolvePolicy(); a function whose resolution failed has
+    // none and records every call).
+    FunctionPolicy* policy(uint32_t fid) const { return fid < policies_.size() ? policies_[fid].get() : nullptr; }
+    bool hasPolicy(uint32_t fid) const { return fid < policyResolved_.size() && policyResolved_[fid]; }
+    // Runs Python (callmonitor.capture.policy.resolve): the caller holds the busy guard.
+    void resolvePolicy(uint32_t fid, PyObject* wrapper);
+    // max_db_bytes=: true once the database has reached it (recording then
+    // stops for the session, with one warning; the call (fid, n) is the first not recorded).
+    bool databaseFull(uint32_t fid, uint64_t invocation) {
+        if (__builtin_expect(maxDbBytes_ == 0, 1)) return false;
+        if (ledger_->isStopped()) return true;
+        if (writer_->storedBytes() < maxDbBytes_) return false;
+        stopAtDatabaseLimit(fid, invocation);
+        return true;
+    }
     uint32_t threadIndex();
     // Who called: the calling code location (site, registered once per
     // location through Writer::submitSite) and the caller's module (once per
@@ -107,6 +125,14 @@ private:
     std::unordered_map<std::string, uint32_t> functionIds_;
     std::vector<uint64_t> counters_;
     std::vector<std::string> dirNames_;
+    std::vector<std::string> fullNames_;        // FunctionInfo::fullName(), the sample= draw's function
+    std::vector<std::unique_ptr<FunctionPolicy>> policies_;
+    std::vector<bool> policyResolved_;
+    // The session's counts for meta["policy"]; read by the writer thread, so
+    // it outlives the Writer (reset when the next session opens).
+    std::unique_ptr<PolicyLedger> ledger_ = std::make_unique<PolicyLedger>();
+    uint64_t policySeed_ = 0, maxDbBytes_ = 0;
+    __attribute__((noinline)) void stopAtDatabaseLimit(uint32_t fid, uint64_t invocation);
     uint32_t nextThread_ = 0;
     uint32_t moduleIndex(PyObject* globals);
     Caller resolveCaller(const CallerFrame& frame);

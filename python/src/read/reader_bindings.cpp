@@ -535,6 +535,10 @@ void bindReader(pybind11::module_& m) {
         .def("format_version", &RunReader::formatVersion, arg("writer"))
         .def("environment_sources", &RunReader::environmentSources, arg("writer"))
         .def("stats", &RunReader::stats, arg("writer"))
+        .def("policy", [](const RunReader& r, size_t w) {
+            const RunWriter& rw = r.writer(w);
+            return rw.merged ? std::string() : rw.database->policy();  // a merge keeps no policy counts
+        }, arg("writer"), "meta[\"policy\"] of a writer's own environment (JSON text; \"\" when absent)")
         .def("sizes", &RunReader::sizes)
         .def("last_invocation", &RunReader::lastInvocation, arg("writer"), arg("fid"))
         .def("invocations", &RunReader::invocations, arg("writer"), arg("fid"))
