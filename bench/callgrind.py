@@ -24,7 +24,8 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(BENCH_DIR)
 
 # name -> how f is made; every case runs the same loop, `for _ in r: f(1, "two", [3])`.
-CASES = ("plain", "passthrough", "intercept")
+# "dropped": @intercept(every=10**9), so every call after the first is dropped by the capture policy.
+CASES = ("plain", "passthrough", "intercept", "dropped")
 
 
 def small(a, b, c):
@@ -44,12 +45,14 @@ def make(case):
             return wrapper
         return passthrough(small)
     import callmonitor
+    if case == "dropped":
+        return callmonitor.intercept(small, every=10**9)
     return callmonitor.intercept(small)
 
 
 def child(case, calls, output):
     """The measured process: `calls` calls of f, recording into `output` for intercept."""
-    if case == "intercept":
+    if case in ("intercept", "dropped"):
         import callmonitor
         callmonitor.configure(output=output)
     f = make(case)
@@ -57,7 +60,7 @@ def child(case, calls, output):
     r = range(calls)
     for _ in r:
         f(1, "two", [3])
-    if case == "intercept":
+    if case in ("intercept", "dropped"):
         callmonitor.close()
 
 
