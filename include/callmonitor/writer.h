@@ -57,9 +57,11 @@ struct WriterOptions {
     // Called once, from the writer thread, when the store fails.
     std::function<void(const std::string&)> onFailure;
     // meta["policy"] (capture policies and their counts), kept current by the
-    // writer thread: asked at every commit and every idle round; fills the
-    // bytes and returns true when they changed since it was last asked.
-    std::function<bool(std::string&)> policyRecord;
+    // writer thread: asked at every commit and every idle round, and by
+    // flush(). policyRecord(&bytes) fills the bytes and returns true when they
+    // changed since they were last filled; policyRecord(nullptr) only says
+    // whether they changed.
+    std::function<bool(std::string*)> policyRecord;
 };
 
 class Writer {

@@ -180,7 +180,7 @@ struct Writer::Impl {
     }
     // meta["policy"] into `txn` when it changed; true when written.
     bool putPolicy(const lmdb::Txn& txn) {
-        if (!options.policyRecord || !options.policyRecord(policyScratch)) return false;
+        if (!options.policyRecord || !options.policyRecord(&policyScratch)) return false;
         shared->meta.put(txn, format::kMetaPolicy, policyScratch);
         return true;
     }
@@ -737,7 +737,19 @@ bool Writer::flush() {
     if (w.closed) return true;
     w.drainLanes();
     const uint64_t target = w.submittedOps;
-    if (w.committedOps >= target) return true;
+    if (w.committedOps >= target) {
+        if (!w.options.policyRecord || !w.options.policyRecord(nullptr)) return true;
+        // Nothing to commit but changed policy counts (calls dropped): two
+        // writer rounds, the second begun after this call, store them.
+        const uint64_t start = w.cycles.load(std::memory_order_acquire);
+        while (w.cycles.load(std::memory_order_acquire) < start + 2 && !w.failedFlag.load() &&
+               !w.finished.load(std::memory_order_acquire)) {
+            w.urgent.store(true);
+            w.wakeWriter.notify_one();
+            w.committed.wait_for(lock, std::chrono::milliseconds(2));
+        }
+        return !w.failedFlag.load();
+    }
     w.flushTarget = std::max(w.flushTarget, target);
     w.wakeWriter.notify_one();
     w.committed.wait(lock, [&] { return w.committedOps >= target || w.failedFlag.load(); });

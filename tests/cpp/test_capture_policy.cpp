@@ -1,8 +1,12 @@
 // The capture policy's decisions (python/src/capture/capture_policy.h), exact counts.
 #include "capture/capture_policy.h"
 
+#include "callmonitor/database.h"
+#include "store_fixtures.h"
+
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 
 using namespace callmonitor::py;
@@ -11,20 +15,21 @@ namespace {
 
 // Runs n calls through before() (and after() with `raised(i)` / `ns(i)`), counting as the capture does.
 template <class Raised, class Ns>
-PolicyCounts run(const CapturePolicy& p, uint64_t calls, Raised raised, Ns ns) {
-    PolicyCounts c;
+std::unique_ptr<PolicyCounts> run(const CapturePolicy& p, uint64_t calls, Raised raised, Ns ns) {
+    auto out = std::make_unique<PolicyCounts>();
+    PolicyCounts& c = *out;
     for (uint64_t n = 1; n <= calls; ++n) {
         c.add(c.seen);
         DropReason r = p.before(n, c.keptSoFar());
         if (r == DropReason::Kept && p.options().decidedAtFinish()) r = p.after(raised(n), ns(n), c.keptSoFar());
         c.count(r);
     }
-    return c;
+    return out;
 }
-PolicyCounts run(const CapturePolicy& p, uint64_t calls) {
+std::unique_ptr<PolicyCounts> run(const CapturePolicy& p, uint64_t calls) {
     return run(p, calls, [](uint64_t) { return false; }, [](uint64_t) { return uint64_t(0); });
 }
-uint64_t dropped(const PolicyCounts& c, DropReason r) { return c.dropped[static_cast<size_t>(r)].load(); }
+uint64_t dropped(const std::unique_ptr<PolicyCounts>& c, DropReason r) { return c->dropped[static_cast<size_t>(r)].load(); }
 
 }  // namespace
 
@@ -33,9 +38,9 @@ TEST(CapturePolicy, DefaultKeepsEverything) {
     EXPECT_TRUE(o.keepsEveryCallBefore());
     EXPECT_FALSE(o.decidedAtFinish());
     EXPECT_EQ(o.describe(), "");
-    PolicyCounts c = run(CapturePolicy(o, 1, 2), 100);
-    EXPECT_EQ(c.seen.load(), 100u);
-    EXPECT_EQ(c.kept.load(), 100u);
+    auto c = run(CapturePolicy(o, 1, 2), 100);
+    EXPECT_EQ(c->seen.load(), 100u);
+    EXPECT_EQ(c->kept.load(), 100u);
 }
 
 TEST(CapturePolicy, FirstEveryMaxCalls) {
@@ -45,20 +50,20 @@ TEST(CapturePolicy, FirstEveryMaxCalls) {
     EXPECT_EQ(every.before(1, 0), DropReason::Kept);
     EXPECT_EQ(every.before(6, 1), DropReason::Kept);
     EXPECT_EQ(every.before(7, 2), DropReason::Every);
-    EXPECT_EQ(run(every, 100).kept.load(), 20u);
+    EXPECT_EQ(run(every, 100)->kept.load(), 20u);
     EXPECT_EQ(every.explain(DropReason::Every, 7), "every=5 keeps 1, 6, 11, ... (call 7 is not one of them)");
 
     PolicyOptions f;
     f.first = 3;
-    PolicyCounts c = run(CapturePolicy(f, 0, 0), 10);
-    EXPECT_EQ(c.kept.load(), 3u);
+    auto c = run(CapturePolicy(f, 0, 0), 10);
+    EXPECT_EQ(c->kept.load(), 3u);
     EXPECT_EQ(dropped(c, DropReason::First), 7u);
 
     PolicyOptions m;
     m.maxCalls = 4;
     m.every = 2;  // keeps 1, 3, 5, 7; then max_calls drops 9, 11, ...
     c = run(CapturePolicy(m, 0, 0), 20);
-    EXPECT_EQ(c.kept.load(), 4u);
+    EXPECT_EQ(c->kept.load(), 4u);
     EXPECT_EQ(dropped(c, DropReason::Every), 10u);
     EXPECT_EQ(dropped(c, DropReason::MaxCalls), 6u);
     EXPECT_EQ(m.describe(), "every=2, max_calls=4");
@@ -68,10 +73,10 @@ TEST(CapturePolicy, SampleIsSeededAndReproducible) {
     PolicyOptions o;
     o.sample = 0.25;
     const uint64_t fn = functionHash("mod.f");
-    PolicyCounts a = run(CapturePolicy(o, 42, fn), 20000);
-    PolicyCounts b = run(CapturePolicy(o, 42, fn), 20000);
-    EXPECT_EQ(a.kept.load(), b.kept.load());
-    EXPECT_NEAR(static_cast<double>(a.kept.load()) / 20000, 0.25, 0.02);
+    auto a = run(CapturePolicy(o, 42, fn), 20000);
+    auto b = run(CapturePolicy(o, 42, fn), 20000);
+    EXPECT_EQ(a->kept.load(), b->kept.load());
+    EXPECT_NEAR(static_cast<double>(a->kept.load()) / 20000, 0.25, 0.02);
     // Same seed: the very same invocations; another seed or function: others.
     int same = 0, otherSeed = 0, otherFn = 0;
     for (uint64_t n = 1; n <= 1000; ++n) {
@@ -92,9 +97,9 @@ TEST(CapturePolicy, KeepRaisedAndSlowerThan) {
     r.keep = Keep::Raised;
     r.maxCalls = 2;
     EXPECT_TRUE(r.decidedAtFinish());
-    PolicyCounts c = run(CapturePolicy(r, 0, 0), 30, [](uint64_t n) { return n % 10 == 0; },
+    auto c = run(CapturePolicy(r, 0, 0), 30, [](uint64_t n) { return n % 10 == 0; },
                          [](uint64_t) { return uint64_t(0); });
-    EXPECT_EQ(c.kept.load(), 2u);  // 10 and 20; 21..30 are dropped before they run (max_calls)
+    EXPECT_EQ(c->kept.load(), 2u);  // 10 and 20; 21..30 are dropped before they run (max_calls)
     EXPECT_EQ(dropped(c, DropReason::KeepRaised), 18u);
     EXPECT_EQ(dropped(c, DropReason::MaxCalls), 10u);
 
@@ -102,7 +107,7 @@ TEST(CapturePolicy, KeepRaisedAndSlowerThan) {
     s.hasSlowerThan = true;
     s.slowerThanNs = 1000;
     c = run(CapturePolicy(s, 0, 0), 10, [](uint64_t) { return false; }, [](uint64_t n) { return n * 200; });
-    EXPECT_EQ(c.kept.load(), 5u);  // 1200 ns .. 2000 ns
+    EXPECT_EQ(c->kept.load(), 5u);  // 1200 ns .. 2000 ns
     EXPECT_EQ(dropped(c, DropReason::SlowerThan), 5u);
     EXPECT_EQ(s.describe(), "slower_than=1e-06");
 }
@@ -114,15 +119,44 @@ TEST(PolicyLedger, SnapshotJsonAndChange) {
     c.add(c.seen);
     c.count(DropReason::Every);
     std::string json;
-    ASSERT_TRUE(ledger.snapshot(json));
+    ASSERT_TRUE(ledger.snapshot(&json));
     EXPECT_EQ(json,
               "{\"seed\":7,\"max_db_bytes\":0,\"functions\":{\"2\":{\"options\":{\"max_calls\":0,\"first\":0,"
               "\"every\":1,\"sample\":1,\"max_bytes\":0,\"keep\":\"all\",\"slower_than\":null,\"exclude\":[\"self\"]},"
               "\"seen\":1,\"kept\":0,\"dropped\":{\"every\":1}}}}");
-    EXPECT_FALSE(ledger.snapshot(json));  // unchanged
+    EXPECT_FALSE(ledger.snapshot(&json));  // unchanged
     c.add(c.seen);
-    EXPECT_TRUE(ledger.snapshot(json));
+    EXPECT_TRUE(ledger.snapshot(&json));
     ledger.stopped(2, 9);
-    ASSERT_TRUE(ledger.snapshot(json));
+    ASSERT_TRUE(ledger.snapshot(&json));
     EXPECT_NE(json.find("\"stopped\":{\"function\":2,\"invocation\":9}"), std::string::npos);
+}
+
+// The writer keeps meta["policy"] current: at a commit of calls, and on an
+// idle round when only the counts changed (every call dropped).
+TEST(PolicyLedger, TheWriterStoresTheSnapshotEvenWithNoCalls) {
+    callmonitor::testing::TempDir tmp;
+    PolicyLedger ledger;
+    ledger.reset(3, 0);
+    callmonitor::WriterOptions o = callmonitor::testing::optionsFor(tmp.path());
+    o.policyRecord = [&ledger](std::string* out) { return ledger.snapshot(out); };
+    callmonitor::Writer writer(o, callmonitor::WriterInfo{});
+    PolicyCounts& c = ledger.counts(0, policyOptionsJson(PolicyOptions{}, {}));
+    for (int i = 0; i < 5; ++i) {
+        c.add(c.seen);
+        c.count(DropReason::Every);
+    }
+    EXPECT_TRUE(ledger.snapshot(nullptr));  // changed, not yet written
+    ASSERT_TRUE(writer.flush());            // nothing to commit but the counts
+    EXPECT_FALSE(ledger.snapshot(nullptr));
+    EXPECT_GT(writer.storedBytes(), 0u);
+    {
+        const std::string json = callmonitor::Database::open(tmp.path()).policy();
+        EXPECT_NE(json.find("\"seen\":5,\"kept\":0,\"dropped\":{\"every\":5}"), std::string::npos) << json;
+    }
+    c.add(c.seen);
+    c.count(DropReason::Kept);
+    writer.close();
+    const std::string json = callmonitor::Database::open(tmp.path()).policy();
+    EXPECT_NE(json.find("\"seen\":6,\"kept\":1"), std::string::npos) << json;
 }

@@ -38,7 +38,7 @@ def summary_json(db, path):
     return {
         "path": str(path),
         "functions": [{"name": name, "module": g[0].module, "qualname": g[0].qualname,
-                       "calls": sum(f.calls for f in g),
+                       "calls": sum(f.kept for f in g),
                        "writers": [{"id": f.writer, "calls": f.calls, "seen": f.seen, "kept": f.kept,
                                     "dropped": f.dropped} for f in g],
                        "seen": sum(f.seen for f in g), "kept": sum(f.kept for f in g),
@@ -46,7 +46,7 @@ def summary_json(db, path):
                        "signature": g[0].signature_text(), "parameters": _parameters(g[0]),
                        "file": g[0].file, "line": g[0].line}
                       for name, g in groups.items()],
-        "calls": sum(f.calls for f in functions),
+        "calls": sum(f.kept for f in functions),
         "writers": [{**w, "rank": w["rank"] if w["rank"] >= 0 else None} for w in db.writer_info()],
         "ranks": db.ranks,
         "bytes_on_disk": db.sizes.get("file_bytes", 0),
@@ -61,7 +61,7 @@ def run(args):
             return 0
         functions = db.functions
         sizes, stats = db.sizes, db.stats
-        total = sum(f.calls for f in functions)
+        total = sum(f.kept for f in functions)
         ranks = db.ranks
         groups = _by_name(functions)
         print(f"{args.path}: {len(groups)} functions, {total} calls, "

@@ -491,7 +491,7 @@ class Database:
             return IndexError(self._range_text(w, f, count, n))
         return CallNotRecordedError(
             f"call {inv} of {f.full_name} was not recorded: {why} ({f.seen} calls made, {f.kept} recorded"
-            f"{'; ' + f.policy if f.policy else ''}); db.functions lists what is recorded",
+            f"{'; ' + f.policy if f.policy else ''}); db.calls({f.qualname!r}) lists the recorded ones",
             function=f.full_name, invocation=inv)
 
     def _range_text(self, w, f, count, n):
@@ -637,7 +637,7 @@ class Database:
             rank_text = f" (ranks {ranks[0]}-{ranks[-1]})" if len(ranks) > 1 else f" (rank {ranks[0]})"
         lines = [f"<callmonitor database {self.path}: "
                  f"{_plural(len({f.full_name for f in functions}), 'function')}, "
-                 f"{_plural(sum(f.calls for f in functions), 'call')}, "
+                 f"{_plural(sum(f.kept for f in functions), 'call')}, "
                  f"{_plural(len(self._writers), 'writer')}{rank_text}, {_human(size)}>", "{"]
         by_name = {}
         for f in functions:

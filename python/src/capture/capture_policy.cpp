@@ -153,12 +153,19 @@ void PolicyLedger::stopped(uint32_t fid, uint64_t invocation) {
     stopped_.store(true);
 }
 
-bool PolicyLedger::snapshot(std::string& out) {
-    std::lock_guard<std::mutex> lock(mutex_);
+uint64_t PolicyLedger::sumLocked() const {
     uint64_t sum = stopped_.load() ? 1 : 0;
     for (const Entry& e : entries_) sum += e.used + e.counts.seen.load(std::memory_order_relaxed);
+    return sum;
+}
+
+bool PolicyLedger::snapshot(std::string* target) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const uint64_t sum = sumLocked();
     if (sum == lastSum_) return false;
+    if (!target) return true;
     lastSum_ = sum;
+    std::string& out = *target;
     // Layout: docs/format.md, meta["policy"].
     out = "{\"seed\":" + std::to_string(seed_) + ",\"max_db_bytes\":" + std::to_string(maxDbBytes_);
     if (stopped_.load()) {

@@ -118,8 +118,9 @@ public:
     // Recording stopped at max_db_bytes (first call not recorded: `invocation` of `fid`).
     void stopped(uint32_t fid, uint64_t invocation);
     bool isStopped() const { return stopped_.load(std::memory_order_relaxed); }
-    // JSON for meta["policy"] (docs/format.md); false when unchanged since the last call.
-    bool snapshot(std::string& out);
+    // JSON for meta["policy"] (docs/format.md) into *out; false when
+    // unchanged since it was last written (out null: only says whether it changed).
+    bool snapshot(std::string* out);
 
 private:
     struct Entry {
@@ -134,6 +135,7 @@ private:
     uint32_t stoppedFid_ = 0;
     uint64_t stoppedInvocation_ = 0;
     uint64_t lastSum_ = ~uint64_t(0);  // sum of all counts at the last snapshot
+    uint64_t sumLocked() const;
 };
 
 }  // namespace callmonitor::py

@@ -191,7 +191,7 @@ bool Recorder::open() {
     readInt(s, "policy_seed", policySeed_);
     readInt(s, "max_db_bytes", maxDbBytes_);
     ledger_->reset(policySeed_, maxDbBytes_);
-    opts.policyRecord = [ledger = ledger_.get()](std::string& out) { return ledger->snapshot(out); };
+    opts.policyRecord = [ledger = ledger_.get()](std::string* out) { return ledger->snapshot(out); };
     Py_DECREF(s);
     clockOrigin_ = CallClock::monotonicNs();
     clock_.start(clockOrigin_);
