@@ -16,6 +16,7 @@
 #include "callmonitor/format.h"
 #include "callmonitor/value_parser.h"
 #include "callmonitor/value_writer.h"
+#include "capture/inner_calls.h"
 #include "capture/handler_table.h"
 #include "hooks.h"
 #include "capture/caller_filter.h"
@@ -50,10 +51,6 @@ using callmonitor::VersionError;
 using callmonitor::WriterInfo;
 namespace format = callmonitor::format;
 namespace cpy = callmonitor::py;
-
-namespace callmonitor::py {
-int addInnerCallTypes(PyObject* module);  // capture/inner_calls.cpp: InnerProfile, InnerCalls
-}
 
 namespace {
 

@@ -125,6 +125,7 @@ void readOutcomeExt(std::string_view fields, CallView& v) {
         switch (static_cast<ExtTag>(tag)) {
             case ExtTag::Traceback: v.traceback = bytes; break;
             case ExtTag::ExceptionArgs: v.exceptionArgs = bytes; break;
+            case ExtTag::InnerCalls: v.innerCalls = bytes; break;
             case ExtTag::Yields: {
                 bool ok = true;
                 v.yields = varintOf(bytes, ok);

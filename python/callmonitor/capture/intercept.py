@@ -10,11 +10,12 @@ def _flag(value):
     return -1 if value is None else int(bool(value))
 
 
-def _wrap(func, result, strict, watch=None):
+def _wrap(func, result, strict, watch=None, inner=False):
     """An Interceptor for `func` that looks like `func` to Python (with
-    `watch`, a WatchOptions: the subtype callmonitor.watch places)."""
+    `watch`, a WatchOptions: the subtype callmonitor.watch places; with
+    `inner`, `func` is already rewritten by callmonitor.inner)."""
     if watch is None:
-        wrapper = _core.Interceptor(func, _flag(result), _flag(strict))
+        wrapper = _core.Interceptor(func, _flag(result), _flag(strict), None, inner)
     else:
         wrapper = _core.Watched(func, _flag(result), _flag(strict), watch)
     target = func.func if isinstance(func, functools.partial) else func
@@ -41,13 +42,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 @overload
-def intercept(func: F, *, result: Optional[bool] = None, strict: Optional[bool] = None) -> F: ...
+def intercept(func: F, *, result: Optional[bool] = None, strict: Optional[bool] = None,
+              inner: bool = False) -> F: ...
 @overload
 def intercept(func: None = None, *, result: Optional[bool] = None,
-              strict: Optional[bool] = None) -> Callable[[F], F]: ...
+              strict: Optional[bool] = None, inner: bool = False) -> Callable[[F], F]: ...
 
 
-def intercept(func=None, *, result=None, strict=None):
+def _rewritten_for_inner(func):
+    """`func` rewritten so that every call inside it is timed (callmonitor.inner),
+    each invocation's inner calls handed to the Interceptor around it. A
+    function without source is returned as it is, with an InnerCallsWarning."""
+    from ..inner.rewrite import CallSelection  # the inner-call front end, loaded only when used
+    from ..inner.wrap import rewrite_calls
+    return rewrite_calls(func, what="intercept(inner=True)", wrapper=None,
+                         selection=CallSelection(False, None, None), rewrite_details=None, attach=True)
+
+
+def intercept(func=None, *, result=None, strict=None, inner=False):
     """Record every call of `func` into the callmonitor database.
 
     Use as ``@intercept`` or ``@intercept(result=False)``; also on builtins
@@ -58,15 +70,19 @@ def intercept(func=None, *, result=None, strict=None):
     strict: raise TypeError when an argument cannot be captured, before the
             function runs (default: the session setting, off — a placeholder
             is stored instead). For tests.
+    inner:  also record the calls made inside the function (callee, line,
+            start, duration, raised), stored with each call's outcome and
+            read as ``db.call(f, n).inner`` (docs/inner-calls.md). The
+            function's source is rewritten as ``wrap_calls()`` does.
     The wrapped callable behaves exactly like `func`: same return value,
     same exceptions, same signature and metadata.
     """
     if func is None:
-        return lambda f: intercept(f, result=result, strict=strict)
+        return lambda f: intercept(f, result=result, strict=strict, inner=inner)
     if isinstance(func, staticmethod):
-        return staticmethod(intercept(func.__func__, result=result, strict=strict))
+        return staticmethod(intercept(func.__func__, result=result, strict=strict, inner=inner))
     if isinstance(func, classmethod):
-        return classmethod(intercept(func.__func__, result=result, strict=strict))
+        return classmethod(intercept(func.__func__, result=result, strict=strict, inner=inner))
     if isinstance(func, _core.Interceptor):
         return func
     if not callable(func):
@@ -75,4 +91,6 @@ def intercept(func=None, *, result=None, strict=None):
                            or inspect.isasyncgenfunction(func)):
         # The "result" is a coroutine/generator object, not worth keeping.
         result = False
-    return _wrap(func, result, strict)
+    if inner:
+        func = _rewritten_for_inner(func)
+    return _wrap(func, result, strict, inner=bool(inner))

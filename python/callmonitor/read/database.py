@@ -18,6 +18,7 @@ from .. import _core
 from .._parameter_kinds import TO_INSPECT
 from .errors import (AmbiguousWriterError, DamagedWriterWarning, DatabaseClosedError,
                      UnknownFunctionError, UnknownWriterError)
+from .inner import InnerCalls, InnerProfile, InnerSite, build_profile, decode_inner_calls, inner_sites
 
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -60,6 +61,11 @@ class FunctionInfo:
     @property
     def full_name(self) -> str:
         return f"{self.module}.{self.qualname}" if self.module else self.qualname
+
+    @property
+    def inner_sites(self) -> List[InnerSite]:
+        """Its call sites when recorded with ``@intercept(inner=True)`` (else empty)."""
+        return inner_sites(self._record)
 
     def _default(self, p):
         try:
@@ -152,7 +158,7 @@ class Call:
     __slots__ = ("function", "invocation", "args", "kwargs", "result", "exception",
                  "started_ns", "duration_ns", "thread", "thread_name", "caller", "writer",
                  "rank", "pid", "run", "completed", "result_recorded", "outcome", "site", "label",
-                 "parent", "traceback", "_started_unix_ns")
+                 "parent", "traceback", "_started_unix_ns", "_inner_calls")
 
     def __init__(self, function, raw, writer, thread, caller):
         outcome = raw.outcome
@@ -186,6 +192,14 @@ class Call:
         self.pid = writer.pid
         self.run = writer.run
         self._started_unix_ns = writer.info.started_unix_ns
+        self._inner_calls = raw.inner_calls
+
+    @property
+    def inner(self) -> Optional[InnerCalls]:
+        """The calls made inside this one (``@intercept(inner=True)``): a
+        sequence of RecordedInnerCall (callee, name, line, start, duration,
+        raised) that prints as a table; None when not recorded."""
+        return decode_inner_calls(self._inner_calls, self.function.inner_sites)
 
     @property
     def started(self) -> datetime.datetime:
@@ -558,6 +572,16 @@ class Database:
     def sizes(self) -> dict:
         """Bytes and entries on disk, all environments."""
         return self._open().sizes().as_dict()
+
+    def profile(self, fn: FunctionRef, *, writer: Optional[str] = None, rank: Optional[int] = None,
+                pid: Optional[int] = None) -> InnerProfile:
+        """Per call site, the inner calls of `fn` (``@intercept(inner=True)``)
+        over every recorded call in the chosen writers: count, total, mean,
+        p50, p95, max; aggregated in C++ over the record stream."""
+        found = self._resolve_all(fn, writer, rank, pid)
+        first = found[0][1]
+        rows, counts = self._open().inner_profile([(w.index, f.id) for w, f in found])
+        return build_profile(first.full_name, first.inner_sites, rows, counts)
 
     # -- analyse (thin: the work is in callmonitor.analyse) ----------------------
     def api(self, functions=(), **options):

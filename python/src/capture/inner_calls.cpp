@@ -30,8 +30,32 @@
 #include "callmonitor/errors.h"
 #include "callmonitor/inner_calls.h"
 #include "capture/call_clock.h"
+#include "capture/inner_calls.h"
 
 namespace callmonitor::py {
+
+// The inner calls of the attached invocation that ended last in this thread
+// (see capture/inner_calls.h for the protocol).
+namespace {
+struct EndedInnerCalls {
+    std::string bytes;
+    PyObject* names = nullptr;  // strong: the profile's per-site names list
+    bool set = false;
+};
+thread_local EndedInnerCalls t_ended;
+}  // namespace
+
+void clearEndedInnerCalls() { t_ended.set = false; }
+
+bool takeEndedInnerCalls(std::string& bytes, PyObject*& names) {
+    if (!t_ended.set) return false;
+    t_ended.set = false;
+    bytes.swap(t_ended.bytes);
+    names = t_ended.names;  // ownership moves to the caller
+    t_ended.names = nullptr;
+    return true;
+}
+
 namespace {
 
 CallClock& innerClock() {
@@ -79,6 +103,7 @@ struct InnerProfileObject {
     uint32_t siteCount;
     uint32_t entryLimit;
     int keepLast;         // end() keeps the buffer as this thread's last invocation
+    int attach;           // end() hands the bytes to the Interceptor around it (@intercept(inner=True))
 };
 
 PyTypeObject InnerCallsType = {PyVarObject_HEAD_INIT(nullptr, 0)};
@@ -293,13 +318,13 @@ PyObject* innerProfileCall(PyObject* callable, PyObject* const* args, size_t nar
 }
 
 PyObject* innerProfileNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
-    static const char* kwlist[] = {"sites", "finish", "entry_limit", "keep_last", nullptr};
+    static const char* kwlist[] = {"sites", "finish", "entry_limit", "keep_last", "attach", nullptr};
     Py_ssize_t sites;
     PyObject* finish = Py_None;
     Py_ssize_t entryLimit = 100000;
-    int keepLast = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n|Onp", const_cast<char**>(kwlist), &sites, &finish, &entryLimit,
-                                     &keepLast))
+    int keepLast = 0, attach = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n|Onpp", const_cast<char**>(kwlist), &sites, &finish, &entryLimit,
+                                     &keepLast, &attach))
         return nullptr;
     if (sites < 0 || sites > 0xFFFFFFF) {
         PyErr_SetString(PyExc_ValueError, "InnerProfile: sites must be between 0 and 2**28");
@@ -320,6 +345,7 @@ PyObject* innerProfileNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
     self->siteCount = static_cast<uint32_t>(sites);
     self->entryLimit = static_cast<uint32_t>(entryLimit);
     self->keepLast = keepLast;
+    self->attach = attach;
     self->names = PyList_New(sites);
     if (!self->names) {
         Py_DECREF(self);
@@ -390,6 +416,17 @@ PyObject* innerProfileEnd(InnerProfileObject* self, PyObject* arg) {
     if (buf->closed) Py_RETURN_NONE;
     buf->endNs = innerClock().nowNs();
     buf->closed = 1;
+    if (self->attach) {
+        try {
+            t_ended.bytes.clear();
+            appendInnerCalls(t_ended.bytes, toCore(buf));
+        } catch (const std::bad_alloc&) {
+            return PyErr_NoMemory();
+        }
+        Py_INCREF(self->names);
+        Py_XSETREF(t_ended.names, self->names);
+        t_ended.set = true;
+    }
     if (self->keepLast) {
         // The thread state's dict: per thread, keyed by this profile.
         PyObject* perThread = PyThreadState_GetDict();

@@ -10,6 +10,7 @@
 #include "callmonitor/call_record.h"
 #include "callmonitor/value_writer.h"
 #include "capture/caller_filter.h"
+#include "capture/inner_calls.h"
 #include "capture/py_encoder.h"
 #include "capture/recorder.h"
 #include "hooks.h"
@@ -28,6 +29,7 @@ struct InterceptorObject {
     int captureResult;        // -1: session default; 0/1: this function's option
     int strict;               // -1: session default; 0/1: this function's option
     PyObject* watch;          // callmonitor.watch: its WatchOptions (caller filter, summaries), or null
+    int inner;                // @intercept(inner=True): func is rewritten by callmonitor.inner (attach=True)
 };
 
 // Counts what an encoding produced, and logs (once per process) a failing handler.
@@ -46,6 +48,7 @@ struct CaptureState {
     std::string record;
     std::string outcome;
     std::string scratch;                   // an exception's args value
+    std::string innerCalls;                // the invocation's inner calls (inner=True)
     ExtFields ext;
     std::vector<Payload> inputPayloads, resultPayloads;
     InputSlots inputs;                     // the inputs' slots, for the result (sameAsInput)
@@ -151,7 +154,7 @@ void raisedExt(Recorder& rec, CaptureState& st, PyObject* value, PyObject* tb) {
 // (borrowed) or null when the call raised (the exception is still set and
 // must stay set, unchanged, when this returns).
 void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, const format::CallKey& key,
-                   uint64_t start, PyObject* result, const InputSlots* inputs) {
+                   uint64_t start, PyObject* result, const InputSlots* inputs, const std::string* innerCalls) {
     uint64_t end = rec.nowNs();
     uint64_t duration = end > start ? end - start : 0;
     st.outcome.clear();
@@ -172,7 +175,13 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
             st.encoder.encode(w, recorded.args()[0], opt, counts);
             account(rec, counts);
         }
-        appendEmptyExt(st.outcome);
+        if (innerCalls) {
+            st.ext.clear();
+            st.ext.addBytes(format::ExtTag::InnerCalls, *innerCalls);
+            appendExt(st.outcome, st.ext);
+        } else {
+            appendEmptyExt(st.outcome);
+        }
     } else {
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
@@ -187,6 +196,7 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
                 PyErr_Clear();
             }
             raisedExt(rec, st, value, tb);
+            if (innerCalls) st.ext.addBytes(format::ExtTag::InnerCalls, *innerCalls);
         }
         std::string typeName = type ? exceptionTypeName(type) : "BaseException";
         appendRaised(st.outcome, duration, typeName, message);
@@ -194,6 +204,22 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
         PyErr_Restore(type, value, tb);
     }
     rec.writer().submitOutcome(st.lane, key, st.outcome, std::move(st.resultPayloads));
+}
+
+// The inner calls of the invocation that just returned (inner=True), taken
+// whatever happens next so that they never reach another call's outcome;
+// new resolved callee names go to the function's record. Null when none.
+const std::string* takeInnerCalls(Recorder& rec, CaptureState& st, InterceptorObject* self) {
+    PyObject* names = nullptr;
+    if (!takeEndedInnerCalls(st.innerCalls, names)) return nullptr;
+    if (self->epoch == rec.epoch() && rec.live()) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);  // the call's own exception stays as it is
+        rec.noteInnerNames(self->fid, names);
+        PyErr_Restore(t, v, tb);
+    }
+    Py_XDECREF(names);
+    return &st.innerCalls;
 }
 
 // Opens the session, registers the function and this thread when needed.
@@ -298,12 +324,15 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
     std::optional<HeldInputs> held;
     if (__builtin_expect(!st.inputs.objects.empty(), 0)) held.emplace(HeldInputs{std::move(st.inputs), std::move(st.keep)});
 
+    if (__builtin_expect(self->inner, 0)) clearEndedInnerCalls();
     PyObject* result = PyObject_Vectorcall(self->func, args, nargsf, kwnames);
+    const std::string* innerCalls = nullptr;
+    if (__builtin_expect(self->inner, 0)) innerCalls = takeInnerCalls(rec, st, self);
     // The writer may have been replaced (close() inside the call): only a
     // writer of the same session takes the outcome.
     if (__builtin_expect(self->epoch == rec.epoch() && rec.live(), 1)) {
         try {
-            recordOutcome(rec, st, self, key, start, result, held ? &held->slots : nullptr);
+            recordOutcome(rec, st, self, key, start, result, held ? &held->slots : nullptr, innerCalls);
             releaseIfHuge(st.outcome);
             waitForRoom(rec.writer());
         } catch (const std::exception& e) {
@@ -317,12 +346,12 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
 }
 
 PyObject* interceptorNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
-    static const char* kwlist[] = {"func", "result", "strict", "watch", nullptr};
+    static const char* kwlist[] = {"func", "result", "strict", "watch", "inner", nullptr};
     PyObject* func;
     PyObject* watch = Py_None;
-    int result = -1, strict = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiO", const_cast<char**>(kwlist), &func, &result, &strict,
-                                     &watch))
+    int result = -1, strict = -1, inner = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiOp", const_cast<char**>(kwlist), &func, &result, &strict,
+                                     &watch, &inner))
         return nullptr;
     if (watch != Py_None && !isWatchOptions(watch)) {
         PyErr_SetString(PyExc_TypeError, "watch must be a callmonitor._core.WatchOptions or None");
@@ -342,6 +371,7 @@ PyObject* interceptorNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
     self->fid = 0;
     self->captureResult = result;
     self->strict = strict;
+    self->inner = inner;
     self->watch = watch == Py_None ? nullptr : (Py_INCREF(watch), watch);
     if (!self->dict) {
         Py_DECREF(self);

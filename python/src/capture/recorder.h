@@ -15,6 +15,7 @@
 
 #include "capture/call_clock.h"
 #include "capture/caller_frame.h"
+#include "callmonitor/records.h"
 #include "callmonitor/writer.h"
 
 namespace callmonitor::py {
@@ -52,6 +53,10 @@ public:
     // Returns false with an error cleared (the call then runs unrecorded).
     bool functionId(PyObject* func, uint32_t& fid);
     uint64_t nextInvocation(uint32_t fid) { return ++counters_[fid]; }
+    // An inner=True function's call sites got resolved names (its profile's
+    // `names` list, None where not yet called): rewrites its function record
+    // when there are new ones.
+    void noteInnerNames(uint32_t fid, PyObject* names);
     const std::string& functionDirName(uint32_t fid) const { return dirNames_[fid]; }
     uint32_t threadIndex();
     // Who called: the calling code location (site, registered once per
@@ -105,6 +110,11 @@ private:
     CallClock clock_;
 
     std::unordered_map<std::string, uint32_t> functionIds_;
+    struct InnerFunction {
+        FunctionInfo info;      // as last submitted
+        size_t resolved = 0;    // sites with a name in `info`
+    };
+    std::unordered_map<uint32_t, InnerFunction> innerFunctions_;
     std::vector<uint64_t> counters_;
     std::vector<std::string> dirNames_;
     uint32_t nextThread_ = 0;

@@ -1,0 +1,207 @@
+"""@intercept(inner=True): the calls a recorded call makes, stored with its
+outcome (db.call(f, n).inner), per call site over all calls (db.profile,
+``callmonitor profile``), and printed by ``callmonitor show``."""
+import inspect
+import json
+import math
+import time
+import warnings
+
+import pytest
+
+import callmonitor
+from callmonitor import intercept
+from callmonitor.cli.main import main as cli
+from callmonitor.inner import InnerCallsWarning
+
+
+def slow(x):
+    time.sleep(0.002)
+    return x
+
+
+def fast(x):
+    return x + 1
+
+
+def fails(x):
+    raise ValueError(f"bad {x}")
+
+
+@intercept(inner=True)
+def work(n, scale=1.0):
+    """Doc of work."""
+    total = 0
+    for i in range(n):
+        total += fast(i)
+    return slow(total) * scale
+
+
+@intercept(inner=True)
+def broken(x):
+    fast(x)
+    return fails(x)
+
+
+@intercept(inner=True)
+def countdown(n):
+    if n == 0:
+        return fast(0)
+    return countdown(n - 1)
+
+
+@intercept(inner=True)
+def outer(x):
+    return work(x) + fast(x)
+
+
+class Base:
+    def run(self, x):
+        return x * 2
+
+
+class Child(Base):
+    @intercept(inner=True)
+    def run(self, x):
+        y = super().run(x)
+        return fast(y)
+
+
+def _callees(call):
+    return [c.callee for c in call.inner]
+
+
+def test_inner_calls_are_stored_with_each_call(recorder):
+    assert work(3) == 6.0  # fast(0) + fast(1) + fast(2)
+    assert work(3) == 6.0
+    db = recorder.load()
+    first = db.call("work", 1)
+    assert _callees(first) == ["range", "fast", "fast", "fast", "slow"]
+    assert [c.name for c in first.inner][1:] == ["fast", "fast", "fast", "slow"]
+    lines = {c.callee: c.line for c in first.inner}
+    src, start = inspect.getsourcelines(work.__wrapped__)
+    assert lines["slow"] == start + src.index("    return slow(total) * scale\n")
+    slow_call = first.inner[-1]
+    assert slow_call.duration >= 0.002 and not slow_call.raised
+    assert slow_call.start + slow_call.duration <= first.duration
+    # the starts are in call order, inside the call
+    starts = [c.start for c in first.inner]
+    assert starts == sorted(starts) and starts[0] >= 0
+    assert db.call("work", 2).inner.count == 5
+    # the function record keeps its sites, with the names resolved at their first call
+    info = db.call("work", 1).function
+    assert [s.callee for s in info.inner_sites] == ["range", "fast", "slow"]
+    assert [s.name for s in info.inner_sites] == ["range", "fast", "slow"]
+
+
+def test_signature_and_metadata_are_unchanged():
+    assert str(inspect.signature(work)) == "(n, scale=1.0)"
+    assert work.__doc__ == "Doc of work."
+    assert work.__name__ == "work"
+
+
+def test_a_raised_call_keeps_its_inner_calls(recorder):
+    with pytest.raises(ValueError, match="bad 4"):
+        broken(4)
+    call = recorder.load().call("broken", 1)
+    assert call.exception.type == "ValueError"
+    assert _callees(call) == ["fast", "fails"]
+    assert [c.raised for c in call.inner] == [False, True]
+
+
+def test_recursion_and_nesting_keep_each_invocation_apart(recorder):
+    assert countdown(2) == 1
+    assert outer(2) == 6.0  # work(2) + fast(2) = 3.0 + 3
+    db = recorder.load()
+    # countdown(2) -> countdown(1) -> countdown(0): invocations 1, 2, 3
+    assert _callees(db.call("countdown", 1)) == ["countdown"]
+    assert _callees(db.call("countdown", 2)) == ["countdown"]
+    assert _callees(db.call("countdown", 3)) == ["fast"]
+    # outer's record holds its own calls; work's (nested, inner=True too) its own
+    assert _callees(db.call("outer", 1)) == ["work", "fast"]
+    assert _callees(db.call("work", 1)) == ["range", "fast", "fast", "slow"]
+
+
+def test_methods_with_zero_argument_super(recorder):
+    assert Child().run(5) == 11
+    call = recorder.load().call("Child.run", 1)
+    assert _callees(call) == ["super().run", "fast"]
+
+
+def test_a_function_without_source_is_recorded_without_inner_calls(recorder):
+    namespace = {}
+    exec("def made(x):\n    return abs(x)\n", namespace)
+    with pytest.warns(InnerCallsWarning, match="runs unwrapped"):
+        made = intercept(namespace["made"], inner=True)
+    assert made(-3) == 3
+    call = recorder.load().call("made", 1)
+    assert list(call.args) == [-3] and call.result == 3
+    assert call.inner is None
+
+
+def test_calls_without_inner_have_none(recorder):
+    intercept(fast)(1)
+    assert recorder.load().call("fast", 1).inner is None
+
+
+def _nearest_rank(values, q):
+    values = sorted(values)
+    return values[max(0, math.ceil(q * len(values)) - 1)]
+
+
+def test_profile_aggregates_per_site_over_all_calls(recorder):
+    for n in (1, 2, 3, 4):
+        work(n)
+    db = recorder.load()
+    prof = db.profile("work")
+    assert prof.calls == 4 and prof.profiled == 4 and prof.without_inner_calls == 0
+    by = {s.site.callee: s for s in prof.sites}
+    assert by["fast"].count == 1 + 2 + 3 + 4 and by["slow"].count == 4 and by["range"].count == 4
+    assert by["slow"].invocations == 4 and by["fast"].invocations == 4
+    assert prof.sites[0].site.callee == "slow"  # longest total first
+    slow_durations = [c.duration for n in range(1, 5) for c in db.call("work", n).inner if c.callee == "slow"]
+    assert by["slow"].total == pytest.approx(sum(slow_durations), rel=1e-6)
+    assert by["slow"].p50 == pytest.approx(_nearest_rank(slow_durations, 0.5), rel=1e-6)
+    assert by["slow"].p95 == pytest.approx(_nearest_rank(slow_durations, 0.95), rel=1e-6)
+    assert by["slow"].max == pytest.approx(max(slow_durations), rel=1e-6)
+    assert by["slow"].mean == pytest.approx(sum(slow_durations) / 4, rel=1e-6)
+
+
+def test_cli_show_prints_the_inner_calls(recorder, capsys):
+    work(2)
+    recorder.load()
+    assert cli(["show", str(recorder.run_dir), "work", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "inner calls: 4" in out
+    assert "slow" in out and "fast" in out
+    assert cli(["show", str(recorder.run_dir), "work", "1", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [c["callee"] for c in doc["inner_calls"]] == ["range", "fast", "fast", "slow"]
+
+
+def test_cli_profile_table_and_json(recorder, capsys):
+    work(2)
+    work(3)
+    fast_i = intercept(fast)
+    fast_i(1)
+    recorder.load()
+    assert cli(["profile", str(recorder.run_dir), "work"]) == 0
+    out = capsys.readouterr().out
+    assert "inner calls of 2 recorded calls" in out
+    assert "p95" in out and "slow" in out
+    assert cli(["profile", str(recorder.run_dir), "work", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["profiled"] == 2
+    assert {r["callee"]: r["count"] for r in doc["sites"]} == {"range": 2, "fast": 5, "slow": 2}
+    # a function recorded without inner=True: says so
+    assert cli(["profile", str(recorder.run_dir), "fast"]) == 0
+    assert "none of its 1 recorded calls has inner calls" in capsys.readouterr().out
+    # an unknown name: an error, exit 1
+    assert cli(["profile", str(recorder.run_dir), "nope"]) == 1
+    assert "nope" in capsys.readouterr().err
+
+
+def test_profile_help():
+    with pytest.raises(SystemExit) as e:
+        cli(["profile", "--help"])
+    assert e.value.code == 0
