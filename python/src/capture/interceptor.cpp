@@ -1,348 +1,24 @@
 #include "capture/interceptor.h"
 
 #include <cstddef>
-#include <memory>
-#include <optional>
-#include <string>
-#include <type_traits>
-#include <vector>
 
-#include "callmonitor/call_record.h"
-#include "callmonitor/value_writer.h"
+#include "capture/call_capture.h"
 #include "capture/caller_filter.h"
-#include "capture/inner_calls.h"
-#include "capture/py_encoder.h"
-#include "capture/recorder.h"
-#include "hooks.h"
 
 namespace callmonitor::py {
 namespace {
 
 struct InterceptorObject {
     PyObject_HEAD
-    PyObject* func;           // the wrapped callable
+    CapturedFunction fn;      // the wrapped callable (owned) and what the capture step keeps about it
     PyObject* dict;           // __dict__
     PyObject* weakrefs;
     vectorcallfunc vectorcall;
-    uint64_t epoch;           // session the cached id belongs to
-    uint32_t fid;
-    int captureResult;        // -1: session default; 0/1: this function's option
-    int strict;               // -1: session default; 0/1: this function's option
-    PyObject* watch;          // callmonitor.watch: its WatchOptions (caller filter, summaries), or null
-    int inner;                // @intercept(inner=True): func is rewritten by callmonitor.inner (attach=True)
 };
 
-// Counts what an encoding produced, and logs (once per process) a failing handler.
-inline void account(Recorder& rec, const EncodeCounts& counts) {
-    if (__builtin_expect(counts.opaque | counts.pickled | counts.errors, 0) == 0) return;
-    if (counts.opaque) rec.writer().countOpaque(counts.opaque);
-    if (counts.pickled) rec.writer().countPickled(counts.pickled);
-    if (counts.errors) rec.captureError(counts.firstError.c_str());
-}
-
-// Per-thread capture scratch, reused call after call (no allocation per call
-// once warm). `busy` stops capture of calls made by capture itself (a handler
-// or __reduce__ calling an intercepted function).
-struct CaptureState {
-    PyEncoder encoder;
-    std::string record;
-    std::string outcome;
-    std::string scratch;                   // an exception's args value
-    std::string innerCalls;                // the invocation's inner calls (inner=True)
-    ExtFields ext;
-    std::vector<Payload> inputPayloads, resultPayloads;
-    InputSlots inputs;                     // the inputs' slots, for the result (sameAsInput)
-    std::vector<std::shared_ptr<const void>> keep;  // input copies kept alive until the outcome
-    bool busy = false;
-    // This thread in the current session (valid while epoch == the recorder's).
-    uint64_t epoch = 0;
-    uint32_t thread = 0;
-    Writer::Lane* lane = nullptr;
-};
-// initial-exec: a plain TLS slot, no __tls_get_addr call on the hot path.
-__attribute__((tls_model("initial-exec"))) thread_local CaptureState* t_state = nullptr;
-
-__attribute__((noinline)) CaptureState* newCaptureState() {
-    t_state = new CaptureState();  // one per thread that records; kept for the thread's life
-    return t_state;
-}
-
-struct BusyGuard {
-    explicit BusyGuard(CaptureState& s) : s_(s) { s_.busy = true; }
-    ~BusyGuard() { s_.busy = false; }
-    CaptureState& s_;
-};
-
-// Blocks (GIL released) while the writer's buffer is over its bound.
-void waitForRoom(Writer& writer) {
-    if (writer.hasRoom()) return;
-    Py_BEGIN_ALLOW_THREADS
-    writer.waitForRoom();
-    Py_END_ALLOW_THREADS
-}
-
-// Scratch buffers are reused call after call; one huge call must not pin its size.
-inline void releaseIfHuge(std::string& buffer) {
-    constexpr size_t kKeepBytes = size_t(4) << 20;
-    if (__builtin_expect(buffer.capacity() > kKeepBytes, 0)) std::string().swap(buffer);
-}
-
-struct HeldInputs {
-    InputSlots slots;
-    std::vector<std::shared_ptr<const void>> keep;
-};
-
-// Keeps an input copy alive past submitEntry when the Payload shares its
-// bytes (Payload::data a shared_ptr); returns them, or null when it cannot.
-template <class Data>
-const uint8_t* keepAlive(const Data& data, std::vector<std::shared_ptr<const void>>& keep) {
-    if constexpr (std::is_copy_constructible_v<Data>) {
-        keep.emplace_back(data, data.get());
-        return reinterpret_cast<const uint8_t*>(data.get());
-    } else {
-        (void)data;
-        (void)keep;
-        return nullptr;
-    }
-}
-
-std::string exceptionTypeName(PyObject* type) {
-    auto* t = reinterpret_cast<PyTypeObject*>(type);
-    PyObject* mod = PyObject_GetAttrString(type, "__module__");
-    std::string out;
-    if (mod && PyUnicode_Check(mod) && PyUnicode_AsUTF8(mod) && std::string(PyUnicode_AsUTF8(mod)) != "builtins") {
-        out = PyUnicode_AsUTF8(mod);
-        out += ".";
-    }
-    Py_XDECREF(mod);
-    PyObject* q = PyObject_GetAttrString(type, "__qualname__");
-    out += (q && PyUnicode_Check(q) && PyUnicode_AsUTF8(q)) ? PyUnicode_AsUTF8(q) : t->tp_name;
-    Py_XDECREF(q);
-    PyErr_Clear();
-    return out;
-}
-
-// The outcome ext of a raised call: the formatted traceback (bounded by
-// callmonitor/capture/raised.py) and the exception's args as a value. Runs
-// Python code: the caller holds the busy guard and has fetched the error.
-void raisedExt(Recorder& rec, CaptureState& st, PyObject* value, PyObject* tb) {
-    st.ext.clear();
-    if (!value || !PyExceptionInstance_Check(value)) return;
-    if (tb) PyException_SetTraceback(value, tb);  // what `except` would see
-    if (PyObject* hook = Hooks::get().formatTraceback) {
-        PyObject* text = PyObject_CallOneArg(hook, value);
-        Py_ssize_t n;
-        const char* c = text && PyUnicode_Check(text) ? PyUnicode_AsUTF8AndSize(text, &n) : nullptr;
-        if (c) st.ext.addBytes(format::ExtTag::Traceback, std::string_view(c, static_cast<size_t>(n)));
-        Py_XDECREF(text);
-        PyErr_Clear();
-    }
-    PyObject* args = reinterpret_cast<PyBaseExceptionObject*>(value)->args;
-    if (args) {
-        st.scratch.clear();
-        ValueWriter w(st.scratch);
-        EncodeOptions opt;  // inline, never strict
-        EncodeCounts counts;
-        st.encoder.encode(w, args, opt, counts);
-        account(rec, counts);
-        st.ext.addBytes(format::ExtTag::ExceptionArgs, st.scratch);
-        releaseIfHuge(st.scratch);
-    }
-}
-
-// Records the outcome of a finished call. `result` is the return value
-// (borrowed) or null when the call raised (the exception is still set and
-// must stay set, unchanged, when this returns).
-void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, const format::CallKey& key,
-                   uint64_t start, PyObject* result, const InputSlots* inputs, const std::string* innerCalls) {
-    uint64_t end = rec.nowNs();
-    uint64_t duration = end > start ? end - start : 0;
-    st.outcome.clear();
-    st.resultPayloads.clear();
-    if (result) {
-        bool capture = self->captureResult < 0 ? rec.settings().captureResult : self->captureResult != 0;
-        if (!capture) {
-            appendNotRecorded(st.outcome, duration);
-        } else {
-            appendReturned(st.outcome, duration);
-            EncodeOptions opt;  // never strict: not worth failing the call for
-            opt.payloads.payloads = &st.resultPayloads;
-            opt.payloads.sameAs = inputs;
-            EncodeCounts counts;
-            ValueWriter w(st.outcome);
-            BusyGuard busy(st);
-            WatchInputs recorded(self->watch, &result, 1, nullptr);
-            st.encoder.encode(w, recorded.args()[0], opt, counts);
-            account(rec, counts);
-        }
-        if (innerCalls) {
-            st.ext.clear();
-            st.ext.addBytes(format::ExtTag::InnerCalls, *innerCalls);
-            appendExt(st.outcome, st.ext);
-        } else {
-            appendEmptyExt(st.outcome);
-        }
-    } else {
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        PyErr_NormalizeException(&type, &value, &tb);
-        std::string message;
-        {
-            BusyGuard busy(st);
-            if (value) {
-                PyObject* s = PyObject_Str(value);
-                if (s && PyUnicode_AsUTF8(s)) message = PyUnicode_AsUTF8(s);
-                Py_XDECREF(s);
-                PyErr_Clear();
-            }
-            raisedExt(rec, st, value, tb);
-            if (innerCalls) st.ext.addBytes(format::ExtTag::InnerCalls, *innerCalls);
-        }
-        std::string typeName = type ? exceptionTypeName(type) : "BaseException";
-        appendRaised(st.outcome, duration, typeName, message);
-        appendExt(st.outcome, st.ext);
-        PyErr_Restore(type, value, tb);
-    }
-    rec.writer().submitOutcome(st.lane, key, st.outcome, std::move(st.resultPayloads));
-}
-
-// The inner calls of the invocation that just returned (inner=True), taken
-// whatever happens next so that they never reach another call's outcome;
-// new resolved callee names go to the function's record. Null when none.
-const std::string* takeInnerCalls(Recorder& rec, CaptureState& st, InterceptorObject* self) {
-    PyObject* names = nullptr;
-    if (!takeEndedInnerCalls(st.innerCalls, names)) return nullptr;
-    if (self->epoch == rec.epoch() && rec.live()) {
-        PyObject *t, *v, *tb;
-        PyErr_Fetch(&t, &v, &tb);  // the call's own exception stays as it is
-        rec.noteInnerNames(self->fid, names);
-        PyErr_Restore(t, v, tb);
-    }
-    Py_XDECREF(names);
-    return &st.innerCalls;
-}
-
-// Opens the session, registers the function and this thread when needed.
-// False: the call runs unrecorded. Runs Python code (describing the
-// function, naming the thread), which must not record itself.
-__attribute__((noinline)) bool prepare(Recorder& rec, CaptureState& st, InterceptorObject* self) {
-    BusyGuard busy(st);
-    if (!rec.ready()) {
-        rec.countUnrecorded();
-        return false;
-    }
-    if (self->epoch != rec.epoch()) {
-        uint32_t fid;
-        if (!rec.functionId(self->func, fid)) return false;
-        self->fid = fid;
-        self->epoch = rec.epoch();
-    }
-    if (st.epoch != rec.epoch()) {
-        st.thread = rec.threadIndex();
-        st.lane = rec.writer().openLane();
-        st.epoch = rec.epoch();
-    }
-    return true;
-}
-
-// Encodes and submits the entry of a call about to run. False with an error
-// set: strict mode refused an argument.
-bool recordEntry(Recorder& rec, CaptureState& st, InterceptorObject* self, const format::CallKey& key,
-                 uint64_t start, const Recorder::Caller& caller, PyObject* const* args, size_t nargs,
-                 PyObject* kwnames) {
-    st.record.clear();
-    st.inputPayloads.clear();
-    st.inputs.clear();
-    st.keep.clear();
-    appendCallHeader(st.record, start, st.thread, caller.module);
-    EncodeOptions opt;
-    opt.strict = self->strict < 0 ? rec.settings().strict : self->strict != 0;
-    opt.payloads.payloads = &st.inputPayloads;
-    opt.payloads.sources = &st.inputs;
-    opt.writerDir = &rec.writerDir();
-    opt.functionDir = &rec.functionDirName(self->fid);
-    opt.invocation = key.invocation;
-    EncodeCounts counts;
-    bool encoded;
-    {
-        BusyGuard busy(st);
-        ValueWriter w(st.record);
-        WatchInputs recorded(self->watch, args, nargs, kwnames);
-        encoded = st.encoder.encodeInputs(w, recorded.args(), nargs, kwnames, opt, counts);
-    }
-    if (!encoded) return false;  // strict mode: the CaptureError is set
-    account(rec, counts);
-    st.record.append(caller.tail, caller.tailSize);  // entry ext (Site, Label) and Pending
-    for (size_t k = 0; k < st.inputPayloads.size(); ++k)
-        st.inputs.bytes[k] = keepAlive(st.inputPayloads[k].data, st.keep);
-    Writer& writer = rec.writer();
-    // The buffer bound is checked before the entry and after the outcome, not
-    // between them: a call's two halves then meet in one op.
-    waitForRoom(writer);
-    writer.submitEntry(st.lane, key, st.record, std::move(st.inputPayloads));
-    releaseIfHuge(st.record);
-    if (__builtin_expect(rec.settings().sync, 0)) {
-        Py_BEGIN_ALLOW_THREADS
-        writer.flush();
-        Py_END_ALLOW_THREADS
-    }
-    return true;
-}
-
+// The front end of the capture step: every call goes through it.
 PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
-    auto* self = reinterpret_cast<InterceptorObject*>(callable);
-    // callmonitor.watch's caller filter, before any capture work (<= +50 ns when filtered out).
-    if (self->watch && !watchRecordsThisCall(self->watch))
-        return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
-    CaptureState* state = t_state;
-    if (__builtin_expect(state == nullptr, 0)) state = newCaptureState();
-    CaptureState& st = *state;
-    if (st.busy) return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
-    Recorder& rec = Recorder::instance();
-    // The fast path: a live session that knows this function and this thread.
-    if (__builtin_expect(!rec.live() || self->epoch != rec.epoch() || st.epoch != rec.epoch(), 0)) {
-        if (!prepare(rec, st, self)) return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
-    }
-    format::CallKey key{self->fid, rec.nextInvocation(self->fid)};
-    Recorder::Caller caller = rec.caller();
-    uint64_t start = rec.nowNs();
-
-    // Inputs are encoded (copied) before the call runs: later mutation of an
-    // argument cannot change what was recorded.
-    try {
-        if (!recordEntry(rec, st, self, key, start, caller, args, PyVectorcall_NARGS(nargsf), kwnames))
-            return nullptr;
-    } catch (const std::exception& e) {
-        st.busy = false;
-        rec.captureError(e.what());
-        return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
-    }
-
-    // The input slots, for the result to refer to: this call's own (a call
-    // made inside this one reuses the thread's scratch), with their copies
-    // kept alive until the outcome.
-    std::optional<HeldInputs> held;
-    if (__builtin_expect(!st.inputs.objects.empty(), 0)) held.emplace(HeldInputs{std::move(st.inputs), std::move(st.keep)});
-
-    if (__builtin_expect(self->inner, 0)) clearEndedInnerCalls();
-    PyObject* result = PyObject_Vectorcall(self->func, args, nargsf, kwnames);
-    const std::string* innerCalls = nullptr;
-    if (__builtin_expect(self->inner, 0)) innerCalls = takeInnerCalls(rec, st, self);
-    // The writer may have been replaced (close() inside the call): only a
-    // writer of the same session takes the outcome.
-    if (__builtin_expect(self->epoch == rec.epoch() && rec.live(), 1)) {
-        try {
-            recordOutcome(rec, st, self, key, start, result, held ? &held->slots : nullptr, innerCalls);
-            releaseIfHuge(st.outcome);
-            waitForRoom(rec.writer());
-        } catch (const std::exception& e) {
-            PyObject *t, *v, *tb;
-            PyErr_Fetch(&t, &v, &tb);
-            rec.captureError(e.what());
-            PyErr_Restore(t, v, tb);
-        }
-    }
-    return result;
+    return recordedVectorcall(reinterpret_cast<InterceptorObject*>(callable)->fn, args, nargsf, kwnames);
 }
 
 PyObject* interceptorNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
@@ -364,15 +40,15 @@ PyObject* interceptorNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
     auto* self = reinterpret_cast<InterceptorObject*>(type->tp_alloc(type, 0));
     if (!self) return nullptr;
     Py_INCREF(func);
-    self->func = func;
+    new (&self->fn) CapturedFunction();
+    self->fn.func = func;
+    self->fn.captureResult = static_cast<int8_t>(result < 0 ? -1 : result != 0);
+    self->fn.strict = static_cast<int8_t>(strict < 0 ? -1 : strict != 0);
+    self->fn.inner = inner != 0;
+    self->fn.watch = watch == Py_None ? nullptr : (Py_INCREF(watch), watch);
+    // A watch's callables pass through its caller filter first.
+    self->vectorcall = self->fn.watch ? watchedVectorcall : interceptorCall;
     self->dict = PyDict_New();
-    self->vectorcall = interceptorCall;
-    self->epoch = 0;
-    self->fid = 0;
-    self->captureResult = result;
-    self->strict = strict;
-    self->inner = inner;
-    self->watch = watch == Py_None ? nullptr : (Py_INCREF(watch), watch);
     if (!self->dict) {
         Py_DECREF(self);
         return nullptr;
@@ -381,16 +57,16 @@ PyObject* interceptorNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
 }
 
 int interceptorTraverse(InterceptorObject* self, visitproc visit, void* arg) {
-    Py_VISIT(self->func);
+    Py_VISIT(self->fn.func);
     Py_VISIT(self->dict);
-    Py_VISIT(self->watch);
+    Py_VISIT(self->fn.watch);
     return 0;
 }
 
 int interceptorClear(InterceptorObject* self) {
-    Py_CLEAR(self->func);
+    Py_CLEAR(self->fn.func);
     Py_CLEAR(self->dict);
-    Py_CLEAR(self->watch);
+    Py_CLEAR(self->fn.watch);
     return 0;
 }
 
@@ -410,7 +86,7 @@ PyObject* interceptorGet(PyObject* self, PyObject* obj, PyObject*) {
 }
 
 PyObject* interceptorRepr(InterceptorObject* self) {
-    return PyUnicode_FromFormat("<callmonitor.intercept of %R>", self->func);
+    return PyUnicode_FromFormat("<callmonitor.intercept of %R>", self->fn.func);
 }
 
 // Pickled by reference, like a function: pickle looks the name up in __module__.
@@ -425,8 +101,8 @@ PyObject* interceptorReduce(InterceptorObject* self, PyObject*) {
 }
 
 PyObject* interceptorGetFunc(InterceptorObject* self, void*) {
-    Py_INCREF(self->func);
-    return self->func;
+    Py_INCREF(self->fn.func);
+    return self->fn.func;
 }
 
 PyMethodDef interceptorMethods[] = {
@@ -448,7 +124,8 @@ PyTypeObject InterceptorType = {
 }  // namespace
 
 PyTypeObject* interceptorType() { return &InterceptorType; }
-PyObject* interceptorTarget(PyObject* interceptor) { return reinterpret_cast<InterceptorObject*>(interceptor)->func; }
+PyObject* interceptorTarget(PyObject* interceptor) { return reinterpret_cast<InterceptorObject*>(interceptor)->fn.func; }
+CapturedFunction& interceptorCapture(PyObject* interceptor) { return reinterpret_cast<InterceptorObject*>(interceptor)->fn; }
 
 int addInterceptorType(PyObject* module) {
     InterceptorType.tp_name = "callmonitor._core.Interceptor";

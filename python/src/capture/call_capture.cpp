@@ -1,0 +1,431 @@
+#include "capture/call_capture.h"
+#include "capture/inner_calls.h"
+
+#include <exception>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "callmonitor/value_writer.h"
+#include "capture/caller_filter.h"
+#include "capture/py_encoder.h"
+#include "capture/recorder.h"
+#include "hooks.h"
+
+namespace callmonitor::py {
+namespace {
+
+// Counts what an encoding produced, and logs (once per process) a failing handler.
+inline void account(Recorder& rec, const EncodeCounts& counts) {
+    if (__builtin_expect(counts.opaque | counts.pickled | counts.errors, 0) == 0) return;
+    if (counts.opaque) rec.writer().countOpaque(counts.opaque);
+    if (counts.pickled) rec.writer().countPickled(counts.pickled);
+    if (counts.errors) rec.captureError(counts.firstError.c_str());
+}
+
+// Per-thread capture scratch, reused call after call (no allocation per call
+// once warm). `busy` stops capture of calls made by capture itself (a handler
+// or __reduce__ calling an intercepted function).
+struct CaptureState {
+    PyEncoder encoder;
+    std::string record;
+    std::string outcome;
+    std::string scratch;                   // an exception's args value
+    ExtFields ext;
+    std::vector<Payload> inputPayloads, resultPayloads;
+    InputSlots inputs;                     // the inputs' slots, for the result (sameAsInput)
+    std::vector<std::shared_ptr<const void>> keep;  // input copies kept alive until the outcome
+    bool busy = false;
+    // This thread in the current session (valid while epoch == the recorder's).
+    uint64_t epoch = 0;
+    uint32_t thread = 0;
+    Writer::Lane* lane = nullptr;
+};
+// initial-exec: a plain TLS slot, no __tls_get_addr call on the hot path.
+__attribute__((tls_model("initial-exec"))) thread_local CaptureState* t_state = nullptr;
+
+__attribute__((noinline)) CaptureState* newCaptureState() {
+    t_state = new CaptureState();  // one per thread that records; kept for the thread's life
+    return t_state;
+}
+
+inline CaptureState& threadState() {
+    CaptureState* state = t_state;
+    if (__builtin_expect(state == nullptr, 0)) state = newCaptureState();
+    return *state;
+}
+
+struct BusyGuard {
+    explicit BusyGuard(CaptureState& s) : s_(s) { s_.busy = true; }
+    ~BusyGuard() { s_.busy = false; }
+    CaptureState& s_;
+};
+
+// Blocks (GIL released) while the writer's buffer is over its bound.
+void waitForRoom(Writer& writer) {
+    if (writer.hasRoom()) return;
+    Py_BEGIN_ALLOW_THREADS
+    writer.waitForRoom();
+    Py_END_ALLOW_THREADS
+}
+
+// Scratch buffers are reused call after call; one huge call must not pin its size.
+inline void releaseIfHuge(std::string& buffer) {
+    constexpr size_t kKeepBytes = size_t(4) << 20;
+    if (__builtin_expect(buffer.capacity() > kKeepBytes, 0)) std::string().swap(buffer);
+}
+
+// Keeps an input copy alive past submitEntry when the Payload shares its
+// bytes (Payload::data a shared_ptr); returns them, or null when it cannot.
+template <class Data>
+const uint8_t* keepAlive(const Data& data, std::vector<std::shared_ptr<const void>>& keep) {
+    if constexpr (std::is_copy_constructible_v<Data>) {
+        keep.emplace_back(data, data.get());
+        return reinterpret_cast<const uint8_t*>(data.get());
+    } else {
+        (void)data;
+        (void)keep;
+        return nullptr;
+    }
+}
+
+std::string exceptionTypeName(PyObject* type) {
+    auto* t = reinterpret_cast<PyTypeObject*>(type);
+    PyObject* mod = PyObject_GetAttrString(type, "__module__");
+    std::string out;
+    if (mod && PyUnicode_Check(mod) && PyUnicode_AsUTF8(mod) && std::string(PyUnicode_AsUTF8(mod)) != "builtins") {
+        out = PyUnicode_AsUTF8(mod);
+        out += ".";
+    }
+    Py_XDECREF(mod);
+    PyObject* q = PyObject_GetAttrString(type, "__qualname__");
+    out += (q && PyUnicode_Check(q) && PyUnicode_AsUTF8(q)) ? PyUnicode_AsUTF8(q) : t->tp_name;
+    Py_XDECREF(q);
+    PyErr_Clear();
+    return out;
+}
+
+// The outcome ext of a raised call: the formatted traceback (bounded by
+// callmonitor/capture/raised.py) and the exception's args as a value. Runs
+// Python code: the caller holds the busy guard and has fetched the error.
+void raisedExt(Recorder& rec, CaptureState& st, PyObject* value, PyObject* tb) {
+    st.ext.clear();
+    if (!value || !PyExceptionInstance_Check(value)) return;
+    if (tb) PyException_SetTraceback(value, tb);  // what `except` would see
+    if (PyObject* hook = Hooks::get().formatTraceback) {
+        PyObject* text = PyObject_CallOneArg(hook, value);
+        Py_ssize_t n;
+        const char* c = text && PyUnicode_Check(text) ? PyUnicode_AsUTF8AndSize(text, &n) : nullptr;
+        if (c) st.ext.addBytes(format::ExtTag::Traceback, std::string_view(c, static_cast<size_t>(n)));
+        Py_XDECREF(text);
+        PyErr_Clear();
+    }
+    PyObject* args = reinterpret_cast<PyBaseExceptionObject*>(value)->args;
+    if (args) {
+        st.scratch.clear();
+        ValueWriter w(st.scratch);
+        EncodeOptions opt;  // inline, never strict
+        EncodeCounts counts;
+        st.encoder.encode(w, args, opt, counts);
+        account(rec, counts);
+        st.ext.addBytes(format::ExtTag::ExceptionArgs, st.scratch);
+        releaseIfHuge(st.scratch);
+    }
+}
+
+// Opens the session, registers the function and this thread when needed.
+// False: the call runs unrecorded. Runs Python code (describing the
+// function, naming the thread), which must not record itself.
+__attribute__((noinline)) bool prepare(Recorder& rec, CaptureState& st, CapturedFunction& fn) {
+    BusyGuard busy(st);
+    if (!rec.ready()) {
+        rec.countUnrecorded();
+        return false;
+    }
+    if (fn.epoch != rec.epoch()) {
+        uint32_t fid;
+        if (!rec.functionId(fn.func, fid)) return false;
+        fn.fid = fid;
+        fn.epoch = rec.epoch();
+    }
+    if (st.epoch != rec.epoch()) {
+        st.thread = rec.threadIndex();
+        st.lane = rec.writer().openLane();
+        st.epoch = rec.epoch();
+    }
+    return true;
+}
+
+// Encodes the entry of a call about to run and submits it (or, EntryMode::Hold,
+// keeps it in `call`). False with an error set: strict mode refused an argument.
+bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const format::CallKey& key,
+                 uint64_t start, const Recorder::Caller& caller, PyObject* const* args, size_t nargs,
+                 PyObject* kwnames, EntryMode mode, ActiveCall& call) {
+    st.record.clear();
+    st.inputPayloads.clear();
+    st.inputs.clear();
+    st.keep.clear();
+    appendCallHeader(st.record, start, st.thread, caller.module);
+    EncodeOptions opt;
+    opt.strict = fn.strict < 0 ? rec.settings().strict : fn.strict != 0;
+    opt.payloads.payloads = &st.inputPayloads;
+    opt.payloads.sources = &st.inputs;
+    opt.writerDir = &rec.writerDir();
+    opt.functionDir = &rec.functionDirName(fn.fid);
+    opt.invocation = key.invocation;
+    EncodeCounts counts;
+    bool encoded;
+    {
+        BusyGuard busy(st);
+        ValueWriter w(st.record);
+        WatchInputs recorded(fn.watch, args, nargs, kwnames);
+        encoded = st.encoder.encodeInputs(w, recorded.args(), nargs, kwnames, opt, counts);
+    }
+    if (!encoded) return false;  // strict mode: the CaptureError is set
+    account(rec, counts);
+    st.record.append(caller.tail, caller.tailSize);  // entry ext (Site, Label) and Pending
+    for (size_t k = 0; k < st.inputPayloads.size(); ++k)
+        st.inputs.bytes[k] = keepAlive(st.inputPayloads[k].data, st.keep);
+    if (__builtin_expect(mode == EntryMode::Hold, 0)) {
+        call.entry.reset(new HeldEntry{st.record, std::move(st.inputPayloads)});
+        releaseIfHuge(st.record);
+        return true;
+    }
+    Writer& writer = rec.writer();
+    // The buffer bound is checked before the entry and after the outcome, not
+    // between them: a call's two halves then meet in one op.
+    waitForRoom(writer);
+    writer.submitEntry(st.lane, key, st.record, std::move(st.inputPayloads));
+    releaseIfHuge(st.record);
+    if (__builtin_expect(rec.settings().sync, 0)) {
+        Py_BEGIN_ALLOW_THREADS
+        writer.flush();
+        Py_END_ALLOW_THREADS
+    }
+    return true;
+}
+
+enum class Ending : uint8_t { Returned, Raised, Unfinished };
+
+// Encodes the result value (borrowed) after the outcome's head.
+inline void encodeResult(Recorder& rec, CaptureState& st, ActiveCall& call, PyObject* result) {
+    EncodeOptions opt;  // never strict: not worth failing the call for
+    opt.payloads.payloads = &st.resultPayloads;
+    opt.payloads.sameAs = call.inputs ? &call.inputs->slots : nullptr;
+    EncodeCounts counts;
+    ValueWriter w(st.outcome);
+    BusyGuard busy(st);
+    WatchInputs recorded(call.fn->watch, &result, 1, nullptr);
+    st.encoder.encode(w, recorded.args()[0], opt, counts);
+    account(rec, counts);
+}
+
+// The outcome section of a call that raised (the exception is set and must
+// stay set, unchanged, when this returns) or ended without a result.
+__attribute__((noinline)) void unreturnedOutcome(Recorder& rec, CaptureState& st, Ending ending, uint64_t duration,
+                                                 OutcomeExtra* extra) {
+    if (ending == Ending::Unfinished) {
+        appendNotRecorded(st.outcome, duration);
+        if (extra) appendExt(st.outcome, extra->fields);
+        else appendEmptyExt(st.outcome);
+        return;
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    std::string message;
+    {
+        BusyGuard busy(st);
+        if (value) {
+            PyObject* s = PyObject_Str(value);
+            if (s && PyUnicode_AsUTF8(s)) message = PyUnicode_AsUTF8(s);
+            Py_XDECREF(s);
+            PyErr_Clear();
+        }
+        raisedExt(rec, st, value, tb);
+    }
+    if (extra) st.ext.append(extra->fields);
+    std::string typeName = type ? exceptionTypeName(type) : "BaseException";
+    appendRaised(st.outcome, duration, typeName, message);
+    appendExt(st.outcome, st.ext);
+    PyErr_Restore(type, value, tb);
+}
+
+// Submits a held entry (EntryMode::Hold) ahead of its outcome.
+__attribute__((noinline)) void submitHeldEntry(Writer& writer, ActiveCall& call) {
+    waitForRoom(writer);
+    writer.submitEntry(call.lane, call.key, call.entry->record, std::move(call.entry->payloads));
+    call.entry.reset();
+}
+
+// Builds the outcome section of a finished call in st.outcome and submits it.
+__attribute__((always_inline)) inline void recordOutcome(Recorder& rec, CaptureState& st, ActiveCall& call,
+                                                         Ending ending, PyObject* result, OutcomeExtra* extra) {
+    uint64_t end = rec.nowNs();
+    uint64_t duration = end > call.start ? end - call.start : 0;
+    st.outcome.clear();
+    st.resultPayloads.clear();
+    if (__builtin_expect(extra != nullptr, 0)) st.resultPayloads = std::move(extra->payloads);
+    if (__builtin_expect(ending == Ending::Returned, 1)) {
+        CapturedFunction& fn = *call.fn;
+        bool capture = fn.captureResult < 0 ? rec.settings().captureResult : fn.captureResult != 0;
+        if (!capture) {
+            appendNotRecorded(st.outcome, duration);
+        } else {
+            appendReturned(st.outcome, duration);
+            encodeResult(rec, st, call, result);
+        }
+        if (__builtin_expect(extra != nullptr, 0)) appendExt(st.outcome, extra->fields);
+        else appendEmptyExt(st.outcome);
+    } else {
+        unreturnedOutcome(rec, st, ending, duration, extra);
+    }
+    Writer& writer = rec.writer();
+    // Policy hook (at the outcome): a held entry is submitted with its
+    // outcome, or discarded.
+    if (__builtin_expect(call.entry != nullptr, 0)) submitHeldEntry(writer, call);
+    writer.submitOutcome(call.lane, call.key, st.outcome, std::move(st.resultPayloads));
+}
+
+// Finishes `call` once: the outcome goes to the session the entry went to
+// (none when that session was closed during the call, e.g. close() inside it).
+__attribute__((always_inline)) inline void finish(Recorder& rec, CaptureState& st, ActiveCall& call, Ending ending,
+                                                  PyObject* result, OutcomeExtra* extra) {
+    if (__builtin_expect(call.epoch == rec.epoch() && rec.live(), 1)) {
+        try {
+            recordOutcome(rec, st, call, ending, result, extra);
+            releaseIfHuge(st.outcome);
+            waitForRoom(rec.writer());
+        } catch (const std::exception& e) {
+            PyObject *t, *v, *tb;
+            PyErr_Fetch(&t, &v, &tb);
+            rec.captureError(e.what());
+            PyErr_Restore(t, v, tb);
+        }
+    }
+    call.fn = nullptr;
+}
+
+// A finish from a front end other than recordedVectorcall: the state of the
+// thread finishing the call (maybe not the one that began it).
+void finishOnThisThread(ActiveCall& call, Ending ending, PyObject* result, OutcomeExtra* extra) {
+    if (!call.active()) return;
+    finish(Recorder::instance(), threadState(), call, ending, result, extra);
+    call.inputs.reset();
+    call.entry.reset();
+}
+
+__attribute__((always_inline)) inline CallStart begin(Recorder& rec, CaptureState& st, CapturedFunction& fn,
+                                                      PyObject* const* args, size_t nargs, PyObject* kwnames,
+                                                      ActiveCall& call) {
+    if (st.busy) return CallStart::NotRecorded;
+    // The fast path: a live session that knows this function and this thread.
+    if (__builtin_expect(!rec.live() || fn.epoch != rec.epoch() || st.epoch != rec.epoch(), 0)) {
+        if (!prepare(rec, st, fn)) return CallStart::NotRecorded;
+    }
+    format::CallKey key{fn.fid, rec.nextInvocation(fn.fid)};
+    // Policy hook (before encoding): drop the call (return NotRecorded) or
+    // choose EntryMode::Hold to decide when it ends.
+    const EntryMode mode = EntryMode::Submit;
+    Recorder::Caller caller = rec.caller();
+    uint64_t start = rec.nowNs();
+    try {
+        if (!recordEntry(rec, st, fn, key, start, caller, args, nargs, kwnames, mode, call))
+            return CallStart::Refused;
+    } catch (const std::exception& e) {
+        st.busy = false;
+        call.entry.reset();
+        rec.captureError(e.what());
+        return CallStart::NotRecorded;
+    }
+    call.key = key;
+    call.start = start;
+    call.epoch = rec.epoch();
+    call.lane = st.lane;
+    call.fn = &fn;
+    // The input slots, for the result to refer to: this call's own (a call
+    // made inside this one reuses the thread's scratch), with their copies
+    // kept alive until the outcome.
+    if (__builtin_expect(!st.inputs.objects.empty(), 0))
+        call.inputs.emplace(HeldInputs{std::move(st.inputs), std::move(st.keep)});
+    return CallStart::Recording;
+}
+
+}  // namespace
+
+CallStart beginCall(CapturedFunction& fn, PyObject* const* args, size_t nargs, PyObject* kwnames,
+                    ActiveCall& call) {
+    return begin(Recorder::instance(), threadState(), fn, args, nargs, kwnames, call);
+}
+
+void finishReturned(ActiveCall& call, PyObject* result, OutcomeExtra* extra) {
+    finishOnThisThread(call, Ending::Returned, result, extra);
+}
+void finishRaised(ActiveCall& call, OutcomeExtra* extra) { finishOnThisThread(call, Ending::Raised, nullptr, extra); }
+void finishUnfinished(ActiveCall& call, OutcomeExtra* extra) {
+    finishOnThisThread(call, Ending::Unfinished, nullptr, extra);
+}
+
+void ActiveCall::dropUnfinished() {
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    finishUnfinished(*this);
+    PyErr_Restore(t, v, tb);
+}
+
+namespace {
+
+// The inner calls of the invocation that just returned (inner=True), taken
+// whatever happens next so that they never reach another call's outcome
+// (capture/inner_calls.h); new resolved callee names go to the function's
+// record. False when none.
+bool takeInnerCalls(Recorder& rec, const CapturedFunction& fn, OutcomeExtra& extra) {
+    std::string bytes;
+    PyObject* names = nullptr;
+    if (!takeEndedInnerCalls(bytes, names)) return false;
+    if (fn.epoch == rec.epoch() && rec.live()) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);  // the call's own exception stays as it is
+        rec.noteInnerNames(fn.fid, names);
+        PyErr_Restore(t, v, tb);
+    }
+    Py_XDECREF(names);
+    extra.fields.addBytes(format::ExtTag::InnerCalls, bytes);
+    return true;
+}
+
+// recordedVectorcall for inner=True: the invocation's inner calls go into
+// the outcome's ext area.
+__attribute__((noinline)) PyObject* innerCallsVectorcall(Recorder& rec, CaptureState& st, CapturedFunction& fn,
+                                                         PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    ActiveCall call;
+    CallStart started = begin(rec, st, fn, args, PyVectorcall_NARGS(nargsf), kwnames, call);
+    if (started == CallStart::Refused) return nullptr;
+    clearEndedInnerCalls();
+    PyObject* result = PyObject_Vectorcall(fn.func, args, nargsf, kwnames);
+    OutcomeExtra extra;
+    const bool have = takeInnerCalls(rec, fn, extra);
+    if (started == CallStart::Recording)
+        finish(rec, st, call, result ? Ending::Returned : Ending::Raised, result, have ? &extra : nullptr);
+    return result;
+}
+
+}  // namespace
+
+PyObject* recordedVectorcall(CapturedFunction& fn, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    Recorder& rec = Recorder::instance();
+    CaptureState& st = threadState();
+    if (__builtin_expect(fn.inner, 0)) return innerCallsVectorcall(rec, st, fn, args, nargsf, kwnames);
+    ActiveCall call;
+    switch (begin(rec, st, fn, args, PyVectorcall_NARGS(nargsf), kwnames, call)) {
+    case CallStart::Recording: break;
+    case CallStart::NotRecorded: return PyObject_Vectorcall(fn.func, args, nargsf, kwnames);
+    case CallStart::Refused: return nullptr;
+    }
+    PyObject* result = PyObject_Vectorcall(fn.func, args, nargsf, kwnames);
+    finish(rec, st, call, result ? Ending::Returned : Ending::Raised, result, nullptr);
+    return result;
+}
+
+}  // namespace callmonitor::py
