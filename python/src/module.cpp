@@ -160,6 +160,8 @@ PYBIND11_MODULE(_core, m) {
     }, "Commits what is recorded, waiting at most `seconds`.");
     m.def("_after_fork_child", [] { cpy::Recorder::instance().afterForkChild(); });
     m.def("set_enabled", [](bool on) { cpy::Recorder::instance().setEnabled(on); });
+    m.def("_set_output_chosen", [](bool on) { cpy::Recorder::instance().setOutputChosen(on); },
+          "configure(output=...) or $CALLMONITOR_DIR chose where to record (flat_profile records only then).");
     m.def("stats", [] { return steal(cpy::Recorder::instance().statsDict()); });
     m.def("output_directory", []() -> py::object {
         std::string d = cpy::Recorder::instance().outputDirectory();

@@ -205,3 +205,69 @@ def test_profile_help():
     with pytest.raises(SystemExit) as e:
         cli(["profile", "--help"])
     assert e.value.code == 0
+
+
+# ---- flat_profile with a database ----------------------------------------------
+
+FLAT_PROFILE_PROGRAM = """
+    import logging, os, time
+    import callmonitor
+    from callmonitor import flat_profile
+
+    def pause(s):
+        time.sleep(s)
+
+    @flat_profile(time_limit=0.05, below_callback=None, above_callback=None)
+    def step(s):
+        pause(s)
+        return s
+
+    if os.environ.get("CHOOSE_OUTPUT"):
+        callmonitor.configure(output="chosen")   # after decoration, before the calls: still counts
+    step(0.0)
+    step(0.08)
+    callmonitor.flush()
+    print(sorted(os.listdir(".")))
+"""
+
+
+@pytest.mark.integration
+def test_flat_profile_records_only_when_an_output_is_chosen(run_recorder, tmp_path):
+    from _support import check
+    # no output chosen: nothing recorded, no ./call-monitor made
+    (tmp_path / "a").mkdir()
+    out = check(run_recorder(FLAT_PROFILE_PROGRAM, tmp_path / "a")).stdout
+    assert "call-monitor" not in out and "chosen" not in out
+    # configure(output=...) at run time: the calls are recorded with their inner calls
+    (tmp_path / "b").mkdir()
+    out = check(run_recorder(FLAT_PROFILE_PROGRAM, tmp_path / "b", env={"CHOOSE_OUTPUT": "1"})).stdout
+    assert "'chosen'" in out
+    db = callmonitor.load(tmp_path / "b" / "chosen")
+    slow = [c for c in db.calls("step") if c.args[0] == 0.08]
+    assert len(slow) == 1 and slow[0].result == 0.08
+    assert [c.callee for c in slow[0].inner] == ["pause"] and slow[0].inner[0].duration >= 0.08
+    db.close()
+
+
+def test_flat_profile_record_false_records_nothing_and_true_records(recorder):
+    from callmonitor import flat_profile
+
+    def body(x):
+        return fast(x)
+
+    never = flat_profile(time_limit=1, below_callback=None, above_callback=None, record=False)(body)
+    always = flat_profile(time_limit=1, below_callback=None, above_callback=None, record=True)(
+        lambda_free_copy(body))
+    assert never(1) == 2 and always(2) == 3
+    db = recorder.load()
+    assert [f.qualname.rsplit(".", 1)[-1] for f in db.functions] == ["body"]
+    assert _callees(db.call("body", 1)) == ["fast"]
+    assert db.call("body", 1).args[0] == 2
+    with pytest.raises(TypeError, match="record must be True, False or None"):
+        flat_profile(time_limit=1, record="yes")
+
+
+def lambda_free_copy(func):
+    """A second function with the same source (flat_profile rewrites a function once)."""
+    import types
+    return types.FunctionType(func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__)

@@ -10,12 +10,13 @@ def _flag(value):
     return -1 if value is None else int(bool(value))
 
 
-def _wrap(func, result, strict, watch=None, inner=False):
+def _wrap(func, result, strict, watch=None, inner=False, only_with_output=False):
     """An Interceptor for `func` that looks like `func` to Python (with
     `watch`, a WatchOptions: the subtype callmonitor.watch places; with
-    `inner`, `func` is already rewritten by callmonitor.inner)."""
+    `inner`, `func` is already rewritten by callmonitor.inner;
+    `only_with_output`: recorded only once an output was chosen)."""
     if watch is None:
-        wrapper = _core.Interceptor(func, _flag(result), _flag(strict), None, inner)
+        wrapper = _core.Interceptor(func, _flag(result), _flag(strict), None, inner, only_with_output)
     else:
         wrapper = _core.Watched(func, _flag(result), _flag(strict), watch)
     target = func.func if isinstance(func, functools.partial) else func
@@ -24,6 +25,9 @@ def _wrap(func, result, strict, watch=None, inner=False):
     except Exception:  # builtins without some attributes: keep what is there
         pass
     wrapper.__wrapped__ = func
+    for attr in ("__defaults__", "__kwdefaults__"):  # a function's, as inspect and users read them
+        if hasattr(target, attr):
+            setattr(wrapper, attr, getattr(target, attr))
     if isinstance(func, functools.partial):
         name = getattr(target, "__name__", "partial")
         wrapper.__name__ = name
@@ -57,6 +61,17 @@ def _rewritten_for_inner(func):
     from ..inner.wrap import rewrite_calls
     return rewrite_calls(func, what="intercept(inner=True)", wrapper=None,
                          selection=CallSelection(False, None, None), rewrite_details=None, attach=True)
+
+
+def profiled(func, time_limit: float, only_with_output: bool):
+    """flat_profile's recording of `func` (rewritten with attach=True): each
+    call with its inner calls; with only_with_output, only when an output was
+    chosen (configure(output=...) or $CALLMONITOR_DIR) at the time of the call."""
+    if isinstance(func, (staticmethod, classmethod)):
+        return type(func)(profiled(func.__func__, time_limit, only_with_output))
+    if inspect.iscoroutinefunction(func) or inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+        return func  # their outcome comes after the call returns: recorded by the capture step's wrappers
+    return _wrap(func, None, None, inner=True, only_with_output=only_with_output)
 
 
 def intercept(func=None, *, result=None, strict=None, inner=False):

@@ -3,6 +3,8 @@ import os
 from dataclasses import dataclass
 from typing import Optional, Union
 
+from .. import _core
+
 _DURABILITY = ("batch", "sync")
 
 
@@ -26,6 +28,7 @@ class _Config:
 
 
 CONFIG = _Config()
+_core._set_output_chosen(bool(os.environ.get("CALLMONITOR_DIR")))  # flat_profile records only when chosen
 
 
 def configure(output: Union[str, "os.PathLike[str]", None] = None, *, map_size: Optional[int] = None,
@@ -48,6 +51,7 @@ def configure(output: Union[str, "os.PathLike[str]", None] = None, *, map_size: 
     """
     if output is not None:
         CONFIG.output = os.fspath(output)
+        _core._set_output_chosen(True)
         from .session import export_run  # children follow the new output
         export_run()
     if map_size is not None:

@@ -400,7 +400,9 @@ bool takeInnerCalls(Recorder& rec, const CapturedFunction& fn, OutcomeExtra& ext
 __attribute__((noinline)) PyObject* innerCallsVectorcall(Recorder& rec, CaptureState& st, CapturedFunction& fn,
                                                          PyObject* const* args, size_t nargsf, PyObject* kwnames) {
     ActiveCall call;
-    CallStart started = begin(rec, st, fn, args, PyVectorcall_NARGS(nargsf), kwnames, call);
+    CallStart started = fn.onlyWithOutput && !rec.outputChosen()
+                            ? CallStart::NotRecorded
+                            : begin(rec, st, fn, args, PyVectorcall_NARGS(nargsf), kwnames, call);
     if (started == CallStart::Refused) return nullptr;
     clearEndedInnerCalls();
     PyObject* result = PyObject_Vectorcall(fn.func, args, nargsf, kwnames);

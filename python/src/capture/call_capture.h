@@ -56,6 +56,7 @@ struct CapturedFunction {
     int8_t strict = -1;
     bool recordYields = false;  // generators: record the values yielded (@intercept(yields=True))
     bool inner = false;         // @intercept(inner=True): func is rewritten by callmonitor.inner (attach=True)
+    bool onlyWithOutput = false;  // inner only: recorded only when an output was chosen (flat_profile)
 };
 
 // The input slots a result may repeat (sameAsInput), with their captured

@@ -87,6 +87,10 @@ public:
     // process ends right after, whatever the writer does).
     bool commitBeforeExit(std::chrono::milliseconds timeout);
     void setEnabled(bool on) { enabled_ = on; }
+    // The user chose where to record (configure(output=...) or
+    // $CALLMONITOR_DIR): flat_profile records into a database only then.
+    void setOutputChosen(bool on) { outputChosen_ = on; }
+    bool outputChosen() const { return outputChosen_; }
     PyObject* statsDict();
     std::string outputDirectory() const { return runDir_; }
 
@@ -101,6 +105,7 @@ private:
 
     std::unique_ptr<Writer> writer_;
     bool enabled_ = true;
+    bool outputChosen_ = false;
     bool broken_ = false;       // opening failed: stay off until close()/configure
     bool warnedError_ = false;
     uint64_t epoch_ = 1;        // bumps with every new session (fork, close)
