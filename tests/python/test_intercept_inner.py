@@ -271,3 +271,46 @@ def lambda_free_copy(func):
     """A second function with the same source (flat_profile rewrites a function once)."""
     import types
     return types.FunctionType(func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
+
+
+# ---- inner_args: inner calls recorded as calls of their own --------------------
+
+class Grid:
+    def __init__(self, n):
+        self.n = n
+
+    def scaled(self, k):
+        return self.n * k
+
+
+@intercept(inner=True, inner_args=True)
+def solve(g, k):
+    a = fast(k)
+    b = g.scaled(a)
+    return slow(b) + countdown(0)   # countdown is intercepted itself (inner=True)
+
+
+def test_inner_args_records_each_inner_call_with_its_arguments_as_a_child(recorder):
+    g = Grid(3)
+    assert solve(g, 1) == 3 * 2 + 1
+    assert solve(g, 2) == 3 * 3 + 1
+    db = recorder.load()
+    outer1 = db.call("solve", 1)
+    assert _callees(outer1) == ["fast", "g.scaled", "slow", "countdown"]
+    kids = db.children(outer1)
+    assert [(c.function.qualname, list(c.args), c.result) for c in kids] == [
+        ("fast", [1], 2), ("Grid.scaled", [2], 6), ("slow", [6], 6), ("countdown", [0], 1)]
+    assert all(c.parent.function.qualname == "solve" and c.parent.invocation == 1 for c in kids)
+    # the second outer call's children are its own; invocation numbers run on per function
+    kids2 = db.children(db.call("solve", 2))
+    assert [(c.function.qualname, c.invocation, list(c.args)) for c in kids2] == [
+        ("fast", 2, [2]), ("Grid.scaled", 2, [3]), ("slow", 2, [9]), ("countdown", 2, [0])]
+    # countdown records itself (inner=True, no inner_args): its inner calls, none as children
+    assert _callees(kids[3]) == ["fast"] and db.children(kids[3]) == []
+    # children ran inside their parent
+    assert all(outer1.started_ns <= c.started_ns and c.duration <= outer1.duration for c in kids)
+
+
+def test_inner_args_needs_inner():
+    with pytest.raises(ValueError, match="needs inner=True"):
+        intercept(fast, inner_args=True)

@@ -47,20 +47,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @overload
 def intercept(func: F, *, result: Optional[bool] = None, strict: Optional[bool] = None,
-              inner: bool = False) -> F: ...
+              inner: bool = False, inner_args: bool = False) -> F: ...
 @overload
 def intercept(func: None = None, *, result: Optional[bool] = None,
-              strict: Optional[bool] = None, inner: bool = False) -> Callable[[F], F]: ...
+              strict: Optional[bool] = None, inner: bool = False,
+              inner_args: bool = False) -> Callable[[F], F]: ...
 
 
-def _rewritten_for_inner(func):
+def _rewritten_for_inner(func, inner_args=False):
     """`func` rewritten so that every call inside it is timed (callmonitor.inner),
     each invocation's inner calls handed to the Interceptor around it. A
     function without source is returned as it is, with an InnerCallsWarning."""
     from ..inner.rewrite import CallSelection  # the inner-call front end, loaded only when used
     from ..inner.wrap import rewrite_calls
     return rewrite_calls(func, what="intercept(inner=True)", wrapper=None,
-                         selection=CallSelection(False, None, None), rewrite_details=None, attach=True)
+                         selection=CallSelection(False, None, None), rewrite_details=None, attach=True,
+                         inner_args=inner_args)
 
 
 def profiled(func, time_limit: float, only_with_output: bool):
@@ -74,7 +76,7 @@ def profiled(func, time_limit: float, only_with_output: bool):
     return _wrap(func, None, None, inner=True, only_with_output=only_with_output)
 
 
-def intercept(func=None, *, result=None, strict=None, inner=False):
+def intercept(func=None, *, result=None, strict=None, inner=False, inner_args=False):
     """Record every call of `func` into the callmonitor database.
 
     Use as ``@intercept`` or ``@intercept(result=False)``; also on builtins
@@ -89,15 +91,18 @@ def intercept(func=None, *, result=None, strict=None, inner=False):
             start, duration, raised), stored with each call's outcome and
             read as ``db.call(f, n).inner`` (docs/inner-calls.md). The
             function's source is rewritten as ``wrap_calls()`` does.
+    inner_args: with inner, also record each inner call as a call of its
+            own, with its arguments and result, child of the outer call
+            (``db.children(call)``); the capture policies apply to it.
     The wrapped callable behaves exactly like `func`: same return value,
     same exceptions, same signature and metadata.
     """
     if func is None:
-        return lambda f: intercept(f, result=result, strict=strict, inner=inner)
+        return lambda f: intercept(f, result=result, strict=strict, inner=inner, inner_args=inner_args)
     if isinstance(func, staticmethod):
-        return staticmethod(intercept(func.__func__, result=result, strict=strict, inner=inner))
+        return staticmethod(intercept(func.__func__, result=result, strict=strict, inner=inner, inner_args=inner_args))
     if isinstance(func, classmethod):
-        return classmethod(intercept(func.__func__, result=result, strict=strict, inner=inner))
+        return classmethod(intercept(func.__func__, result=result, strict=strict, inner=inner, inner_args=inner_args))
     if isinstance(func, _core.Interceptor):
         return func
     if not callable(func):
@@ -106,6 +111,8 @@ def intercept(func=None, *, result=None, strict=None, inner=False):
                            or inspect.isasyncgenfunction(func)):
         # The "result" is a coroutine/generator object, not worth keeping.
         result = False
+    if inner_args and not inner:
+        raise ValueError("intercept(inner_args=True) records the arguments of inner calls: it needs inner=True")
     if inner:
-        func = _rewritten_for_inner(func)
+        func = _rewritten_for_inner(func, inner_args=bool(inner_args))
     return _wrap(func, result, strict, inner=bool(inner))

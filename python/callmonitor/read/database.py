@@ -573,6 +573,23 @@ class Database:
         """Bytes and entries on disk, all environments."""
         return self._open().sizes().as_dict()
 
+    def children(self, call: "Call") -> List["Call"]:
+        """The calls recorded inside `call` with their arguments
+        (``@intercept(inner=True, inner_args=True)``; also any intercepted
+        function it called then), in the order they started."""
+        w = next((w for w in self._writers if w.id == call.writer and w.run == call.run), None)
+        if w is None:
+            raise UnknownWriterError(f"{call!r} is not from this database")
+        out = []
+        for fid, inv in self._open().children(w.index, call.function.id, call.invocation):
+            info = next((f for f in w.functions if f.id == fid), None)
+            if info is None:
+                w.refresh()
+                info = next(f for f in w.functions if f.id == fid)
+            out.append(self._read_call(w, info, inv))
+        out.sort(key=lambda c: c.started_ns)
+        return out
+
     def profile(self, fn: FunctionRef, *, writer: Optional[str] = None, rank: Optional[int] = None,
                 pid: Optional[int] = None) -> InnerProfile:
         """Per call site, the inner calls of `fn` (``@intercept(inner=True)``)

@@ -152,4 +152,21 @@ inline void finishCall(ActiveCall& call, PyObject* result) {
 // compiled as one function (the hot path of every @intercept call).
 PyObject* recordedVectorcall(CapturedFunction& fn, PyObject* const* args, size_t nargsf, PyObject* kwnames);
 
+// Inner calls with their arguments (@intercept(inner=True, inner_args=True)):
+// while a recording inner=True call runs on this thread, its key (valid:
+// false otherwise). A call made inside it through recordInnerCall is a
+// call record of its own (fn: one per call site, fn.func the callee) whose
+// entry names the outer call in its Parent field; the capture policies
+// apply to it as to any call.
+struct OuterCall {
+    format::CallKey key{};
+    uint64_t epoch = 0;
+    bool valid = false;
+};
+// selfRecording: fn.func is an Interceptor (it records the call itself; only
+// the Parent comes from here).
+OuterCall currentOuterCall();
+PyObject* recordInnerCall(CapturedFunction& fn, const OuterCall& outer, PyObject* const* args, size_t nargsf,
+                          PyObject* kwnames, bool selfRecording);
+
 }  // namespace callmonitor::py

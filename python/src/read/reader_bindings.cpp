@@ -248,6 +248,29 @@ public:
         return py::make_tuple(out, c);
     }
 
+    // The calls of writer `w` whose entry names (fid, inv) as their Parent
+    // (inner calls recorded with inner_args=True), as (function id, invocation).
+    std::vector<std::pair<uint32_t, uint64_t>> children(size_t w, uint32_t fid, uint64_t inv) const {
+        const RunWriter& rw = writer(w);
+        std::vector<std::pair<uint32_t, uint64_t>> out;
+        py::gil_scoped_release release;
+        for (const FunctionInfo& f : rw.database->functions()) {
+            Snapshot snap = rw.database->snapshot();
+            CallView v;
+            for (callmonitor::CallCursor c = snap.calls(f.id); c.nextRaw(v);) {
+                try {
+                    const std::string_view record = v.record;
+                    parseCallRecord(record, v.key, v.formatVersion, v);
+                } catch (const callmonitor::DecodeError&) {
+                    continue;  // a damaged record names no parent
+                }
+                if (v.parent && v.parent->function == fid && v.parent->invocation == inv)
+                    out.emplace_back(v.key.function, v.key.invocation);
+            }
+        }
+        return out;
+    }
+
     std::map<uint32_t, SiteInfo> sites(size_t w) const {
         std::map<uint32_t, SiteInfo> out;
         for (SiteInfo& s : writer(w).database->sites()) out.emplace(s.id, std::move(s));
@@ -591,6 +614,8 @@ void bindReader(pybind11::module_& m) {
              arg("arrays") = Arrays::Copies)
         .def("call", &RunReader::call, arg("writer"), arg("fid"), arg("invocation"), arg("allow_pickle") = false,
              arg("arrays") = Arrays::Copies)
+        .def("children", &RunReader::children, arg("writer"), arg("fid"), arg("invocation"),
+             "[(function id, invocation)] of the calls whose Parent is (fid, invocation) in that writer.")
         .def("inner_profile", &RunReader::innerProfile, arg("functions"),
              "Per call site, the inner calls of [(writer, function id)] over all their invocations: "
              "([dict(site, count, raised, total_ns, mean_ns, p50_ns, p95_ns, max_ns, summed, invocations)], "
