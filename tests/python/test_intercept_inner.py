@@ -314,3 +314,28 @@ def test_inner_args_records_each_inner_call_with_its_arguments_as_a_child(record
 def test_inner_args_needs_inner():
     with pytest.raises(ValueError, match="needs inner=True"):
         intercept(fast, inner_args=True)
+
+
+def test_threads_each_keep_their_own_inner_calls(recorder):
+    import threading
+    errors = []
+
+    def worker(n):
+        try:
+            for _ in range(20):
+                work(n)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in (1, 2, 3, 4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    db = recorder.load()
+    calls = list(db.calls("work"))
+    assert len(calls) == 80
+    for c in calls:  # work(n) makes range, n x fast, slow
+        n = c.args[0]
+        assert _callees(c) == ["range"] + ["fast"] * n + ["slow"], c
