@@ -102,7 +102,7 @@ enum class ExtTag : uint32_t {
     Traceback = 16,     // UTF-8 text: the formatted traceback (bounded by the capture side)
     ExceptionArgs = 17, // one value: the exception's args tuple
     Yields = 18,        // varint: values a generator yielded
-    InnerCalls = 19,    // reserved (inner calls)
+    InnerCalls = 19,    // inner-calls bytes of the invocation (inner_calls.h): @intercept(inner=True)
 };
 
 }  // namespace callmonitor::format

@@ -34,6 +34,16 @@ struct Parameter {
 // POSITIONAL_OR_KEYWORD.
 const char* parameterKindName(uint8_t kind);
 
+// A call site inside a function rewritten by @intercept(inner=True)
+// (callmonitor.inner.rewrite): the inner calls' `site` indexes these.
+struct InnerSiteInfo {
+    std::string callee;         // as written: "a.run", "int", "obj[\"k\"]"
+    std::string name;           // resolved qualified name at the site's first call ("" until then)
+    uint32_t line = 0;
+    uint32_t column = 0;
+    bool awaited = false;
+};
+
 struct FunctionInfo {
     uint32_t id = 0;            // key in `functions`, first part of CallKey
     std::string module;
@@ -45,6 +55,7 @@ struct FunctionInfo {
     std::vector<Parameter> parameters;
     std::string returnAnnotation;
     std::string kind;           // "function", "method", "coroutine", "generator", "builtin", "partial", ...
+    std::vector<InnerSiteInfo> innerSites;  // @intercept(inner=True): its call sites (v1 of the record)
 
     std::string fullName() const { return module.empty() ? qualname : module + "." + qualname; }
 };

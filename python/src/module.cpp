@@ -16,6 +16,7 @@
 #include "callmonitor/format.h"
 #include "callmonitor/value_parser.h"
 #include "callmonitor/value_writer.h"
+#include "capture/inner_calls.h"
 #include "capture/handler_table.h"
 #include "hooks.h"
 #include "capture/caller_filter.h"
@@ -50,10 +51,6 @@ using callmonitor::VersionError;
 using callmonitor::WriterInfo;
 namespace format = callmonitor::format;
 namespace cpy = callmonitor::py;
-
-namespace callmonitor::py {
-int addInnerCallTypes(PyObject* module);  // capture/inner_calls.cpp: InnerProfile, InnerCalls
-}
 
 namespace {
 
@@ -164,6 +161,8 @@ PYBIND11_MODULE(_core, m) {
     }, "Commits what is recorded, waiting at most `seconds`.");
     m.def("_after_fork_child", [] { cpy::Recorder::instance().afterForkChild(); });
     m.def("set_enabled", [](bool on) { cpy::Recorder::instance().setEnabled(on); });
+    m.def("_set_output_chosen", [](bool on) { cpy::Recorder::instance().setOutputChosen(on); },
+          "configure(output=...) or $CALLMONITOR_DIR chose where to record (flat_profile records only then).");
     m.def("stats", [] { return steal(cpy::Recorder::instance().statsDict()); });
     m.def("output_directory", []() -> py::object {
         std::string d = cpy::Recorder::instance().outputDirectory();

@@ -125,6 +125,7 @@ void readOutcomeExt(std::string_view fields, CallView& v) {
         switch (static_cast<ExtTag>(tag)) {
             case ExtTag::Traceback: v.traceback = bytes; break;
             case ExtTag::ExceptionArgs: v.exceptionArgs = bytes; break;
+            case ExtTag::InnerCalls: v.innerCalls = bytes; break;
             case ExtTag::Yields: {
                 bool ok = true;
                 v.yields = varintOf(bytes, ok);
@@ -141,7 +142,7 @@ void readOutcomeExt(std::string_view fields, CallView& v) {
 void parseCallRecord(std::string_view record, const format::CallKey& key, uint32_t version, CallView& v) {
     // Every field is set below or reset here (cheaper than v = CallView{}).
     v.durationNs = 0;
-    v.result = v.exceptionType = v.exceptionMessage = v.traceback = v.exceptionArgs = {};
+    v.result = v.exceptionType = v.exceptionMessage = v.traceback = v.exceptionArgs = v.innerCalls = {};
     v.entryExt = v.outcomeExt = v.inputHashes = v.resultHashes = {};
     v.site.reset();
     v.label.reset();

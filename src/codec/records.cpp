@@ -12,6 +12,7 @@
 
 CEREAL_CLASS_VERSION(callmonitor::WriterInfo, 1)
 CEREAL_CLASS_VERSION(callmonitor::SourceInfo, 1)
+CEREAL_CLASS_VERSION(callmonitor::FunctionInfo, 1)
 
 namespace callmonitor {
 
@@ -19,9 +20,13 @@ namespace callmonitor {
 template <class A> void serialize(A& a, Parameter& p, const std::uint32_t) {
     a(p.name, p.kind, p.hasDefault, p.defaultValue, p.defaultRepr, p.annotation);
 }
-template <class A> void serialize(A& a, FunctionInfo& f, const std::uint32_t) {
+template <class A> void serialize(A& a, InnerSiteInfo& s, const std::uint32_t) {
+    a(s.callee, s.name, s.line, s.column, s.awaited);
+}
+template <class A> void serialize(A& a, FunctionInfo& f, const std::uint32_t version) {
     a(f.id, f.module, f.qualname, f.name, f.file, f.line, f.signatureKnown, f.parameters,
       f.returnAnnotation, f.kind);
+    if (version >= 1) a(f.innerSites);
 }
 template <class A> void serialize(A& a, ThreadInfo& t, const std::uint32_t) {
     a(t.index, t.ident, t.nativeId, t.name);

@@ -83,6 +83,9 @@ def describe(func):
     except (TypeError, ValueError):
         sig, known = None, False
     parameters, return_annotation = describe_signature(sig) if sig is not None else ([], "")
+    rewritten = getattr(base, "__callmonitor_inner__", None)  # @intercept(inner=True): callmonitor.inner
+    inner_sites = [{"callee": s.callee, "line": s.line, "column": s.column, "awaited": s.awaited}
+                   for s in rewritten.sites] if rewritten is not None else []
     return {
         # One record stream per function; a partial of it gets its own.
         "key": f"{module}:{qualname}:{file}:{line}:{id(base) if not code else 0}:"
@@ -91,4 +94,5 @@ def describe(func):
         "signature_known": known, "parameters": parameters,
         "return_annotation": return_annotation, "kind": _kind(func),
         "dir_name": qualname.replace("<", "_").replace(">", "_").replace("/", "_"),
+        "inner_sites": inner_sites,
     }

@@ -11,11 +11,13 @@ def _flag(value):
     return -1 if value is None else int(bool(value))
 
 
-def _wrap(func, result, strict, watch=None):
+def _wrap(func, result, strict, watch=None, inner=False, only_with_output=False):
     """An Interceptor for `func` that looks like `func` to Python (with
-    `watch`, a WatchOptions: the subtype callmonitor.watch places)."""
+    `watch`, a WatchOptions: the subtype callmonitor.watch places; with
+    `inner`, `func` is already rewritten by callmonitor.inner;
+    `only_with_output`: recorded only once an output was chosen)."""
     if watch is None:
-        wrapper = _core.Interceptor(func, _flag(result), _flag(strict))
+        wrapper = _core.Interceptor(func, _flag(result), _flag(strict), None, inner, only_with_output)
     else:
         wrapper = _core.Watched(func, _flag(result), _flag(strict), watch)
     target = func.func if isinstance(func, functools.partial) else func
@@ -24,6 +26,9 @@ def _wrap(func, result, strict, watch=None):
     except Exception:  # builtins without some attributes: keep what is there
         pass
     wrapper.__wrapped__ = func
+    for attr in ("__defaults__", "__kwdefaults__"):  # a function's, as inspect and users read them
+        if hasattr(target, attr):
+            setattr(wrapper, attr, getattr(target, attr))
     if isinstance(func, functools.partial):
         name = getattr(target, "__name__", "partial")
         wrapper.__name__ = name
@@ -43,13 +48,38 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @overload
 def intercept(func: F, *, result: Optional[bool] = None, strict: Optional[bool] = None,
-              **policy: Any) -> F: ...
+              inner: bool = False, inner_args: bool = False, **policy: Any) -> F: ...
 @overload
 def intercept(func: None = None, *, result: Optional[bool] = None,
-              strict: Optional[bool] = None, **policy: Any) -> Callable[[F], F]: ...
+              strict: Optional[bool] = None, inner: bool = False,
+              inner_args: bool = False, **policy: Any) -> Callable[[F], F]: ...
 
 
-def intercept(func=None, *, result=None, strict=None, **policy):
+def _rewritten_for_inner(func, inner_args=False):
+    """`func` rewritten so that every call inside it is timed (callmonitor.inner),
+    each invocation's inner calls handed to the Interceptor around it. A
+    function without source is returned as it is, with an InnerCallsWarning."""
+    from ..inner.rewrite import CallSelection  # the inner-call front end, loaded only when used
+    from ..inner.wrap import rewrite_calls
+    return rewrite_calls(func, what="intercept(inner=True)", wrapper=None,
+                         selection=CallSelection(False, None, None), rewrite_details=None, attach=True,
+                         inner_args=inner_args)
+
+
+def profiled(func, time_limit: float, only_with_output: bool):
+    """flat_profile's recording of `func` (rewritten with attach=True): each
+    call with its inner calls; with only_with_output, only when an output was
+    chosen (configure(output=...) or $CALLMONITOR_DIR) at the time of the call."""
+    if isinstance(func, (staticmethod, classmethod)):
+        return type(func)(profiled(func.__func__, time_limit, only_with_output))
+    if inspect.iscoroutinefunction(func) or inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+        return func  # their outcome comes after the call returns: recorded by the capture step's wrappers
+    wrapper = _wrap(func, None, None, inner=True, only_with_output=only_with_output)
+    _policy.set_own(wrapper, _policy.check(slower_than=time_limit))  # above the limit: kept in full
+    return wrapper
+
+
+def intercept(func=None, *, result=None, strict=None, inner=False, inner_args=False, **policy):
     """Record every call of `func` into the callmonitor database.
 
     Use as ``@intercept`` or ``@intercept(result=False)``; also on builtins
@@ -70,16 +100,25 @@ def intercept(func=None, *, result=None, strict=None, **policy):
     exclude=[...] parameters not recorded (stored as ``Excluded``);
     keep="raised" keep only calls that raised;
     slower_than=S keep only calls slower than S seconds.
+
+    inner:  also record the calls made inside the function (callee, line,
+            start, duration, raised), stored with each call's outcome and
+            read as ``db.call(f, n).inner`` (docs/inner-calls.md). The
+            function's source is rewritten as ``wrap_calls()`` does.
+    inner_args: with inner, also record each inner call as a call of its
+            own, with its arguments and result, child of the outer call
+            (``db.children(call)``); the capture policies apply to it.
     The wrapped callable behaves exactly like `func`: same return value,
     same exceptions, same signature and metadata.
     """
     options = _policy.check(**policy)  # TypeError / ValueError now, not at the first call
+    same = dict(result=result, strict=strict, inner=inner, inner_args=inner_args, **options)
     if func is None:
-        return lambda f: intercept(f, result=result, strict=strict, **options)
+        return lambda f: intercept(f, **same)
     if isinstance(func, staticmethod):
-        return staticmethod(intercept(func.__func__, result=result, strict=strict, **options))
+        return staticmethod(intercept(func.__func__, **same))
     if isinstance(func, classmethod):
-        return classmethod(intercept(func.__func__, result=result, strict=strict, **options))
+        return classmethod(intercept(func.__func__, **same))
     if isinstance(func, _core.Interceptor):
         if options:
             raise TypeError("this callable is intercepted already; give its capture policy where it was "
@@ -96,6 +135,10 @@ def intercept(func=None, *, result=None, strict=None, **policy):
                            or inspect.isasyncgenfunction(func)):
         # The "result" is a coroutine/generator object, not worth keeping.
         result = False
-    wrapper = _wrap(func, result, strict)
+    if inner_args and not inner:
+        raise ValueError("intercept(inner_args=True) records the arguments of inner calls: it needs inner=True")
+    if inner:
+        func = _rewritten_for_inner(func, inner_args=bool(inner_args))
+    wrapper = _wrap(func, result, strict, inner=bool(inner))
     _policy.set_own(wrapper, options)
     return wrapper

@@ -3,6 +3,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Union
 
+from .. import _core
+
 _DURABILITY = ("batch", "sync")
 
 
@@ -28,6 +30,7 @@ class _Config:
 
 
 CONFIG = _Config()
+_core._set_output_chosen(bool(os.environ.get("CALLMONITOR_DIR")))  # flat_profile records only when chosen
 
 
 def configure(output: Union[str, "os.PathLike[str]", None] = None, *, map_size: Optional[int] = None,
@@ -59,6 +62,7 @@ def configure(output: Union[str, "os.PathLike[str]", None] = None, *, map_size: 
     checked = _policy.check(**policy)  # before anything changes: a bad value changes nothing
     if output is not None:
         CONFIG.output = os.fspath(output)
+        _core._set_output_chosen(True)
         from .session import export_run  # children follow the new output
         export_run()
     if map_size is not None:

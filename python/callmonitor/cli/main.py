@@ -4,13 +4,13 @@ import sys
 
 from .. import __version__
 from ..read.errors import DatabaseError
-from . import api, calls, export, export_tests, import_legacy, merge, replay, run, show, summary
+from . import api, calls, export, export_tests, import_legacy, merge, profile, replay, run, show, summary
 from .errors import CommandError
 
 # One module per subcommand, each with HELP, DESCRIPTION, prepare_parser() and run().
 COMMANDS = {"summary": summary, "show": show, "calls": calls, "replay": replay, "export": export,
             "export-tests": export_tests, "api": api, "run": run, "merge": merge,
-            "import-legacy": import_legacy}
+            "import-legacy": import_legacy, "profile": profile}
 
 
 def build_parser():

@@ -3,6 +3,7 @@ import json
 
 from ..read.values import Unrestorable
 from .options import add_decoding_options, add_writer_options, open_database, writer_choice
+from .table import print_table
 from .values import duration_text, to_json, value_text
 
 HELP = "print one recorded call: arguments, result or exception, timing"
@@ -78,6 +79,7 @@ def call_json(call, full=False):
         "started": call.started.isoformat(), "started_ns": call.started_ns,
         "duration_s": _duration(call),
         "thread": {"ident": call.thread, "name": call.thread_name}, "caller": call.caller,
+        "inner_calls": None if call.inner is None else call.inner.rows(),
     }
 
 
@@ -120,6 +122,21 @@ def print_call(call, full=False):
     print(f"  thread    {call.thread_name} ({call.thread})" if call.thread is not None
           else "  thread    (not recorded)")
     print(f"  caller    {call.caller or '(not recorded)'}")
+    print_inner_calls(call)
+
+
+def print_inner_calls(call):
+    """The inner calls (``@intercept(inner=True)``) as a table, in call order."""
+    inner = getattr(call, "inner", None)
+    if inner is None:
+        return
+    print(f"  inner calls: {inner.count}")
+    rows = [[c.line, c.callee if c.name == c.callee else f"{c.callee}  ({c.name})", duration_text(c.start),
+             duration_text(c.duration), "raised" if c.raised else ""] for c in inner]
+    rows += [[s.site.line, s.site.callee, "", f"{duration_text(s.total)} in {s.count} more calls", ""]
+             for s in inner.summed]
+    if rows:
+        print_table(["line", "callee", "at", "took", ""], rows, align=[">", "<", ">", ">", "<"])
 
 
 def run(args):

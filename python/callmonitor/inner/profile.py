@@ -78,7 +78,7 @@ def _finisher(limit: float, below: ProfilerCallback | None, above: ProfilerCallb
 def flat_profile(time_limit: float, below_callback: ProfilerCallback | None = default_below_log,
                  above_callback: ProfilerCallback | None = default_above_log, *, ignore_builtins: bool = False,
                  blacklist: Collection[str] | None = None, whitelist: Collection[str] | None = None,
-                 rewrite_details: dict | None = None) -> Callable[[F], F]:
+                 rewrite_details: dict | None = None, record: bool | None = None) -> Callable[[F], F]:
     """Decorator: times every call inside the function (natively) and the function itself.
 
     When an invocation ends, ``below_callback`` runs if it took less than
@@ -86,12 +86,21 @@ def flat_profile(time_limit: float, below_callback: ProfilerCallback | None = de
     The call selection and rewrite_details are those of wrap_calls. Timing is
     per invocation: threads, recursion, generators and coroutines are safe;
     awaited calls are timed until their await ends.
+
+    record: an invocation above the limit is also kept in the callmonitor
+    database in full -- its inputs (captured before it ran), its outcome and
+    its inner calls -- and one below it is dropped, so the slow call can be
+    replayed. None (default): when an output is chosen at the time of the
+    call (``configure(output=...)`` or ``$CALLMONITOR_DIR``); True: always
+    (``./call-monitor`` by default); False: never.
     """
     if isinstance(time_limit, bool) or not isinstance(time_limit, numbers.Real) or time_limit < 0:
         raise TypeError(f"flat_profile: time_limit must be a number of seconds >= 0, got {time_limit!r}")
     for name, cb in (("below_callback", below_callback), ("above_callback", above_callback)):
         if cb is not None and not callable(cb):
             raise TypeError(f"flat_profile: {name} must be callable(total, limit, times, func) or None")
+    if record is not None and not isinstance(record, bool):
+        raise TypeError(f"flat_profile: record must be True, False or None, got {record!r}")
     limit = float(time_limit)
     make_finish = _finisher(limit, below_callback, above_callback)
     selection = CallSelection(ignore_builtins, blacklist, whitelist)
@@ -117,7 +126,17 @@ def flat_profile(time_limit: float, below_callback: ProfilerCallback | None = de
         return timed
 
     def decorate(func: F) -> F:
-        return rewrite_calls(func, what="flat_profile", wrapper=None, selection=selection,
-                             rewrite_details=rewrite_details, finish=make_finish, fallback=without_source)
+        new = rewrite_calls(func, what="flat_profile", wrapper=None, selection=selection,
+                            rewrite_details=rewrite_details, finish=make_finish, fallback=without_source,
+                            attach=record is not False)
+        if record is False:
+            return new
+        from ..capture.intercept import profiled  # the capture front end, loaded only when used
+        recorded = profiled(new, limit, only_with_output=record is None)
+        outer = getattr(recorded, "__func__", recorded)  # staticmethod / classmethod
+        info = getattr(getattr(new, "__func__", new), MARKER, None)
+        if info is not None and info.profile is not None and outer is not getattr(new, "__func__", new):
+            info.profile.finish = make_finish(info, outer)  # callbacks get what the user holds
+        return recorded
 
     return decorate

@@ -37,13 +37,18 @@ def _awaited_for(profile: _core.InnerProfile):
 def rewrite_calls(func, *, what: str, wrapper: Callable | None, selection: CallSelection,
                   rewrite_details: dict | None,
                   finish: Callable[[InnerFunction, Callable], Callable | None] | None = None,
-                  fallback: Callable[[Callable], Callable] | None = None):
+                  fallback: Callable[[Callable], Callable] | None = None, attach: bool = False,
+                  inner_args: bool = False):
     """Rewrites `func` (a function, staticmethod or classmethod).
 
     wrapper: the user's wrapper, or None to record with the native InnerProfile
     (the last invocation per thread is kept for ``info.last()``);
     finish(info, new_function) -> callable(InnerCalls) run when an invocation ends;
-    fallback(func) -> what to return when there is no source (default: func)."""
+    fallback(func) -> what to return when there is no source (default: func);
+    attach: each invocation's inner calls go to the @intercept(inner=True)
+    around it (capture/inner_calls.h), to be stored with its outcome;
+    inner_args: each inner call is also recorded as a call of its own, with
+    its arguments, child of that invocation (capture/call_capture.h)."""
     target, rewrap = unwrap_method(func)
     if not isinstance(target, types.FunctionType):
         warnings.warn(f"{what}: {target!r} is not a Python function (no source to rewrite); "
@@ -56,7 +61,7 @@ def rewrite_calls(func, *, what: str, wrapper: Callable | None, selection: CallS
     try:
         rewrite = FunctionRewrite(target, recording, selection)
         if recording:
-            profile = _core.InnerProfile(len(rewrite.sites), keep_last=True)
+            profile = _core.InnerProfile(len(rewrite.sites), keep_last=True, attach=attach, inner_args=inner_args)
             profile.awaited = _awaited_for(profile)
             cells = {PROFILE: profile}
         else:

@@ -19,6 +19,7 @@ from .._parameter_kinds import TO_INSPECT
 from .errors import (AmbiguousWriterError, CallNotRecordedError, DamagedWriterWarning, DatabaseClosedError,
                      UnknownFunctionError, UnknownWriterError)
 from .policy import PolicyRecord, why_not_recorded
+from .inner import InnerCalls, InnerProfile, InnerSite, build_profile, decode_inner_calls, inner_sites
 
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -69,6 +70,11 @@ class FunctionInfo:
     @property
     def full_name(self) -> str:
         return f"{self.module}.{self.qualname}" if self.module else self.qualname
+
+    @property
+    def inner_sites(self) -> List[InnerSite]:
+        """Its call sites when recorded with ``@intercept(inner=True)`` (else empty)."""
+        return inner_sites(self._record)
 
     def _default(self, p):
         try:
@@ -161,7 +167,7 @@ class Call:
     __slots__ = ("function", "invocation", "args", "kwargs", "result", "exception",
                  "started_ns", "duration_ns", "thread", "thread_name", "caller", "writer",
                  "rank", "pid", "run", "completed", "result_recorded", "outcome", "site", "label",
-                 "parent", "traceback", "_started_unix_ns")
+                 "parent", "traceback", "_started_unix_ns", "_inner_calls")
 
     def __init__(self, function, raw, writer, thread, caller):
         outcome = raw.outcome
@@ -195,6 +201,14 @@ class Call:
         self.pid = writer.pid
         self.run = writer.run
         self._started_unix_ns = writer.info.started_unix_ns
+        self._inner_calls = raw.inner_calls
+
+    @property
+    def inner(self) -> Optional[InnerCalls]:
+        """The calls made inside this one (``@intercept(inner=True)``): a
+        sequence of RecordedInnerCall (callee, name, line, start, duration,
+        raised) that prints as a table; None when not recorded."""
+        return decode_inner_calls(self._inner_calls, self.function.inner_sites)
 
     @property
     def started(self) -> datetime.datetime:
@@ -582,6 +596,33 @@ class Database:
     def sizes(self) -> dict:
         """Bytes and entries on disk, all environments."""
         return self._open().sizes().as_dict()
+
+    def children(self, call: "Call") -> List["Call"]:
+        """The calls recorded inside `call` with their arguments
+        (``@intercept(inner=True, inner_args=True)``; also any intercepted
+        function it called then), in the order they started."""
+        w = next((w for w in self._writers if w.id == call.writer and w.run == call.run), None)
+        if w is None:
+            raise UnknownWriterError(f"{call!r} is not from this database")
+        out = []
+        for fid, inv in self._open().children(w.index, call.function.id, call.invocation):
+            info = next((f for f in w.functions if f.id == fid), None)
+            if info is None:
+                w.refresh()
+                info = next(f for f in w.functions if f.id == fid)
+            out.append(self._read_call(w, info, inv))
+        out.sort(key=lambda c: c.started_ns)
+        return out
+
+    def profile(self, fn: FunctionRef, *, writer: Optional[str] = None, rank: Optional[int] = None,
+                pid: Optional[int] = None) -> InnerProfile:
+        """Per call site, the inner calls of `fn` (``@intercept(inner=True)``)
+        over every recorded call in the chosen writers: count, total, mean,
+        p50, p95, max; aggregated in C++ over the record stream."""
+        found = self._resolve_all(fn, writer, rank, pid)
+        first = found[0][1]
+        rows, counts = self._open().inner_profile([(w.index, f.id) for w, f in found])
+        return build_profile(first.full_name, first.inner_sites, rows, counts)
 
     # -- analyse (thin: the work is in callmonitor.analyse) ----------------------
     def api(self, functions=(), **options):

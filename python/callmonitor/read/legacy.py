@@ -366,7 +366,7 @@ class LegacyDatabase(Database):
         # FunctionInfo reads a _core.FunctionRecord's attributes: the same, from plain values
         parameters = [types.SimpleNamespace(**dict(p, kind=_PARAMETER_KINDS[p["kind"]]))
                       for p in d["parameters"]]
-        record = types.SimpleNamespace(**dict(d, id=index, parameters=parameters))
+        record = types.SimpleNamespace(**dict(d, id=index, parameters=parameters, inner_sites=[]))
         return FunctionInfo(record, self._writer, self.allow_pickle, len(f.locs))
 
     def _descriptor_path(self, loc):
@@ -500,7 +500,7 @@ class LegacyDatabase(Database):
         raw = types.SimpleNamespace(
             invocation=m, args=args, kwargs=kwargs, outcome=_core.CallOutcome.RESULT_NOT_RECORDED,
             result=None, exception_type="", exception_message="", exception_args=None,
-            site=None, label=None, parent=None, traceback=None,
+            site=None, label=None, parent=None, traceback=None, inner_calls=None,
             start_ns=written - self._writer.info.started_unix_ns, duration_ns=None)
         return LegacyCall(self._infos[f.name], raw, self._writer, None, None)
 

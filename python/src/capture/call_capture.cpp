@@ -1,4 +1,5 @@
 #include "capture/call_capture.h"
+#include "capture/inner_calls.h"
 
 #include <exception>
 #include <string>
@@ -157,6 +158,25 @@ __attribute__((noinline)) bool prepare(Recorder& rec, CaptureState& st, Captured
     return true;
 }
 
+// The parent of the entry being encoded (recordInnerCall), or null.
+thread_local const format::CallKey* t_entryParent = nullptr;
+// While an inner=True call runs on this thread: its key (recordInnerCall's parent).
+thread_local OuterCall t_outer;
+
+// The caller's encoded entry tail (ext area, then the Pending byte) with a
+// Parent field after its fields.
+void appendTailWithParent(std::string& out, const Recorder::Caller& caller, const format::CallKey& parent) {
+    const char* p = caller.tail;
+    const char* end = p + caller.tailSize;
+    const uint64_t n = detail::readExtVarint(p, end);
+    ExtFields ext;
+    forEachExtField(std::string_view(p, static_cast<size_t>(n)),
+                    [&](uint64_t tag, std::string_view bytes) { ext.addBytes(static_cast<uint32_t>(tag), bytes); });
+    ext.addParent(parent);
+    appendExt(out, ext);
+    out.push_back(*(end - 1));  // Pending
+}
+
 // Encodes the entry of a call about to run and submits it (or, EntryMode::Hold,
 // keeps it in `call`). False with an error set: strict mode refused an argument.
 bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const format::CallKey& key,
@@ -185,7 +205,12 @@ bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const fo
     }
     if (!encoded) return false;  // strict mode: the CaptureError is set
     account(rec, counts);
-    st.record.append(caller.tail, caller.tailSize);  // entry ext (Site, Label) and Pending
+    if (__builtin_expect(t_entryParent != nullptr, 0)) {
+        appendTailWithParent(st.record, caller, *t_entryParent);  // consumed: calls made inside have their own
+        t_entryParent = nullptr;
+    } else {
+        st.record.append(caller.tail, caller.tailSize);  // entry ext (Site, Label) and Pending
+    }
     for (size_t k = 0; k < st.inputPayloads.size(); ++k)
         st.inputs.bytes[k] = keepAlive(st.inputPayloads[k].data, st.keep);
     if (__builtin_expect(mode == EntryMode::Hold, 0)) {
@@ -414,9 +439,67 @@ void ActiveCall::dropUnfinished() {
     PyErr_Restore(t, v, tb);
 }
 
+namespace {
+
+// The inner calls of the invocation that just returned (inner=True), taken
+// whatever happens next so that they never reach another call's outcome
+// (capture/inner_calls.h); new resolved callee names go to the function's
+// record. False when none.
+bool takeInnerCalls(Recorder& rec, const CapturedFunction& fn, OutcomeExtra& extra) {
+    std::string bytes;
+    PyObject* names = nullptr;
+    if (!takeEndedInnerCalls(bytes, names)) return false;
+    if (fn.epoch == rec.epoch() && rec.live()) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);  // the call's own exception stays as it is
+        rec.noteInnerNames(fn.fid, names);
+        PyErr_Restore(t, v, tb);
+    }
+    Py_XDECREF(names);
+    extra.fields.addBytes(format::ExtTag::InnerCalls, bytes);
+    return true;
+}
+
+// recordedVectorcall for inner=True: the invocation's inner calls go into
+// the outcome's ext area.
+__attribute__((noinline)) PyObject* innerCallsVectorcall(Recorder& rec, CaptureState& st, CapturedFunction& fn,
+                                                         PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    ActiveCall call;
+    CallStart started = fn.onlyWithOutput && !rec.outputChosen()
+                            ? CallStart::NotRecorded
+                            : begin(rec, st, fn, args, PyVectorcall_NARGS(nargsf), kwnames, call);
+    if (started == CallStart::Refused) return nullptr;
+    clearEndedInnerCalls();
+    const OuterCall enclosing = t_outer;  // restored after: nested inner=True calls
+    if (started == CallStart::Recording) t_outer = OuterCall{call.key, call.epoch, true};
+    PyObject* result = PyObject_Vectorcall(fn.func, args, nargsf, kwnames);
+    t_outer = enclosing;
+    OutcomeExtra extra;
+    const bool have = takeInnerCalls(rec, fn, extra);
+    if (started == CallStart::Recording)
+        finish(rec, st, call, result ? Ending::Returned : Ending::Raised, result, have ? &extra : nullptr);
+    return result;
+}
+
+}  // namespace
+
+OuterCall currentOuterCall() { return t_outer; }
+
+PyObject* recordInnerCall(CapturedFunction& fn, const OuterCall& outer, PyObject* const* args, size_t nargsf,
+                          PyObject* kwnames, bool selfRecording) {
+    Recorder& rec = Recorder::instance();
+    if (!outer.valid || outer.epoch != rec.epoch()) return PyObject_Vectorcall(fn.func, args, nargsf, kwnames);
+    t_entryParent = &outer.key;  // taken by the next entry encoded on this thread: this call's
+    PyObject* result = selfRecording ? PyObject_Vectorcall(fn.func, args, nargsf, kwnames)
+                                     : recordedVectorcall(fn, args, nargsf, kwnames);
+    t_entryParent = nullptr;  // not taken: the call was not recorded (a policy, capture inside capture)
+    return result;
+}
+
 PyObject* recordedVectorcall(CapturedFunction& fn, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
     Recorder& rec = Recorder::instance();
     CaptureState& st = threadState();
+    if (__builtin_expect(fn.inner, 0)) return innerCallsVectorcall(rec, st, fn, args, nargsf, kwnames);
     ActiveCall call;
     switch (begin(rec, st, fn, args, PyVectorcall_NARGS(nargsf), kwnames, call)) {
     case CallStart::Recording: break;

@@ -57,6 +57,8 @@ struct CapturedFunction {
     int8_t captureResult = -1;  // -1: the session's setting; 0/1: this function's option
     int8_t strict = -1;
     bool recordYields = false;  // generators: record the values yielded (@intercept(yields=True))
+    bool inner = false;         // @intercept(inner=True): func is rewritten by callmonitor.inner (attach=True)
+    bool onlyWithOutput = false;  // inner only: recorded only when an output was chosen (flat_profile)
 };
 
 // The input slots a result may repeat (sameAsInput), with their captured
@@ -151,5 +153,22 @@ inline void finishCall(ActiveCall& call, PyObject* result) {
 //     return result;
 // compiled as one function (the hot path of every @intercept call).
 PyObject* recordedVectorcall(CapturedFunction& fn, PyObject* const* args, size_t nargsf, PyObject* kwnames);
+
+// Inner calls with their arguments (@intercept(inner=True, inner_args=True)):
+// while a recording inner=True call runs on this thread, its key (valid:
+// false otherwise). A call made inside it through recordInnerCall is a
+// call record of its own (fn: one per call site, fn.func the callee) whose
+// entry names the outer call in its Parent field; the capture policies
+// apply to it as to any call.
+struct OuterCall {
+    format::CallKey key{};
+    uint64_t epoch = 0;
+    bool valid = false;
+};
+// selfRecording: fn.func is an Interceptor (it records the call itself; only
+// the Parent comes from here).
+OuterCall currentOuterCall();
+PyObject* recordInnerCall(CapturedFunction& fn, const OuterCall& outer, PyObject* const* args, size_t nargsf,
+                          PyObject* kwnames, bool selfRecording);
 
 }  // namespace callmonitor::py

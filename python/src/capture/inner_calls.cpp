@@ -29,9 +29,35 @@
 
 #include "callmonitor/errors.h"
 #include "callmonitor/inner_calls.h"
+#include "capture/call_capture.h"
 #include "capture/call_clock.h"
+#include "capture/inner_calls.h"
+#include "capture/interceptor.h"
 
 namespace callmonitor::py {
+
+// The inner calls of the attached invocation that ended last in this thread
+// (see capture/inner_calls.h for the protocol).
+namespace {
+struct EndedInnerCalls {
+    std::string bytes;
+    PyObject* names = nullptr;  // strong: the profile's per-site names list
+    bool set = false;
+};
+thread_local EndedInnerCalls t_ended;
+}  // namespace
+
+void clearEndedInnerCalls() { t_ended.set = false; }
+
+bool takeEndedInnerCalls(std::string& bytes, PyObject*& names) {
+    if (!t_ended.set) return false;
+    t_ended.set = false;
+    bytes.swap(t_ended.bytes);
+    names = t_ended.names;  // ownership moves to the caller
+    t_ended.names = nullptr;
+    return true;
+}
+
 namespace {
 
 CallClock& innerClock() {
@@ -79,6 +105,15 @@ struct InnerProfileObject {
     uint32_t siteCount;
     uint32_t entryLimit;
     int keepLast;         // end() keeps the buffer as this thread's last invocation
+    int attach;           // end() hands the bytes to the Interceptor around it (@intercept(inner=True))
+    // inner_args=True: per site, what the capture step keeps about its callee
+    // (fn.func is set to the callee for each call) and the callee's identity
+    // (strong: a bound method's function), null otherwise.
+    struct SiteCapture {
+        CapturedFunction fn;
+        PyObject* identity = nullptr;
+    };
+    std::vector<SiteCapture>* captures;
 };
 
 PyTypeObject InnerCallsType = {PyVarObject_HEAD_INIT(nullptr, 0)};
@@ -263,6 +298,33 @@ inline void resolveName(InnerProfileObject* self, uint32_t site, PyObject* calle
     Py_DECREF(old);
 }
 
+// inner_args=True: the call as a call record of its own, child of the
+// inner=True call running now (none: a plain call). An intercepted callee
+// records itself; the others through the site's CapturedFunction, whose
+// function id follows the callee (a site calling another callable than
+// before registers that one).
+__attribute__((noinline)) PyObject* recordWithArgs(InnerProfileObject* self, uint32_t site, PyObject* callee,
+                                                   PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    const OuterCall outer = currentOuterCall();
+    if (!outer.valid) return PyObject_Vectorcall(callee, args, nargsf, kwnames);
+    InnerProfileObject::SiteCapture& c = (*self->captures)[site];
+    if (PyObject_TypeCheck(callee, interceptorType())) {
+        c.fn.func = callee;  // it records itself: only its Parent comes from here
+        c.fn.epoch = ~uint64_t(0);
+    } else {
+        PyObject* identity = PyMethod_Check(callee) ? PyMethod_GET_FUNCTION(callee) : callee;
+        if (identity != c.identity) {
+            Py_INCREF(identity);
+            Py_XSETREF(c.identity, identity);
+            c.fn.epoch = 0;  // registers this callee at its next recorded call
+        }
+        c.fn.func = callee;  // borrowed, for this call only
+    }
+    PyObject* result = recordInnerCall(c.fn, outer, args, nargsf, kwnames, c.fn.epoch == ~uint64_t(0));
+    c.fn.func = nullptr;
+    return result;
+}
+
 // profile(buf, site, callee, *args, **kwargs): calls callee(*args, **kwargs), times it into buf.
 PyObject* innerProfileCall(PyObject* callable, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
     auto* self = reinterpret_cast<InnerProfileObject*>(callable);
@@ -286,20 +348,22 @@ PyObject* innerProfileCall(PyObject* callable, PyObject* const* args, size_t nar
     resolveName(self, static_cast<uint32_t>(site), callee);
     CallClock& clock = innerClock();
     uint64_t start = clock.nowNs();
-    PyObject* result = PyObject_Vectorcall(callee, args + 3, forwarded, kwnames);
+    PyObject* result = __builtin_expect(self->captures != nullptr, 0)
+                           ? recordWithArgs(self, static_cast<uint32_t>(site), callee, args + 3, forwarded, kwnames)
+                           : PyObject_Vectorcall(callee, args + 3, forwarded, kwnames);
     uint64_t end = clock.nowNs();
     addEntry(buf, static_cast<uint32_t>(site), start, end, result == nullptr);
     return result;
 }
 
 PyObject* innerProfileNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
-    static const char* kwlist[] = {"sites", "finish", "entry_limit", "keep_last", nullptr};
+    static const char* kwlist[] = {"sites", "finish", "entry_limit", "keep_last", "attach", "inner_args", nullptr};
     Py_ssize_t sites;
     PyObject* finish = Py_None;
     Py_ssize_t entryLimit = 100000;
-    int keepLast = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n|Onp", const_cast<char**>(kwlist), &sites, &finish, &entryLimit,
-                                     &keepLast))
+    int keepLast = 0, attach = 0, innerArgs = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n|Onppp", const_cast<char**>(kwlist), &sites, &finish, &entryLimit,
+                                     &keepLast, &attach, &innerArgs))
         return nullptr;
     if (sites < 0 || sites > 0xFFFFFFF) {
         PyErr_SetString(PyExc_ValueError, "InnerProfile: sites must be between 0 and 2**28");
@@ -320,6 +384,15 @@ PyObject* innerProfileNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
     self->siteCount = static_cast<uint32_t>(sites);
     self->entryLimit = static_cast<uint32_t>(entryLimit);
     self->keepLast = keepLast;
+    self->attach = attach;
+    self->captures = nullptr;
+    if (innerArgs) {
+        self->captures = new (std::nothrow) std::vector<InnerProfileObject::SiteCapture>(static_cast<size_t>(sites));
+        if (!self->captures) {
+            Py_DECREF(self);
+            return PyErr_NoMemory();
+        }
+    }
     self->names = PyList_New(sites);
     if (!self->names) {
         Py_DECREF(self);
@@ -340,6 +413,8 @@ int innerProfileTraverse(InnerProfileObject* self, visitproc visit, void* arg) {
     Py_VISIT(self->names);
     Py_VISIT(self->finish);
     Py_VISIT(self->awaited);
+    if (self->captures)
+        for (auto& c : *self->captures) Py_VISIT(c.identity);
     return 0;
 }
 
@@ -347,6 +422,8 @@ int innerProfileClear(InnerProfileObject* self) {
     Py_CLEAR(self->names);
     Py_CLEAR(self->finish);
     Py_CLEAR(self->awaited);
+    if (self->captures)
+        for (auto& c : *self->captures) Py_CLEAR(c.identity);
     return 0;
 }
 
@@ -354,6 +431,7 @@ void innerProfileDealloc(InnerProfileObject* self) {
     PyObject_GC_UnTrack(self);
     if (self->weakrefs) PyObject_ClearWeakRefs(reinterpret_cast<PyObject*>(self));
     innerProfileClear(self);
+    delete self->captures;
     Py_TYPE(self)->tp_free(reinterpret_cast<PyObject*>(self));
 }
 
@@ -390,6 +468,17 @@ PyObject* innerProfileEnd(InnerProfileObject* self, PyObject* arg) {
     if (buf->closed) Py_RETURN_NONE;
     buf->endNs = innerClock().nowNs();
     buf->closed = 1;
+    if (self->attach) {
+        try {
+            t_ended.bytes.clear();
+            appendInnerCalls(t_ended.bytes, toCore(buf));
+        } catch (const std::bad_alloc&) {
+            return PyErr_NoMemory();
+        }
+        Py_INCREF(self->names);
+        Py_XSETREF(t_ended.names, self->names);
+        t_ended.set = true;
+    }
     if (self->keepLast) {
         // The thread state's dict: per thread, keyed by this profile.
         PyObject* perThread = PyThreadState_GetDict();

@@ -22,12 +22,12 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
 }
 
 PyObject* interceptorNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
-    static const char* kwlist[] = {"func", "result", "strict", "watch", nullptr};
+    static const char* kwlist[] = {"func", "result", "strict", "watch", "inner", "only_with_output", nullptr};
     PyObject* func;
     PyObject* watch = Py_None;
-    int result = -1, strict = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiO", const_cast<char**>(kwlist), &func, &result, &strict,
-                                     &watch))
+    int result = -1, strict = -1, inner = 0, onlyWithOutput = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiOpp", const_cast<char**>(kwlist), &func, &result, &strict,
+                                     &watch, &inner, &onlyWithOutput))
         return nullptr;
     if (watch != Py_None && !isWatchOptions(watch)) {
         PyErr_SetString(PyExc_TypeError, "watch must be a callmonitor._core.WatchOptions or None");
@@ -45,6 +45,8 @@ PyObject* interceptorNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
     self->fn.owner = reinterpret_cast<PyObject*>(self);  // its capture policy is in its __dict__
     self->fn.captureResult = static_cast<int8_t>(result < 0 ? -1 : result != 0);
     self->fn.strict = static_cast<int8_t>(strict < 0 ? -1 : strict != 0);
+    self->fn.inner = inner != 0;
+    self->fn.onlyWithOutput = onlyWithOutput != 0;
     self->fn.watch = watch == Py_None ? nullptr : (Py_INCREF(watch), watch);
     // A watch's callables pass through its caller filter first.
     self->vectorcall = self->fn.watch ? watchedVectorcall : interceptorCall;

@@ -267,14 +267,45 @@ bool Recorder::functionId(PyObject* func, uint32_t& fid) {
             fn.parameters.push_back(std::move(prm));
         }
     }
+    if (PyObject* sites = PyDict_GetItemString(d, "inner_sites"); sites && PyList_Check(sites)) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(sites); ++i) {
+            PyObject* s = PyList_GET_ITEM(sites, i);
+            if (!PyDict_Check(s)) continue;
+            InnerSiteInfo site;
+            readStr(s, "callee", site.callee);
+            readInt(s, "line", site.line);
+            readInt(s, "column", site.column);
+            readInt(s, "awaited", site.awaited);
+            fn.innerSites.push_back(std::move(site));
+        }
+    }
     Py_DECREF(d);
     fid = fn.id;
     functionIds_.emplace(std::move(key), fid);
+    if (!fn.innerSites.empty()) innerFunctions_.emplace(fid, InnerFunction{fn, 0});
     counters_.push_back(0);
     dirNames_.push_back(dirName);
     fullNames_.push_back(fn.fullName());
     writer_->submitFunction(fn);
     return true;
+}
+
+void Recorder::noteInnerNames(uint32_t fid, PyObject* names) {
+    auto it = innerFunctions_.find(fid);
+    if (it == innerFunctions_.end() || !PyList_Check(names)) return;
+    InnerFunction& f = it->second;
+    const size_t n = std::min(f.info.innerSites.size(), static_cast<size_t>(PyList_GET_SIZE(names)));
+    size_t resolved = 0;
+    for (size_t i = 0; i < n; ++i) resolved += PyList_GET_ITEM(names, i) != Py_None;
+    if (resolved <= f.resolved) return;  // the common case: nothing new since the last record
+    for (size_t i = 0; i < n; ++i) {
+        PyObject* name = PyList_GET_ITEM(names, i);
+        if (name != Py_None && PyUnicode_Check(name) && PyUnicode_AsUTF8(name))
+            f.info.innerSites[i].name = PyUnicode_AsUTF8(name);
+    }
+    PyErr_Clear();
+    f.resolved = resolved;
+    writer_->submitFunction(f.info);  // replaces the function's record: same id, names filled in
 }
 
 uint32_t Recorder::threadIndex() {
@@ -397,6 +428,7 @@ bool Recorder::commitBeforeExit(std::chrono::milliseconds timeout) {
 
 void Recorder::resetTables() {
     functionIds_.clear();
+    innerFunctions_.clear();
     counters_.clear();
     dirNames_.clear();
     fullNames_.clear();

@@ -16,6 +16,7 @@
 #include "capture/call_clock.h"
 #include "capture/caller_frame.h"
 #include "capture/function_policy.h"
+#include "callmonitor/records.h"
 #include "callmonitor/writer.h"
 
 namespace callmonitor::py {
@@ -53,6 +54,10 @@ public:
     // Returns false with an error cleared (the call then runs unrecorded).
     bool functionId(PyObject* func, uint32_t& fid);
     uint64_t nextInvocation(uint32_t fid) { return ++counters_[fid]; }
+    // An inner=True function's call sites got resolved names (its profile's
+    // `names` list, None where not yet called): rewrites its function record
+    // when there are new ones.
+    void noteInnerNames(uint32_t fid, PyObject* names);
     const std::string& functionDirName(uint32_t fid) const { return dirNames_[fid]; }
 
     // Capture policies (capture_policy.h). The policy of function `fid`
@@ -100,6 +105,10 @@ public:
     // process ends right after, whatever the writer does).
     bool commitBeforeExit(std::chrono::milliseconds timeout);
     void setEnabled(bool on) { enabled_ = on; }
+    // The user chose where to record (configure(output=...) or
+    // $CALLMONITOR_DIR): flat_profile records into a database only then.
+    void setOutputChosen(bool on) { outputChosen_ = on; }
+    bool outputChosen() const { return outputChosen_; }
     PyObject* statsDict();
     std::string outputDirectory() const { return runDir_; }
 
@@ -114,6 +123,7 @@ private:
 
     std::unique_ptr<Writer> writer_;
     bool enabled_ = true;
+    bool outputChosen_ = false;
     bool broken_ = false;       // opening failed: stay off until close()/configure
     bool warnedError_ = false;
     uint64_t epoch_ = 1;        // bumps with every new session (fork, close)
@@ -123,6 +133,11 @@ private:
     CallClock clock_;
 
     std::unordered_map<std::string, uint32_t> functionIds_;
+    struct InnerFunction {
+        FunctionInfo info;      // as last submitted
+        size_t resolved = 0;    // sites with a name in `info`
+    };
+    std::unordered_map<uint32_t, InnerFunction> innerFunctions_;
     std::vector<uint64_t> counters_;
     std::vector<std::string> dirNames_;
     std::vector<std::string> fullNames_;        // FunctionInfo::fullName(), the sample= draw's function

@@ -15,6 +15,7 @@
 #include "callmonitor/database.h"
 #include "callmonitor/errors.h"
 #include "callmonitor/format.h"
+#include "callmonitor/inner_profile.h"
 #include "callmonitor/records.h"
 #include "callmonitor/run.h"
 #include "callmonitor/value_writer.h"
@@ -70,6 +71,7 @@ struct RecordedCall {
     std::optional<std::pair<uint32_t, uint64_t>> parent;  // (function id, invocation) in the same writer
     std::string traceback;
     py::object exceptionArgs;  // the exception's args, decoded; None when not recorded
+    py::object innerCalls;     // the inner-calls bytes (@intercept(inner=True)); None when not recorded
 };
 
 // A call's record copied out of a snapshot, and its view over the copy.
@@ -204,9 +206,69 @@ public:
         c.label = v.label;
         if (v.parent) c.parent = std::make_pair(v.parent->function, v.parent->invocation);
         c.traceback = v.traceback;
+        c.innerCalls = v.innerCalls.empty() ? py::object(py::none())
+                                            : py::object(py::bytes(v.innerCalls.data(), v.innerCalls.size()));
         // Exception args hold no payloads of their own (slots belong to inputs and result).
         c.exceptionArgs = v.exceptionArgs.empty() ? py::none() : decode(rw, key, Section::Result, v.exceptionArgs, allowPickle, readOnly);
         return c;
+    }
+
+    // Per call site, the inner calls of the given (writer, function id)s over
+    // all their invocations: (rows as dicts by site index, counts).
+    py::tuple innerProfile(const std::vector<std::pair<size_t, uint32_t>>& functions) const {
+        for (const auto& f : functions) writer(f.first);  // IndexError before the GIL goes
+        callmonitor::SiteProfileBuilder builder;
+        callmonitor::analyse::InnerProfileCounts counts;
+        std::vector<callmonitor::SiteStats> rows;
+        {
+            py::gil_scoped_release release;
+            for (const auto& [w, fid] : functions) callmonitor::analyse::addInnerCalls(*writer(w).database, fid, builder, counts);
+            rows = builder.finish();
+        }
+        py::list out;
+        for (const callmonitor::SiteStats& r : rows) {
+            py::dict d;
+            d["site"] = r.site;
+            d["count"] = r.count;
+            d["raised"] = r.raised;
+            d["total_ns"] = r.totalNs;
+            d["mean_ns"] = r.meanNs;
+            d["p50_ns"] = r.p50Ns;
+            d["p95_ns"] = r.p95Ns;
+            d["max_ns"] = r.maxNs;
+            d["summed"] = r.summed;
+            d["invocations"] = r.invocations;
+            out.append(std::move(d));
+        }
+        py::dict c;
+        c["calls"] = counts.calls;
+        c["without_inner_calls"] = counts.withoutInnerCalls;
+        c["undecodable"] = counts.undecodable;
+        c["profiled"] = builder.invocations();
+        return py::make_tuple(out, c);
+    }
+
+    // The calls of writer `w` whose entry names (fid, inv) as their Parent
+    // (inner calls recorded with inner_args=True), as (function id, invocation).
+    std::vector<std::pair<uint32_t, uint64_t>> children(size_t w, uint32_t fid, uint64_t inv) const {
+        const RunWriter& rw = writer(w);
+        std::vector<std::pair<uint32_t, uint64_t>> out;
+        py::gil_scoped_release release;
+        for (const FunctionInfo& f : rw.database->functions()) {
+            Snapshot snap = rw.database->snapshot();
+            CallView v;
+            for (callmonitor::CallCursor c = snap.calls(f.id); c.nextRaw(v);) {
+                try {
+                    const std::string_view record = v.record;
+                    parseCallRecord(record, v.key, v.formatVersion, v);
+                } catch (const callmonitor::DecodeError&) {
+                    continue;  // a damaged record names no parent
+                }
+                if (v.parent && v.parent->function == fid && v.parent->invocation == inv)
+                    out.emplace_back(v.key.function, v.key.invocation);
+            }
+        }
+        return out;
     }
 
     std::map<uint32_t, SiteInfo> sites(size_t w) const {
@@ -413,6 +475,12 @@ void bindReader(pybind11::module_& m) {
         .def_readonly("default_repr", &Parameter::defaultRepr)
         .def_readonly("annotation", &Parameter::annotation);
 
+    pyb::class_<callmonitor::InnerSiteInfo>(m, "InnerSiteRecord", "A call site inside an inner=True function.")
+        .def_readonly("callee", &callmonitor::InnerSiteInfo::callee)
+        .def_readonly("name", &callmonitor::InnerSiteInfo::name)
+        .def_readonly("line", &callmonitor::InnerSiteInfo::line)
+        .def_readonly("column", &callmonitor::InnerSiteInfo::column)
+        .def_readonly("awaited", &callmonitor::InnerSiteInfo::awaited);
     pyb::class_<FunctionInfo>(m, "FunctionRecord", "A recorded function as its writer stored it.")
         .def_readonly("id", &FunctionInfo::id)
         .def_readonly("module", &FunctionInfo::module)
@@ -424,6 +492,7 @@ void bindReader(pybind11::module_& m) {
         .def_readonly("parameters", &FunctionInfo::parameters)
         .def_readonly("return_annotation", &FunctionInfo::returnAnnotation)
         .def_readonly("kind", &FunctionInfo::kind)
+        .def_readonly("inner_sites", &FunctionInfo::innerSites)
         .def_property_readonly("full_name", &FunctionInfo::fullName);
 
     pyb::class_<ThreadInfo>(m, "ThreadRecord", "A thread that recorded calls.")
@@ -512,7 +581,8 @@ void bindReader(pybind11::module_& m) {
         .def_readonly("label", &RecordedCall::label)
         .def_readonly("parent", &RecordedCall::parent)
         .def_readonly("traceback", &RecordedCall::traceback)
-        .def_readonly("exception_args", &RecordedCall::exceptionArgs);
+        .def_readonly("exception_args", &RecordedCall::exceptionArgs)
+        .def_readonly("inner_calls", &RecordedCall::innerCalls);
 
     pyb::class_<FunctionQuery>(m, "FunctionQuery", "A function object as the reader looks it up.")
         .def(pyb::init([](std::string module, std::string qualname, std::string file, uint32_t line, bool partial) {
@@ -547,7 +617,13 @@ void bindReader(pybind11::module_& m) {
         .def("inputs", &RunReader::inputs, arg("writer"), arg("fid"), arg("invocation"), arg("allow_pickle") = false,
              arg("arrays") = Arrays::Copies)
         .def("call", &RunReader::call, arg("writer"), arg("fid"), arg("invocation"), arg("allow_pickle") = false,
-             arg("arrays") = Arrays::Copies);
+             arg("arrays") = Arrays::Copies)
+        .def("children", &RunReader::children, arg("writer"), arg("fid"), arg("invocation"),
+             "[(function id, invocation)] of the calls whose Parent is (fid, invocation) in that writer.")
+        .def("inner_profile", &RunReader::innerProfile, arg("functions"),
+             "Per call site, the inner calls of [(writer, function id)] over all their invocations: "
+             "([dict(site, count, raised, total_ns, mean_ns, p50_ns, p95_ns, max_ns, summed, invocations)], "
+             "dict(calls, without_inner_calls, undecodable, profiled)).");
 
     m.def("find_environments", [](const std::string& path) {
         std::vector<std::pair<std::string, std::string>> out;
