@@ -81,6 +81,13 @@ struct RunFunction {
     FunctionInfo info;     // info.id: its id in that writer's environment
 };
 
+// How to name each of `functions` so that Run::resolve finds that
+// definition alone among them: its full name when no other function has it,
+// else NAME@LINE ("mod.f@30", "mod.<lambda>@12"), else NAME@FILE:LINE.
+// Functions of one definition (the same function in several writers) get the
+// same name.
+std::vector<std::string> uniqueNames(const std::vector<const FunctionInfo*>& functions);
+
 // A function object, as the reader finds its recorded calls: by module and
 // qualname, and by definition site (file, line) when two recorded functions
 // share those. `partial`: a functools.partial of it (recorded apart).
@@ -147,10 +154,14 @@ public:
     std::vector<RunFunction> functions() const;
 
     // The functions `name` names among `writers` (all when empty): exact full
-    // name (module.qualname) first, else qualname, else bare name. Throws
-    // UnknownFunctionError when none match, when the matches have different
-    // full names (it lists them), or when one writer holds two functions of
-    // that name (different definitions: pass a FunctionQuery).
+    // name (module.qualname) first, else qualname, else bare name, each
+    // optionally with its definition site: NAME@LINE or NAME@FILE:LINE (FILE
+    // as recorded, or a trailing part of it after a '/'). Throws
+    // UnknownFunctionError when none match, AmbiguousFunctionError when the
+    // matches are several definitions (different full names or sites; the
+    // message spells each as uniqueNames does), UnknownFunctionError when one
+    // writer holds two functions of one definition (partials: pass a
+    // FunctionQuery).
     std::vector<RunFunction> resolve(std::string_view name, const std::vector<size_t>& writers = {}) const;
     // The functions a function object names: same module, qualname and kind
     // (partial or not), and same definition site when the recorded one is

@@ -132,6 +132,48 @@ std::string siteOf(const FunctionInfo& f) {
     return f.file.empty() ? std::string("unknown site") : f.file + ":" + std::to_string(f.line);
 }
 
+// One definition of a function: what tells two recorded functions of one
+// name apart (a redefinition, two lambdas). The same function recorded by
+// several writers is one definition.
+using Definition = std::tuple<std::string, std::string, uint32_t, bool>;
+Definition definitionOf(const FunctionInfo& f) { return {f.fullName(), f.file, f.line, f.kind == "partial"}; }
+
+// A name as Run::resolve reads it: NAME, NAME@LINE or NAME@FILE:LINE.
+struct SpelledName {
+    std::string_view name;
+    std::string_view file;   // "" : any
+    uint32_t line = 0;       // 0 : any
+};
+
+bool allDigits(std::string_view s) {
+    return !s.empty() && s.size() <= 9 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+SpelledName parseSpelledName(std::string_view s) {
+    SpelledName out{s, {}, 0};
+    const size_t at = s.rfind('@');  // no module or qualname holds an '@'
+    if (at == std::string_view::npos) return out;
+    std::string_view site = s.substr(at + 1);
+    std::string_view line = site;
+    std::string_view file;
+    if (const size_t colon = site.rfind(':'); colon != std::string_view::npos) {
+        file = site.substr(0, colon);
+        line = site.substr(colon + 1);
+    }
+    if (!allDigits(line)) return out;  // not a site: the whole text is the name
+    out.name = s.substr(0, at);
+    out.file = file;
+    out.line = static_cast<uint32_t>(std::stoul(std::string(line)));
+    return out;
+}
+
+bool siteMatches(const FunctionInfo& f, const SpelledName& n) {
+    if (n.line && f.line != n.line) return false;
+    if (n.file.empty() || f.file == n.file) return true;
+    return f.file.size() > n.file.size() && f.file.compare(f.file.size() - n.file.size(), n.file.size(), n.file) == 0 &&
+           f.file[f.file.size() - n.file.size() - 1] == '/';
+}
+
 }  // namespace
 
 // --- discovery --------------------------------------------------------------------
@@ -324,52 +366,89 @@ std::vector<RunFunction> Run::functions() const {
 std::vector<RunFunction> Run::chooseOne(std::vector<RunFunction> found, const std::string& asked,
                                         const std::vector<size_t>& writers) const {
     if (found.empty()) {
-        std::set<std::string> known;
+        std::vector<RunFunction> all;
         for (size_t i = 0; i < writers_.size(); ++i) {
             if (!writers.empty() && std::find(writers.begin(), writers.end(), i) == writers.end()) continue;
-            for (const RunFunction& f : functions(i)) known.insert(f.info.fullName());
+            for (RunFunction& f : functions(i)) all.push_back(std::move(f));
         }
+        std::vector<const FunctionInfo*> infos;
+        for (const RunFunction& f : all) infos.push_back(&f.info);
+        const std::vector<std::string> names = uniqueNames(infos);
+        const std::set<std::string> known(names.begin(), names.end());
         throw UnknownFunctionError("no function " + asked + " in " + path_ +
                                    (known.empty() ? "; nothing was recorded"
                                                   : "; recorded functions: " +
                                                         joined(std::vector<std::string>(known.begin(), known.end()))));
     }
-    std::set<std::string> names;
-    for (const RunFunction& f : found) names.insert(f.info.fullName());
-    if (names.size() > 1) {
-        throw UnknownFunctionError(asked + " is ambiguous in " + path_ + ": it matches " +
-                                   joined(std::vector<std::string>(names.begin(), names.end())) +
-                                   "; use the full name");
+    // Several definitions: list them, each with the name that chooses it.
+    std::map<Definition, std::vector<const RunFunction*>> definitions;
+    for (const RunFunction& f : found) definitions[definitionOf(f.info)].push_back(&f);
+    if (definitions.size() > 1) {
+        std::vector<const FunctionInfo*> one;
+        for (const auto& [def, fs] : definitions) one.push_back(&fs.front()->info);
+        const std::vector<std::string> names = uniqueNames(one);
+        std::vector<std::string> each;
+        size_t k = 0;
+        for (const auto& [def, fs] : definitions) {
+            const FunctionInfo& f = fs.front()->info;
+            std::string line = "'" + names[k++] + "' (defined at " + siteOf(f) + (f.kind == "partial" ? ", a functools.partial" : "");
+            line += fs.size() == 1 ? ", writer " + writers_[fs.front()->writer].id + ")"
+                                   : ", " + std::to_string(fs.size()) + " writers)";
+            each.push_back(std::move(line));
+        }
+        throw AmbiguousFunctionError(asked + " names " + std::to_string(definitions.size()) + " functions in " + path_ +
+                                     ": " + joined(each, "; ") +
+                                     ". Name one as shown, or pass the function object itself");
     }
     for (size_t i = 0; i < found.size(); ++i) {
         for (size_t j = i + 1; j < found.size(); ++j) {
             if (found[i].writer != found[j].writer) continue;
-            std::vector<std::string> sites;
-            for (const RunFunction& f : found)
-                if (f.writer == found[i].writer) sites.push_back(siteOf(f.info) + (f.info.kind == "partial" ? " (partial)" : ""));
-            throw UnknownFunctionError(asked + " names " + std::to_string(sites.size()) + " functions recorded by writer " +
-                                       writers_[found[i].writer].id + " (" + *names.begin() + " defined at " +
-                                       joined(sites) + "); pass the function itself to choose one");
+            throw UnknownFunctionError(asked + " names " + std::to_string(found.size()) + " functions recorded by writer " +
+                                       writers_[found[i].writer].id + " (" + found[i].info.fullName() + " defined at " +
+                                       siteOf(found[i].info) + (found[i].info.kind == "partial" ? ", partials" : "") +
+                                       "); pass the function itself to choose one");
         }
     }
     return found;
 }
 
-std::vector<RunFunction> Run::resolve(std::string_view name, const std::vector<size_t>& writers) const {
+std::vector<std::string> uniqueNames(const std::vector<const FunctionInfo*>& functions) {
+    // Per full name: its definitions' lines and files, to see which suffix tells them apart.
+    std::map<std::string, std::set<std::pair<std::string, uint32_t>>> sites;
+    for (const FunctionInfo* f : functions) sites[f->fullName()].insert({f->file, f->line});
+    std::vector<std::string> out;
+    out.reserve(functions.size());
+    for (const FunctionInfo* f : functions) {
+        const auto& mine = sites[f->fullName()];
+        if (mine.size() == 1) {
+            out.push_back(f->fullName());
+            continue;
+        }
+        const size_t sameLine = static_cast<size_t>(
+            std::count_if(mine.begin(), mine.end(), [&](const auto& s) { return s.second == f->line; }));
+        out.push_back(f->fullName() + "@" + (sameLine == 1 ? "" : f->file + ":") + std::to_string(f->line));
+    }
+    return out;
+}
+
+std::vector<RunFunction> Run::resolve(std::string_view text, const std::vector<size_t>& writers) const {
     std::vector<RunFunction> all;
     for (size_t i = 0; i < writers_.size(); ++i) {
         if (!writers.empty() && std::find(writers.begin(), writers.end(), i) == writers.end()) continue;
         std::vector<RunFunction> mine = functions(i);
         all.insert(all.end(), std::make_move_iterator(mine.begin()), std::make_move_iterator(mine.end()));
     }
+    const SpelledName name = parseSpelledName(text);
     std::vector<RunFunction> found;
     for (int tier = 0; tier < 3 && found.empty(); ++tier) {
         for (const RunFunction& f : all) {
-            const bool match = tier == 0 ? f.info.fullName() == name : tier == 1 ? f.info.qualname == name : f.info.name == name;
-            if (match) found.push_back(f);
+            const bool match = tier == 0 ? f.info.fullName() == name.name
+                               : tier == 1 ? f.info.qualname == name.name
+                                           : f.info.name == name.name;
+            if (match && siteMatches(f.info, name)) found.push_back(f);
         }
     }
-    return chooseOne(std::move(found), "'" + std::string(name) + "'", writers);
+    return chooseOne(std::move(found), "'" + std::string(text) + "'", writers);
 }
 
 std::vector<RunFunction> Run::resolve(const FunctionQuery& q, const std::vector<size_t>& writers) const {

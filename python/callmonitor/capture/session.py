@@ -2,6 +2,7 @@
 (opened by the native recorder at the first recorded call, flushed and closed
 at exit, replaced in a forked child)."""
 import atexit
+import functools
 import os
 import socket
 import sys
@@ -38,15 +39,22 @@ def _choose_run():
 def export_run():
     """Publishes this process's run to the processes it starts (called at
     import, and whenever the output or the session changes)."""
-    launcher.export(CONFIG.base_output(), _state["sessions"])
+    launcher.export(CONFIG.base_output(), _state["sessions"],
+                    configured=bool(CONFIG.output or launcher.inherited_output()))
 
 
 def open_session():
     """Called by the native recorder at the first recorded call of a session."""
     run_dir, writer_id, rank, run_id = _choose_run()
-    writer_id = run_directory.claim_writer(run_dir, writer_id)
+    try:
+        writer_id = run_directory.claim_writer(run_dir, writer_id)
+    except OSError:
+        run_directory.remove_if_empty(run_dir)
+        raise
     _state["sessions"] += 1
     return {
+        # Called by the recorder when the environment cannot be created there.
+        "discard": functools.partial(run_directory.release_writer, run_dir, writer_id),
         "directory": os.path.join(run_dir, writer_id),
         "run_directory": run_dir,
         "writer_id": writer_id,

@@ -3,6 +3,8 @@ import os
 from dataclasses import dataclass
 from typing import Optional, Union
 
+from .launcher import inherited_output
+
 _DURABILITY = ("batch", "sync")
 
 
@@ -19,7 +21,12 @@ class _Config:
     label: Optional[str] = None        # a label for every call of the session
 
     def base_output(self):
-        return self.output or os.environ.get("CALLMONITOR_DIR") or "call-monitor"
+        """The output base: configure(output=...), else the output the process
+        that started this one configured (spawn/forkserver workers,
+        subprocesses: launcher.inherited_output; unless this process was given
+        a $CALLMONITOR_DIR of its own), else $CALLMONITOR_DIR, else
+        ./call-monitor."""
+        return self.output or inherited_output() or os.environ.get("CALLMONITOR_DIR") or "call-monitor"
 
     def session_label(self):
         return self.label if self.label is not None else os.environ.get("CALLMONITOR_LABEL", "")

@@ -425,6 +425,11 @@ void bindReader(pybind11::module_& m) {
         .def_readonly("return_annotation", &FunctionInfo::returnAnnotation)
         .def_readonly("kind", &FunctionInfo::kind)
         .def_property_readonly("full_name", &FunctionInfo::fullName);
+    m.def("unique_names",
+          [](const std::vector<const FunctionInfo*>& functions) { return callmonitor::uniqueNames(functions); },
+          arg("functions"),
+          "How to name each FunctionRecord so that a name finds it alone among them: the full "
+          "name, else NAME@LINE, else NAME@FILE:LINE (callmonitor::uniqueNames).");
 
     pyb::class_<ThreadInfo>(m, "ThreadRecord", "A thread that recorded calls.")
         .def_readonly("index", &ThreadInfo::index)
