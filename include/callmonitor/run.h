@@ -81,13 +81,6 @@ struct RunFunction {
     FunctionInfo info;     // info.id: its id in that writer's environment
 };
 
-// How to name each of `functions` so that Run::resolve finds that
-// definition alone among them: its full name when no other function has it,
-// else NAME@LINE ("mod.f@30", "mod.<lambda>@12"), else NAME@FILE:LINE.
-// Functions of one definition (the same function in several writers) get the
-// same name.
-std::vector<std::string> uniqueNames(const std::vector<const FunctionInfo*>& functions);
-
 // A function object, as the reader finds its recorded calls: by module and
 // qualname, and by definition site (file, line) when two recorded functions
 // share those. `partial`: a functools.partial of it (recorded apart).
@@ -98,6 +91,13 @@ struct FunctionQuery {
     uint32_t line = 0;
     bool partial = false;
 };
+
+// How to name each of `functions` so that Run::resolve finds that
+// definition alone among them: its full name, or, when one writer holds two
+// definitions of that name (a function redefined in a notebook, two lambdas
+// of a module), NAME@LINE ("mod.f@30", "mod.<lambda>@12"), else
+// NAME@FILE:LINE. One definition recorded by several writers gets one name.
+std::vector<std::string> uniqueNames(const std::vector<const RunFunction*>& functions);
 
 struct RunOptions {
     // An environment that cannot be opened throws instead of being listed in
@@ -158,8 +158,8 @@ public:
     // optionally with its definition site: NAME@LINE or NAME@FILE:LINE (FILE
     // as recorded, or a trailing part of it after a '/'). Throws
     // UnknownFunctionError when none match, AmbiguousFunctionError when the
-    // matches are several definitions (different full names or sites; the
-    // message spells each as uniqueNames does), UnknownFunctionError when one
+    // matches have several uniqueNames (different full names, or definitions
+    // one writer holds two of; the message spells each), UnknownFunctionError when one
     // writer holds two functions of one definition (partials: pass a
     // FunctionQuery).
     std::vector<RunFunction> resolve(std::string_view name, const std::vector<size_t>& writers = {}) const;

@@ -132,11 +132,6 @@ std::string siteOf(const FunctionInfo& f) {
     return f.file.empty() ? std::string("unknown site") : f.file + ":" + std::to_string(f.line);
 }
 
-// One definition of a function: what tells two recorded functions of one
-// name apart (a redefinition, two lambdas). The same function recorded by
-// several writers is one definition.
-using Definition = std::tuple<std::string, std::string, uint32_t, bool>;
-Definition definitionOf(const FunctionInfo& f) { return {f.fullName(), f.file, f.line, f.kind == "partial"}; }
 
 // A name as Run::resolve reads it: NAME, NAME@LINE or NAME@FILE:LINE.
 struct SpelledName {
@@ -371,9 +366,9 @@ std::vector<RunFunction> Run::chooseOne(std::vector<RunFunction> found, const st
             if (!writers.empty() && std::find(writers.begin(), writers.end(), i) == writers.end()) continue;
             for (RunFunction& f : functions(i)) all.push_back(std::move(f));
         }
-        std::vector<const FunctionInfo*> infos;
-        for (const RunFunction& f : all) infos.push_back(&f.info);
-        const std::vector<std::string> names = uniqueNames(infos);
+        std::vector<const RunFunction*> ptrs;
+        for (const RunFunction& f : all) ptrs.push_back(&f);
+        const std::vector<std::string> names = uniqueNames(ptrs);
         const std::set<std::string> known(names.begin(), names.end());
         throw UnknownFunctionError("no function " + asked + " in " + path_ +
                                    (known.empty() ? "; nothing was recorded"
@@ -381,24 +376,24 @@ std::vector<RunFunction> Run::chooseOne(std::vector<RunFunction> found, const st
                                                         joined(std::vector<std::string>(known.begin(), known.end()))));
     }
     // Several definitions: list them, each with the name that chooses it.
-    std::map<Definition, std::vector<const RunFunction*>> definitions;
-    for (const RunFunction& f : found) definitions[definitionOf(f.info)].push_back(&f);
-    if (definitions.size() > 1) {
-        std::vector<const FunctionInfo*> one;
-        for (const auto& [def, fs] : definitions) one.push_back(&fs.front()->info);
-        const std::vector<std::string> names = uniqueNames(one);
+    std::vector<const RunFunction*> ptrs;
+    for (const RunFunction& f : found) ptrs.push_back(&f);
+    const std::vector<std::string> names = uniqueNames(ptrs);
+    std::map<std::string, std::vector<const RunFunction*>> byName;
+    for (size_t k = 0; k < found.size(); ++k) byName[names[k]].push_back(&found[k]);
+    if (byName.size() > 1) {
         std::vector<std::string> each;
-        size_t k = 0;
-        for (const auto& [def, fs] : definitions) {
+        for (const auto& [name, fs] : byName) {
             const FunctionInfo& f = fs.front()->info;
-            std::string line = "'" + names[k++] + "' (defined at " + siteOf(f) + (f.kind == "partial" ? ", a functools.partial" : "");
+            std::string line = "'" + name + "' (defined at " + siteOf(f) + (f.kind == "partial" ? ", a functools.partial" : "");
             line += fs.size() == 1 ? ", writer " + writers_[fs.front()->writer].id + ")"
                                    : ", " + std::to_string(fs.size()) + " writers)";
             each.push_back(std::move(line));
         }
-        throw AmbiguousFunctionError(asked + " names " + std::to_string(definitions.size()) + " functions in " + path_ +
+        throw AmbiguousFunctionError(asked + " names " + std::to_string(byName.size()) + " functions in " + path_ +
                                      ": " + joined(each, "; ") +
-                                     ". Name one as shown, or pass the function object itself");
+                                     ". Name one as shown (the full name, with @LINE or @FILE:LINE where one name has several "
+                                     "definitions), or pass the function object itself");
     }
     for (size_t i = 0; i < found.size(); ++i) {
         for (size_t j = i + 1; j < found.size(); ++j) {
@@ -412,21 +407,35 @@ std::vector<RunFunction> Run::chooseOne(std::vector<RunFunction> found, const st
     return found;
 }
 
-std::vector<std::string> uniqueNames(const std::vector<const FunctionInfo*>& functions) {
-    // Per full name: its definitions' lines and files, to see which suffix tells them apart.
-    std::map<std::string, std::set<std::pair<std::string, uint32_t>>> sites;
-    for (const FunctionInfo* f : functions) sites[f->fullName()].insert({f->file, f->line});
+std::vector<std::string> uniqueNames(const std::vector<const RunFunction*>& functions) {
+    // Per full name: its sites, and whether one writer holds two of them (a
+    // redefinition, two lambdas). A full name whose writers each hold one site
+    // is one function however its site differs between writers (runs of an
+    // edited script, a script run from another path): no site in its name.
+    using Site = std::pair<std::string, uint32_t>;
+    std::map<std::string, std::set<Site>> sites;
+    std::map<std::pair<std::string, size_t>, std::set<Site>> perWriter;
+    std::set<std::string> redefined;
+    for (const RunFunction* f : functions) {
+        const std::string name = f->info.fullName();
+        const Site site{f->info.file, f->info.line};
+        sites[name].insert(site);
+        auto& mine = perWriter[{name, f->writer}];
+        mine.insert(site);
+        if (mine.size() > 1) redefined.insert(name);
+    }
     std::vector<std::string> out;
     out.reserve(functions.size());
-    for (const FunctionInfo* f : functions) {
-        const auto& mine = sites[f->fullName()];
-        if (mine.size() == 1) {
-            out.push_back(f->fullName());
+    for (const RunFunction* f : functions) {
+        const std::string name = f->info.fullName();
+        if (!redefined.count(name)) {
+            out.push_back(name);
             continue;
         }
+        const auto& all = sites[name];
         const size_t sameLine = static_cast<size_t>(
-            std::count_if(mine.begin(), mine.end(), [&](const auto& s) { return s.second == f->line; }));
-        out.push_back(f->fullName() + "@" + (sameLine == 1 ? "" : f->file + ":") + std::to_string(f->line));
+            std::count_if(all.begin(), all.end(), [&](const Site& s) { return s.second == f->info.line; }));
+        out.push_back(name + "@" + (sameLine == 1 ? "" : f->info.file + ":") + std::to_string(f->info.line));
     }
     return out;
 }

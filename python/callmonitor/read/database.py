@@ -399,11 +399,12 @@ class Database:
     def functions(self) -> List[FunctionInfo]:
         """Every recorded function (per writer), with live call counts."""
         self._open()
-        out = []
+        out, records = [], []
         for w in self._writers:
             w.refresh()
             out.extend(w.functions)
-        for f, name in zip(out, _core.unique_names([f._record for f in out])):
+            records.extend((w.index, f._record) for f in w.functions)
+        for f, name in zip(out, _core.unique_names(records)):
             f.unique_name = name
         return out
 
