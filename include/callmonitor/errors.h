@@ -30,6 +30,12 @@ struct CorruptError : DatabaseError {        // truncated or garbage LMDB file o
 struct UnknownFunctionError : DatabaseError {
     using DatabaseError::DatabaseError;
 };
+// A name matches several recorded functions (different modules, or two
+// definitions of one name: a redefined function, two lambdas); the message
+// lists how to name each (Run::resolve).
+struct AmbiguousFunctionError : UnknownFunctionError {
+    using UnknownFunctionError::UnknownFunctionError;
+};
 struct CallNotFoundError : DatabaseError {   // invocation number out of range
     using DatabaseError::DatabaseError;
 };

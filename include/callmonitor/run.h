@@ -92,6 +92,13 @@ struct FunctionQuery {
     bool partial = false;
 };
 
+// How to name each of `functions` so that Run::resolve finds that
+// definition alone among them: its full name, or, when one writer holds two
+// definitions of that name (a function redefined in a notebook, two lambdas
+// of a module), NAME@LINE ("mod.f@30", "mod.<lambda>@12"), else
+// NAME@FILE:LINE. One definition recorded by several writers gets one name.
+std::vector<std::string> uniqueNames(const std::vector<const RunFunction*>& functions);
+
 struct RunOptions {
     // An environment that cannot be opened throws instead of being listed in
     // damaged(). A path naming one environment always throws.
@@ -147,10 +154,14 @@ public:
     std::vector<RunFunction> functions() const;
 
     // The functions `name` names among `writers` (all when empty): exact full
-    // name (module.qualname) first, else qualname, else bare name. Throws
-    // UnknownFunctionError when none match, when the matches have different
-    // full names (it lists them), or when one writer holds two functions of
-    // that name (different definitions: pass a FunctionQuery).
+    // name (module.qualname) first, else qualname, else bare name, each
+    // optionally with its definition site: NAME@LINE or NAME@FILE:LINE (FILE
+    // as recorded, or a trailing part of it after a '/'). Throws
+    // UnknownFunctionError when none match, AmbiguousFunctionError when the
+    // matches have several uniqueNames (different full names, or definitions
+    // one writer holds two of; the message spells each), UnknownFunctionError when one
+    // writer holds two functions of one definition (partials: pass a
+    // FunctionQuery).
     std::vector<RunFunction> resolve(std::string_view name, const std::vector<size_t>& writers = {}) const;
     // The functions a function object names: same module, qualname and kind
     // (partial or not), and same definition site when the recorded one is

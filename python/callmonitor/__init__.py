@@ -18,7 +18,7 @@ from .capture.session import flush, close, output_directory, stats
 from .read.values import Unrestorable
 from .read.database import load, Database, Call, FunctionInfo, ExceptionInfo
 from .read.errors import (DatabaseError, NotFoundError, NotADatabaseError, VersionError,
-                          CorruptError, UnknownFunctionError, UnknownWriterError,
+                          CorruptError, UnknownFunctionError, AmbiguousFunctionError, UnknownWriterError,
                           AmbiguousWriterError, DatabaseClosedError, DamagedWriterWarning,
                           CallNotRecordedError)
 from ._core import StoreError
@@ -36,7 +36,7 @@ __all__ = [
     "__version__", "intercept", "load", "REGISTRY", "Handler", "NDArrayHandler", "Settings",
     "configure", "flush", "close", "output_directory", "stats", "Unrestorable", "Database",
     "Call", "FunctionInfo", "ExceptionInfo", "DatabaseError", "NotFoundError",
-    "NotADatabaseError", "VersionError", "CorruptError", "UnknownFunctionError",
+    "NotADatabaseError", "VersionError", "CorruptError", "UnknownFunctionError", "AmbiguousFunctionError",
     "HandlerNotRegisteredError", "UnknownWriterError", "StoreError", "AmbiguousWriterError",
     "DatabaseClosedError", "DamagedWriterWarning", "CallNotRecordedError", "Excluded", "wrap_calls", "flat_profile",
     "watch", "unwatch", "WatchError", "PolicyNotSupportedError", "ValueSummary",

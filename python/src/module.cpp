@@ -45,6 +45,7 @@ using callmonitor::NotADatabaseError;
 using callmonitor::NotFoundError;
 using callmonitor::Parameter;
 using callmonitor::Snapshot;
+using callmonitor::AmbiguousFunctionError;
 using callmonitor::UnknownFunctionError;
 using callmonitor::ValueWriter;
 using callmonitor::VersionError;
@@ -81,6 +82,7 @@ PYBIND11_MODULE(_core, m) {
     static py::exception<VersionError> versionError(m, "VersionError", databaseError.ptr());
     static py::exception<CorruptError> corrupt(m, "CorruptError", databaseError.ptr());
     static py::exception<UnknownFunctionError> unknownFn(m, "UnknownFunctionError", databaseError.ptr());
+    static py::exception<AmbiguousFunctionError> ambiguousFn(m, "AmbiguousFunctionError", unknownFn.ptr());
     static py::exception<StoreError> storeError(m, "StoreError", PyExc_OSError);
     py::register_exception_translator([](std::exception_ptr p) {
         try {
@@ -95,6 +97,8 @@ PYBIND11_MODULE(_core, m) {
             PyErr_SetString(versionError.ptr(), e.what());
         } catch (const CorruptError& e) {
             PyErr_SetString(corrupt.ptr(), e.what());
+        } catch (const AmbiguousFunctionError& e) {
+            PyErr_SetString(ambiguousFn.ptr(), e.what());
         } catch (const UnknownFunctionError& e) {
             PyErr_SetString(unknownFn.ptr(), e.what());
         } catch (const DatabaseError& e) {

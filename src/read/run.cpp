@@ -132,6 +132,43 @@ std::string siteOf(const FunctionInfo& f) {
     return f.file.empty() ? std::string("unknown site") : f.file + ":" + std::to_string(f.line);
 }
 
+
+// A name as Run::resolve reads it: NAME, NAME@LINE or NAME@FILE:LINE.
+struct SpelledName {
+    std::string_view name;
+    std::string_view file;   // "" : any
+    uint32_t line = 0;       // 0 : any
+};
+
+bool allDigits(std::string_view s) {
+    return !s.empty() && s.size() <= 9 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+SpelledName parseSpelledName(std::string_view s) {
+    SpelledName out{s, {}, 0};
+    const size_t at = s.rfind('@');  // no module or qualname holds an '@'
+    if (at == std::string_view::npos) return out;
+    std::string_view site = s.substr(at + 1);
+    std::string_view line = site;
+    std::string_view file;
+    if (const size_t colon = site.rfind(':'); colon != std::string_view::npos) {
+        file = site.substr(0, colon);
+        line = site.substr(colon + 1);
+    }
+    if (!allDigits(line)) return out;  // not a site: the whole text is the name
+    out.name = s.substr(0, at);
+    out.file = file;
+    out.line = static_cast<uint32_t>(std::stoul(std::string(line)));
+    return out;
+}
+
+bool siteMatches(const FunctionInfo& f, const SpelledName& n) {
+    if (n.line && f.line != n.line) return false;
+    if (n.file.empty() || f.file == n.file) return true;
+    return f.file.size() > n.file.size() && f.file.compare(f.file.size() - n.file.size(), n.file.size(), n.file) == 0 &&
+           f.file[f.file.size() - n.file.size() - 1] == '/';
+}
+
 }  // namespace
 
 // --- discovery --------------------------------------------------------------------
@@ -324,52 +361,103 @@ std::vector<RunFunction> Run::functions() const {
 std::vector<RunFunction> Run::chooseOne(std::vector<RunFunction> found, const std::string& asked,
                                         const std::vector<size_t>& writers) const {
     if (found.empty()) {
-        std::set<std::string> known;
+        std::vector<RunFunction> all;
         for (size_t i = 0; i < writers_.size(); ++i) {
             if (!writers.empty() && std::find(writers.begin(), writers.end(), i) == writers.end()) continue;
-            for (const RunFunction& f : functions(i)) known.insert(f.info.fullName());
+            for (RunFunction& f : functions(i)) all.push_back(std::move(f));
         }
+        std::vector<const RunFunction*> ptrs;
+        for (const RunFunction& f : all) ptrs.push_back(&f);
+        const std::vector<std::string> names = uniqueNames(ptrs);
+        const std::set<std::string> known(names.begin(), names.end());
         throw UnknownFunctionError("no function " + asked + " in " + path_ +
                                    (known.empty() ? "; nothing was recorded"
                                                   : "; recorded functions: " +
                                                         joined(std::vector<std::string>(known.begin(), known.end()))));
     }
-    std::set<std::string> names;
-    for (const RunFunction& f : found) names.insert(f.info.fullName());
-    if (names.size() > 1) {
-        throw UnknownFunctionError(asked + " is ambiguous in " + path_ + ": it matches " +
-                                   joined(std::vector<std::string>(names.begin(), names.end())) +
-                                   "; use the full name");
+    // Several definitions: list them, each with the name that chooses it.
+    std::vector<const RunFunction*> ptrs;
+    for (const RunFunction& f : found) ptrs.push_back(&f);
+    const std::vector<std::string> names = uniqueNames(ptrs);
+    std::map<std::string, std::vector<const RunFunction*>> byName;
+    for (size_t k = 0; k < found.size(); ++k) byName[names[k]].push_back(&found[k]);
+    if (byName.size() > 1) {
+        std::vector<std::string> each;
+        for (const auto& [name, fs] : byName) {
+            const FunctionInfo& f = fs.front()->info;
+            std::string line = "'" + name + "' (defined at " + siteOf(f) + (f.kind == "partial" ? ", a functools.partial" : "");
+            line += fs.size() == 1 ? ", writer " + writers_[fs.front()->writer].id + ")"
+                                   : ", " + std::to_string(fs.size()) + " writers)";
+            each.push_back(std::move(line));
+        }
+        throw AmbiguousFunctionError(asked + " names " + std::to_string(byName.size()) + " functions in " + path_ +
+                                     ": " + joined(each, "; ") +
+                                     ". Name one as shown (the full name, with @LINE or @FILE:LINE where one name has several "
+                                     "definitions), or pass the function object itself");
     }
     for (size_t i = 0; i < found.size(); ++i) {
         for (size_t j = i + 1; j < found.size(); ++j) {
             if (found[i].writer != found[j].writer) continue;
-            std::vector<std::string> sites;
-            for (const RunFunction& f : found)
-                if (f.writer == found[i].writer) sites.push_back(siteOf(f.info) + (f.info.kind == "partial" ? " (partial)" : ""));
-            throw UnknownFunctionError(asked + " names " + std::to_string(sites.size()) + " functions recorded by writer " +
-                                       writers_[found[i].writer].id + " (" + *names.begin() + " defined at " +
-                                       joined(sites) + "); pass the function itself to choose one");
+            throw UnknownFunctionError(asked + " names " + std::to_string(found.size()) + " functions recorded by writer " +
+                                       writers_[found[i].writer].id + " (" + found[i].info.fullName() + " defined at " +
+                                       siteOf(found[i].info) + (found[i].info.kind == "partial" ? ", partials" : "") +
+                                       "); pass the function itself to choose one");
         }
     }
     return found;
 }
 
-std::vector<RunFunction> Run::resolve(std::string_view name, const std::vector<size_t>& writers) const {
+std::vector<std::string> uniqueNames(const std::vector<const RunFunction*>& functions) {
+    // Per full name: its sites, and whether one writer holds two of them (a
+    // redefinition, two lambdas). A full name whose writers each hold one site
+    // is one function however its site differs between writers (runs of an
+    // edited script, a script run from another path): no site in its name.
+    using Site = std::pair<std::string, uint32_t>;
+    std::map<std::string, std::set<Site>> sites;
+    std::map<std::pair<std::string, size_t>, std::set<Site>> perWriter;
+    std::set<std::string> redefined;
+    for (const RunFunction* f : functions) {
+        const std::string name = f->info.fullName();
+        const Site site{f->info.file, f->info.line};
+        sites[name].insert(site);
+        auto& mine = perWriter[{name, f->writer}];
+        mine.insert(site);
+        if (mine.size() > 1) redefined.insert(name);
+    }
+    std::vector<std::string> out;
+    out.reserve(functions.size());
+    for (const RunFunction* f : functions) {
+        const std::string name = f->info.fullName();
+        if (!redefined.count(name)) {
+            out.push_back(name);
+            continue;
+        }
+        const auto& all = sites[name];
+        const size_t sameLine = static_cast<size_t>(
+            std::count_if(all.begin(), all.end(), [&](const Site& s) { return s.second == f->info.line; }));
+        out.push_back(name + "@" + (sameLine == 1 ? "" : f->info.file + ":") + std::to_string(f->info.line));
+    }
+    return out;
+}
+
+std::vector<RunFunction> Run::resolve(std::string_view text, const std::vector<size_t>& writers) const {
     std::vector<RunFunction> all;
     for (size_t i = 0; i < writers_.size(); ++i) {
         if (!writers.empty() && std::find(writers.begin(), writers.end(), i) == writers.end()) continue;
         std::vector<RunFunction> mine = functions(i);
         all.insert(all.end(), std::make_move_iterator(mine.begin()), std::make_move_iterator(mine.end()));
     }
+    const SpelledName name = parseSpelledName(text);
     std::vector<RunFunction> found;
     for (int tier = 0; tier < 3 && found.empty(); ++tier) {
         for (const RunFunction& f : all) {
-            const bool match = tier == 0 ? f.info.fullName() == name : tier == 1 ? f.info.qualname == name : f.info.name == name;
-            if (match) found.push_back(f);
+            const bool match = tier == 0 ? f.info.fullName() == name.name
+                               : tier == 1 ? f.info.qualname == name.name
+                                           : f.info.name == name.name;
+            if (match && siteMatches(f.info, name)) found.push_back(f);
         }
     }
-    return chooseOne(std::move(found), "'" + std::string(name) + "'", writers);
+    return chooseOne(std::move(found), "'" + std::string(text) + "'", writers);
 }
 
 std::vector<RunFunction> Run::resolve(const FunctionQuery& q, const std::vector<size_t>& writers) const {

@@ -3,6 +3,7 @@
 // resolution, and the call cursor across writers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "callmonitor/errors.h"
@@ -262,6 +263,39 @@ TEST(RunReader, GivenTwoDefinitionsOfOneName_WhenResolvedByQuery_ThenTheDefiniti
     EXPECT_THROW(r.resolve(q), UnknownFunctionError);
     q.partial = true;
     EXPECT_THROW(r.resolve(q), UnknownFunctionError);
+}
+
+TEST(RunReader, GivenTwoDefinitionsInOneWriter_WhenNamedWithTheirSite_ThenEachIsFoundAndABareNameListsTheSpellings) {
+    TempDir tmp;
+    const std::string run = tmp.sub("call-monitor");
+    markRun(run, "job", 1);
+    writeEnv(run + "/main", "main", "job", 10,
+             {{"app", "f", 1, "/src/a.py", 3}, {"app", "f", 2, "/src/a.py", 9}, {"app", "g", 1, "/src/a.py", 20}});
+    writeEnv(run + "/pid-7", "pid-7", "job", 20, {{"app", "f", 4, "/src/a.py", 9}, {"app", "g", 1, "/old/a.py", 12}});
+    callmonitor::Run r = callmonitor::Run::open(run);
+    EXPECT_EQ(r.resolve("f@9").size(), 2u);  // one definition, two writers
+    EXPECT_EQ(r.resolve("app.f@3").size(), 1u);
+    EXPECT_EQ(r.resolve("f@a.py:3").at(0).info.line, 3u);
+    EXPECT_EQ(r.resolve("f@/src/a.py:9", {0}).size(), 1u);
+    EXPECT_THROW(r.resolve("f@4"), UnknownFunctionError);
+    EXPECT_THROW(r.resolve("f@b.py:3"), UnknownFunctionError);  // "b.py" is no trailing part of "/src/a.py"
+    // g: one site per writer (the script moved between them): one function, its calls walked together.
+    EXPECT_EQ(r.resolve("g").size(), 2u);
+    try {
+        r.resolve("f");
+        FAIL() << "a bare name matching two definitions resolved";
+    } catch (const AmbiguousFunctionError& e) {
+        const std::string m = e.what();
+        EXPECT_NE(m.find("'app.f@3'"), std::string::npos) << m;
+        EXPECT_NE(m.find("'app.f@9'"), std::string::npos) << m;
+        EXPECT_NE(m.find("/src/a.py:9"), std::string::npos) << m;
+    }
+    std::vector<callmonitor::RunFunction> all = r.functions();
+    std::vector<const callmonitor::RunFunction*> ptrs;
+    for (const auto& f : all) ptrs.push_back(&f);
+    std::vector<std::string> names = callmonitor::uniqueNames(ptrs);
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(names, (std::vector<std::string>{"app.f@3", "app.f@9", "app.f@9", "app.g", "app.g"}));
 }
 
 TEST(RunReader, GivenAFolderOfRuns_WhenTheNewestIsAsked_ThenItIsTheOneWhoseMarkerIsNewest) {

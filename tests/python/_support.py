@@ -14,7 +14,8 @@ TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 # The variables a recording process passes to the processes it starts.
 _RUN_VARS = ("CALLMONITOR_PARENT_RUN_ID", "CALLMONITOR_PARENT_BASE", "CALLMONITOR_PARENT_PID",
-             "CALLMONITOR_PARENT_RANK", "CALLMONITOR_RUN_ID")
+             "CALLMONITOR_PARENT_RANK", "CALLMONITOR_PARENT_OUTPUT", "CALLMONITOR_PARENT_DIR_SEEN",
+             "CALLMONITOR_RUN_ID")
 
 
 def subprocess_env(extra=None, drop=("CALLMONITOR_DIR",) + _RUN_VARS):

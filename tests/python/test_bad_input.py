@@ -170,7 +170,7 @@ def f(x):
 total = 0
 for i in range(200):
     total += f(i)
-print("program output", total, callmonitor.flush())
+print("program output", total, callmonitor.flush(), callmonitor.stats()["dropped_calls"])
 sys.exit(3)
 '''
 
@@ -186,9 +186,11 @@ def test_output_beneath_a_regular_file_warns_once_and_program_runs_on(tmp_path, 
     code = f'import callmonitor\ncallmonitor.configure(output={str(blocker / "out")!r})\n' + UNWRITABLE
     proc = run_recorder(code, tmp_path)
     assert proc.returncode == 3, describe(proc)
-    assert proc.stdout.startswith("program output 39800 "), describe(proc)
+    # Truthful accounting: flush() says nothing was stored; all 200 calls count as dropped.
+    assert proc.stdout == "program output 39800 False 200\n", describe(proc)
     assert len(_warnings(proc.stderr)) == 1, describe(proc)
     assert _warnings(proc.stderr)[0].startswith("callmonitor: warning:")
+    assert str(blocker / "out") in _warnings(proc.stderr)[0], describe(proc)
     assert "Traceback" not in proc.stderr
     assert blocker.read_text() == "I am a file"
 
@@ -198,7 +200,7 @@ def test_unwritable_callmonitor_dir_env_warns_once(tmp_path, run_recorder):
     blocker.write_text("")
     proc = run_recorder(UNWRITABLE, tmp_path, env={"CALLMONITOR_DIR": blocker / "sub" / "out"})
     assert proc.returncode == 3, describe(proc)
-    assert proc.stdout.startswith("program output 39800"), describe(proc)
+    assert proc.stdout == "program output 39800 False 200\n", describe(proc)
     assert len(_warnings(proc.stderr)) == 1, describe(proc)
     assert "Traceback" not in proc.stderr
 

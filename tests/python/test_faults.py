@@ -257,7 +257,7 @@ def f(i):
     return i
 
 total = sum(f(i) for i in range(1, 11))
-print("program output", total, callmonitor.flush())
+print("program output", total, callmonitor.flush(), callmonitor.stats()["dropped_calls"])
 sys.exit(4)
 '''
 
@@ -271,8 +271,10 @@ def test_read_only_location_warns_once_and_program_runs_on(tmp_path):
         proc = subprocess.run([sys.executable, str(script), str(ro / "out")], cwd=tmp_path,
                               env=subprocess_env(), capture_output=True, text=True, timeout=60)
         assert proc.returncode == 4, describe(proc)
-        assert proc.stdout == "program output 55 True\n", describe(proc)
+        # Truthful accounting: flush() says the calls were not stored, all 10 are counted.
+        assert proc.stdout == "program output 55 False 10\n", describe(proc)
         assert len(_warnings(proc.stderr)) == 1, describe(proc)
+        assert str(ro / "out") in _warnings(proc.stderr)[0], describe(proc)
         assert "Traceback" not in proc.stderr
         assert os.listdir(ro) == []
 
@@ -293,9 +295,37 @@ def test_database_on_a_read_only_bind_mount_stays_readable_and_recording_there_w
         proc = subprocess.run([sys.executable, str(script)], cwd=view, env=subprocess_env(),
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 4, describe(proc)
-        assert proc.stdout == "program output 55 True\n", describe(proc)
+        assert proc.stdout == "program output 55 False 10\n", describe(proc)
         assert len(_warnings(proc.stderr)) == 1, describe(proc)
         assert sorted(os.listdir(view)) == ["call-monitor"]
+
+
+@pytest.mark.parametrize("room", [0, 4 * 1024])
+def test_disk_full_from_the_start_counts_every_call_and_leaves_no_directory(tmp_path, room):
+    # GIVEN a tmpfs with no room left (or room for the directories and the marker, not
+    # for LMDB's lock file: it crashed the program with SIGBUS), WHEN a program records 10
+    # calls, THEN it runs on with one warning naming the path, flush() returns False,
+    # stats() counts 10 dropped calls, and no run directory is left behind for `summary`
+    # to call "not a database".
+    with _tmpfs(tmp_path / "disk", "1m") as disk:
+        fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(fd, b"\1" * 4096)
+        os.close(fd)
+        if room:
+            os.truncate(disk / "filler", os.path.getsize(disk / "filler") - room)
+        script = tmp_path / "ten.py"
+        script.write_text(RECORDS_TEN)
+        proc = subprocess.run([sys.executable, str(script), str(disk / "out")], cwd=tmp_path,
+                              env=subprocess_env(), capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 4, describe(proc)
+        assert proc.stdout == "program output 55 False 10\n", describe(proc)
+        warnings = _warnings(proc.stderr)
+        assert len(warnings) == 1 and str(disk / "out") in warnings[0], describe(proc)
+        assert "no space left on device" in warnings[0].lower(), describe(proc)
+        assert "Traceback" not in proc.stderr
+        assert os.listdir(disk) == ["filler"], describe(proc)
 
 
 # -- the map growing to gigabytes -----------------------------------------------------------

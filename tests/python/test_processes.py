@@ -217,3 +217,79 @@ def test_close_then_record_in_a_child_starts_a_new_shared_run(tmp_path, run_reco
     with callmonitor.load(tmp_path / "call-monitor-1") as db:
         assert db.writers == ["main", f"pid-{child}"]
         assert db.get("identity", 1, writer="main") == (["second run"], {})
+
+
+# A script whose own function runs in a pool: the workers (spawn, forkserver) import the
+# script as "__mp_main__".
+MAIN_SCRIPT_POOL = '''
+import multiprocessing as mp, sys
+import callmonitor
+
+@callmonitor.intercept
+def square(x):
+    return x * x
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2:
+        callmonitor.configure(output=sys.argv[2])
+    square(-1)
+    with mp.get_context(sys.argv[1]).Pool(2) as pool:
+        assert pool.map(square, range(200), chunksize=10) == [x * x for x in range(200)]
+'''
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_functions_of_the_main_script_run_in_a_pool_are_recorded_under_main(
+        tmp_path, run_recorder, method):
+    # GIVEN a script whose own intercepted function is mapped by a spawn / forkserver pool
+    # WHEN it runs THEN every call, the parent's and the workers', is one function
+    # __main__.square (not __mp_main__.square beside it), found by its name.
+    check(run_recorder(MAIN_SCRIPT_POOL, tmp_path, args=(method,), timeout=120))
+    with callmonitor.load(tmp_path / "call-monitor") as db:
+        assert {f.full_name for f in db.functions} == {"__main__.square"}
+        assert len({(f.file, f.line) for f in db.functions}) == 1
+        assert len(db.writers) > 1
+        assert_recorded_once(db, "__main__.square", [(-1,)] + [(i,) for i in range(200)])
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_configured_output_reaches_spawn_and_forkserver_workers(tmp_path, run_recorder, method):
+    # GIVEN configure(output="results/run") in the script, WHEN its pool workers record
+    # THEN they are writers of the parent's run there, and no ./call-monitor appears.
+    check(run_recorder(MAIN_SCRIPT_POOL, tmp_path, args=(method, "results/run"), timeout=120))
+    assert run_dirs(tmp_path) == []
+    assert sorted(os.listdir(tmp_path / "results")) == ["run"]
+    with callmonitor.load(tmp_path / "results" / "run") as db:
+        assert db.writers[0] == "main" and len(db.writers) > 1
+        assert all(w.startswith("pid-") for w in db.writers[1:])
+        assert_recorded_once(db, "square", [(-1,)] + [(i,) for i in range(200)])
+
+
+def test_configured_output_reaches_subprocesses_and_their_children(tmp_path, run_recorder):
+    # GIVEN configure(output=...) in a program that runs a Python subprocess (from another
+    # working directory) which itself runs one, and one more subprocess given its own
+    # CALLMONITOR_DIR, WHEN all record THEN the first two are writers of the parent's run
+    # and the third records where it was told.
+    (tmp_path / "elsewhere").mkdir()
+    proc = check(run_recorder('''
+        import os, subprocess, sys
+        import callmonitor
+        from sample_functions import identity
+        callmonitor.configure(output="out")
+        identity("parent")
+        grandchild = "from sample_functions import identity; import os; identity(os.getpid())"
+        child = ("from sample_functions import identity; import os, subprocess, sys; "
+                 "identity(os.getpid()); "
+                 f"subprocess.run([sys.executable, '-c', {grandchild!r}], check=True)")
+        subprocess.run([sys.executable, "-c", child], check=True, cwd="elsewhere")
+        subprocess.run([sys.executable, "-c", grandchild], check=True,
+                       env=dict(os.environ, CALLMONITOR_DIR="own"))
+    ''', tmp_path))
+    assert run_dirs(tmp_path) == [] and run_dirs(tmp_path / "elsewhere") == []
+    with callmonitor.load(tmp_path / "out") as db:
+        assert len(db.writers) == 3 and db.writers[0] == "main"
+        assert [c.args for c in db.calls("identity", writer="main")] == [["parent"]]
+        assert sorted(c.args[0] for c in db.calls("identity") if c.writer != "main") == \
+            sorted(int(w[4:]) for w in db.writers[1:])
+    with callmonitor.load(tmp_path / "own") as db:
+        assert db.writers == ["main"]

@@ -323,7 +323,7 @@ def export_tests(db, fn, to, numbers=None, *, distinct=False, max_calls=None, ru
     skipped: List[tuple] = []
     seen: set = set()
     function = None
-    several = len({w for w in _writers_of(db, fn, writer, rank, pid)}) > 1
+    several = len({f.writer for f in db.find(fn, writer=writer, rank=rank, pid=pid)}) > 1
     for call in select_calls(db, fn, numbers, writer=writer, rank=rank, pid=pid):
         function = function or call.function
         if function.kind == "partial":
@@ -378,13 +378,6 @@ def export_tests(db, fn, to, numbers=None, *, distinct=False, max_calls=None, ru
     return {"file": to, "cases": len(returns) + len(raises), "returning": len(returns),
             "raising": len(raises), "skipped": skipped,
             "data_files": len(writer_src.files), "data_dir": data_dir if writer_src.files else None}
-
-
-def _writers_of(db, fn, writer, rank, pid):
-    for f in db.functions:
-        if fn in (f.full_name, f.qualname, f.name) and (writer is None or f.writer == writer) \
-                and (rank is None or f.rank == rank):
-            yield f.writer
 
 
 def _count(n, what):

@@ -4,6 +4,7 @@ import inspect
 from typing import Dict, Tuple
 
 from .. import _core
+from .._module_names import recorded_module
 from .._parameter_kinds import CODES
 
 _KINDS = CODES  # inspect kind -> stored kind (the one table: _parameter_kinds.py)
@@ -69,8 +70,7 @@ def describe(func):
     while isinstance(base, functools.partial):
         base = base.func
     module = getattr(base, "__module__", None) or ""
-    if not isinstance(module, str):
-        module = ""
+    module = recorded_module(module) if isinstance(module, str) else ""
     name = getattr(base, "__name__", None) or type(base).__name__
     qualname = getattr(base, "__qualname__", None) or name
     module, qualname = KNOWN_NAMES.get(id(base), (module, qualname))

@@ -21,6 +21,13 @@ PARENT_RUN_ID_VAR = "CALLMONITOR_PARENT_RUN_ID"
 PARENT_BASE_VAR = "CALLMONITOR_PARENT_BASE"    # the output base the run is under
 PARENT_PID_VAR = "CALLMONITOR_PARENT_PID"
 PARENT_RANK_VAR = "CALLMONITOR_PARENT_RANK"
+# Set only when the parent chose its output with configure(output=...): the
+# children record there too (a fork inherits the setting itself; spawn,
+# forkserver and subprocess children start afresh and read it here).
+PARENT_OUTPUT_VAR = "CALLMONITOR_PARENT_OUTPUT"
+# $CALLMONITOR_DIR as the parent saw it: a child whose own differs was given
+# one on purpose (subprocess.run(..., env=...)) and records there instead.
+PARENT_DIR_SEEN_VAR = "CALLMONITOR_PARENT_DIR_SEEN"
 RUN_ID_VAR = "CALLMONITOR_RUN_ID"              # user-set: processes sharing it share a run
 
 # Identifies this process's own run when nothing else does.
@@ -114,6 +121,21 @@ def _read_inherited():
 
 
 _INHERITED = _read_inherited()
+def _read_inherited_output():
+    if not _INHERITED or not os.environ.get(PARENT_OUTPUT_VAR):
+        return None
+    if os.environ.get("CALLMONITOR_DIR", "") != os.environ.get(PARENT_DIR_SEEN_VAR, ""):
+        return None  # this process was given an output of its own
+    return os.environ[PARENT_OUTPUT_VAR]
+
+
+_INHERITED_OUTPUT = _read_inherited_output()
+
+
+def inherited_output():
+    """The output the process that started this one set with
+    configure(output=...) (absolute), or None."""
+    return _INHERITED_OUTPUT
 
 
 def origin(base, session):
@@ -134,15 +156,39 @@ def origin(base, session):
 
 def forked():
     """In a forked child: a new process, started by the one it was forked from."""
-    global _PROCESS_RUN_ID, _INHERITED
+    global _PROCESS_RUN_ID, _INHERITED, _INHERITED_OUTPUT
     _PROCESS_RUN_ID = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
     _INHERITED = _read_inherited()
+    _INHERITED_OUTPUT = _read_inherited_output()
+def _read_inherited_output():
+    if not _INHERITED or not os.environ.get(PARENT_OUTPUT_VAR):
+        return None
+    if os.environ.get("CALLMONITOR_DIR", "") != os.environ.get(PARENT_DIR_SEEN_VAR, ""):
+        return None  # this process was given an output of its own
+    return os.environ[PARENT_OUTPUT_VAR]
 
 
-def export(base, session):
-    """Tells the processes this one starts from now on which run to join."""
+_INHERITED_OUTPUT = _read_inherited_output()
+
+
+def inherited_output():
+    """The output the process that started this one set with
+    configure(output=...) (absolute), or None."""
+    return _INHERITED_OUTPUT
+
+
+def export(base, session, configured):
+    """Tells the processes this one starts from now on which run to join;
+    `configured`: the base was chosen with configure(output=...) (here or by
+    a parent), so children record under it whatever their own default."""
     o = origin(base, session)
     os.environ[PARENT_RUN_ID_VAR] = o.run_id
     os.environ[PARENT_BASE_VAR] = os.path.abspath(base)
     os.environ[PARENT_PID_VAR] = str(os.getpid())
     os.environ[PARENT_RANK_VAR] = str(o.rank)
+    if configured:
+        os.environ[PARENT_OUTPUT_VAR] = os.path.abspath(base)
+        os.environ[PARENT_DIR_SEEN_VAR] = os.environ.get("CALLMONITOR_DIR", "")
+    else:
+        os.environ.pop(PARENT_OUTPUT_VAR, None)
+        os.environ.pop(PARENT_DIR_SEEN_VAR, None)

@@ -11,6 +11,7 @@ written into.
 """
 import json
 import os
+import shutil
 import time
 
 MARKER = ".callmonitor-run"
@@ -68,7 +69,12 @@ def claim_run(base, run_id):
                 return candidate
             n += 1
             continue
-        _write_marker(candidate, run_id)
+        try:
+            _write_marker(candidate, run_id)
+        except OSError:
+            # A full disk: leave no run directory without a (whole) marker.
+            remove_if_empty(candidate)
+            raise
         return candidate
 
 
@@ -85,3 +91,23 @@ def claim_writer(run_dir, writer_id):
         except FileExistsError:
             name = f"{writer_id}{suffix}" + (f"-{k}" if k else "")
     raise FileExistsError(f"cannot find a free writer directory for {writer_id!r} in {run_dir}")
+
+
+def remove_if_empty(run_dir):
+    """Removes the run directory `run_dir` when it holds nothing but (at most) its marker."""
+    try:
+        if set(os.listdir(run_dir)) <= {MARKER}:
+            if os.path.exists(os.path.join(run_dir, MARKER)):
+                os.unlink(os.path.join(run_dir, MARKER))
+            os.rmdir(run_dir)
+    except OSError:
+        pass  # another writer of the run arrived, or it is gone already
+
+
+def release_writer(run_dir, writer_id):
+    """Removes a writer directory claimed by this process whose environment
+    could not be created (the disk is full, ...), and the run directory when
+    that leaves it empty: a failed start leaves nothing behind that a reader
+    would call "not a database"."""
+    shutil.rmtree(os.path.join(run_dir, writer_id), ignore_errors=True)
+    remove_if_empty(run_dir)

@@ -2,6 +2,7 @@
 (opened by the native recorder at the first recorded call, flushed and closed
 at exit, replaced in a forked child)."""
 import atexit
+import functools
 import os
 import socket
 import sys
@@ -38,15 +39,34 @@ def _choose_run():
 def export_run():
     """Publishes this process's run to the processes it starts (called at
     import, and whenever the output or the session changes)."""
-    launcher.export(CONFIG.base_output(), _state["sessions"])
+    launcher.export(CONFIG.base_output(), _state["sessions"],
+                    configured=bool(CONFIG.output or launcher.inherited_output()))
+
+
+def _cannot_record(e: OSError) -> OSError:
+    """The error a failed start reports: the output asked for, then the cause
+    (``[Errno 17] File exists: 'x'`` alone does not say what was wanted)."""
+    cause = e.strerror or str(e)
+    if e.filename:
+        cause += f": {e.filename}"
+    return OSError(e.errno, f"cannot create the run directory {os.path.abspath(CONFIG.base_output())} ({cause})")
 
 
 def open_session():
     """Called by the native recorder at the first recorded call of a session."""
-    run_dir, writer_id, rank, run_id = _choose_run()
-    writer_id = run_directory.claim_writer(run_dir, writer_id)
+    try:
+        run_dir, writer_id, rank, run_id = _choose_run()
+    except OSError as e:
+        raise _cannot_record(e) from e
+    try:
+        writer_id = run_directory.claim_writer(run_dir, writer_id)
+    except OSError as e:
+        run_directory.remove_if_empty(run_dir)
+        raise _cannot_record(e) from e
     _state["sessions"] += 1
     return {
+        # Called by the recorder when the environment cannot be created there.
+        "discard": functools.partial(run_directory.release_writer, run_dir, writer_id),
         "directory": os.path.join(run_dir, writer_id),
         "run_directory": run_dir,
         "writer_id": writer_id,

@@ -5,6 +5,8 @@ from typing import Any, Dict, Optional, Union
 
 from .. import _core
 
+from .launcher import inherited_output
+
 _DURABILITY = ("batch", "sync")
 
 
@@ -23,7 +25,12 @@ class _Config:
     policy_session: Dict[str, Any] = field(default_factory=dict)  # max_db_bytes, seed
 
     def base_output(self):
-        return self.output or os.environ.get("CALLMONITOR_DIR") or "call-monitor"
+        """The output base: configure(output=...), else the output the process
+        that started this one configured (spawn/forkserver workers,
+        subprocesses: launcher.inherited_output; unless this process was given
+        a $CALLMONITOR_DIR of its own), else $CALLMONITOR_DIR, else
+        ./call-monitor."""
+        return self.output or inherited_output() or os.environ.get("CALLMONITOR_DIR") or "call-monitor"
 
     def session_label(self):
         return self.label if self.label is not None else os.environ.get("CALLMONITOR_LABEL", "")

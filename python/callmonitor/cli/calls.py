@@ -3,7 +3,8 @@ import argparse
 import json
 import re
 
-from .options import add_decoding_options, add_writer_options, open_database, writer_choice
+from .options import (add_decoding_options, add_function_argument, add_writer_options,
+                      open_database, writer_choice)
 from .progress import Progress
 from .show import _duration, _outcome
 from .table import print_table
@@ -39,7 +40,7 @@ def _positive(text):
 
 def prepare_parser(p):
     p.add_argument("path", help="run directory or one writer directory")
-    p.add_argument("function", help="bare name, Class.method or module.qualname")
+    add_function_argument(p)
     add_writer_options(p)
     p.add_argument("--raised", action="store_true", help="only calls that raised an exception")
     p.add_argument("--slower-than", type=seconds, metavar="SECONDS",
@@ -81,8 +82,7 @@ def run(args):
         found = []
         progress = Progress(f"reading calls of {args.function}")
         try:
-            expected = sum(f.calls for f in db.functions
-                           if args.function in (f.full_name, f.qualname, f.name))
+            expected = sum(f.calls for f in db.find(args.function, **chosen))
             for call in db.calls(args.function, **chosen):
                 total += 1
                 progress(total, expected)

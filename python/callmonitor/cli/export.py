@@ -8,6 +8,7 @@ import sys
 from ..analyse.export import ExportError, export_call
 from ..read.database import load
 from .errors import CommandError
+from .options import add_function_argument
 
 HELP = "write one recorded call's arguments and result as .npy / JSON files"
 DESCRIPTION = ("Write call N of FUNCTION into DIR: arrays as .npy, plain values as JSON, "
@@ -17,7 +18,7 @@ DESCRIPTION = ("Write call N of FUNCTION into DIR: arrays as .npy, plain values 
 
 def prepare_parser(p):
     p.add_argument("path", help="run directory or one writer directory")
-    p.add_argument("function", help="bare name, Class.method or module.qualname")
+    add_function_argument(p)
     p.add_argument("n", type=int, help="invocation number (1 = first call, -1 = last)")
     p.add_argument("--to", required=True, metavar="DIR", help="the directory to write")
     p.add_argument("--npz", action="store_true", help="every value in one DIR/call.npz")

@@ -8,6 +8,13 @@ from ..read.database import load
 from .errors import CommandError
 
 
+def add_function_argument(p):
+    """The FUNCTION positional of show, calls, replay and export (resolved by Database)."""
+    p.add_argument("function", help="bare name, Class.method or module.qualname; NAME@LINE or "
+                   "NAME@FILE:LINE when several functions share the name (a redefined function, "
+                   "two lambdas: the error lists them)")
+
+
 def add_writer_options(p):
     p.add_argument("--writer", help="writer id (e.g. main, rank-0002, pid-4242) when several recorded it")
     p.add_argument("--rank", type=int, help="the MPI rank whose calls to read")

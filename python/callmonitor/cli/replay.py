@@ -12,6 +12,7 @@ from ..analyse.replay import (CRASHED, ERROR, FAILED, PASSED, RAN, SKIPPED, TIME
                               Replayer, ReplayError, _import_path, count_calls, parse_calls)
 from ..read.database import load
 from .errors import CommandError
+from .options import add_function_argument
 from .progress import Progress
 from .table import render
 
@@ -32,7 +33,7 @@ def add_selection_arguments(p):
     """DB FN [N ...] --all --calls --writer --rank --pid --allow-pickle --path (shared
     with export-tests)."""
     p.add_argument("path", help="run directory or one writer directory")
-    p.add_argument("function", help="bare name, Class.method or module.qualname")
+    add_function_argument(p)
     p.add_argument("numbers", nargs="*", type=int, metavar="N",
                    help="invocation numbers (1 = first call, -1 = last)")
     p.add_argument("--all", action="store_true", help="every recorded call")

@@ -2,7 +2,8 @@
 import json
 
 from ..read.values import Unrestorable
-from .options import add_decoding_options, add_writer_options, open_database, writer_choice
+from .options import (add_decoding_options, add_function_argument, add_writer_options,
+                      open_database, writer_choice)
 from .table import print_table
 from .values import duration_text, to_json, value_text
 
@@ -16,7 +17,7 @@ DESCRIPTION = ("Print call N (from 1; negative counts from the end) of FUNCTION:
 
 def prepare_parser(p):
     p.add_argument("path", help="run directory or one writer directory")
-    p.add_argument("function", help="bare name, Class.method or module.qualname")
+    add_function_argument(p)
     p.add_argument("n", type=int, help="invocation number (1 = first call, -1 = last)")
     add_writer_options(p)
     add_decoding_options(p)

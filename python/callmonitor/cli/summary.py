@@ -26,9 +26,11 @@ def _parameters(f):
 
 
 def _by_name(functions):
+    """Functions by the name that chooses them (one definition per group; a
+    redefined function or two lambdas of a module are two: "mod.f@30")."""
     groups = {}
     for f in functions:
-        groups.setdefault(f.full_name, []).append(f)
+        groups.setdefault(f.unique_name, []).append(f)
     return groups
 
 

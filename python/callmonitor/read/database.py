@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
 
 from .. import _core
+from .._module_names import recorded_module
 from .._parameter_kinds import TO_INSPECT
-from .errors import (AmbiguousWriterError, CallNotRecordedError, DamagedWriterWarning, DatabaseClosedError,
-                     UnknownFunctionError, UnknownWriterError)
+from .errors import (AmbiguousFunctionError, AmbiguousWriterError, CallNotRecordedError, DamagedWriterWarning,
+                     DatabaseClosedError, UnknownFunctionError, UnknownWriterError)
 from .policy import PolicyRecord, why_not_recorded
 from .inner import InnerCalls, InnerProfile, InnerSite, build_profile, decode_inner_calls, inner_sites
 
@@ -64,6 +65,10 @@ class FunctionInfo:
         self.dropped = dict(counts.dropped) if counts else {}
         #: the capture policy in force ("every=5, max_bytes=1000"; "" for none)
         self.policy = counts.policy_text if counts else ""
+        # The name that finds this function alone in its database: full_name,
+        # or with its definition site ("mod.f@30", "mod.<lambda>@12") when
+        # other functions share the name (set by Database.functions).
+        self.unique_name = self.full_name
         self._allow_pickle = allow_pickle
         self._signature = None
 
@@ -152,7 +157,7 @@ class FunctionInfo:
         return ", ".join(out) if out else "(none)"
 
     def __repr__(self):
-        return f"<FunctionInfo {self.full_name}: {_plural(self.calls, 'call')}>"
+        return f"<FunctionInfo {self.unique_name}: {_plural(self.calls, 'call')}>"
 
 
 # Call.outcome: how the call ended, by name.
@@ -328,7 +333,8 @@ def _query(fn):
     qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", "")
     code = getattr(inspect.unwrap(target), "__code__", None)
     file, line = (code.co_filename, code.co_firstlineno) if code is not None else ("", 0)
-    return _core.FunctionQuery(module if isinstance(module, str) else "", qualname, file, line, partial)
+    module = recorded_module(module) if isinstance(module, str) else ""
+    return _core.FunctionQuery(module, qualname, file, line, partial)
 
 
 def _invocation_number(n):
@@ -418,10 +424,13 @@ class Database:
     def functions(self) -> List[FunctionInfo]:
         """Every recorded function (per writer), with live call counts."""
         self._open()
-        out = []
+        out, records = [], []
         for w in self._writers:
             w.refresh()
             out.extend(w.functions)
+            records.extend((w.index, f._record) for f in w.functions)
+        for f, name in zip(out, _core.unique_names(records)):
+            f.unique_name = name
         return out
 
     def _resolve_all(self, fn, writer=None, rank=None, pid=None):
@@ -445,6 +454,8 @@ class Database:
         indices = [w.index for w in writers] if len(writers) < len(self._writers) else []
         try:
             found = reader.resolve(asked, indices)
+        except _core.AmbiguousFunctionError as e:
+            raise AmbiguousFunctionError(str(e)) from None
         except _core.UnknownFunctionError as e:
             raise UnknownFunctionError(str(e)) from None
         by_index = {w.index: w for w in writers}
@@ -579,6 +590,14 @@ class Database:
             for inv in self._open().invocations(w.index, f.id):
                 yield self._read_call(w, f, inv, copy=copy)
 
+    def find(self, fn: FunctionRef, *, writer: Optional[str] = None, rank: Optional[int] = None,
+             pid: Optional[int] = None) -> List[FunctionInfo]:
+        """The recorded functions `fn` names (a name as :meth:`get` takes it,
+        ``NAME@LINE`` included, or the function object): one per writer that
+        recorded it, in the order the writers started. Raises as :meth:`get`
+        does for an unknown or ambiguous name."""
+        return [f for _, f in self._resolve_all(fn, writer, rank, pid)]
+
     def __len__(self):
         return sum(f.calls for f in self.functions)
 
@@ -677,16 +696,17 @@ class Database:
         if ranks:
             rank_text = f" (ranks {ranks[0]}-{ranks[-1]})" if len(ranks) > 1 else f" (rank {ranks[0]})"
         lines = [f"<callmonitor database {self.path}: "
-                 f"{_plural(len({f.full_name for f in functions}), 'function')}, "
+                 f"{_plural(len({f.unique_name for f in functions}), 'function')}, "
                  f"{_plural(sum(f.kept for f in functions), 'call')}, "
                  f"{_plural(len(self._writers), 'writer')}{rank_text}, {_human(size)}>", "{"]
         by_name = {}
         for f in functions:
-            by_name.setdefault(f.full_name, []).append(f)
+            by_name.setdefault(f.unique_name, []).append(f)
         for group in by_name.values():
             f = group[0]
             spec = f.argspec
-            lines += [f"    {f.qualname}: {{",
+            site = f.unique_name[len(f.full_name):]   # "@30" when the name has several definitions
+            lines += [f"    {f.qualname}{site}: {{",
                       f"        module: {f.module}",
                       f"        calls: {_calls_text(group)}",
                       f"        parameters: {f.parameters_text()}",

@@ -5,7 +5,9 @@ DatabaseError
 ├── NotADatabaseError     the path holds no callmonitor database
 ├── VersionError          written by a newer callmonitor format
 ├── CorruptError          truncated or garbage data
-├── UnknownFunctionError  no (or more than one) function matches a name (also a LookupError)
+├── UnknownFunctionError  no function matches a name (also a LookupError)
+│   └── AmbiguousFunctionError  a name matches several functions (two definitions of one
+│                               name: the message spells each, e.g. "mod.f@30")
 ├── UnknownWriterError    no writer matches writer=/rank=/pid= (also a LookupError)
 ├── AmbiguousWriterError  several writers recorded the function and none was chosen (a LookupError)
 ├── DatabaseClosedError   the database was closed (also a ValueError, as for a closed file)
@@ -20,6 +22,13 @@ from .. import _core
 
 class UnknownFunctionError(_core.UnknownFunctionError, LookupError):
     """No recorded function matches the name, or a bare name matches several."""
+
+
+class AmbiguousFunctionError(_core.AmbiguousFunctionError, UnknownFunctionError):
+    """A name matches several recorded functions: different modules, or two
+    definitions of one name (a function redefined in a notebook, two lambdas).
+    The message lists them with the name that chooses each: the full name,
+    ``NAME@LINE`` or ``NAME@FILE:LINE``; the function object works too."""
 
 
 class UnknownWriterError(_core.DatabaseError, LookupError):
@@ -51,5 +60,5 @@ class DamagedWriterWarning(UserWarning):
 
 
 __all__ = ["DatabaseError", "NotFoundError", "NotADatabaseError", "VersionError",
-           "CorruptError", "UnknownFunctionError", "UnknownWriterError", "AmbiguousWriterError",
-           "DatabaseClosedError", "CallNotRecordedError", "DamagedWriterWarning"]
+           "CorruptError", "UnknownFunctionError", "AmbiguousFunctionError", "UnknownWriterError",
+           "AmbiguousWriterError", "DatabaseClosedError", "CallNotRecordedError", "DamagedWriterWarning"]

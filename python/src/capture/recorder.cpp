@@ -192,6 +192,10 @@ bool Recorder::open() {
     readInt(s, "max_db_bytes", maxDbBytes_);
     ledger_->reset(policySeed_, maxDbBytes_);
     opts.policyRecord = [ledger = ledger_.get()](std::string* out) { return ledger->snapshot(out); };
+    // Removes the directories claimed for this session when its environment
+    // cannot be opened (a full disk): no empty writer is left behind.
+    PyObject* discard = PyDict_GetItemString(s, "discard");
+    Py_XINCREF(discard);
     Py_DECREF(s);
     clockOrigin_ = CallClock::monotonicNs();
     clock_.start(clockOrigin_);
@@ -202,10 +206,16 @@ bool Recorder::open() {
     try {
         writer_ = std::make_unique<Writer>(std::move(opts), info);
     } catch (const std::exception& e) {
+        if (discard) {
+            if (PyObject* r = PyObject_CallNoArgs(discard)) Py_DECREF(r);
+            PyErr_Clear();
+        }
+        Py_XDECREF(discard);
         warn(std::string(e.what()) + "; calls are not recorded in this process");
         broken_ = true;
         return false;
     }
+    Py_XDECREF(discard);
     if (!label_.empty()) writer_->submitLabel(0, label_);
     signalWriter.store(writer_.get());
     installTerminationFlush();
@@ -253,6 +263,14 @@ bool Recorder::functionId(PyObject* func, uint32_t& fid) {
     readStr(d, "kind", fn.kind);
     std::string dirName = fn.qualname;
     readStr(d, "dir_name", dirName);
+    // Two definitions of one name (a redefined function, two lambdas) keep
+    // their 0.3-style handler files apart: the later one's folder is NAME@LINE.
+    auto taken = [&](const std::string& n) { return std::find(dirNames_.begin(), dirNames_.end(), n) != dirNames_.end(); };
+    if (taken(dirName)) {
+        const std::string base = dirName + "@" + std::to_string(fn.line);
+        dirName = base;
+        for (uint32_t k = 2; taken(dirName); ++k) dirName = base + "-" + std::to_string(k);
+    }
     if (PyObject* params = PyDict_GetItemString(d, "parameters"); params && PyList_Check(params)) {
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(params); ++i) {
             PyObject* p = PyList_GET_ITEM(params, i);
@@ -409,7 +427,7 @@ void Recorder::captureError(const char* what) {
 }
 
 bool Recorder::flush() {
-    if (!writer_) return true;
+    if (!writer_) return !broken_;  // a session that could not open has lost its calls
     bool ok;
     Py_BEGIN_ALLOW_THREADS
     ok = writer_->flush();
@@ -448,6 +466,7 @@ void Recorder::close() {
     std::unique_ptr<Writer> w = std::move(writer_);
     ++epoch_;
     broken_ = false;
+    droppedUnopened_ = 0;
     resetTables();
     if (w) {
         Py_BEGIN_ALLOW_THREADS
@@ -468,6 +487,7 @@ void Recorder::afterForkChild() {
     ledger_ = std::make_unique<PolicyLedger>();
     ++epoch_;
     broken_ = false;
+    droppedUnopened_ = 0;
     resetTables();
 }
 
@@ -488,6 +508,7 @@ void Recorder::stopAtDatabaseLimit(uint32_t fid, uint64_t invocation) {
 
 PyObject* Recorder::statsDict() {
     CaptureStats s = writer_ ? writer_->stats() : CaptureStats{};
+    s.droppedCalls += droppedUnopened_;
     return Py_BuildValue("{s:K,s:K,s:K,s:K}", "opaque", (unsigned long long)s.opaque, "pickled",
                          (unsigned long long)s.pickled, "capture_errors", (unsigned long long)s.captureErrors,
                          "dropped_calls", (unsigned long long)s.droppedCalls);

@@ -39,9 +39,11 @@ public:
         if (!enabled_ || broken_) return false;
         return openOnce();
     }
-    // Counts a call that runs unrecorded because this session's writer failed.
+    // Counts a call that runs unrecorded because this session's writer
+    // failed or could not be opened (stats()["dropped_calls"] counts both).
     void countUnrecorded() {
         if (writer_ && writer_->failed()) writer_->countDropped();
+        else if (!writer_ && broken_ && enabled_) ++droppedUnopened_;
     }
     uint64_t epoch() const { return epoch_; }
     // A session is open and its writer has not failed (the hot path's check).
@@ -125,6 +127,7 @@ private:
     bool enabled_ = true;
     bool outputChosen_ = false;
     bool broken_ = false;       // opening failed: stay off until close()/configure
+    uint64_t droppedUnopened_ = 0;  // calls made while broken_ (no writer to count them)
     bool warnedError_ = false;
     uint64_t epoch_ = 1;        // bumps with every new session (fork, close)
     SessionSettings settings_;

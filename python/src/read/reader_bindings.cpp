@@ -494,6 +494,18 @@ void bindReader(pybind11::module_& m) {
         .def_readonly("kind", &FunctionInfo::kind)
         .def_readonly("inner_sites", &FunctionInfo::innerSites)
         .def_property_readonly("full_name", &FunctionInfo::fullName);
+    m.def("unique_names",
+          [](const std::vector<std::pair<size_t, FunctionInfo>>& functions) {
+              std::vector<callmonitor::RunFunction> runFunctions;
+              for (const auto& [writer, info] : functions) runFunctions.push_back({writer, info});
+              std::vector<const callmonitor::RunFunction*> ptrs;
+              for (const auto& f : runFunctions) ptrs.push_back(&f);
+              return callmonitor::uniqueNames(ptrs);
+          },
+          arg("functions"),
+          "How to name each (writer index, FunctionRecord) so that a name finds that function "
+          "alone: the full name, or NAME@LINE / NAME@FILE:LINE for the definitions of a name "
+          "one writer holds two of (callmonitor::uniqueNames).");
 
     pyb::class_<ThreadInfo>(m, "ThreadRecord", "A thread that recorded calls.")
         .def_readonly("index", &ThreadInfo::index)
