@@ -2,7 +2,7 @@
 with ``@intercept(inner=True)``, per call site over all its recorded calls."""
 import json
 
-from .options import add_writer_options, open_database, writer_choice
+from .options import add_function_argument, add_writer_options, open_database, writer_choice
 from .table import print_table
 from .values import duration_text
 
@@ -15,7 +15,7 @@ DESCRIPTION = ("Aggregate the inner calls of FUNCTION (recorded with @intercept(
 
 def prepare_parser(p):
     p.add_argument("path", help="run directory or one writer directory")
-    p.add_argument("function", help="bare name, Class.method or module.qualname")
+    add_function_argument(p)
     add_writer_options(p)
     p.add_argument("--json", action="store_true", help="write the profile as JSON")
 
