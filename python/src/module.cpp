@@ -163,6 +163,9 @@ PYBIND11_MODULE(_core, m) {
     }, "Commits what is recorded, waiting at most `seconds`.");
     m.def("_after_fork_child", [] { cpy::Recorder::instance().afterForkChild(); });
     m.def("set_enabled", [](bool on) { cpy::Recorder::instance().setEnabled(on); });
+    m.def("set_label", [](std::optional<std::string> label) { cpy::Recorder::instance().setLabel(std::move(label)); },
+          py::arg("label"),
+          "The label of the calls recorded from now on (None: the session's label, if any; \"\": none).");
     m.def("stats", [] { return steal(cpy::Recorder::instance().statsDict()); });
     m.def("output_directory", []() -> py::object {
         std::string d = cpy::Recorder::instance().outputDirectory();
