@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 import callmonitor
-from _support import describe, subprocess_env
+from _support import callmonitor_cli as cli, describe, subprocess_env
 from callmonitor.trace.pytest_plugin import phase_label
 
 pytestmark = pytest.mark.integration
@@ -170,3 +170,40 @@ def test_callmonitor_run_of_pytest_labels_tests_and_its_workers_watch_too(suite,
     assert labelled == {phase_label(t, "call") for t in TEST_IDS}
     with callmonitor.load(suite / "viarun") as db:
         assert db.labels("numpy.add") == {phase_label(t, "call"): 1 for t in TEST_IDS}
+
+
+API_TESTS = """
+    import numpy as np
+    import plugpkg
+
+    def test_ints():
+        assert plugpkg.total([1, 2]) == 3
+
+    def test_floats():
+        assert plugpkg.total(np.array([0.5, 1.5])) == 2.0
+"""
+
+
+def test_callmonitor_api_shows_which_tests_use_which_signature_with_summarized_types(suite, tmp_path):
+    (suite / "apitests").mkdir()
+    (suite / "apitests" / "test_api.py").write_text(textwrap.dedent(API_TESTS))
+    env = subprocess_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(suite), env["PYTHONPATH"]])
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--callmonitor-to", "numpy",
+                           "--callmonitor-from", "plugpkg", "--callmonitor-out", "cm", "--callmonitor-values",
+                           "summary", "apitests"], cwd=suite, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, describe(proc)
+    api = cli("api", suite / "cm", "--json", tmp_path / "api.json", "--stubs", tmp_path / "stubs", cwd=suite)
+    assert api.returncode == 0, describe(api)
+    model = json.loads((tmp_path / "api.json").read_text())
+    (reduce,) = [f for f in model["functions"] if f["full_name"] == "numpy.add.reduce"]
+    ints, floats = phase_label("apitests/test_api.py::test_ints", "call"), \
+        phase_label("apitests/test_api.py::test_floats", "call")
+    # a summarized array is typed as the array it summarizes, not as the summary's handler
+    by_type = {tuple(s["types"].values()): s["labels"] for s in reduce["signatures"]}
+    assert by_type == {("numpy.typing.NDArray[numpy.int64]",): {ints: 1},
+                       ("numpy.typing.NDArray[numpy.float64]",): {floats: 1}}
+    assert reduce["returns"] == {"numpy.float64": 1, "numpy.int64": 1}
+    stub = (tmp_path / "stubs" / "numpy.pyi").read_text()
+    assert f"# usage: {ints} 1" in stub and f"# usage: {floats} 1" in stub
+    assert "ValueSummary" not in stub
