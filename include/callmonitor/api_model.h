@@ -118,6 +118,7 @@ struct SignatureUsage {
     std::vector<TypeCount> returns;
     std::vector<NamedCount> exceptions;
     Timing timing;
+    std::vector<NamedCount> labels;   // calls per label (which tests used this signature), descending
 };
 
 struct FunctionApi {

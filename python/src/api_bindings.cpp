@@ -53,7 +53,8 @@ void registerApiBindings(py::module_& m) {
         .def_readonly("calls", &an::SignatureUsage::calls)
         .def_readonly("returns", &an::SignatureUsage::returns)
         .def_readonly("exceptions", &an::SignatureUsage::exceptions)
-        .def_readonly("timing", &an::SignatureUsage::timing);
+        .def_readonly("timing", &an::SignatureUsage::timing)
+        .def_readonly("labels", &an::SignatureUsage::labels);
     py::class_<an::FunctionApi>(m, "ApiFunction")
         .def_readonly("module", &an::FunctionApi::module)
         .def_readonly("qualname", &an::FunctionApi::qualname)

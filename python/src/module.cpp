@@ -167,6 +167,9 @@ PYBIND11_MODULE(_core, m) {
     m.def("set_enabled", [](bool on) { cpy::Recorder::instance().setEnabled(on); });
     m.def("_set_output_chosen", [](bool on) { cpy::Recorder::instance().setOutputChosen(on); },
           "configure(output=...) or $CALLMONITOR_DIR chose where to record (flat_profile records only then).");
+    m.def("set_label", [](std::optional<std::string> label) { cpy::Recorder::instance().setLabel(std::move(label)); },
+          py::arg("label"),
+          "The label of the calls recorded from now on (None: the session's label, if any; \"\": none).");
     m.def("stats", [] { return steal(cpy::Recorder::instance().statsDict()); });
     m.def("output_directory", []() -> py::object {
         std::string d = cpy::Recorder::instance().outputDirectory();

@@ -111,10 +111,12 @@ struct SignatureAcc {
     Counts returns;
     std::unordered_map<std::string, uint64_t> exceptions;
     TimingAcc timing;
+    Counts labels;
     void merge(const SignatureAcc& o) {
         calls += o.calls;
         for (const auto& [k, v] : o.returns) returns[k] += v;
         for (const auto& [k, v] : o.exceptions) exceptions[k] += v;
+        for (const auto& [k, v] : o.labels) labels[k] += v;
         timing.merge(o.timing);
     }
 };
@@ -436,7 +438,10 @@ struct ApiAggregator::Impl {
         }
         if (c.callerModule != kNoId) ++callers[c.callerModule];
         if (c.site != kNoId) ++sites[c.site];
-        if (c.label != kNoId) ++labels[c.label];
+        if (c.label != kNoId) {
+            ++labels[c.label];
+            ++sig.labels[c.label];
+        }
     }
     static std::vector<ShapeCount> shapeCounts(const std::vector<ShapeKey>& shapes, const TypeTable& table) {
         std::vector<ShapeCount> out;
@@ -445,12 +450,20 @@ struct ApiAggregator::Impl {
         return out;
     }
 
-    static SignatureUsage signatureUsage(const SignatureAcc& s, const TypeTable& table) {
+    // Counts by id as counts by name (ids outside `table` as "#<id>").
+    static std::vector<NamedCount> named(const Counts& m, const std::vector<std::string>& table) {
+        std::map<std::string, uint64_t> byName;
+        for (const auto& [id, n] : m) byName[nameOf(id, table)] += n;
+        return namedCounts(byName);
+    }
+
+    static SignatureUsage signatureUsage(const SignatureAcc& s, const TypeTable& table, const ApiNames& names) {
         SignatureUsage u;
         u.calls = s.calls;
         u.returns = typeCounts(s.returns, table);
         u.exceptions = namedCounts(s.exceptions);
         u.timing = s.timing.result();
+        u.labels = named(s.labels, names.labels);
         return u;
     }
 
@@ -520,18 +533,13 @@ struct ApiAggregator::Impl {
             merged[types].merge(signatures[i]);
         }
         for (auto& [types, acc] : merged) {
-            f.signatures.push_back(signatureUsage(acc, table));
+            f.signatures.push_back(signatureUsage(acc, table, names));
             f.signatures.back().types = types;
         }
         std::stable_sort(f.signatures.begin(), f.signatures.end(),
                          [](const SignatureUsage& a, const SignatureUsage& b) { return a.calls > b.calls; });
         f.otherSignatureCalls = otherSignatureCalls;
         f.timing = timing.result();
-        auto named = [](const Counts& m, const std::vector<std::string>& table) {
-            std::map<std::string, uint64_t> byName;
-            for (const auto& [id, n] : m) byName[nameOf(id, table)] += n;
-            return namedCounts(byName);
-        };
         f.callers = named(callers, names.callers);
         f.sites = named(sites, names.sites);
         f.labels = named(labels, names.labels);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "callmonitor/dtype.h"
+#include "value_summary.h"
 
 namespace callmonitor::analyse {
 
@@ -187,6 +188,9 @@ uint32_t ValueTyper::typeOf(ValueParser& p, const Token& t) { return walk(p, t, 
 // The type of a container without its elements (beyond maxDepth, or a memo
 // item that was skipped), and of every leaf.
 uint32_t ValueTyper::bare(const Token& t) {
+    if (t.tag == Tag::Handler && t.name == kValueSummaryHandler) {  // watch(values="summary")
+        if (uint32_t id = summarizedType(table_, t.data); id != kNoType) return id;
+    }
     switch (t.tag) {
         case Tag::None: return TypeTable::NoneT;
         case Tag::False: case Tag::True: return TypeTable::Bool;

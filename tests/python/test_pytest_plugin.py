@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 import callmonitor
-from _support import describe, subprocess_env
+from _support import callmonitor_cli as cli, describe, subprocess_env
 from callmonitor.trace.pytest_plugin import phase_label
 
 pytestmark = pytest.mark.integration
@@ -117,13 +117,31 @@ def test_each_phase_of_each_test_is_labelled_and_outcomes_are_unchanged(suite, w
             counts[f.full_name] = counts.get(f.full_name, 0) + f.calls
         # only plugpkg's calls: pytest's and the tests' own numpy use is left out
         assert counts == {"numpy.asarray": 5, "numpy.add.reduce": 5, "numpy.add": 5}
+        # each call is stored with the test (and phase) that made it
+        assert db.labels() == {phase_label(t, "call"): 3 for t in TEST_IDS}
+        for t in TEST_IDS:
+            assert {c.function.full_name for c in db.calls("numpy.add", label=phase_label(t, "call"))} \
+                == {"numpy.add"}
 
 
-def test_explicit_dash_p_with_the_entry_point_installed_loads_it_once(suite):
-    proc = _pytest(suite, "-p", "callmonitor.trace.pytest_plugin", "--callmonitor-to", "numpy",
-                   "--callmonitor-from", "plugpkg", "-k", "test_one")
+@pytest.mark.parametrize("spelling", [["-p", "callmonitor.pytest_plugin"], ["-p", "callmonitor.trace.pytest_plugin"]],
+                         ids=["short", "module"])
+@pytest.mark.parametrize("autoload", ["entry-points", "no-autoload"])
+def test_explicit_dash_p_loads_the_plugin_once_whatever_its_spelling(suite, spelling, autoload, monkeypatch):
+    if autoload == "no-autoload":
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    proc = _pytest(suite, *spelling, "--callmonitor-to", "numpy", "--callmonitor-from", "plugpkg",
+                   "--callmonitor-out", "cm", "-k", "test_one")
     assert proc.returncode == 0, describe(proc)
     assert "recorded 3 calls of 3 functions" in proc.stdout
+    with callmonitor.load(suite / "cm") as db:
+        assert db.labels() == {phase_label(TEST_IDS[0], "call"): 3}
+
+
+def test_the_short_name_is_the_plugin_module_itself():
+    import callmonitor.pytest_plugin as short
+    import callmonitor.trace.pytest_plugin as module
+    assert short is module
 
 
 def test_without_callmonitor_options_the_plugin_does_nothing(suite):
@@ -150,3 +168,42 @@ def test_callmonitor_run_of_pytest_labels_tests_and_its_workers_watch_too(suite,
     assert "callmonitor: recorded" not in proc.stdout   # one closing line, run's
     labelled = {log[1][1] for log in _label_log(suite)}
     assert labelled == {phase_label(t, "call") for t in TEST_IDS}
+    with callmonitor.load(suite / "viarun") as db:
+        assert db.labels("numpy.add") == {phase_label(t, "call"): 1 for t in TEST_IDS}
+
+
+API_TESTS = """
+    import numpy as np
+    import plugpkg
+
+    def test_ints():
+        assert plugpkg.total([1, 2]) == 3
+
+    def test_floats():
+        assert plugpkg.total(np.array([0.5, 1.5])) == 2.0
+"""
+
+
+def test_callmonitor_api_shows_which_tests_use_which_signature_with_summarized_types(suite, tmp_path):
+    (suite / "apitests").mkdir()
+    (suite / "apitests" / "test_api.py").write_text(textwrap.dedent(API_TESTS))
+    env = subprocess_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(suite), env["PYTHONPATH"]])
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--callmonitor-to", "numpy",
+                           "--callmonitor-from", "plugpkg", "--callmonitor-out", "cm", "--callmonitor-values",
+                           "summary", "apitests"], cwd=suite, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, describe(proc)
+    api = cli("api", suite / "cm", "--json", tmp_path / "api.json", "--stubs", tmp_path / "stubs", cwd=suite)
+    assert api.returncode == 0, describe(api)
+    model = json.loads((tmp_path / "api.json").read_text())
+    (reduce,) = [f for f in model["functions"] if f["full_name"] == "numpy.add.reduce"]
+    ints, floats = phase_label("apitests/test_api.py::test_ints", "call"), \
+        phase_label("apitests/test_api.py::test_floats", "call")
+    # a summarized array is typed as the array it summarizes, not as the summary's handler
+    by_type = {tuple(s["types"].values()): s["labels"] for s in reduce["signatures"]}
+    assert by_type == {("numpy.typing.NDArray[numpy.int64]",): {ints: 1},
+                       ("numpy.typing.NDArray[numpy.float64]",): {floats: 1}}
+    assert reduce["returns"] == {"numpy.float64": 1, "numpy.int64": 1}
+    stub = (tmp_path / "stubs" / "numpy.pyi").read_text()
+    assert f"# usage: {ints} 1" in stub and f"# usage: {floats} 1" in stub
+    assert "ValueSummary" not in stub

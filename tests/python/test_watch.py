@@ -250,12 +250,12 @@ def test_a_watched_ufunc_is_still_a_ufunc(recorder):
 
 def test_summary_values_keep_types_dtypes_shapes_and_short_literals(recorder):
     with callmonitor.watch("numpy", values="summary"):
-        np.add(np.ones((2, 3), dtype=np.float32), 2.5)
+        np.add(np.ones((20, 3), dtype=np.float32), 2.5)
         np.full(3, "x" * 200)
     db = recorder.load()
     call = db.call("numpy.add", 1)
-    assert call.args == [ValueSummary("numpy.ndarray", dtype="float32", shape=(2, 3)), 2.5]
-    assert call.result == ValueSummary("numpy.ndarray", dtype="float32", shape=(2, 3))
+    assert call.args == [ValueSummary("numpy.ndarray", dtype="float32", shape=(20, 3)), 2.5]
+    assert call.result == ValueSummary("numpy.ndarray", dtype="float32", shape=(20, 3))
     args = db.call("numpy.full", 1).args
     assert args[0] == 3 and args[1] == ValueSummary("str", length=200)
 
@@ -263,11 +263,49 @@ def test_summary_values_keep_types_dtypes_shapes_and_short_literals(recorder):
 def test_summaries_keep_literals_and_shapes_and_name_everything_else():
     from callmonitor.trace.summary import summarize
     assert summarize((2, 3)) == (2, 3) and summarize([1.5, None, "x"]) == [1.5, None, "x"]
-    assert summarize(np.float32(1)) == ValueSummary("numpy.float32", dtype="float32", shape=())
+    # numpy arrays and scalars of up to 96 bytes take less room than their summary: kept
+    for short in (np.float32(1), np.arange(12.0), np.zeros((2, 0), dtype="<M8[s]"), np.ones((3, 4), "<i8")):
+        assert summarize(short) is short
+    assert summarize(np.arange(13.0)) == ValueSummary("numpy.ndarray", dtype="float64", shape=(13,))
+    assert summarize(np.array([None] * 3)) == ValueSummary("numpy.ndarray", dtype="object", shape=(3,))
     assert summarize(b"y" * 100) == ValueSummary("bytes", length=100)
     assert summarize(2 ** 70) == ValueSummary("int")
     assert summarize({"a": 1}) == ValueSummary("dict", length=1)
     assert summarize(tuple(range(20))) == ValueSummary("tuple", length=20)
     assert summarize(np.add) == ValueSummary("numpy.ufunc")
-    assert summarize(np.zeros((2, 0), dtype="<M8[s]")) == ValueSummary(
-        "numpy.ndarray", dtype="datetime64[s]", shape=(2, 0))
+    assert summarize(np.zeros((2, 20), dtype="<M8[s]")) == ValueSummary(
+        "numpy.ndarray", dtype="datetime64[s]", shape=(2, 20))
+
+
+# A workload of numpy calls on arrays of many sizes (1 to 10,000 elements),
+# each call's arrays distinct (no payload is shared between calls).
+_SIZES = (1, 8, 12, 13, 100, 10_000)
+
+
+def _record_workload(recorder, values):
+    callmonitor.close()
+    callmonitor.configure(output=str(recorder.tmp_path / f"cm-{values}"))
+    rng = np.random.default_rng(7)
+    inputs = {n: [rng.random(n) for _ in range(200)] for n in _SIZES}
+    with callmonitor.watch("numpy", values=values):
+        for n in _SIZES:
+            for a in inputs[n]:
+                np.multiply(a, 2.0)
+                np.mean(a)
+    db = recorder.load()
+    sizes = db.sizes
+    return sizes["call_bytes"] + sizes["blob_bytes"], len(db)
+
+
+def test_summary_mode_is_smaller_on_disk_than_full_mode(recorder):
+    full, full_calls = _record_workload(recorder, "full")
+    summary, summary_calls = _record_workload(recorder, "summary")
+    assert summary_calls == full_calls == 2 * 200 * len(_SIZES)
+    assert summary < full / 50, (summary, full)   # the 10,000-element arrays dominate the full run
+
+
+@pytest.mark.parametrize("n", [1, 8, 12, 13, 16, 100])
+def test_a_summarized_array_never_takes_more_room_than_the_array(n):
+    from callmonitor.trace.summary import summarize
+    a = np.arange(float(n))
+    assert len(_core.encode_value(summarize(a))) <= len(_core.encode_value(a))

@@ -206,6 +206,7 @@ class SignatureApi:
     returns: Dict[str, int] = field(default_factory=dict)
     exceptions: Dict[str, int] = field(default_factory=dict)
     timing: Timing = field(default_factory=Timing)
+    labels: Dict[str, int] = field(default_factory=dict)   # label -> calls (which tests used it)
 
     @property
     def key(self) -> Tuple[Tuple[str, str], ...]:
@@ -213,7 +214,12 @@ class SignatureApi:
 
     def merged(self, other: "SignatureApi") -> "SignatureApi":
         return SignatureApi(dict(self.types), self.calls + other.calls, _add_counts(self.returns, other.returns),
-                            _add_counts(self.exceptions, other.exceptions), self.timing.merged(other.timing))
+                            _add_counts(self.exceptions, other.exceptions), self.timing.merged(other.timing),
+                            _add_counts(self.labels, other.labels))
+
+    def with_label(self, label: str) -> "SignatureApi":
+        unlabelled = self.calls - sum(self.labels.values())
+        return dataclasses.replace(self, labels=_add_counts(self.labels, {label: unlabelled})) if unlabelled else self
 
 
 @dataclass
@@ -255,7 +261,8 @@ class FunctionApi:
         params = [ParameterApi.from_core(p) for p in f.parameters]
         names = [p.name for p in params]
         sigs = [SignatureApi({n: t for n, t in zip(names, s.types) if t}, s.calls, _typed(s.returns),
-                             _named(s.exceptions), Timing.from_core(s.timing)) for s in f.signatures]
+                             _named(s.exceptions), Timing.from_core(s.timing), _named(s.labels))
+                for s in f.signatures]
         return cls(f.module, f.qualname, f.name, f.file, f.line, f.kind, f.return_annotation, f.signature_known,
                    f.calls, f.returned, f.raised, f.pending, f.result_skipped, f.undecodable, f.unbound, params,
                    _typed(f.returns), [ArrayShape(s.type, tuple(s.shape), s.count) for s in f.return_shapes],
@@ -304,7 +311,8 @@ class FunctionApi:
         unlabelled = self.calls - sum(self.labels.values())
         if not unlabelled:
             return self
-        return dataclasses.replace(self, labels=_add_counts(self.labels, {label: unlabelled}))
+        return dataclasses.replace(self, labels=_add_counts(self.labels, {label: unlabelled}),
+                                   signatures=[s.with_label(label) for s in self.signatures])
 
 
 @dataclass

@@ -52,7 +52,7 @@ def function_to_json(f: FunctionApi) -> Dict[str, Any]:
         "parameters": [_parameter(p) for p in f.parameters],
         "returns": f.returns, "return_shapes": _shapes(f.return_shapes), "exceptions": f.exceptions,
         "signatures": [{"types": s.types, "calls": s.calls, "returns": s.returns, "exceptions": s.exceptions,
-                        "timing": _timing(s.timing)} for s in f.signatures],
+                        "timing": _timing(s.timing), "labels": s.labels} for s in f.signatures],
         "other_signature_calls": f.other_signature_calls, "timing": _timing(f.timing),
         "callers": f.callers, "sites": f.sites, "labels": f.labels,
     }
@@ -89,7 +89,8 @@ def _function_from(d) -> FunctionApi:
                            keyword_names=dict(p["keyword_names"]), sampled_values=p["sampled_values"])
               for p in d["parameters"]]
     sigs = [SignatureApi(dict(s["types"]), s["calls"], dict(s["returns"]), dict(s["exceptions"]),
-                         _timing_from(s["timing"])) for s in d["signatures"]]
+                         _timing_from(s["timing"]), dict(s.get("labels", {})))  # absent before labels per signature
+            for s in d["signatures"]]
     return FunctionApi(d["module"], d["qualname"], d["name"], d["file"], d["line"], d["kind"],
                        d["return_annotation"], d["signature_known"], d["calls"], d["returned"], d["raised"],
                        d["pending"], d["result_skipped"], d["undecodable"], d["unbound"], params,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple
 
 from .. import _core
-from .api import ApiModel, FunctionApi, ParameterApi, SignatureApi
+from .api import ApiModel, FunctionApi, ParameterApi, SignatureApi, _add_counts
 
 DEFAULT_TOP_PCT = 10.0
 DEFAULT_MAX_UNION = 5
@@ -308,6 +308,11 @@ class _Renderer:
                 timing = timing.merged(s.timing)
             lines.append(f"{indent}# {_calls(calls)} ({100.0 * calls / f.calls:.1f}%), "
                          f"mean {_ns_text(timing.mean_ns)}, p95 {_ns_text(timing.p95_ns)}")
+            usage: Dict[str, int] = {}
+            for s in sigs:
+                usage = _add_counts(usage, s.labels)
+            if usage:  # which tests (labels) made the calls of this overload
+                lines.append(f"{indent}# usage: {_count_text(usage)}")
             lines += self.def_lines(f, name, list(params), ret, indent, method, True)
         if overloads:
             lines.append(f"{indent}# merged: every call")

@@ -3,7 +3,7 @@ import argparse
 import json
 import re
 
-from .options import (add_decoding_options, add_function_argument, add_writer_options,
+from .options import (add_decoding_options, add_function_argument, add_label_option, add_writer_options,
                       open_database, writer_choice)
 from .progress import Progress
 from .show import _duration, _outcome
@@ -46,6 +46,7 @@ def prepare_parser(p):
     p.add_argument("--slower-than", type=seconds, metavar="SECONDS",
                    help="only calls that took longer (seconds, or with a unit: 10ms, 250us)")
     p.add_argument("--limit", type=_positive, metavar="N", help="show at most N calls")
+    add_label_option(p, "only calls recorded under this label")
     add_decoding_options(p)
     p.add_argument("--json", action="store_true", help="write the calls as JSON (docs/cli-json.md)")
 
@@ -72,7 +73,7 @@ def call_row_json(call):
             "started": call.started.isoformat(), "duration_s": _duration(call),
             "outcome": _outcome(call),
             "exception": None if exc is None else {"type": exc.type, "message": exc.message},
-            "arguments": preview(call.args, call.kwargs, 200)}
+            "label": call.label, "arguments": preview(call.args, call.kwargs, 200)}
 
 
 def run(args):
@@ -83,7 +84,9 @@ def run(args):
         progress = Progress(f"reading calls of {args.function}")
         try:
             expected = sum(f.calls for f in db.find(args.function, **chosen))
-            for call in db.calls(args.function, **chosen):
+            if args.label:
+                expected = None  # not known without reading the labels: no total
+            for call in db.calls(args.function, label=args.label, **chosen):
                 total += 1
                 progress(total, expected)
                 if _keep(call, args):
@@ -99,16 +102,19 @@ def run(args):
                              indent=2, ensure_ascii=False))
             return 0
         ranks = any(c.rank >= 0 for c in found)
+        labelled = any(c.label is not None for c in found)
         headers = ["#"] + (["writer"] if several else []) + (["rank"] if ranks else []) + \
-            ["start", "duration", "thread", "outcome", "arguments"]
+            ["start", "duration", "thread"] + (["label"] if labelled else []) + ["outcome", "arguments"]
         rows = []
         for c in found:
             row = [c.invocation] + ([c.writer] if several else []) + \
                 ([c.rank if c.rank >= 0 else "-"] if ranks else [])
             row += [c.started.strftime("%Y-%m-%d %H:%M:%S.%f"), duration_text(_duration(c)),
-                    c.thread_name or "-", _outcome_text(c), preview(c.args, c.kwargs)]
+                    c.thread_name or "-"] + ([c.label or "-"] if labelled else []) + \
+                [_outcome_text(c), preview(c.args, c.kwargs)]
             rows.append(row)
-        align = [">"] + (["<"] if several else []) + ([">"] if ranks else []) + ["<", ">", "<", "<", "<"]
+        align = [">"] + (["<"] if several else []) + ([">"] if ranks else []) + ["<", ">", "<"] + \
+            (["<"] if labelled else []) + ["<", "<"]
         print_table(headers, rows, align)
         more = " (--limit reached)" if args.limit and len(found) >= args.limit else ""
         print(f"{len(found)} call(s) shown{more}")

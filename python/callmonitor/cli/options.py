@@ -21,6 +21,12 @@ def add_writer_options(p):
     p.add_argument("--pid", type=int, help="the process whose calls to read")
 
 
+def add_label_option(p, what):
+    p.add_argument("--label", action="append", default=None, metavar="LABEL",
+                   help=f"{what} (e.g. a pytest plugin's 'tests/test_x.py::test_a|call'); repeatable: "
+                        f"any of them. `callmonitor summary PATH --labels` lists the labels")
+
+
 def add_decoding_options(p):
     p.add_argument("--allow-pickle", action="store_true",
                    help="restore values stored as pickles (only for databases you trust)")

@@ -2,7 +2,7 @@
 import json
 
 from ..read.values import Unrestorable
-from .options import (add_decoding_options, add_function_argument, add_writer_options,
+from .options import (add_decoding_options, add_function_argument, add_label_option, add_writer_options,
                       open_database, writer_choice)
 from .table import print_table
 from .values import duration_text, to_json, value_text
@@ -18,8 +18,10 @@ DESCRIPTION = ("Print call N (from 1; negative counts from the end) of FUNCTION:
 def prepare_parser(p):
     p.add_argument("path", help="run directory or one writer directory")
     add_function_argument(p)
-    p.add_argument("n", type=int, help="invocation number (1 = first call, -1 = last)")
+    p.add_argument("n", type=int, help="invocation number (1 = first call, -1 = last); with --label, "
+                                        "the n-th call under that label")
     add_writer_options(p)
+    add_label_option(p, "count only the calls recorded under this label")
     add_decoding_options(p)
     p.add_argument("--full", action="store_true",
                    help="print whole arrays, strings and containers (no summarising)")
@@ -81,6 +83,7 @@ def call_json(call, full=False):
         "duration_s": _duration(call),
         "thread": {"ident": call.thread, "name": call.thread_name}, "caller": call.caller,
         "inner_calls": None if call.inner is None else call.inner.rows(),
+        "label": getattr(call, "label", None),
     }
 
 
@@ -123,6 +126,8 @@ def print_call(call, full=False):
     print(f"  thread    {call.thread_name} ({call.thread})" if call.thread is not None
           else "  thread    (not recorded)")
     print(f"  caller    {call.caller or '(not recorded)'}")
+    if getattr(call, "label", None) is not None:
+        print(f"  label     {call.label}")
     print_inner_calls(call)
 
 
@@ -142,7 +147,7 @@ def print_inner_calls(call):
 
 def run(args):
     with open_database(args) as db:
-        call = db.call(args.function, args.n, **writer_choice(args))
+        call = db.call(args.function, args.n, label=args.label, **writer_choice(args))
         if args.json:
             print(json.dumps(call_json(call, args.full), indent=2, ensure_ascii=False))
         else:

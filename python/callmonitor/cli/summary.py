@@ -10,9 +10,21 @@ DESCRIPTION = ("Summarise a callmonitor database: every recorded function with i
                "as JSON (docs/cli-json.md).")
 
 
+_LABELS_SHOWN = 10  # labels listed without --labels (a test suite has thousands)
+
+
 def prepare_parser(p):
     p.add_argument("path", help="run directory (e.g. ./call-monitor) or one writer directory")
+    p.add_argument("--labels", action="store_true",
+                   help=f"list the calls of every label (by default the {_LABELS_SHOWN} busiest)")
     p.add_argument("--json", action="store_true", help="write the summary as JSON (docs/cli-json.md)")
+
+
+def _label_counts(db):
+    """[(label, calls)], the busiest first (then by name); calls without a
+    label are not listed. Empty when nothing is labelled."""
+    counts = db.labels()
+    return sorted(((k, v) for k, v in counts.items() if k is not None), key=lambda kv: (-kv[1], kv[0]))
 
 
 def _parameters(f):
@@ -51,6 +63,7 @@ def summary_json(db, path):
         "calls": sum(f.kept for f in functions),
         "writers": [{**w, "rank": w["rank"] if w["rank"] >= 0 else None} for w in db.writer_info()],
         "ranks": db.ranks,
+        "labels": [{"label": k, "calls": v} for k, v in _label_counts(db)],
         "bytes_on_disk": db.sizes.get("file_bytes", 0),
         "capture": dict(db.stats),
     }
@@ -86,6 +99,15 @@ def run(args):
             rows = [(w["id"], w["rank"] if w["rank"] >= 0 else "-", w["pid"], w["host"], w["calls"])
                     for w in writers]
             print_table(["writer", "rank", "pid", "host", "calls"], rows, ["<", ">", ">", "<", ">"])
+        labels = _label_counts(db)
+        if labels:
+            shown = labels if args.labels else labels[:_LABELS_SHOWN]
+            unlabelled = total - sum(v for _, v in labels)
+            print()
+            print_table(["label", "calls"], shown, ["<", ">"])
+            rest = len(labels) - len(shown)
+            print(f"{len(labels)} label(s)" + (f", {unlabelled} call(s) without one" if unlabelled else "")
+                  + (f"; {rest} more: --labels lists them all" if rest else ""))
         notes = [f"{v} {k.replace('_', ' ')}" for k, v in stats.items() if v]
         if notes:
             print("capture: " + ", ".join(notes))

@@ -12,7 +12,7 @@ import os
 import types
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Tuple, Union
 
 from .. import _core
 from .._module_names import recorded_module
@@ -337,6 +337,21 @@ def _query(fn):
     return _core.FunctionQuery(module, qualname, file, line, partial)
 
 
+def _wanted_labels(label) -> Optional[FrozenSet[str]]:
+    """db.calls's `label` as a set of label texts (None: no filter)."""
+    if label is None:
+        return None
+    if isinstance(label, str):
+        return frozenset([label])
+    try:
+        wanted = frozenset(label)
+    except TypeError:
+        wanted = None
+    if wanted is None or not all(isinstance(t, str) for t in wanted):
+        raise TypeError(f"label must be a str or a collection of str (the labels to keep), not {label!r}")
+    return wanted
+
+
 def _invocation_number(n):
     if isinstance(n, bool) or not hasattr(n, "__index__"):
         raise TypeError(f"n must be an int (the call number: 1 is the first call, -1 the last), "
@@ -561,9 +576,15 @@ class Database:
         return types.SimpleNamespace(**bound.arguments)
 
     def call(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
-             pid: Optional[int] = None, copy: bool = True) -> Call:
+             pid: Optional[int] = None, copy: bool = True, label: Union[None, str, Iterable[str]] = None) -> Call:
         """The whole record of call `n` of `fn` (a :class:`Call`); writer
-        chosen and `copy` as in :meth:`get`."""
+        chosen and `copy` as in :meth:`get`.
+
+        label: `n` counts only the calls carrying this label (or one of these
+        labels), over every chosen writer in start order: ``label=L, n=1`` is
+        the first call made under L."""
+        if label is not None:
+            return self._labelled_call(fn, n, label, writer, rank, pid, copy)
         w, f = self._resolve(fn, writer, rank, pid)
         return self._read_call(w, f, self._index(w, f, n), n, copy)
 
@@ -581,13 +602,22 @@ class Database:
         return Call(f, raw, w, thread, caller)
 
     def calls(self, fn: FunctionRef, *, writer: Optional[str] = None, rank: Optional[int] = None,
-              pid: Optional[int] = None, copy: bool = True) -> Iterator[Call]:
+              pid: Optional[int] = None, copy: bool = True,
+              label: Union[None, str, Iterable[str]] = None) -> Iterator[Call]:
         """Every call of `fn`, read lazily: writer after writer in the order
         they started, each in invocation order. Each :class:`Call` says where
         it was recorded (``.writer``, ``.rank``, ``.pid``, ``.run``); `copy`
-        as in :meth:`get`."""
+        as in :meth:`get`.
+
+        label: only the calls carrying this label (or one of these labels),
+        e.g. a pytest plugin's ``"tests/test_x.py::test_a|call"``; the other
+        calls are skipped without decoding their values."""
+        wanted = _wanted_labels(label)
+        reader = self._open()
         for w, f in self._resolve_all(fn, writer, rank, pid):
-            for inv in self._open().invocations(w.index, f.id):
+            invocations = (reader.invocations(w.index, f.id) if wanted is None
+                           else self._labelled(w, f, wanted))
+            for inv in invocations:
                 yield self._read_call(w, f, inv, copy=copy)
 
     def find(self, fn: FunctionRef, *, writer: Optional[str] = None, rank: Optional[int] = None,
@@ -597,6 +627,47 @@ class Database:
         recorded it, in the order the writers started. Raises as :meth:`get`
         does for an unknown or ambiguous name."""
         return [f for _, f in self._resolve_all(fn, writer, rank, pid)]
+
+    def _labelled(self, w, f, wanted):
+        """Invocations of `f` in `w` whose label is in `wanted` (no value decoded)."""
+        return [inv for inv, label_id in self._open().call_labels(w.index, f.id)
+                if label_id is not None and w.label(label_id) in wanted]
+
+    def _labelled_call(self, fn, n, label, writer, rank, pid, copy):
+        """db.call(fn, n, label=...): call n among those carrying the label(s),
+        counted over the chosen writers in start order."""
+        wanted = _wanted_labels(label)
+        n = _invocation_number(n)
+        resolved = self._resolve_all(fn, writer, rank, pid)
+        found = [(w, f, inv) for w, f in resolved for inv in self._labelled(w, f, wanted)]
+        if n == 0 or not -len(found) <= n <= len(found):
+            name = resolved[0][1].full_name
+            which = ", ".join(sorted(wanted))
+            if not found:
+                raise IndexError(f"{name} has no recorded calls labelled {which} (db.labels({name!r}) "
+                                 f"lists its labels)")
+            raise IndexError(f"{name} has {len(found)} call(s) labelled {which} (1..{len(found)}, or "
+                             f"-{len(found)}..-1 from the end); there is no call {n}")
+        w, f, inv = found[n - 1 if n > 0 else n]
+        return self._read_call(w, f, inv, copy=copy)
+
+    def labels(self, fn: Optional[FunctionRef] = None) -> Dict[Optional[str], int]:
+        """{label: number of calls} over the chosen function (None: every
+        function), all writers; calls without a label count under None.
+        Reads no values."""
+        reader = self._open()
+        if fn is None:
+            for w in self._writers:
+                w.refresh()
+            pairs = [(w, f) for w in self._writers for f in w.functions]
+        else:
+            pairs = self._resolve_all(fn)
+        counts: Dict[Optional[str], int] = {}
+        for w, f in pairs:
+            for _, label_id in reader.call_labels(w.index, f.id):
+                text = w.label(label_id)
+                counts[text] = counts.get(text, 0) + 1
+        return counts
 
     def __len__(self):
         return sum(f.calls for f in self.functions)

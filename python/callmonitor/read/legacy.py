@@ -24,12 +24,12 @@ import pickle
 import re
 import types
 
-from typing import Any, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional
 
 from .. import _core
 from ..capture.describe import describe_signature
 
-from .database import Call, Database, FunctionInfo, FunctionRef, PathLike, _human
+from .database import Call, Database, FunctionInfo, FunctionRef, PathLike, _human, _wanted_labels
 from .errors import (CorruptError, NotADatabaseError, NotFoundError, UnknownFunctionError,
                      UnknownWriterError, VersionError)
 from .values import Unrestorable
@@ -485,9 +485,12 @@ class LegacyDatabase(Database):
         return args, kwargs
 
     def call(self, fn: FunctionRef, n: int, *, writer: Optional[str] = None, rank: Optional[int] = None,
-             pid: Optional[int] = None, copy: bool = True) -> Call:
+             pid: Optional[int] = None, copy: bool = True, label=None) -> Call:
         """Call `n` as a :class:`Call` (no result, timing or thread: 0.3 kept none)."""
         f = self._function(fn, writer, rank, pid)
+        if _wanted_labels(label) is not None:
+            raise IndexError(f"{f.name} has no recorded calls labelled {label}: callmonitor 0.3 "
+                             f"recorded no labels")
         return self._call(f, self._number(f, n))
 
     def _call(self, f, m):
@@ -505,12 +508,21 @@ class LegacyDatabase(Database):
         return LegacyCall(self._infos[f.name], raw, self._writer, None, None)
 
     def calls(self, fn: FunctionRef, *, writer: Optional[str] = None, rank: Optional[int] = None,
-              pid: Optional[int] = None, copy: bool = True) -> Iterator[Call]:
-        """Every call of `fn`, read lazily, in invocation order."""
+              pid: Optional[int] = None, copy: bool = True, label=None) -> Iterator[Call]:
+        """Every call of `fn`, read lazily, in invocation order (0.3 recorded
+        no labels: none is kept when `label` is given)."""
         f = self._function(fn, writer, rank, pid)
+        if _wanted_labels(label) is not None:
+            return
         for m, loc in enumerate(f.locs, 1):
             if loc is not None:
                 yield self._call(f, m)
+
+    def labels(self, fn: Optional[FunctionRef] = None) -> Dict[Optional[str], int]:
+        """0.3 recorded no labels: every call counts under None."""
+        functions = [self._function(fn)] if fn is not None else list(self._functions.values())
+        total = sum(1 for f in functions for loc in f.locs if loc is not None)
+        return {None: total} if total else {}
 
     # -- lifecycle -----------------------------------------------------------
     def close(self) -> None:

@@ -4,20 +4,33 @@ labelled with its test and phase ("tests/test_x.py::test_a|call").
     pytest --callmonitor-to numpy --callmonitor-from mypkg [--callmonitor-out DIR]
            [--callmonitor-values summary]
 
-Loaded through the ``pytest11`` entry point (or ``-p callmonitor.trace.pytest_plugin``);
-it does nothing unless ``--callmonitor-to`` is given. Test outcomes, output and
+Loaded through the ``pytest11`` entry point ``callmonitor.pytest_plugin`` (or
+``-p callmonitor.pytest_plugin``; ``-p callmonitor.trace.pytest_plugin`` names
+the same module); it does nothing unless ``--callmonitor-to`` is given. Test outcomes, output and
 the exit status are pytest's own. Under pytest-xdist the controller claims the
 run directory before the workers start and each worker records into it as a
 writer of its own (docs/many-writers.md: a child joins its parent's run).
 """
 import json
 import os
+import sys
 
 import pytest
 
 from . import labels
 
 PHASES = ("setup", "call", "teardown")
+# The names this one module is loaded under (callmonitor/pytest_plugin.py is
+# an alias of it). pluggy refuses a module registered under a second name,
+# so once it is registered under one, the others are blocked.
+PLUGIN_NAMES = ("callmonitor.pytest_plugin", "callmonitor.trace.pytest_plugin")
+
+
+def pytest_plugin_registered(plugin, manager):
+    if plugin is sys.modules[__name__]:
+        for name in PLUGIN_NAMES:
+            if manager.get_plugin(name) is None and not manager.is_blocked(name):
+                manager.set_blocked(name)
 
 
 def pytest_addoption(parser):

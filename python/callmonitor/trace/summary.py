@@ -1,7 +1,8 @@
 """``values="summary"``: what is stored in place of a value when a watch only
 needs to know how an API is used: the type, and for arrays the dtype and the
 shape, for containers the length; short literals (None, bool, int, float,
-complex, str and bytes of up to 64 characters) are kept as they are.
+complex, str and bytes of up to 64 characters) and numpy arrays and scalars
+of up to 96 bytes (their summary would be larger) are kept as they are.
 
 The native side (caller_filter.cpp, WatchInputs) keeps short literals itself
 and calls ``summarize`` for everything else. This is the smallest honest
@@ -16,6 +17,9 @@ from typing import Any, Dict
 from ..handlers import REGISTRY
 
 _SHORT = 64        # longest str / bytes kept as a literal (also in caller_filter.cpp)
+# Largest numpy array or scalar kept as it is, in bytes: a summary item takes
+# ~85 bytes (the handler's name and the JSON), an inline array its bytes + ~12.
+_SHORT_ARRAY_BYTES = 96
 _SHORT_ITEMS = 8   # tuples / lists up to this length are summarised item by item
 
 
@@ -85,6 +89,18 @@ _ARRAYS: Dict[tuple, "ValueSummary"] = {}
 _ARRAYS_MAX = 4096
 
 
+def _is_short_numpy(value, t, dtype, shape):
+    """A numpy array or scalar whose values take no more room than its summary
+    would: kept as it is, like a short literal. Object arrays are not (their
+    items are pickled or summarized)."""
+    if t.__module__ != "numpy" or not (t.__name__ == "ndarray" or shape == ()):
+        return False
+    try:
+        return value.nbytes <= _SHORT_ARRAY_BYTES and dtype.kind != "O"
+    except AttributeError:
+        return False
+
+
 def summarize(value: Any) -> Any:
     """The summary stored for `value` (called from C for non-literals)."""
     if _is_literal(value):
@@ -93,6 +109,8 @@ def summarize(value: Any) -> Any:
     dtype = getattr(value, "dtype", None)
     shape = getattr(value, "shape", None)
     if dtype is not None and isinstance(shape, tuple):  # numpy arrays and scalars, array-likes
+        if _is_short_numpy(value, t, dtype, shape):
+            return value
         key = (t, dtype, shape)
         try:
             return _ARRAYS[key]

@@ -177,6 +177,7 @@ bool Recorder::open() {
     readInt(s, "strict", settings_.strict);
     label_.clear();
     readStr(s, "label", label_);
+    ++labelGen_;
     if (PyObject* argv = PyDict_GetItemString(s, "argv"); argv && PyList_Check(argv)) {
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(argv); ++i) {
             const char* a = PyUnicode_Check(PyList_GET_ITEM(argv, i)) ? PyUnicode_AsUTF8(PyList_GET_ITEM(argv, i)) : nullptr;
@@ -216,7 +217,6 @@ bool Recorder::open() {
         return false;
     }
     Py_XDECREF(discard);
-    if (!label_.empty()) writer_->submitLabel(0, label_);
     signalWriter.store(writer_.get());
     installTerminationFlush();
     return true;
@@ -348,7 +348,7 @@ uint32_t Recorder::threadIndex() {
 Recorder::Caller Recorder::caller() {
     CallerFrame frame;
     if (__builtin_expect(!currentCallerFrame(frame), 0)) {  // called from C with no Python frame
-        if (!noFrameKnown_) {
+        if (!noFrameKnown_ || noFrame_.labelGen != labelGen_) {
             noFrame_ = makeCaller(kNoSite, moduleIndex(Py_None));
             noFrameKnown_ = true;
         }
@@ -356,7 +356,7 @@ Recorder::Caller Recorder::caller() {
     }
     SiteKey key{frame.code, frame.location, frame.globals};
     SiteCacheEntry& slot = siteCache_[SiteKeyHash()(key) % kSiteCacheSize];
-    if (__builtin_expect(slot.key == key, 1)) return slot.ids;
+    if (__builtin_expect(slot.key == key && slot.ids.labelGen == labelGen_, 1)) return slot.ids;
     Caller ids = resolveCaller(frame);
     slot.key = key;  // the map holds the references that keep the key's objects alive
     slot.ids = ids;
@@ -366,7 +366,10 @@ Recorder::Caller Recorder::caller() {
 Recorder::Caller Recorder::resolveCaller(const CallerFrame& frame) {
     SiteKey key{frame.code, frame.location, frame.globals};
     auto it = sites_.find(key);
-    if (it != sites_.end()) return it->second;
+    if (it != sites_.end()) {
+        if (it->second.labelGen != labelGen_) it->second = makeCaller(it->second.site, it->second.module);
+        return it->second;
+    }
     Caller ids = makeCaller(nextSite_++, moduleIndex(frame.globals));
     SiteInfo site;
     site.id = ids.site;
@@ -386,13 +389,14 @@ Recorder::Caller Recorder::resolveCaller(const CallerFrame& frame) {
     return ids;
 }
 
-Recorder::Caller Recorder::makeCaller(uint32_t site, uint32_t module) const {
+Recorder::Caller Recorder::makeCaller(uint32_t site, uint32_t module) {
     Caller ids;
     ids.site = site;
     ids.module = module;
+    ids.labelGen = labelGen_;
     ExtFields ext;
     if (site != kNoSite) ext.addVarint(format::ExtTag::Site, site);
-    if (!label_.empty()) ext.addVarint(format::ExtTag::Label, 0);
+    if (uint32_t label = currentLabelId(); label != kNoLabel) ext.addVarint(format::ExtTag::Label, label);
     std::string tail;
     appendExt(tail, ext);
     appendPending(tail);
@@ -400,6 +404,20 @@ Recorder::Caller Recorder::makeCaller(uint32_t site, uint32_t module) const {
     ids.tailSize = static_cast<uint8_t>(tail.size());
     std::memcpy(ids.tail, tail.data(), tail.size());
     return ids;
+}
+
+void Recorder::setLabel(std::optional<std::string> label) {
+    if (label == callLabel_) return;  // the plugin restoring the same label: caches stay valid
+    callLabel_ = std::move(label);
+    ++labelGen_;
+}
+
+uint32_t Recorder::currentLabelId() {
+    const std::string* text = callLabel_ ? &*callLabel_ : label_.empty() ? nullptr : &label_;
+    if (!text || text->empty()) return kNoLabel;
+    auto [it, added] = labelIds_.emplace(*text, static_cast<uint32_t>(labelIds_.size()));
+    if (added) writer_->submitLabel(it->second, *text);
+    return it->second;
 }
 
 uint32_t Recorder::moduleIndex(PyObject* g) {
@@ -458,6 +476,8 @@ void Recorder::resetTables() {
     for (auto& [k, ids] : sites_) Py_DECREF(k.code);
     sites_.clear();
     nextSite_ = 0;
+    labelIds_.clear();
+    ++labelGen_;
     for (SiteCacheEntry& e : siteCache_) e = SiteCacheEntry{};
     noFrameKnown_ = false;
 }

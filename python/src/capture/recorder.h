@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -88,11 +89,20 @@ public:
         uint32_t site = kNoSite;
         uint32_t module = 0;
         // The end of every entry record from this caller, encoded once: the
-        // entry ext area (Site, Label) and the Pending byte.
+        // entry ext area (Site, Label) and the Pending byte; valid while
+        // labelGen == the Recorder's (the label it encodes is current).
+        uint64_t labelGen = 0;
         uint8_t tailSize = 0;
         char tail[16] = {0};
     };
     Caller caller();
+
+    // The label of the calls recorded from now on (entry ext Label;
+    // callmonitor.trace.labels.set_label): `label`, or with nullopt the
+    // session's (configure(label=)), or none. Each label text gets an id
+    // once per session (Writer::submitLabel, at its first recorded call); a
+    // change makes the cached entry tails stale (one compare per call).
+    void setLabel(std::optional<std::string> label);
     uint64_t nowNs() { return clock_.nowNs(); }
 
     // Records a capture error: logged once, counted.
@@ -155,8 +165,15 @@ private:
     uint32_t moduleIndex(PyObject* globals);
     Caller resolveCaller(const CallerFrame& frame);
     // The ids and entry tail of a caller: `site` may be kNoSite.
-    Caller makeCaller(uint32_t site, uint32_t module) const;
-    std::string label_;           // the session's label ("": none); label id 0
+    Caller makeCaller(uint32_t site, uint32_t module);
+    // Id of the label calls carry now (registered with the writer the first
+    // time in a session); kNoLabel: none.
+    static constexpr uint32_t kNoLabel = ~uint32_t(0);
+    uint32_t currentLabelId();
+    std::string label_;                        // the session's label ("": none)
+    std::optional<std::string> callLabel_;     // setLabel's, over the session's
+    std::unordered_map<std::string, uint32_t> labelIds_;  // this session's label ids
+    uint64_t labelGen_ = 1;                    // bumps when the label calls carry may change
     Caller noFrame_;              // a call with no Python frame (valid when noFrameKnown_)
     bool noFrameKnown_ = false;
     std::unordered_map<PyObject*, uint32_t> callers_;   // globals dict (strong ref) -> index

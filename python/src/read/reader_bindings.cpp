@@ -23,6 +23,7 @@
 #include "read/py_decoder.h"
 
 namespace py = pybind11;
+using callmonitor::CallCursor;
 using callmonitor::CallView;
 using callmonitor::CaptureStats;
 using callmonitor::CorruptError;
@@ -277,6 +278,16 @@ public:
         return out;
     }
     std::vector<std::string> labels(size_t w) const { return writer(w).database->labels(); }
+    // (invocation, label id or None) of every call of a function, in
+    // invocation order, without decoding a value: db.calls(label=...) and
+    // the calls per label of `callmonitor summary`.
+    std::vector<std::pair<uint64_t, std::optional<uint32_t>>> callLabels(size_t w, uint32_t fid) const {
+        std::vector<std::pair<uint64_t, std::optional<uint32_t>>> out;
+        Snapshot snap = writer(w).database->snapshot();
+        CallView v;
+        for (CallCursor c = snap.calls(fid); c.next(v);) out.emplace_back(v.key.invocation, v.label);
+        return out;
+    }
     uint32_t formatVersion(size_t w) const { return writer(w).database->formatVersion(); }
     // The sources of `w`'s environment as its meta["sources"] holds them (empty unless a merge).
     std::vector<SourceInfo> environmentSources(size_t w) const { return writer(w).database->sources(); }
@@ -614,6 +625,7 @@ void bindReader(pybind11::module_& m) {
         .def("callers", &RunReader::callers, arg("writer"))
         .def("sites", &RunReader::sites, arg("writer"))
         .def("labels", &RunReader::labels, arg("writer"))
+        .def("call_labels", &RunReader::callLabels, arg("writer"), arg("fid"))
         .def("format_version", &RunReader::formatVersion, arg("writer"))
         .def("environment_sources", &RunReader::environmentSources, arg("writer"))
         .def("stats", &RunReader::stats, arg("writer"))
