@@ -386,4 +386,9 @@ def _pickle_fix(type_name: str, error: Exception) -> str:
 
 def restore_failed(type_name: str, what: str, error: BaseException) -> Unrestorable:
     """A value whose handler failed to decode it (or is not registered)."""
-    return Unrestorable(type_name, f"<{what}>", f"{what} failed: {type(error).__name__}: {error}")
+    from ..handlers import HandlerNotRegisteredError
+    if isinstance(error, HandlerNotRegisteredError):
+        return Unrestorable(type_name, f"<recorded by {type_name}>", str(error))
+    return Unrestorable(type_name, f"<recorded by {type_name}>",
+                        f"{what} failed to restore it here ({type(error).__name__}: {error}); check that "
+                        f"the handler registered is the one that recorded it (same version)")
