@@ -350,3 +350,21 @@ def test_show_allow_import_rebuilds_objects_of_a_users_module(tmp_path):
     assert "<recorded shapes.Box (read-only view): w=3>" in plain and "--allow-import" in plain, plain
     rebuilt = check(cli("show", tmp_path / "call-monitor", fn, 1, "--allow-import", "shapes", cwd=tmp_path)).stdout
     assert "b = Box(w=3)" in rebuilt, rebuilt
+
+
+@intercept
+def integrate(grid, how=np.sum):
+    return how(grid.u) * grid.dx
+
+
+def test_replay_rebuilds_the_object_and_the_function_reference(recorder):
+    integrate(Grid(11))
+    assert callmonitor.flush() is True
+    with callmonitor.load(callmonitor.output_directory(), allow_import=[HERE]) as db:
+        result = db.replay(f"{HERE}.integrate", 1)
+        assert result.status == "passed", result
+    with callmonitor.load(callmonitor.output_directory()) as db:  # a view has no method to call...
+        (view,), _ = db.get(f"{HERE}.integrate", 1)
+        assert isinstance(view, RecordedObject)
+        result = db.replay(f"{HERE}.integrate", 1)             # ...but integrate only reads attributes
+        assert result.status == "passed", result
