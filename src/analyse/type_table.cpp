@@ -56,6 +56,13 @@ size_t sequenceLength(std::string_view s, size_t i) {
     return n;
 }
 
+// An Object's or Ref's class as Python names it ("mypkg.Grid", "int").
+std::string qualifiedName(const Token& t) {
+    if (t.extra.empty()) return std::string(t.name);
+    if (t.name.empty() || t.name == "builtins") return std::string(t.extra);
+    return std::string(t.name) + "." + std::string(t.extra);
+}
+
 }  // namespace
 
 bool isStrictUtf8(std::string_view s) {
@@ -208,6 +215,13 @@ uint32_t ValueTyper::bare(const Token& t) {
         case Tag::Array: return table_.array(t.name);
         case Tag::NpScalar: return table_.scalar(t.name);
         case Tag::Handler: case Tag::Pickle: case Tag::Opaque: case Tag::Legacy: return table_.named(t.name);
+        case Tag::Object: return table_.named(qualifiedName(t));
+        case Tag::Ref:
+            switch (static_cast<RefKind>(t.integer)) {
+                case RefKind::Class: return table_.named("type[" + qualifiedName(t) + "]");
+                case RefKind::Module: return table_.named("types.ModuleType");
+                default: return table_.named("function");  // Callable[..., Any]
+            }
         case Tag::Backref: return t.count < memo_.size() ? memo_[t.count] : TypeTable::Object;
         case Tag::PayloadBytes:  // a large str/bytes/bytearray stored apart: typed as what it is
             return t.payloadKind == Tag::Str         ? TypeTable::Str
@@ -225,7 +239,7 @@ void ValueTyper::skipItems(ValueParser& p, uint64_t pending) {
         switch (skip_.tag) {
             case Tag::List: case Tag::Tuple: case Tag::Set: case Tag::FrozenSet: pending += skip_.count; break;
             case Tag::Dict: pending += 2 * skip_.count; break;
-            case Tag::Legacy: pending += 1; break;
+            case Tag::Legacy: case Tag::Object: pending += 1; break;
             default: break;
         }
         if (pending > p.remaining()) p.fail("more items announced than bytes present");
@@ -238,7 +252,7 @@ uint32_t ValueTyper::walk(ValueParser& p, const Token& t, uint32_t depth) {
     uint64_t n = t.count;
     bool container = t.tag == Tag::List || t.tag == Tag::Tuple || t.tag == Tag::Set ||
                      t.tag == Tag::FrozenSet || t.tag == Tag::Dict;
-    if (t.tag == Tag::Legacy) {
+    if (t.tag == Tag::Legacy || t.tag == Tag::Object) {  // typed by its class: the state is skipped
         skipItems(p, 1);
         return bare(t);
     }

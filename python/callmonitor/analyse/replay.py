@@ -601,7 +601,7 @@ def replay(db, fn, n=None, func=None, *, check=True, rtol=None, atol=None, loose
         from .isolated import IsolatedReplayer
         engine = IsolatedReplayer(db.path, fn, func, check=check, rules=rules, path=path,
                                   timeout=timeout, allow_pickle=db.allow_pickle, writer=writer,
-                                  rank=rank, pid=pid)
+                                  rank=rank, pid=pid, allow_import=getattr(db, "allow_import", ()))
         try:
             results = engine.run(db, numbers)
         finally:

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "capture/handler_table.h"
+#include "capture/object_state.h"
 #include "hooks.h"
 #include "ndarray/python/array_python.h"
 
@@ -474,6 +475,7 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, const Target& target,
         if (writeScalar(w, obj)) return true;
         PyErr_Clear();
     }
+    if (encodeObjectState(*this, w, obj)) return true;  // plain objects by state, functions by name
     PyObject* dumped = PyObject_CallFunction(Hooks::get().pickleDumps, "Oi", obj, 5);
     if (dumped && PyBytes_Check(dumped)) {
         w.pickle(typeName(t), std::string_view(PyBytes_AS_STRING(dumped), static_cast<size_t>(PyBytes_GET_SIZE(dumped))));
