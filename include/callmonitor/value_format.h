@@ -31,12 +31,16 @@
 //   Legacy    0x15  str handler name | str directory (relative to the writer) | value state
 //   PayloadBytes 0x16  u8 kind (Str, Bytes or ByteArray tag) | varint slot | varint nbytes
 //                   a large str/bytes/bytearray whose bytes are a payload slot (v2)
+//   Builtin   0x20  str kind (the value's type, e.g. "pandas.DataFrame") | one value: its state,
+//                   as the built-in handler of that kind writes it (handlers/, docs/handlers.md);
+//                   arrays in the state are Array items, so their bytes are payloads like any other
+//                   (0x17..0x1F are left to the object-by-state tags of issue 9)
 //
 // Shared references and cycles: a tag byte with kMemoFlag set gives the item
 // the next memo index (0, 1, 2, ... in stream order, assigned when its header
 // is read, i.e. before its children), so a Backref inside a container can
 // point at the container itself. Only container-like items (ByteArray, List,
-// Tuple, Dict, Set, FrozenSet, Array) may carry the flag.
+// Tuple, Dict, Set, FrozenSet, Array, Builtin) may carry the flag.
 #pragma once
 
 #include <cstdint>
@@ -67,14 +71,17 @@ enum class Tag : uint8_t {
     Backref = 0x14,
     Legacy = 0x15,
     PayloadBytes = 0x16,
+    Builtin = 0x20,
 };
 
 inline constexpr uint8_t kMemoFlag = 0x80;
-inline constexpr uint8_t kMaxTag = 0x16;
+// True for the tag codes this reader knows (the parser refuses the others).
+inline constexpr bool isKnownTag(uint8_t code) { return code <= 0x16 || code == 0x20; }
 
 inline constexpr bool isMemoizable(Tag t) {
     return t == Tag::ByteArray || t == Tag::List || t == Tag::Tuple || t == Tag::Dict ||
            t == Tag::Set || t == Tag::FrozenSet || t == Tag::Array ||
+           t == Tag::Builtin ||
            t == Tag::PayloadBytes;  // only with kind ByteArray
 }
 

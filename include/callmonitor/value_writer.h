@@ -57,6 +57,9 @@ public:
     void backref(uint64_t memoIndex);
     // Must be followed by exactly one value: the handler's state.
     void beginLegacy(std::string_view handlerName, std::string_view directory);
+    // A value of a built-in handler's kind (e.g. "pandas.DataFrame"). Must be
+    // followed by exactly one value: its state (docs/handlers.md).
+    void beginBuiltin(std::string_view kind, bool memo);
 
     std::string& buffer() { return out_; }
 
