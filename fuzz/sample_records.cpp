@@ -154,7 +154,7 @@ SampleRecords sampleRecords() {
     c3.key = {0, 3};
     c3.entry = entry(3000, 0, 1, [](ValueWriter& w) {
         w.beginTuple(1, false);
-        w.beginList(14, false);
+        w.beginList(15, false);
         w.none();
         w.boolean(true);
         const uint8_t big[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
@@ -173,6 +173,12 @@ SampleRecords sampleRecords() {
         w.beginLegacy("legacy.Handler", "handlers/step/3");
         w.str("state");
         w.backref(0);
+        w.beginBuiltin("pandas.Series", true);  // a built-in handler's value: kind, then its state
+        w.beginDict(2, false);
+        w.str("data");
+        w.arrayInline(ArrayHeader{"<i8", 'C', {1}}, "\x07\0\0\0\0\0\0\0", 8, false);
+        w.str("name");
+        w.none();
         w.beginDict(0, false);
     });
     appendNotRecorded(c3.outcome, 9);

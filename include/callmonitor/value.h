@@ -28,10 +28,10 @@ struct Value {
     double real = 0, imag = 0;
     std::string bytes;              // Str (UTF-8), Bytes, ByteArray, BigInt magnitude (LE),
                                     // Handler/Pickle payload, NpScalar bytes, Array bytes, Opaque repr
-    std::string name;               // Handler/Legacy name, Opaque/Pickle type, Array/NpScalar dtype,
-                                    // Object/Ref module
+    std::string name;               // Handler/Legacy name, Builtin kind, Opaque/Pickle type,
+                                    // Array/NpScalar dtype, Object/Ref module
     std::string extra;              // Opaque reason, Legacy directory, Object/Ref qualname
-    std::vector<ValuePtr> items;    // List, Tuple, Set, FrozenSet, Legacy and Object state (one item)
+    std::vector<ValuePtr> items;    // List, Tuple, Set, FrozenSet, Legacy, Builtin and Object state (one item)
     std::vector<std::pair<ValuePtr, ValuePtr>> pairs;  // Dict
     // Array
     DtypeInfo dtype;                // views into `name`

@@ -41,13 +41,17 @@
 //   Ref       0x18  u8 kind (RefKind: 0 function, 1 class, 2 module) | str module | str qualname
 //                   a function, class or module recorded by its qualified name
 //                   (a module: qualname empty)
+//   Builtin   0x20  str kind (the value's type, e.g. "pandas.DataFrame") | one value: its state,
+//                   as the built-in handler of that kind writes it (handlers/, docs/handlers.md);
+//                   arrays in the state are Array items, so their bytes are payloads like any other
+//                   (0x17..0x1F are left to the object-by-state tags of issue 9)
 //
 // Shared references and cycles: a tag byte with kMemoFlag set gives the item
 // the next memo index (0, 1, 2, ... in stream order, assigned when its header
 // is read, i.e. before its children), so a Backref inside a container can
 // point at the container itself. Only container-like items (ByteArray, List,
-// Tuple, Dict, Set, FrozenSet, Array, Object) may carry the flag; an Object's
-// index is assigned before its state, so its state may refer to it.
+// Tuple, Dict, Set, FrozenSet, Array, Object, Builtin) may carry the flag; an
+// Object's index is assigned before its state, so its state may refer to it.
 #pragma once
 
 #include <cstdint>
@@ -80,14 +84,18 @@ enum class Tag : uint8_t {
     PayloadBytes = 0x16,
     Object = 0x17,
     Ref = 0x18,
+    Builtin = 0x20,
 };
 
 inline constexpr uint8_t kMemoFlag = 0x80;
-inline constexpr uint8_t kMaxTag = 0x18;
+inline constexpr uint8_t kMaxTag = 0x18;  // the last of the contiguous codes (0x00..0x18); then Builtin
+// True for the tag codes this reader knows (the parser refuses the others).
+inline constexpr bool isKnownTag(uint8_t code) { return code <= kMaxTag || code == 0x20; }
 
 inline constexpr bool isMemoizable(Tag t) {
     return t == Tag::ByteArray || t == Tag::List || t == Tag::Tuple || t == Tag::Dict ||
            t == Tag::Set || t == Tag::FrozenSet || t == Tag::Array || t == Tag::Object ||
+           t == Tag::Builtin ||
            t == Tag::PayloadBytes;  // only with kind ByteArray
 }
 

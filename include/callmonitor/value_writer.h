@@ -62,6 +62,9 @@ public:
     void beginObject(std::string_view module, std::string_view qualname, ObjectForm form, bool memo);
     // A function, class or module by its qualified name.
     void reference(RefKind kind, std::string_view module, std::string_view qualname);
+    // A value of a built-in handler's kind (e.g. "pandas.DataFrame"). Must be
+    // followed by exactly one value: its state (docs/handlers.md).
+    void beginBuiltin(std::string_view kind, bool memo);
 
     std::string& buffer() { return out_; }
 

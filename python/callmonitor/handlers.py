@@ -9,9 +9,11 @@ Two kinds of handler can be registered with ``REGISTRY.add(type, HandlerClass)``
   ``self.data`` and ``self.target``; it writes files into a per-invocation
   directory beside the database, as 0.3 did.
 
-Lookup is by exact type, then along the type's MRO. ``numpy.ndarray`` is
-handled natively (:class:`NDArrayHandler`); registering another handler for
-it replaces the native one.
+Lookup is by exact type, then along the type's MRO. A handler registered here
+takes precedence over callmonitor's built-in ones (numpy arrays and scalars,
+numpy masked arrays, pandas DataFrame/Series/Index: ``docs/handlers.md``);
+``numpy.ndarray`` is registered as :class:`NDArrayHandler`, which stands for
+the built-in one, and registering another handler for it replaces it.
 """
 import os
 

@@ -16,6 +16,7 @@
 #include "callmonitor/format.h"
 #include "callmonitor/value_parser.h"
 #include "callmonitor/value_writer.h"
+#include "builtin_table.h"
 #include "capture/inner_calls.h"
 #include "capture/handler_table.h"
 #include "hooks.h"
@@ -159,6 +160,20 @@ PYBIND11_MODULE(_core, m) {
     });
     m.def("_registry_changed", [] { cpy::HandlerTable::instance().clear(); },
           "Forget cached handler lookups (call after REGISTRY changes).");
+
+    // The built-in handlers' table (handlers/builtin_table.cpp), for tests and introspection.
+    m.def("_builtin_handlers", [] {
+        std::vector<std::string> names;
+        auto all = cpy::builtin::all();
+        for (auto* h = all.begin; h != all.end; ++h) names.emplace_back((*h)->name());
+        return names;
+    }, "The names of the built-in handlers, in table order.");
+    m.def("_builtin_handler_for", [](py::handle type) -> std::optional<std::string> {
+        if (!PyType_Check(type.ptr())) throw py::type_error("_builtin_handler_for() needs a type");
+        auto* h = cpy::builtin::forType(reinterpret_cast<PyTypeObject*>(type.ptr()));
+        if (!h) return std::nullopt;
+        return std::string(h->name());
+    }, py::arg("type"), "The built-in handler that takes values of exactly this type, or None.");
 
     m.def("flush", [] { return cpy::Recorder::instance().flush(); },
           "Commit every call recorded so far. Returns False when the writer has failed.");

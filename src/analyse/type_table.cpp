@@ -214,7 +214,8 @@ uint32_t ValueTyper::bare(const Token& t) {
         case Tag::Tuple: return t.count == 0 ? TypeTable::EmptyTuple : TypeTable::Tuple;
         case Tag::Array: return table_.array(t.name);
         case Tag::NpScalar: return table_.scalar(t.name);
-        case Tag::Handler: case Tag::Pickle: case Tag::Opaque: case Tag::Legacy: return table_.named(t.name);
+        case Tag::Handler: case Tag::Pickle: case Tag::Opaque: case Tag::Legacy: case Tag::Builtin:
+            return table_.named(t.name);
         case Tag::Object: return table_.named(qualifiedName(t));
         case Tag::Ref:
             switch (static_cast<RefKind>(t.integer)) {
@@ -239,7 +240,7 @@ void ValueTyper::skipItems(ValueParser& p, uint64_t pending) {
         switch (skip_.tag) {
             case Tag::List: case Tag::Tuple: case Tag::Set: case Tag::FrozenSet: pending += skip_.count; break;
             case Tag::Dict: pending += 2 * skip_.count; break;
-            case Tag::Legacy: case Tag::Object: pending += 1; break;
+            case Tag::Legacy: case Tag::Object: case Tag::Builtin: pending += 1; break;
             default: break;
         }
         if (pending > p.remaining()) p.fail("more items announced than bytes present");
@@ -252,7 +253,7 @@ uint32_t ValueTyper::walk(ValueParser& p, const Token& t, uint32_t depth) {
     uint64_t n = t.count;
     bool container = t.tag == Tag::List || t.tag == Tag::Tuple || t.tag == Tag::Set ||
                      t.tag == Tag::FrozenSet || t.tag == Tag::Dict;
-    if (t.tag == Tag::Legacy || t.tag == Tag::Object) {  // typed by its class: the state is skipped
+    if (t.tag == Tag::Legacy || t.tag == Tag::Object || t.tag == Tag::Builtin) {  // typed by its class / name: the state is skipped
         skipItems(p, 1);
         return bare(t);
     }

@@ -160,6 +160,7 @@ ValuePtr decodeValue(std::string_view bytes, const BlobResolver& blobs, bool req
                     v.extra.assign(t.extra);
                     v.integer = t.integer;
                     break;
+                case Tag::Builtin: v.name.assign(t.name); break;
                 case Tag::PayloadBytes: {
                     // Decoded as the str/bytes/bytearray it stands for.
                     v.tag = t.payloadKind;
@@ -185,7 +186,7 @@ ValuePtr decodeValue(std::string_view bytes, const BlobResolver& blobs, bool req
         if (t.tag != Tag::Backref) {
             if (isContainer(t.tag) && t.count > 0)
                 stack.push_back({raw, t.tag == Tag::Dict ? 2 * t.count : t.count});
-            else if (t.tag == Tag::Legacy || t.tag == Tag::Object)
+            else if (t.tag == Tag::Legacy || t.tag == Tag::Object || t.tag == Tag::Builtin)
                 stack.push_back({raw, 1});
         }
         if (stack.size() > 0 && stack.back().remaining > p.remaining())
@@ -605,15 +606,16 @@ public:
             case Tag::Tuple: open = "("; close = ")"; break;
             case Tag::Dict: case Tag::Set: open = "{"; close = "}"; break;
             case Tag::FrozenSet: open = "frozenset({"; close = "})"; break;
-            case Tag::Legacy: case Tag::Object: open = ""; close = ""; break;
+            case Tag::Legacy: case Tag::Object: case Tag::Builtin: open = ""; close = ""; break;
             default: break;
         }
         bool onPath = false;
         for (const Value* p : path_) onPath |= (p == v);
         if (onPath || path_.size() >= kMaxDepth) {
-            out += v->tag == Tag::Legacy   ? "<legacy ...>"
-                   : v->tag == Tag::Object ? v->qualifiedName() + "(...)"
-                                           : std::string(open) + "..." + close;
+            out += v->tag == Tag::Legacy    ? std::string("<legacy ...>")
+                   : v->tag == Tag::Object  ? v->qualifiedName() + "(...)"
+                   : v->tag == Tag::Builtin ? "<" + v->name + " ...>"
+                                            : std::string(open) + "..." + close;
             return;
         }
         path_.push_back(v);
@@ -623,6 +625,10 @@ public:
             out += ">";
         } else if (v->tag == Tag::Object) {
             printObject(*v, out);
+        } else if (v->tag == Tag::Builtin) {  // its kind, then its state as recorded
+            out += v->name + "(";
+            print(v->items.empty() ? nullptr : v->items[0].get(), out);
+            out += ")";
         } else if (v->tag == Tag::Dict) {
             out += open;
             size_t n = 0;

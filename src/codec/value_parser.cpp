@@ -57,7 +57,7 @@ Token ValueParser::next() {
 void ValueParser::next(Token& t) {
     uint8_t raw = readByte();
     uint8_t code = raw & static_cast<uint8_t>(~kMemoFlag);
-    if (code > kMaxTag) fail("unknown tag");
+    if (!isKnownTag(code)) fail("unknown tag");
     t.tag = static_cast<Tag>(code);
     t.memo = (raw & kMemoFlag) != 0;
     if (t.memo && !isMemoizable(t.tag)) fail("memo flag on a value that cannot be shared");
@@ -191,6 +191,10 @@ void ValueParser::next(Token& t) {
             t.extra = readText();
             break;
         }
+        case Tag::Builtin:
+            t.name = readText();
+            if (remaining() == 0) fail("built-in handler value without state");
+            break;
         case Tag::PayloadBytes: {
             const uint8_t kind = readByte();
             if (kind != uint8_t(Tag::Str) && kind != uint8_t(Tag::Bytes) && kind != uint8_t(Tag::ByteArray))
@@ -252,7 +256,7 @@ void ValueParser::skipValue() {
         switch (t.tag) {
             case Tag::List: case Tag::Tuple: case Tag::Set: case Tag::FrozenSet: pending += t.count; break;
             case Tag::Dict: pending += 2 * t.count; break;
-            case Tag::Legacy: case Tag::Object: pending += 1; break;
+            case Tag::Legacy: case Tag::Object: case Tag::Builtin: pending += 1; break;
             default: break;
         }
         if (pending > remaining()) fail("more items announced than bytes present");

@@ -144,6 +144,11 @@ void ValueWriter::reference(RefKind kind, std::string_view module, std::string_v
     text(qualname);
 }
 
+void ValueWriter::beginBuiltin(std::string_view kind, bool memo) {
+    tag(Tag::Builtin, memo);
+    text(kind);
+}
+
 void ValueWriter::payloadBytes(Tag kind, uint32_t slot, uint64_t nbytes, bool memo) {
     tag(Tag::PayloadBytes, memo && kind == Tag::ByteArray);
     out_.push_back(static_cast<char>(kind));

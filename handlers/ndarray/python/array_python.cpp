@@ -158,6 +158,12 @@ static bool importNumpy() {
     return false;
 }
 
+bool isArrayType(PyTypeObject* type) { return g_ready && type == &PyArray_Type; }
+
+bool isArrayOrScalarType(PyTypeObject* type) {
+    return g_ready && (type == &PyArray_Type || PyType_IsSubtype(type, &PyGenericArrType_Type));
+}
+
 bool isPlainArray(PyObject* obj) {
     if (!g_ready || Py_TYPE(obj) != &PyArray_Type) return false;
     return dtypeName(PyArray_DESCR(reinterpret_cast<PyArrayObject*>(obj))) != nullptr;

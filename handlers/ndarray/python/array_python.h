@@ -24,6 +24,11 @@ bool numpyReady();
 // Loads numpy's C API when numpy is importable. Returns false otherwise.
 bool ensureNumpy();
 
+// Exactly numpy.ndarray, or a numpy scalar type (numpy.float64, ...): the
+// types whose values may be Array / NpScalar values. False before numpy is ready.
+bool isArrayOrScalarType(PyTypeObject* type);
+bool isArrayType(PyTypeObject* type);
+
 // Exactly numpy.ndarray (not a subclass) with a dtype we store natively.
 bool isPlainArray(PyObject* obj);
 // A numpy scalar of a numeric, bool, datetime or timedelta dtype.

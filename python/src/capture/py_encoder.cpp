@@ -4,10 +4,10 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "builtin_table.h"
 #include "capture/handler_table.h"
 #include "capture/object_state.h"
 #include "hooks.h"
-#include "ndarray/python/array_python.h"
 
 namespace callmonitor::py {
 namespace {
@@ -86,25 +86,6 @@ std::string safeRepr(PyObject* obj) {
     Py_XDECREF(holder);
     Py_XDECREF(cut);
     Py_DECREF(r);
-    return out;
-}
-
-std::string errorText() {
-    PyObject *t, *v, *tb;
-    PyErr_Fetch(&t, &v, &tb);
-    std::string out = t ? reinterpret_cast<PyTypeObject*>(t)->tp_name : "error";
-    if (v) {
-        PyObject* s = PyObject_Str(v);
-        if (s) {
-            const char* c = PyUnicode_AsUTF8(s);
-            if (c && *c) { out += ": "; out += c; }
-            Py_DECREF(s);
-        }
-        PyErr_Clear();
-    }
-    Py_XDECREF(t);
-    Py_XDECREF(v);
-    Py_XDECREF(tb);
     return out;
 }
 
@@ -425,7 +406,7 @@ bool PyEncoder::encodeItem(ValueWriter& w, const Work& item, const EncodeOptions
 bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, const Target& target, const EncodeOptions& opt,
                             EncodeCounts& counts) {
     PyTypeObject* t = Py_TYPE(obj);
-    ensureNumpy();
+    // 1. A handler the user registered (callmonitor.REGISTRY) for this type.
     static const HandlerEntry kNoHandler;
     bool handled = false;
     for (PyObject* o : legacyDone_) handled |= (o == obj);
@@ -463,34 +444,62 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, const Target& target,
         }
         return handlerFailed(w, obj, h.name, opt, counts);
     }
-    bool nativeArray = h.kind == HandlerEntry::Native || h.kind == HandlerEntry::None;
-    if (nativeArray && isPlainArray(obj)) {
-        bool memo;
-        if (writeBackrefOrMemo(w, obj, memo)) return true;
-        if (writeArray(w, obj, memo, opt.payloads)) return true;
-        std::string why = "array capture failed: " + errorText();
-        return opaque(w, obj, why.c_str(), opt, counts);
+    // 2. The built-in handlers (handlers/builtin_table.cpp): ndarray, pandas, ...
+    if (h.kind == HandlerEntry::None || h.kind == HandlerEntry::Native) {
+        if (BuiltinHandler* b = builtin::forType(t)) {
+            HandlerEncoder cx(*this, w, opt.payloads);
+            switch (b->encode(cx, obj)) {
+                case Encoded::Written: return true;
+                case Encoded::Declined: break;
+                case Encoded::Failed: {
+                    std::string why = std::string(b->name()) + " capture failed: " + takeErrorText();
+                    return opaque(w, obj, why.c_str(), opt, counts);
+                }
+            }
+        }
     }
-    if (isNumericScalar(obj)) {
-        if (writeScalar(w, obj)) return true;
-        PyErr_Clear();
-    }
-    if (encodeObjectState(*this, w, obj)) return true;  // plain objects by state, functions by name
+    // 3. Plain objects by their state, functions / classes / modules by name (object_state.cpp).
+    if (encodeObjectState(*this, w, obj)) return true;
+    // 4. Last: a pickle, or else an Opaque placeholder.
+    return pickleOrOpaque(w, obj, opt, counts);
+}
+
+bool PyEncoder::pickleOrOpaque(ValueWriter& w, PyObject* obj, const EncodeOptions& opt, EncodeCounts& counts) {
     PyObject* dumped = PyObject_CallFunction(Hooks::get().pickleDumps, "Oi", obj, 5);
     if (dumped && PyBytes_Check(dumped)) {
-        w.pickle(typeName(t), std::string_view(PyBytes_AS_STRING(dumped), static_cast<size_t>(PyBytes_GET_SIZE(dumped))));
+        w.pickle(typeName(Py_TYPE(obj)),
+                 std::string_view(PyBytes_AS_STRING(dumped), static_cast<size_t>(PyBytes_GET_SIZE(dumped))));
         Py_DECREF(dumped);
         ++counts.pickled;
         return true;
     }
     Py_XDECREF(dumped);
-    std::string why = "cannot be pickled: " + errorText();
+    std::string why = "cannot be pickled: " + takeErrorText();
     return opaque(w, obj, why.c_str(), opt, counts);
+}
+
+// What a built-in handler may do with the encoder (builtin_handler.h).
+bool HandlerEncoder::backref(PyObject* obj) {
+    int64_t seen = encoder_.memoFind(obj);
+    if (seen < 0) return false;
+    writer.backref(static_cast<uint64_t>(seen));
+    return true;
+}
+
+bool HandlerEncoder::takeMemo(PyObject* obj) {
+    bool memo = Py_REFCNT(obj) > kSharedRefcount;
+    if (memo) encoder_.memoAdd(obj);
+    return memo;
+}
+
+void HandlerEncoder::writeState(std::string_view kind, PyObject* obj, PyObject* state) {
+    writer.beginBuiltin(kind, takeMemo(obj));
+    encoder_.push(state);
 }
 
 bool PyEncoder::handlerFailed(ValueWriter& w, PyObject* obj, const std::string& handler, const EncodeOptions& opt,
                               EncodeCounts& counts) {
-    std::string why = "handler " + handler + " failed: " + errorText();
+    std::string why = "handler " + handler + " failed: " + takeErrorText();
     if (counts.errors++ == 0) counts.firstError = why;
     return opaque(w, obj, why.c_str(), opt, counts);
 }

@@ -37,6 +37,8 @@ struct EncodeCounts {
 };
 
 class PyEncoder {
+    friend class HandlerEncoder;  // what built-in handlers may use (handlers/builtin_handler.h)
+
 public:
     // Encodes one value. Returns false only in strict mode, with a Python
     // error set; otherwise always true.
@@ -65,8 +67,12 @@ private:
     // Writes the items of `seq_` in order: immediates directly, and from the
     // first item that needs more, the rest onto the work stack.
     void emitSequence(ValueWriter& w);
+    // A value that is not an immediate nor a built-in container: the user's
+    // registered handlers, then the built-in handlers' table, then pickle.
     bool encodeOther(ValueWriter& w, PyObject* obj, const Target& target, const EncodeOptions& opt,
                      EncodeCounts& counts);
+    // The last step of encodeOther: a pickle, or else an Opaque placeholder.
+    bool pickleOrOpaque(ValueWriter& w, PyObject* obj, const EncodeOptions& opt, EncodeCounts& counts);
     bool opaque(ValueWriter& w, PyObject* obj, const char* reason, const EncodeOptions& opt, EncodeCounts& counts);
     // A registered handler raised: counted, logged once by the caller, stored as Opaque.
     bool handlerFailed(ValueWriter& w, PyObject* obj, const std::string& handler, const EncodeOptions& opt,

@@ -1,11 +1,12 @@
 #include "read/py_decoder.h"
 
+#include <cstdint>
 #include <vector>
 
 #include "callmonitor/errors.h"
 #include "callmonitor/value_parser.h"
+#include "builtin_table.h"
 #include "hooks.h"
-#include "ndarray/python/array_python.h"
 #include "read/object_view.h"
 
 namespace callmonitor::py {
@@ -18,9 +19,9 @@ struct Frame {
     uint64_t remaining;     // items (Dict: keys + values) still to come
     Py_ssize_t index = 0;   // next tuple slot
     PyObject* key = nullptr;  // Dict: key waiting for its value (strong)
-    std::string name, dir;  // Legacy; Object: module, qualname
+    std::string name, dir;  // Legacy: handler and directory; Builtin: kind; Object: module, qualname
     uint8_t form = 0;       // Object
-    int64_t memoIndex = -1; // Object: its memo entry (the shell until the state is applied)
+    size_t memoIndex = SIZE_MAX;  // Object / Builtin with the memo flag: its memo slot
 };
 
 struct Decoder {
@@ -32,11 +33,6 @@ struct Decoder {
     ~Decoder() {
         for (auto& f : frames) Py_XDECREF(f.key);
         for (PyObject* o : owned) Py_DECREF(o);
-    }
-
-    PyObject* readOnly(PyObject* array) {
-        if (array && opt.readOnlyArrays) makeReadOnly(array);
-        return array;
     }
 
     PyObject* keep(PyObject* o) {
@@ -85,25 +81,6 @@ struct Decoder {
             case Tag::Dict: return PyDict_New();
             case Tag::Set: return PySet_New(nullptr);
             case Tag::FrozenSet: return PyFrozenSet_New(nullptr);
-            case Tag::Array: {
-                if (t.storage == ArrayStorage::Inline) return readOnly(readArray(t, t.data));
-                if (!opt.blobs) {
-                    PyErr_SetString(PyExc_ValueError, "array stored apart but no blob source");
-                    return nullptr;
-                }
-                std::string_view b = opt.blobs(t.blobIndex);
-                if (b.size() != t.nbytes) {
-                    if (opt.blobDone) opt.blobDone();
-                    throw CorruptError("array blob size does not match its header");
-                }
-                if (opt.keepAlive) {
-                    PyObject* base = opt.keepAlive();
-                    return base ? viewArray(t, b, base) : nullptr;
-                }
-                PyObject* arr = readOnly(readArray(t, b));
-                if (opt.blobDone) opt.blobDone();
-                return arr;
-            }
             case Tag::PayloadBytes: {  // a large str/bytes/bytearray stored apart (format v2)
                 if (!opt.blobs) {
                     PyErr_SetString(PyExc_ValueError, "bytes stored apart but no payload source");
@@ -121,7 +98,12 @@ struct Decoder {
                 if (opt.blobDone) opt.blobDone();
                 return o;
             }
-            case Tag::NpScalar: return readScalar(t);
+            case Tag::Array:
+            case Tag::NpScalar: {  // a built-in handler's tags (ndarray)
+                BuiltinHandler* h = builtin::forTag(t.tag);
+                if (!h) break;
+                return h->decode(t, opt);
+            }
             case Tag::Handler: {
                 PyObject* mv = PyMemoryView_FromMemory(const_cast<char*>(t.data.data()), (Py_ssize_t)t.data.size(),
                                                        PyBUF_READ);
@@ -140,10 +122,30 @@ struct Decoder {
             case Tag::Opaque: return unrestorable(t.name, t.data, t.extra);
             case Tag::Backref:
             case Tag::Legacy:
+            case Tag::Builtin:
                 break;
         }
         PyErr_SetString(PyExc_ValueError, "unexpected value tag");
         return nullptr;
+    }
+
+    // The object of a Builtin item from its decoded state (a new reference),
+    // or an Unrestorable saying why it cannot be made in this process.
+    PyObject* restoreBuiltin(const std::string& kind, PyObject* state) {
+        std::string repr = "<" + kind + ">";
+        BuiltinHandler* h = builtin::forKind(kind);
+        if (!h)
+            return unrestorable(kind, repr,
+                                "recorded by a built-in handler this version of callmonitor does not have; "
+                                "read it with the callmonitor version that recorded it (or a newer one)");
+        PyObject* r = h->restore(kind, state);
+        if (r) return r;
+        bool missing = PyErr_ExceptionMatches(PyExc_ImportError);
+        std::string error = takeErrorText();
+        std::string why = missing ? std::string(h->neededModule()) + " is not importable in this process (" + error +
+                                        "); install it to restore this value"
+                                  : "the built-in " + std::string(h->name()) + " handler could not restore it: " + error;
+        return unrestorable(kind, repr, why);
     }
 
     // Adds a finished value to the innermost container. Returns false with an error set.
@@ -183,8 +185,15 @@ struct Decoder {
             case Tag::Object: {
                 PyObject* r = keep(objectFinish(f.obj, f.name, f.dir, f.form, v, opt));
                 if (!r) return false;
-                if (f.memoIndex >= 0) memo[static_cast<size_t>(f.memoIndex)] = r;  // later Backrefs: the object
+                if (f.memoIndex != SIZE_MAX) memo[f.memoIndex] = r;  // later Backrefs: the object
                 f.obj = r;
+                break;
+            }
+            case Tag::Builtin: {
+                PyObject* r = restoreBuiltin(f.name, v);
+                if (!r) return false;
+                f.obj = keep(r);
+                if (f.memoIndex != SIZE_MAX) memo[f.memoIndex] = f.obj;
                 break;
             }
             default: break;
@@ -202,12 +211,21 @@ struct Decoder {
             p.next(t);
             PyObject* v = nullptr;
             if (t.tag == Tag::Backref) {
-                if (t.count >= memo.size()) p.fail("reference to an object not yet decoded");
+                if (t.count >= memo.size() || !memo[t.count]) p.fail("reference to an object not yet decoded");
                 v = memo[t.count];
             } else if (t.tag == Tag::Legacy) {
                 Frame f{nullptr, Tag::Legacy, 1};
                 f.name.assign(t.name);
                 f.dir.assign(t.extra);
+                frames.push_back(std::move(f));
+                continue;
+            } else if (t.tag == Tag::Builtin) {  // its state follows; the object is made when it is complete
+                Frame f{nullptr, Tag::Builtin, 1};
+                f.name.assign(t.name);
+                if (t.memo) {
+                    f.memoIndex = memo.size();
+                    memo.push_back(nullptr);  // a Backref before the object exists is refused
+                }
                 frames.push_back(std::move(f));
                 continue;
             } else {
@@ -219,7 +237,7 @@ struct Decoder {
                     f.name.assign(t.name);
                     f.dir.assign(t.extra);
                     f.form = static_cast<uint8_t>(t.integer);
-                    f.memoIndex = t.memo ? static_cast<int64_t>(memo.size() - 1) : -1;
+                    if (t.memo) f.memoIndex = memo.size() - 1;
                     frames.push_back(std::move(f));
                     continue;
                 }

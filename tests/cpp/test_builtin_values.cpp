@@ -1,0 +1,143 @@
+// Builtin values (0x20: a built-in handler's kind + its state, docs/handlers.md):
+// the codec, the C++ value tree, API typing, and the pandas handler's C++ side.
+#include <gtest/gtest.h>
+
+#include "analyse/type_table.h"
+#include "callmonitor/errors.h"
+#include "callmonitor/value.h"
+#include "callmonitor/value_parser.h"
+#include "callmonitor/value_writer.h"
+#include "pandas/frame.h"
+
+using namespace callmonitor;
+
+namespace {
+
+void int64Array(ValueWriter& w, std::initializer_list<int64_t> xs) {
+    std::string bytes;
+    for (int64_t x : xs) bytes.append(reinterpret_cast<const char*>(&x), 8);
+    w.arrayInline(ArrayHeader{"<i8", 'C', {xs.size()}}, bytes.data(), bytes.size(), false);
+}
+
+void objectIndex(ValueWriter& w, std::initializer_list<const char*> labels) {
+    w.beginBuiltin("pandas.Index", false);
+    w.beginDict(3, false);
+    w.str("data");
+    w.beginTuple(2, false);
+    w.str("object");
+    w.beginList(labels.size(), false);
+    for (const char* l : labels) w.str(l);
+    w.str("name");
+    w.none();
+    w.str("freq");
+    w.none();
+}
+
+// A DataFrame as the pandas handler records it: RangeIndex(0, 2), columns
+// "a" (int64) and "t" (datetime64[ns, Europe/Paris]).
+std::string frameBytes(bool twice) {
+    std::string out;
+    ValueWriter w(out);
+    if (twice) w.beginTuple(2, false);
+    w.beginBuiltin("pandas.DataFrame", twice);
+    w.beginDict(3, false);
+    w.str("index");
+    w.beginBuiltin("pandas.RangeIndex", false);
+    w.beginDict(4, false);
+    w.str("start"); w.integer(0);
+    w.str("stop"); w.integer(2);
+    w.str("step"); w.integer(1);
+    w.str("name"); w.none();
+    w.str("columns");
+    objectIndex(w, {"a", "t"});
+    w.str("data");
+    w.beginList(2, false);
+    w.beginTuple(2, false);
+    w.str("numpy");
+    int64Array(w, {7, -1});
+    w.beginTuple(3, false);
+    w.str("datetimetz");
+    w.arrayInline(ArrayHeader{"<M8[ns]", 'C', {2}}, std::string(16, '\0').data(), 16, false);
+    w.beginTuple(2, false);
+    w.str("pytz");
+    w.str("Europe/Paris");
+    if (twice) w.backref(0);
+    return out;
+}
+
+}  // namespace
+
+TEST(BuiltinValue, DecodesToItsKindAndStateAndPrintsBoth) {
+    ValuePtr v = decodeValue(frameBytes(false));
+    ASSERT_EQ(v->tag, Tag::Builtin);
+    EXPECT_EQ(v->name, "pandas.DataFrame");
+    ASSERT_EQ(v->items.size(), 1u);
+    EXPECT_EQ(v->items[0]->tag, Tag::Dict);
+    std::string text = v->toText();
+    EXPECT_EQ(text.rfind("pandas.DataFrame({'index': pandas.RangeIndex({", 0), 0u) << text;
+}
+
+TEST(BuiltinValue, SharedOneIsABackrefToTheSameNode) {
+    ValuePtr v = decodeValue(frameBytes(true));
+    ASSERT_EQ(v->items.size(), 2u);
+    EXPECT_EQ(v->items[0].get(), v->items[1].get());
+}
+
+TEST(BuiltinValue, ParserSkipsItWholeAndRefusesItWithoutState) {
+    std::string bytes = frameBytes(false) + std::string(1, '\0');
+    ValueParser p(bytes);
+    p.skipValue();
+    EXPECT_EQ(p.remaining(), 1u);
+
+    std::string headerOnly;
+    ValueWriter(headerOnly).beginBuiltin("pandas.Series", false);
+    EXPECT_THROW(decodeValue(headerOnly), DecodeError);
+}
+
+TEST(BuiltinValue, TagsBetweenTheKnownOnesAreRefused) {
+    for (int code : {0x17, 0x1F, 0x21}) {
+        std::string b(1, static_cast<char>(code));
+        EXPECT_THROW(decodeValue(b), DecodeError) << code;
+    }
+}
+
+TEST(BuiltinValue, ApiTypingNamesItsKindAndKeepsMemoAligned) {
+    analyse::TypeTable table;
+    ApiOptions options;
+    analyse::ValueTyper typer(table, options);
+    std::string bytes = frameBytes(true);
+    ValueParser p(bytes);
+    Token t;
+    p.next(t);
+    uint32_t id = typer.typeOf(p, t);
+    EXPECT_EQ(table.text(id), "tuple[pandas.DataFrame, pandas.DataFrame]");
+    EXPECT_TRUE(p.atEnd());
+}
+
+TEST(PandasCore, FrameGivesLabelledColumnsWithPandasDtypes) {
+    ValuePtr v = decodeValue(frameBytes(false));
+    ASSERT_TRUE(pandas::isPandasValue(*v));
+    pandas::Frame f = pandas::asFrame(*v);
+    EXPECT_EQ(pandas::indexLabels(*f.index), (std::vector<std::string>{"0", "1"}));
+    ASSERT_EQ(f.columns.size(), 2u);
+    EXPECT_EQ(f.columns[0].label, "a");
+    EXPECT_EQ(f.columns[0].dtype, "int64");
+    ASSERT_EQ(f.columns[0].values->tag, Tag::Array);
+    EXPECT_EQ(f.columns[0].values->shape, (std::vector<uint64_t>{2}));
+    EXPECT_EQ(f.columns[1].label, "t");
+    EXPECT_EQ(f.columns[1].dtype, "datetime64[ns, Europe/Paris]");
+}
+
+TEST(PandasCore, AnythingElseIsAClearError) {
+    ValuePtr notFrame = decodeValue(std::string(1, '\0'));
+    EXPECT_FALSE(pandas::isPandasValue(*notFrame));
+    EXPECT_THROW(pandas::asFrame(*notFrame), DecodeError);
+    std::string bytes;
+    ValueWriter w(bytes);
+    objectIndex(w, {"x"});
+    ValuePtr index = decodeValue(bytes);
+    EXPECT_THROW(pandas::asFrame(*index), DecodeError);
+    pandas::Column c = pandas::asColumn(*index);
+    EXPECT_EQ(c.dtype, "object");
+    EXPECT_EQ(pandas::indexLabels(*index), (std::vector<std::string>{"x"}));
+}
