@@ -1,6 +1,7 @@
 #include "capture/call_capture.h"
 
 #include <exception>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -306,18 +307,27 @@ __attribute__((always_inline)) inline void finish(Recorder& rec, CaptureState& s
     call.fn = nullptr;
 }
 
-// A finish from a front end other than recordedVectorcall: the state of the
-// thread finishing the call (maybe not the one that began it).
+// A finish from a front end other than recordedVectorcall: with the scratch
+// of the thread finishing the call (maybe not the one that began it), or of
+// its own when that thread is in the middle of capturing something else (a
+// generator finishing inside a handler): the encoder is not reentrant.
 void finishOnThisThread(ActiveCall& call, Ending ending, PyObject* result, OutcomeExtra* extra) {
     if (!call.active()) return;
-    finish(Recorder::instance(), threadState(), call, ending, result, extra);
+    CaptureState& st = threadState();
+    if (__builtin_expect(st.busy, 0)) {
+        auto own = std::make_unique<CaptureState>();
+        own->epoch = st.epoch;
+        finish(Recorder::instance(), *own, call, ending, result, extra);
+    } else {
+        finish(Recorder::instance(), st, call, ending, result, extra);
+    }
     call.inputs.reset();
     call.entry.reset();
 }
 
 __attribute__((always_inline)) inline CallStart begin(Recorder& rec, CaptureState& st, CapturedFunction& fn,
                                                       PyObject* const* args, size_t nargs, PyObject* kwnames,
-                                                      ActiveCall& call) {
+                                                      ActiveCall& call, int callerDepth) {
     if (st.busy) return CallStart::NotRecorded;
     // The fast path: a live session that knows this function and this thread.
     if (__builtin_expect(!rec.live() || fn.epoch != rec.epoch() || st.epoch != rec.epoch(), 0)) {
@@ -327,7 +337,7 @@ __attribute__((always_inline)) inline CallStart begin(Recorder& rec, CaptureStat
     // Policy hook (before encoding): drop the call (return NotRecorded) or
     // choose EntryMode::Hold to decide when it ends.
     const EntryMode mode = EntryMode::Submit;
-    Recorder::Caller caller = rec.caller();
+    Recorder::Caller caller = rec.caller(callerDepth);
     uint64_t start = rec.nowNs();
     try {
         if (!recordEntry(rec, st, fn, key, start, caller, args, nargs, kwnames, mode, call))
@@ -354,8 +364,33 @@ __attribute__((always_inline)) inline CallStart begin(Recorder& rec, CaptureStat
 }  // namespace
 
 CallStart beginCall(CapturedFunction& fn, PyObject* const* args, size_t nargs, PyObject* kwnames,
-                    ActiveCall& call) {
-    return begin(Recorder::instance(), threadState(), fn, args, nargs, kwnames, call);
+                    ActiveCall& call, int callerDepth) {
+    return begin(Recorder::instance(), threadState(), fn, args, nargs, kwnames, call, callerDepth);
+}
+
+bool encodeOutcomeValue(ActiveCall& call, PyObject* value, std::string& out, OutcomeExtra& extra) {
+    Recorder& rec = Recorder::instance();
+    if (!call.active() || call.epoch != rec.epoch() || !rec.live()) return false;
+    CaptureState& st = threadState();
+    if (st.busy) return false;  // met inside capture itself: the encoder is in use
+    try {
+        EncodeOptions opt;  // never strict
+        opt.payloads.payloads = &extra.payloads;
+        opt.payloads.sameAs = call.inputs ? &call.inputs->slots : nullptr;
+        EncodeCounts counts;
+        ValueWriter w(out);
+        BusyGuard busy(st);
+        WatchInputs recorded(call.fn->watch, &value, 1, nullptr);
+        st.encoder.encode(w, recorded.args()[0], opt, counts);
+        account(rec, counts);
+        return true;
+    } catch (const std::exception& e) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        rec.captureError(e.what());
+        PyErr_Restore(t, v, tb);
+        return false;
+    }
 }
 
 void finishReturned(ActiveCall& call, PyObject* result, OutcomeExtra* extra) {
@@ -377,7 +412,7 @@ PyObject* recordedVectorcall(CapturedFunction& fn, PyObject* const* args, size_t
     Recorder& rec = Recorder::instance();
     CaptureState& st = threadState();
     ActiveCall call;
-    switch (begin(rec, st, fn, args, PyVectorcall_NARGS(nargsf), kwnames, call)) {
+    switch (begin(rec, st, fn, args, PyVectorcall_NARGS(nargsf), kwnames, call, 0)) {
     case CallStart::Recording: break;
     case CallStart::NotRecorded: return PyObject_Vectorcall(fn.func, args, nargsf, kwnames);
     case CallStart::Refused: return nullptr;

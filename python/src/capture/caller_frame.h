@@ -18,7 +18,9 @@ struct CallerFrame {
 };
 
 // False when no Python frame is running (a call made from C without one).
-bool currentCallerFrame(CallerFrame& out);
+// `depth` frames above the innermost are skipped (1: the caller of a Python
+// wrapper whose own frame is the innermost).
+bool currentCallerFrame(CallerFrame& out, int depth = 0);
 
 // The source line of `frame.location` in `frame.code` (-1 when unknown).
 int callerLine(const CallerFrame& frame);

@@ -289,9 +289,9 @@ uint32_t Recorder::threadIndex() {
     return index;
 }
 
-Recorder::Caller Recorder::caller() {
+Recorder::Caller Recorder::caller(int depth) {
     CallerFrame frame;
-    if (__builtin_expect(!currentCallerFrame(frame), 0)) {  // called from C with no Python frame
+    if (__builtin_expect(!currentCallerFrame(frame, depth), 0)) {  // called from C with no Python frame
         if (!noFrameKnown_) {
             noFrame_ = makeCaller(kNoSite, moduleIndex(Py_None));
             noFrameKnown_ = true;

@@ -67,7 +67,8 @@ public:
         uint8_t tailSize = 0;
         char tail[16] = {0};
     };
-    Caller caller();
+    // `depth`: Python frames to skip above the innermost (currentCallerFrame).
+    Caller caller(int depth = 0);
     uint64_t nowNs() { return clock_.nowNs(); }
 
     // Records a capture error: logged once, counted.
