@@ -120,7 +120,8 @@ def intercept(func=None, *, result=None, strict=None, yields=False):
     """Record every call of `func` into the callmonitor database.
 
     Use as ``@intercept`` or ``@intercept(result=False)``; also on builtins
-    (``dot = intercept(numpy.dot)``), ``functools.partial`` objects, methods,
+    (``dot = intercept(numpy.dot)``), ``functools.partial`` objects (recorded as
+    calls of their function, frozen arguments included), methods,
     ``staticmethod`` / ``classmethod`` objects, generators and coroutines.
 
     result: record the return value (default: the session setting, on). For
@@ -146,4 +147,18 @@ def intercept(func=None, *, result=None, strict=None, yields=False):
         return func
     if not callable(func):
         raise TypeError(f"intercept() needs a callable, got {type(func).__name__}")
+    if type(func) is functools.partial:
+        return _bound_partial(func, intercept(func.func, result=result, strict=strict, yields=yields))
     return _wrap(func, result, strict, yields=yields)
+
+
+def _bound_partial(original, recorded):
+    """The same partial over the recording wrapper of its function: a call
+    records the whole call the partial makes (frozen arguments first, then
+    the call's; keywords merged, the call's winning), so it replays as a call
+    of the function itself."""
+    bound = functools.partial(recorded, *original.args, **original.keywords)
+    bound.__wrapped__ = original
+    bound.__callmonitor_target__ = original.func
+    bound.__callmonitor_interceptor__ = getattr(recorded, "__callmonitor_interceptor__", recorded)
+    return bound

@@ -1,5 +1,6 @@
 #include "capture/call_capture.h"
 
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <string>
@@ -32,6 +33,8 @@ struct CaptureState {
     std::string record;
     std::string outcome;
     std::string scratch;                   // an exception's args value
+    std::string head;                      // the entry's header (start, thread, caller)
+    size_t headSize = 0;                   // the last header's size: the room left for the next
     ExtFields ext;
     std::vector<Payload> inputPayloads, resultPayloads;
     InputSlots inputs;                     // the inputs' slots, for the result (sameAsInput)
@@ -160,13 +163,16 @@ __attribute__((noinline)) bool prepare(Recorder& rec, CaptureState& st, Captured
 // Encodes the entry of a call about to run and submits it (or, EntryMode::Hold,
 // keeps it in `call`). False with an error set: strict mode refused an argument.
 bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const format::CallKey& key,
-                 uint64_t start, const Recorder::Caller& caller, PyObject* const* args, size_t nargs,
+                 const Recorder::Caller& caller, PyObject* const* args, size_t nargs,
                  PyObject* kwnames, EntryMode mode, ActiveCall& call) {
-    st.record.clear();
     st.inputPayloads.clear();
     st.inputs.clear();
     st.keep.clear();
-    appendCallHeader(st.record, start, st.thread, caller.module);
+    // The header holds the start, known only once the inputs are encoded:
+    // room for it first (the last header's size), filled in below. The last
+    // record's own header is that room, when the buffer still holds it.
+    if (__builtin_expect(st.record.size() >= st.headSize, 1)) st.record.erase(st.headSize);
+    else st.record.assign(st.headSize, '\0');
     EncodeOptions opt;
     opt.strict = fn.strict < 0 ? rec.settings().strict : fn.strict != 0;
     opt.payloads.payloads = &st.inputPayloads;
@@ -183,6 +189,16 @@ bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const fo
         encoded = st.encoder.encodeInputs(w, recorded.args(), nargs, kwnames, opt, counts);
     }
     if (!encoded) return false;  // strict mode: the CaptureError is set
+    // The call's own time starts now: copying its inputs is not part of it.
+    call.start = rec.nowNs();
+    st.head.clear();
+    appendCallHeader(st.head, call.start, st.thread, caller.module);
+    if (__builtin_expect(st.head.size() == st.headSize, 1)) {
+        std::memcpy(&st.record[0], st.head.data(), st.headSize);
+    } else {  // its varints changed length (the first call, a new thread or caller id)
+        st.record.replace(0, st.headSize, st.head);
+        st.headSize = st.head.size();
+    }
     account(rec, counts);
     st.record.append(caller.tail, caller.tailSize);  // entry ext (Site, Label) and Pending
     for (size_t k = 0; k < st.inputPayloads.size(); ++k)
@@ -337,10 +353,9 @@ __attribute__((always_inline)) inline CallStart begin(Recorder& rec, CaptureStat
     // Policy hook (before encoding): drop the call (return NotRecorded) or
     // choose EntryMode::Hold to decide when it ends.
     const EntryMode mode = EntryMode::Submit;
-    Recorder::Caller caller = rec.caller(callerDepth);
-    uint64_t start = rec.nowNs();
+    Recorder::Caller caller = callerDepth == 0 ? rec.caller() : rec.callerAbove(callerDepth);
     try {
-        if (!recordEntry(rec, st, fn, key, start, caller, args, nargs, kwnames, mode, call))
+        if (!recordEntry(rec, st, fn, key, caller, args, nargs, kwnames, mode, call))
             return CallStart::Refused;
     } catch (const std::exception& e) {
         st.busy = false;
@@ -349,7 +364,6 @@ __attribute__((always_inline)) inline CallStart begin(Recorder& rec, CaptureStat
         return CallStart::NotRecorded;
     }
     call.key = key;
-    call.start = start;
     call.epoch = rec.epoch();
     call.lane = st.lane;
     call.fn = &fn;

@@ -92,7 +92,7 @@ public:
     bool active() const { return fn != nullptr; }
 
     format::CallKey key{};
-    uint64_t start = 0;            // ns on the recorder's clock: the record header's start
+    uint64_t start = 0;            // ns on the recorder's clock once the entry was encoded: the header's start
     uint64_t epoch = 0;            // the session the entry belongs to
     Writer::Lane* lane = nullptr;  // the entry's lane: the outcome follows it there
     CapturedFunction* fn = nullptr;  // null: nothing to finish
@@ -112,7 +112,8 @@ enum class CallStart : uint8_t {
 // Begins recording a call of fn.func with vectorcall-style arguments: opens
 // the session and registers the function and this thread when needed, takes
 // the invocation number, encodes the inputs (copied now: a later mutation of
-// an argument cannot change what was recorded) and submits the entry.
+// an argument cannot change what was recorded), starts the call's clock
+// (so capturing the inputs is not in its duration) and submits the entry.
 // `callerDepth`: Python frames between the call site and this function (0
 // for a C front end, which has no frame; 1 for a Python wrapper calling in).
 CallStart beginCall(CapturedFunction& fn, PyObject* const* args, size_t nargs, PyObject* kwnames,

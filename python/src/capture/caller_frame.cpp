@@ -12,7 +12,33 @@
 
 namespace callmonitor::py {
 
-bool currentCallerFrame(CallerFrame& out, int depth) {
+bool currentCallerFrame(CallerFrame& out) {
+#if defined(CALLMONITOR_FRAME_311)
+    PyThreadState* ts = PyThreadState_GET();
+    _PyInterpreterFrame* f = ts->cframe->current_frame;
+    if (f == nullptr) return false;
+    out.code = reinterpret_cast<PyObject*>(f->f_code);
+    out.globals = f->f_globals;
+    // The CALL instruction (or one of its inline caches): fixed per call site.
+    out.location = _PyInterpreterFrame_LASTI(f) * static_cast<int>(sizeof(_Py_CODEUNIT));
+    return true;
+#else
+    PyFrameObject* f = PyEval_GetFrame();  // borrowed
+    if (f == nullptr) return false;
+    PyCodeObject* code = PyFrame_GetCode(f);  // new reference; the frame keeps it alive
+    Py_DECREF(code);
+    out.code = reinterpret_cast<PyObject*>(code);
+    out.globals = PyEval_GetGlobals();
+#if PY_VERSION_HEX >= 0x030B0000
+    out.location = PyFrame_GetLasti(f);
+#else
+    out.location = PyFrame_GetLineNumber(f);
+#endif
+    return true;
+#endif
+}
+
+bool callerFrameAbove(CallerFrame& out, int depth) {
 #if defined(CALLMONITOR_FRAME_311)
     PyThreadState* ts = PyThreadState_GET();
     _PyInterpreterFrame* f = ts->cframe->current_frame;
@@ -23,7 +49,6 @@ bool currentCallerFrame(CallerFrame& out, int depth) {
     if (f == nullptr) return false;
     out.code = reinterpret_cast<PyObject*>(f->f_code);
     out.globals = f->f_globals;
-    // The CALL instruction (or one of its inline caches): fixed per call site.
     out.location = _PyInterpreterFrame_LASTI(f) * static_cast<int>(sizeof(_Py_CODEUNIT));
     return true;
 #else
@@ -41,12 +66,9 @@ bool currentCallerFrame(CallerFrame& out, int depth) {
     PyObject* globals = PyFrame_GetGlobals(f);  // new reference; the frame keeps it alive
     Py_DECREF(globals);
     out.globals = globals;
-#else
-    out.globals = f->f_globals;
-#endif
-#if PY_VERSION_HEX >= 0x030B0000
     out.location = PyFrame_GetLasti(f);
 #else
+    out.globals = f->f_globals;
     out.location = PyFrame_GetLineNumber(f);
 #endif
     return true;

@@ -67,8 +67,10 @@ public:
         uint8_t tailSize = 0;
         char tail[16] = {0};
     };
-    // `depth`: Python frames to skip above the innermost (currentCallerFrame).
-    Caller caller(int depth = 0);
+    Caller caller();
+    // The same for a front end with a Python frame of its own: the caller
+    // `depth` frames above the innermost (callerFrameAbove).
+    Caller callerAbove(int depth);
     uint64_t nowNs() { return clock_.nowNs(); }
 
     // Records a capture error: logged once, counted.
@@ -111,6 +113,8 @@ private:
     uint32_t nextThread_ = 0;
     uint32_t moduleIndex(PyObject* globals);
     Caller resolveCaller(const CallerFrame& frame);
+    // The ids of the caller in `frame` (found: false when no Python frame runs).
+    Caller callerAt(const CallerFrame& frame, bool found);
     // The ids and entry tail of a caller: `site` may be kNoSite.
     Caller makeCaller(uint32_t site, uint32_t module) const;
     std::string label_;           // the session's label ("": none); label id 0
