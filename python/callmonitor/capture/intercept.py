@@ -11,15 +11,85 @@ def _flag(value):
     return -1 if value is None else int(bool(value))
 
 
-def _wrap(func, result, strict, watch=None, inner=False, only_with_output=False):
-    """An Interceptor for `func` that looks like `func` to Python (with
-    `watch`, a WatchOptions: the subtype callmonitor.watch places; with
-    `inner`, `func` is already rewritten by callmonitor.inner;
-    `only_with_output`: recorded only once an output was chosen)."""
-    if watch is None:
-        wrapper = _core.Interceptor(func, _flag(result), _flag(strict), None, inner, only_with_output)
+# begin_call's kinds (call_iteration.cpp).
+_COROUTINE, _GENERATOR, _ASYNC_GENERATOR = 0, 1, 2
+
+
+def _call_kind(func):
+    """_COROUTINE / _GENERATOR / _ASYNC_GENERATOR when calling `func` returns
+    one (``async def``, a generator function, ``async def`` with ``yield``;
+    partials of them too), else None."""
+    if inspect.iscoroutinefunction(func):
+        return _COROUTINE
+    if inspect.isasyncgenfunction(func):
+        return _ASYNC_GENERATOR
+    if inspect.isgeneratorfunction(func):
+        return _GENERATOR
+    return None
+
+
+def _python_wrapper(core, kind):
+    """A Python function of the same kind as the wrapped one (inspect and
+    asyncio tell what it is by its code), whose body records the call through
+    `core`'s capture step when it starts running: the first ``await`` of the
+    coroutine, the first item asked of the generator."""
+    begin = _core.begin_call
+    if kind == _COROUTINE:
+        async def wrapper(*args, **kwargs):
+            return await begin(core, args, kwargs, _COROUTINE)
+    elif kind == _GENERATOR:
+        def wrapper(*args, **kwargs):
+            return (yield from begin(core, args, kwargs, _GENERATOR))
     else:
-        wrapper = _core.Watched(func, _flag(result), _flag(strict), watch)
+        async def wrapper(*args, **kwargs):
+            call = begin(core, args, kwargs, _ASYNC_GENERATOR)
+            agen = call.inner
+            try:
+                item = await agen.__anext__()
+                while True:
+                    call._yielded(item)
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        raise
+                    except BaseException as e:  # thrown in by athrow(): into the inner generator
+                        item = await agen.athrow(e)
+                    else:
+                        item = await agen.asend(sent)
+            except StopAsyncIteration:
+                call._returned(None)
+            except GeneratorExit:  # aclose(), or collected unfinished
+                try:
+                    await agen.aclose()
+                except BaseException as e:
+                    call._raised(e)
+                    raise
+                call._closed()
+                raise
+            except BaseException as e:
+                call._raised(e)
+                raise
+    return wrapper
+
+
+def _wrap(func, result, strict, watch=None, yields=False, inner=False, only_with_output=False):
+    """A callable recording the calls of `func` that looks like `func` to
+    Python: an Interceptor (with `watch`, a WatchOptions: the Watched subtype
+    callmonitor.watch places), or, for coroutine, generator and async
+    generator functions, a Python function of the same kind over one.
+    inner: `func` is rewritten by callmonitor.inner (its inner calls go with
+    each call's outcome); only_with_output: recorded only once an output
+    was chosen (flat_profile)."""
+    kind = _call_kind(func) if watch is None else None
+    if watch is None:
+        wrapper = core = _core.Interceptor(func, _flag(result), _flag(strict), yields=bool(yields),
+                                           inner=bool(inner), only_with_output=bool(only_with_output))
+    else:
+        wrapper = core = _core.Watched(func, _flag(result), _flag(strict), watch)
+    if kind is not None:
+        wrapper = _python_wrapper(core, kind)
+        wrapper.__callmonitor_target__ = func
+        wrapper.__callmonitor_interceptor__ = core
     target = func.func if isinstance(func, functools.partial) else func
     try:
         functools.update_wrapper(wrapper, target)
@@ -27,7 +97,7 @@ def _wrap(func, result, strict, watch=None, inner=False, only_with_output=False)
         pass
     wrapper.__wrapped__ = func
     for attr in ("__defaults__", "__kwdefaults__"):  # a function's, as inspect and users read them
-        if hasattr(target, attr):
+        if hasattr(target, attr) and kind is None:
             setattr(wrapper, attr, getattr(target, attr))
     if isinstance(func, functools.partial):
         name = getattr(target, "__name__", "partial")
@@ -48,10 +118,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @overload
 def intercept(func: F, *, result: Optional[bool] = None, strict: Optional[bool] = None,
-              inner: bool = False, inner_args: bool = False, **policy: Any) -> F: ...
+              yields: bool = False, inner: bool = False, inner_args: bool = False, **policy: Any) -> F: ...
 @overload
 def intercept(func: None = None, *, result: Optional[bool] = None,
-              strict: Optional[bool] = None, inner: bool = False,
+              strict: Optional[bool] = None, yields: bool = False, inner: bool = False,
               inner_args: bool = False, **policy: Any) -> Callable[[F], F]: ...
 
 
@@ -66,30 +136,49 @@ def _rewritten_for_inner(func, inner_args=False):
                          inner_args=inner_args)
 
 
+def _interceptor_of(wrapper):
+    """The Interceptor that records (the wrapper itself, or the one inside a
+    coroutine/generator function's Python wrapper): it carries the policy."""
+    return getattr(wrapper, "__callmonitor_interceptor__", wrapper)
+
+
 def profiled(func, time_limit: float, only_with_output: bool):
     """flat_profile's recording of `func` (rewritten with attach=True): each
-    call with its inner calls; with only_with_output, only when an output was
-    chosen (configure(output=...) or $CALLMONITOR_DIR) at the time of the call."""
+    call with its inner calls, kept when slower than `time_limit`; with
+    only_with_output, only when an output was chosen (configure(output=...)
+    or $CALLMONITOR_DIR) at the time of the call."""
     if isinstance(func, (staticmethod, classmethod)):
         return type(func)(profiled(func.__func__, time_limit, only_with_output))
-    if inspect.iscoroutinefunction(func) or inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
-        return func  # their outcome comes after the call returns: recorded by the capture step's wrappers
+    if _call_kind(func) is not None:
+        return func  # coroutines and generators: their inner calls are not handed over yet
     wrapper = _wrap(func, None, None, inner=True, only_with_output=only_with_output)
-    _policy.set_own(wrapper, _policy.check(slower_than=time_limit))  # above the limit: kept in full
+    _policy.set_own(_interceptor_of(wrapper), _policy.check(slower_than=time_limit))  # above the limit: kept
     return wrapper
 
 
-def intercept(func=None, *, result=None, strict=None, inner=False, inner_args=False, **policy):
+def intercept(func=None, *, result=None, strict=None, yields=False, inner=False, inner_args=False, **policy):
     """Record every call of `func` into the callmonitor database.
 
     Use as ``@intercept`` or ``@intercept(result=False)``; also on builtins
-    (``dot = intercept(numpy.dot)``), ``functools.partial`` objects, methods,
+    (``dot = intercept(numpy.dot)``), ``functools.partial`` objects (recorded as
+    calls of their function, frozen arguments included), methods,
     ``staticmethod`` / ``classmethod`` objects, generators and coroutines.
 
-    result: record the return value (default: the session setting, on).
+    result: record the return value (default: the session setting, on). For
+            an ``async def`` function, what the awaited call returned; for a
+            generator, its return value (the items yielded are counted).
     strict: raise TypeError when an argument cannot be captured, before the
             function runs (default: the session setting, off — a placeholder
             is stored instead). For tests.
+    yields: generators and async generators: also record every item yielded
+            (kept in memory until the generator ends). Default: only count them.
+    inner:  also record the calls made inside the function (callee, line,
+            start, duration, raised), stored with each call's outcome and
+            read as ``db.call(f, n).inner`` (docs/inner-calls.md). The
+            function's source is rewritten as ``wrap_calls()`` does.
+    inner_args: with inner, also record each inner call as a call of its
+            own, with its arguments and result, child of the outer call
+            (``db.children(call)``); the capture policies apply to it.
 
     Capture policies (docs/policies.md; these win over ``configure()`` and
     the CALLMONITOR_* variables):
@@ -100,26 +189,20 @@ def intercept(func=None, *, result=None, strict=None, inner=False, inner_args=Fa
     exclude=[...] parameters not recorded (stored as ``Excluded``);
     keep="raised" keep only calls that raised;
     slower_than=S keep only calls slower than S seconds.
-
-    inner:  also record the calls made inside the function (callee, line,
-            start, duration, raised), stored with each call's outcome and
-            read as ``db.call(f, n).inner`` (docs/inner-calls.md). The
-            function's source is rewritten as ``wrap_calls()`` does.
-    inner_args: with inner, also record each inner call as a call of its
-            own, with its arguments and result, child of the outer call
-            (``db.children(call)``); the capture policies apply to it.
     The wrapped callable behaves exactly like `func`: same return value,
-    same exceptions, same signature and metadata.
+    same exceptions, same signature and metadata; ``inspect.iscoroutinefunction``,
+    ``isgeneratorfunction`` and ``isasyncgenfunction`` say the same of both.
     """
     options = _policy.check(**policy)  # TypeError / ValueError now, not at the first call
-    same = dict(result=result, strict=strict, inner=inner, inner_args=inner_args, **options)
+    same = dict(result=result, strict=strict, yields=yields, inner=inner, inner_args=inner_args, **options)
     if func is None:
         return lambda f: intercept(f, **same)
     if isinstance(func, staticmethod):
         return staticmethod(intercept(func.__func__, **same))
     if isinstance(func, classmethod):
         return classmethod(intercept(func.__func__, **same))
-    if isinstance(func, _core.Interceptor):
+    if isinstance(func, _core.Interceptor) or isinstance(getattr(func, "__callmonitor_interceptor__", None),
+                                                        _core.Interceptor):
         if options:
             raise TypeError("this callable is intercepted already; give its capture policy where it was "
                             "first intercepted")
@@ -131,14 +214,24 @@ def intercept(func=None, *, result=None, strict=None, inner=False, inner_args=Fa
             raise TypeError(f"{session_only}= applies to the whole database: give it to configure(), "
                             f"not to intercept()")
     _policy.check_function(func, options)
-    if result is None and (inspect.iscoroutinefunction(func) or inspect.isgeneratorfunction(func)
-                           or inspect.isasyncgenfunction(func)):
-        # The "result" is a coroutine/generator object, not worth keeping.
-        result = False
     if inner_args and not inner:
         raise ValueError("intercept(inner_args=True) records the arguments of inner calls: it needs inner=True")
+    if type(func) is functools.partial:
+        return _bound_partial(func, intercept(func.func, **same))
     if inner:
         func = _rewritten_for_inner(func, inner_args=bool(inner_args))
-    wrapper = _wrap(func, result, strict, inner=bool(inner))
-    _policy.set_own(wrapper, options)
+    wrapper = _wrap(func, result, strict, yields=yields, inner=bool(inner))
+    _policy.set_own(_interceptor_of(wrapper), options)
     return wrapper
+
+
+def _bound_partial(original, recorded):
+    """The same partial over the recording wrapper of its function: a call
+    records the whole call the partial makes (frozen arguments first, then
+    the call's; keywords merged, the call's winning), so it replays as a call
+    of the function itself."""
+    bound = functools.partial(recorded, *original.args, **original.keywords)
+    bound.__wrapped__ = original
+    bound.__callmonitor_target__ = original.func
+    bound.__callmonitor_interceptor__ = getattr(recorded, "__callmonitor_interceptor__", recorded)
+    return bound

@@ -22,12 +22,12 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
 }
 
 PyObject* interceptorNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
-    static const char* kwlist[] = {"func", "result", "strict", "watch", "inner", "only_with_output", nullptr};
+    static const char* kwlist[] = {"func", "result", "strict", "watch", "yields", "inner", "only_with_output", nullptr};
     PyObject* func;
     PyObject* watch = Py_None;
-    int result = -1, strict = -1, inner = 0, onlyWithOutput = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiOpp", const_cast<char**>(kwlist), &func, &result, &strict,
-                                     &watch, &inner, &onlyWithOutput))
+    int result = -1, strict = -1, yields = 0, inner = 0, onlyWithOutput = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiOppp", const_cast<char**>(kwlist), &func, &result, &strict,
+                                     &watch, &yields, &inner, &onlyWithOutput))
         return nullptr;
     if (watch != Py_None && !isWatchOptions(watch)) {
         PyErr_SetString(PyExc_TypeError, "watch must be a callmonitor._core.WatchOptions or None");
@@ -48,6 +48,7 @@ PyObject* interceptorNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
     self->fn.inner = inner != 0;
     self->fn.onlyWithOutput = onlyWithOutput != 0;
     self->fn.watch = watch == Py_None ? nullptr : (Py_INCREF(watch), watch);
+    self->fn.recordYields = yields != 0;
     // A watch's callables pass through its caller filter first.
     self->vectorcall = self->fn.watch ? watchedVectorcall : interceptorCall;
     self->dict = PyDict_New();

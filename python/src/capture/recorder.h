@@ -96,6 +96,9 @@ public:
         char tail[16] = {0};
     };
     Caller caller();
+    // The same for a front end with a Python frame of its own: the caller
+    // `depth` frames above the innermost (callerFrameAbove).
+    Caller callerAbove(int depth);
 
     // The label of the calls recorded from now on (entry ext Label;
     // callmonitor.trace.labels.set_label): `label`, or with nullopt the
@@ -164,6 +167,8 @@ private:
     uint32_t nextThread_ = 0;
     uint32_t moduleIndex(PyObject* globals);
     Caller resolveCaller(const CallerFrame& frame);
+    // The ids of the caller in `frame` (found: false when no Python frame runs).
+    Caller callerAt(const CallerFrame& frame, bool found);
     // The ids and entry tail of a caller: `site` may be kNoSite.
     Caller makeCaller(uint32_t site, uint32_t module);
     // Id of the label calls carry now (registered with the writer the first
