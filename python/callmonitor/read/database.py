@@ -55,7 +55,8 @@ class FunctionInfo:
         self.writer = writer.id        # the id of the writer that recorded it
         self.rank = writer.rank        # its MPI rank (-1: not under MPI)
         self.calls = calls             # the last recorded invocation number
-        counts = writer.policy.functions.get(record.id) if writer.policy else None
+        policy = getattr(writer, "policy", None)  # a 0.3 database's writer has none
+        counts = policy.functions.get(record.id) if policy else None
         #: calls made while recording / recorded / dropped per capture policy
         #: ({"every": 80}); without a policy record (older databases): calls, calls, {}
         self.seen = counts.seen if counts else calls
