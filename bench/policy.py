@@ -11,7 +11,6 @@ Rows (medians of interleaved repetitions; see bench/README.md, "Capture policies
                       array in full costs the caller at least)
 """
 import argparse
-import functools
 import json
 import os
 import statistics
@@ -21,23 +20,11 @@ import time
 import timeit
 
 
-def small(a, b, c):
-    return None
+from run import passthrough, small, take  # bench/run.py: the same baseline and functions
 
 
 def small_kept(a, b, c):  # its own function: a policy is per function
     return None
-
-
-def take(arr):
-    return None
-
-
-def passthrough(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return fn(*args, **kwargs)
-    return wrapper
 
 
 def per_call(stmt_fns, calls, repeats):

@@ -195,14 +195,14 @@ def session_options() -> Dict[str, Any]:
     return {"policy_seed": seed, "max_db_bytes": s.get("max_db_bytes", 0)}
 
 
-def _exclusions(func: Any, names: Tuple[str, ...]) -> List[tuple]:
+def _exclusions(func: Any, names: Tuple[str, ...]) -> List[Tuple[str, Optional[int], "Excluded", bool]]:
     """[(name, position or None, marker, rest)] for the native side."""
     try:
         params = list(inspect.signature(func).parameters.values())
     except (TypeError, ValueError):
         params = []
     by_name = {p.name: (i, p) for i, p in enumerate(params)}
-    out = []
+    out: List[Tuple[str, Optional[int], Excluded, bool]] = []
     for n in names:
         marker = Excluded(n)
         if n not in by_name:

@@ -66,7 +66,9 @@ def why_not_recorded(record: Optional[PolicyRecord], fid: int, full_name: str, i
                      last_kept: int) -> Optional[str]:
     """Which policy dropped call `invocation` of function `fid` (a sentence),
     or None when no policy explains its absence (it was never made)."""
-    counts = record.functions.get(fid) if record else None
+    if record is None:
+        return None
+    counts = record.functions.get(fid)
     if counts is None or not 1 <= invocation <= counts.seen:
         return None
     o = counts.options

@@ -169,9 +169,10 @@ def summarize_large(value: Any, reason: str = "max_bytes") -> "ValueSummary":
         return ValueSummary(_type_name(t), dtype=str(dtype), shape=shape, summary=reason, **extra)
     if isinstance(value, (str, bytes, bytearray)):
         data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else bytes(value)
-        head, tail = value[:_ENDS_TEXT], value[-_ENDS_TEXT:]
-        if not isinstance(value, str):
-            head, tail = bytes(head).hex(), bytes(tail).hex()
+        if isinstance(value, str):
+            head, tail = value[:_ENDS_TEXT], value[-_ENDS_TEXT:]
+        else:
+            head, tail = bytes(value[:_ENDS_TEXT]).hex(), bytes(value[-_ENDS_TEXT:]).hex()
         return ValueSummary(_type_name(t), length=len(value), summary=reason, nbytes=len(data),
                             hash=_core._content_hash(data), head=head, tail=tail)
     try:
