@@ -180,3 +180,13 @@ def test_the_cli_accepts_the_spelling_and_lists_the_choices(shapes, recorder, tm
     out = tmp_path / "exported"
     check(callmonitor_cli("export", run_dir, "<lambda>@5", "1", "--to", out, cwd=tmp_path))
     assert (out / "manifest.json").exists()
+
+
+def test_api_derivation_takes_a_name_with_its_site(shapes, recorder):
+    # GIVEN the two lambdas, WHEN the API of one definition is asked by its spelling THEN
+    # only its calls are counted; a glob still takes both (merged under their full name).
+    db = recorder.load()
+    (one,) = db.api(["<lambda>@5"])
+    assert one.calls == 1 and one.line == 5
+    (both,) = db.api(["shapes_identity.*"])
+    assert both.calls == 3

@@ -371,15 +371,21 @@ def derive(db, functions: Iterable[str] = (), label: Optional[str] = None,
            sample_items: int = DEFAULT_OPTIONS.sample_items, max_depth: int = DEFAULT_OPTIONS.max_depth) -> ApiModel:
     """The API model of an open :class:`callmonitor.read.database.Database`.
 
-    functions: glob patterns of full names, qualnames or names (none: all).
+    functions: glob patterns of full names, qualnames or names (none: all), or
+        names with a definition site (``"mod.f@30"``, as :meth:`Database.get` takes them).
     label: counts the calls that carry no label of their own under this label.
     sample_items / max_depth: how much of each container is typed.
     """
     patterns = list(functions)
+    # A name with its definition site (NAME@LINE, NAME@FILE:LINE: one of two
+    # definitions of a name) is resolved as db.get resolves it; the rest are globs.
+    globs = [p for p in patterns if "@" not in p]
+    chosen = {(f.writer, f.id) for p in patterns if "@" in p for f in db.find(p)}
     model = ApiModel(sources=[db.path])
     by_dir: Dict[str, list] = {}
     for w in db._writers:
-        ids = [f.id for f in w.functions if matches_any(f, patterns)]
+        ids = [f.id for f in w.functions
+               if not patterns or (globs and matches_any(f, globs)) or (f.writer, f.id) in chosen]
         if ids:
             by_dir.setdefault(w.directory, []).extend(ids)
     options = _core.ApiOptions()

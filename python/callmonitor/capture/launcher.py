@@ -6,6 +6,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
+from typing import Optional
 
 # Launcher variables, most specific first: (rank, world size, job id).
 # OpenMPI sets OMPI_* and PMIX_*; MPICH/Hydra and Intel MPI set PMI_*;
@@ -121,7 +122,10 @@ def _read_inherited():
 
 
 _INHERITED = _read_inherited()
+
+
 def _read_inherited_output():
+    """The output the parent configured, unless this process was given one."""
     if not _INHERITED or not os.environ.get(PARENT_OUTPUT_VAR):
         return None
     if os.environ.get("CALLMONITOR_DIR", "") != os.environ.get(PARENT_DIR_SEEN_VAR, ""):
@@ -132,7 +136,7 @@ def _read_inherited_output():
 _INHERITED_OUTPUT = _read_inherited_output()
 
 
-def inherited_output():
+def inherited_output() -> Optional[str]:
     """The output the process that started this one set with
     configure(output=...) (absolute), or None."""
     return _INHERITED_OUTPUT
@@ -160,21 +164,6 @@ def forked():
     _PROCESS_RUN_ID = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
     _INHERITED = _read_inherited()
     _INHERITED_OUTPUT = _read_inherited_output()
-def _read_inherited_output():
-    if not _INHERITED or not os.environ.get(PARENT_OUTPUT_VAR):
-        return None
-    if os.environ.get("CALLMONITOR_DIR", "") != os.environ.get(PARENT_DIR_SEEN_VAR, ""):
-        return None  # this process was given an output of its own
-    return os.environ[PARENT_OUTPUT_VAR]
-
-
-_INHERITED_OUTPUT = _read_inherited_output()
-
-
-def inherited_output():
-    """The output the process that started this one set with
-    configure(output=...) (absolute), or None."""
-    return _INHERITED_OUTPUT
 
 
 def export(base, session, configured):

@@ -32,7 +32,8 @@ def prepare_parser(p):
     p.add_argument("--stubs", metavar="DIR", help="write one .pyi stub per module into DIR")
     p.add_argument("--force", action="store_true", help="overwrite existing stub or JSON files")
     p.add_argument("--functions", action="append", default=[], metavar="PATTERN",
-                   help="only functions whose full name, qualname or name matches this glob (repeatable)")
+                   help="only functions whose full name, qualname or name matches this glob, or "
+                        "one definition named NAME@LINE / NAME@FILE:LINE (repeatable)")
     p.add_argument("--top-pct", type=float, default=stubs.DEFAULT_TOP_PCT, metavar="P",
                    help="stubs: an @overload for each signature with at least P%% of the calls "
                         f"(at most {stubs.DEFAULT_MAX_OVERLOADS}; default %(default)s)")

@@ -455,7 +455,8 @@ class Database:
     def functions(self) -> List[FunctionInfo]:
         """Every recorded function (per writer), with live call counts."""
         self._open()
-        out, records = [], []
+        out: List[FunctionInfo] = []
+        records: List[Tuple[int, Any]] = []
         for w in self._writers:
             w.refresh()
             out.extend(w.functions)

@@ -507,6 +507,11 @@ class LegacyDatabase(Database):
             start_ns=written - self._writer.info.started_unix_ns, duration_ns=None)
         return LegacyCall(self._infos[f.name], raw, self._writer, None, None)
 
+    def find(self, fn: FunctionRef, *, writer: Optional[str] = None, rank: Optional[int] = None,
+             pid: Optional[int] = None) -> list[FunctionInfo]:
+        """The recorded function `fn` names (one: a 0.3 database has one writer)."""
+        return [self._infos[self._function(fn, writer, rank, pid).name]]
+
     def calls(self, fn: FunctionRef, *, writer: Optional[str] = None, rank: Optional[int] = None,
               pid: Optional[int] = None, copy: bool = True, label=None) -> Iterator[Call]:
         """Every call of `fn`, read lazily, in invocation order (0.3 recorded
