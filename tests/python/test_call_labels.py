@@ -154,3 +154,20 @@ def test_cli_calls_show_and_summary_read_labels(recorder, no_label):
     proc = cli("summary", run_dir)
     assert proc.returncode == 0, describe(proc)
     assert "3 label(s), 1 call(s) without one" in proc.stdout
+
+
+def test_progress_with_an_unknown_total_on_a_terminal_counts_without_failing():
+    # `calls --label` does not know how many calls carry the label before reading them
+    import io
+    from callmonitor.cli.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    progress = Progress("reading calls", stream=out, interval=0)
+    for done in range(3):
+        progress(done, 0)
+    progress.close()
+    assert "reading calls" in out.getvalue()
