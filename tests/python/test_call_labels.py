@@ -154,3 +154,42 @@ def test_cli_calls_show_and_summary_read_labels(recorder, no_label):
     proc = cli("summary", run_dir)
     assert proc.returncode == 0, describe(proc)
     assert "3 label(s), 1 call(s) without one" in proc.stdout
+
+
+def test_progress_with_an_unknown_total_on_a_terminal_counts_without_failing():
+    # `calls --label` does not know how many calls carry the label before reading them
+    import io
+    from callmonitor.cli.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    progress = Progress("reading calls", stream=out, interval=0)
+    for done in range(3):
+        progress(done, 0)
+    progress.close()
+    assert "reading calls" in out.getvalue()
+
+
+def _record_under_labels(recorder, name, labels_for_calls):
+    callmonitor.close()
+    callmonitor.configure(output=str(recorder.tmp_path / name))
+    for label in labels_for_calls:
+        labels.set_label(label)
+        step(1)
+    labels.set_label(None)
+    db = recorder.load()
+    return db.sizes["call_bytes"], db.labels()
+
+
+def test_many_tests_making_the_same_calls_store_a_label_id_per_call_not_its_text(recorder, no_label):
+    n = 2000
+    one, counted_one = _record_under_labels(recorder, "one", ["tests/test_long_module_name.py::test_x|call"] * n)
+    many, counted_many = _record_under_labels(
+        recorder, "many", [f"tests/test_long_module_name.py::test_{i}|call" for i in range(n)])
+    assert sum(counted_one.values()) == sum(counted_many.values()) == n and len(counted_many) == n
+    # each record holds a varint id (1-2 bytes), not the ~45-byte text: the records grow by
+    # at most a page or two, not by n * 45 bytes
+    assert many <= one + 2 * 4096, (one, many)

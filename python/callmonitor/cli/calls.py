@@ -85,7 +85,7 @@ def run(args):
         try:
             expected = sum(f.calls for f in db.find(args.function, **chosen))
             if args.label:
-                expected = None  # not known without reading the labels: no total
+                expected = 0  # not known without reading the labels: no total
             for call in db.calls(args.function, label=args.label, **chosen):
                 total += 1
                 progress(total, expected)

@@ -1,7 +1,8 @@
 """Progress of long commands on stderr, shown only on a terminal: a ``rich``
 progress bar when rich is installed, a one-line counter otherwise.
 
-Used as a callback ``progress(done, total)``; ``close()`` when finished."""
+Used as a callback ``progress(done, total)`` (total 0 or None: not known);
+``close()`` when finished."""
 import sys
 import time
 
@@ -29,7 +30,7 @@ class Progress:
 
     def __call__(self, done, total):
         now = time.monotonic()
-        if not self.enabled or (now - self._last < self.interval and done < total):
+        if not self.enabled or (now - self._last < self.interval and (not total or done < total)):
             return
         self._last = now
         bar = self._rich_bar()

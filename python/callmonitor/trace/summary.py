@@ -73,14 +73,18 @@ def _type_name(t):
     return t.__qualname__ if module == "builtins" else f"{module}.{t.__qualname__}"
 
 
+_LITERAL_TYPES = frozenset((type(None), bool, float, complex, int, str, bytes))
+
+
 def _is_literal(v):
-    if v is None or type(v) in (bool, float, complex):
-        return True
-    if type(v) is int:
+    t = type(v)
+    if t not in _LITERAL_TYPES:  # one set lookup for everything else (arrays)
+        return False
+    if t is int:
         return v.bit_length() <= 64
-    if type(v) in (str, bytes):
+    if t is str or t is bytes:
         return len(v) <= _SHORT
-    return False
+    return True
 
 
 # The summaries of arrays seen so far, by (type, dtype, shape): a summary is
@@ -89,11 +93,24 @@ _ARRAYS: Dict[tuple, "ValueSummary"] = {}
 _ARRAYS_MAX = 4096
 
 
+# Per type: True for numpy.ndarray and numpy's scalar types (decided once).
+_NUMPY_TYPES: Dict[type, bool] = {}
+
+
+def _is_numpy_type(t, shape):
+    known = _NUMPY_TYPES.get(t)
+    if known is None:
+        known = t.__module__ == "numpy" and (t.__name__ == "ndarray" or shape == ())
+        if len(_NUMPY_TYPES) < _ARRAYS_MAX:
+            _NUMPY_TYPES[t] = known
+    return known
+
+
 def _is_short_numpy(value, t, dtype, shape):
     """A numpy array or scalar whose values take no more room than its summary
     would: kept as it is, like a short literal. Object arrays are not (their
     items are pickled or summarized)."""
-    if t.__module__ != "numpy" or not (t.__name__ == "ndarray" or shape == ()):
+    if not _is_numpy_type(t, shape):
         return False
     try:
         return value.nbytes <= _SHORT_ARRAY_BYTES and dtype.kind != "O"

@@ -424,11 +424,19 @@ void Recorder::setLabel(std::optional<std::string> label) {
 }
 
 uint32_t Recorder::currentLabelId() {
+    if (labelIdGen_ == labelGen_) return labelId_;  // each caller re-encoding its tail asks again
     const std::string* text = callLabel_ ? &*callLabel_ : label_.empty() ? nullptr : &label_;
-    if (!text || text->empty()) return kNoLabel;
-    auto [it, added] = labelIds_.emplace(*text, static_cast<uint32_t>(labelIds_.size()));
-    if (added) writer_->submitLabel(it->second, *text);
-    return it->second;
+    labelId_ = kNoLabel;
+    if (text && !text->empty()) {
+        auto it = labelIds_.find(*text);
+        if (it == labelIds_.end()) {
+            it = labelIds_.emplace(*text, static_cast<uint32_t>(labelIds_.size())).first;
+            writer_->submitLabel(it->second, *text);
+        }
+        labelId_ = it->second;
+    }
+    labelIdGen_ = labelGen_;
+    return labelId_;
 }
 
 uint32_t Recorder::moduleIndex(PyObject* g) {

@@ -179,6 +179,8 @@ private:
     std::optional<std::string> callLabel_;     // setLabel's, over the session's
     std::unordered_map<std::string, uint32_t> labelIds_;  // this session's label ids
     uint64_t labelGen_ = 1;                    // bumps when the label calls carry may change
+    uint32_t labelId_ = kNoLabel;              // currentLabelId() of generation labelIdGen_
+    uint64_t labelIdGen_ = 0;
     Caller noFrame_;              // a call with no Python frame (valid when noFrameKnown_)
     bool noFrameKnown_ = false;
     std::unordered_map<PyObject*, uint32_t> callers_;   // globals dict (strong ref) -> index
