@@ -28,9 +28,9 @@ struct Value {
     double real = 0, imag = 0;
     std::string bytes;              // Str (UTF-8), Bytes, ByteArray, BigInt magnitude (LE),
                                     // Handler/Pickle payload, NpScalar bytes, Array bytes, Opaque repr
-    std::string name;               // Handler/Legacy name, Builtin kind, Opaque/Pickle type, Array/NpScalar dtype
+    std::string name;               // Handler/Legacy name, Opaque/Pickle type, Array/NpScalar dtype
     std::string extra;              // Opaque reason, Legacy directory
-    std::vector<ValuePtr> items;    // List, Tuple, Set, FrozenSet, Legacy and Builtin state (one item)
+    std::vector<ValuePtr> items;    // List, Tuple, Set, FrozenSet, Legacy state (one item)
     std::vector<std::pair<ValuePtr, ValuePtr>> pairs;  // Dict
     // Array
     DtypeInfo dtype;                // views into `name`

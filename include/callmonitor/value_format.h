@@ -75,8 +75,7 @@ enum class Tag : uint8_t {
 };
 
 inline constexpr uint8_t kMemoFlag = 0x80;
-// True for the tag codes this reader knows (the parser refuses the others).
-inline constexpr bool isKnownTag(uint8_t code) { return code <= 0x16 || code == 0x20; }
+inline constexpr uint8_t kMaxTag = 0x16;
 
 inline constexpr bool isMemoizable(Tag t) {
     return t == Tag::ByteArray || t == Tag::List || t == Tag::Tuple || t == Tag::Dict ||
@@ -84,6 +83,10 @@ inline constexpr bool isMemoizable(Tag t) {
            t == Tag::Builtin ||
            t == Tag::PayloadBytes;  // only with kind ByteArray
 }
+
+// True for the tag codes this reader knows (the parser refuses the others):
+// up to kMaxTag, and Builtin beyond the codes left to the object tags.
+inline constexpr bool isKnownTag(uint8_t code) { return code <= kMaxTag || code == static_cast<uint8_t>(Tag::Builtin); }
 
 enum class ArrayStorage : uint8_t { Inline = 0, Blob = 1 };
 

@@ -51,15 +51,15 @@ public:
     void payloadBytes(Tag kind, uint32_t slot, uint64_t nbytes, bool memo);
 
     void numpyScalar(std::string_view dtype, const void* data, size_t n);
+    // A value of a built-in handler's kind (e.g. "pandas.DataFrame"). Must be
+    // followed by exactly one value: its state (docs/handlers.md).
+    void beginBuiltin(std::string_view kind, bool memo);
     void handler(std::string_view name, std::string_view payload);
     void pickle(std::string_view typeName, std::string_view payload);
     void opaque(std::string_view typeName, std::string_view repr, std::string_view reason);
     void backref(uint64_t memoIndex);
     // Must be followed by exactly one value: the handler's state.
     void beginLegacy(std::string_view handlerName, std::string_view directory);
-    // A value of a built-in handler's kind (e.g. "pandas.DataFrame"). Must be
-    // followed by exactly one value: its state (docs/handlers.md).
-    void beginBuiltin(std::string_view kind, bool memo);
 
     std::string& buffer() { return out_; }
 

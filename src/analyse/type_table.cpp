@@ -201,10 +201,10 @@ uint32_t ValueTyper::bare(const Token& t) {
         case Tag::FrozenSet: return TypeTable::FrozenSet;
         case Tag::Dict: return TypeTable::Dict;
         case Tag::Tuple: return t.count == 0 ? TypeTable::EmptyTuple : TypeTable::Tuple;
+        case Tag::Builtin: return table_.named(t.name);  // a built-in handler's value: its kind
         case Tag::Array: return table_.array(t.name);
         case Tag::NpScalar: return table_.scalar(t.name);
-        case Tag::Handler: case Tag::Pickle: case Tag::Opaque: case Tag::Legacy: case Tag::Builtin:
-            return table_.named(t.name);
+        case Tag::Handler: case Tag::Pickle: case Tag::Opaque: case Tag::Legacy: return table_.named(t.name);
         case Tag::Backref: return t.count < memo_.size() ? memo_[t.count] : TypeTable::Object;
         case Tag::PayloadBytes:  // a large str/bytes/bytearray stored apart: typed as what it is
             return t.payloadKind == Tag::Str         ? TypeTable::Str
@@ -220,9 +220,10 @@ void ValueTyper::skipItems(ValueParser& p, uint64_t pending) {
         --pending;
         if (skip_.memo) memo_.push_back(bare(skip_));
         switch (skip_.tag) {
+            case Tag::Builtin: pending += 1; break;  // its state
             case Tag::List: case Tag::Tuple: case Tag::Set: case Tag::FrozenSet: pending += skip_.count; break;
             case Tag::Dict: pending += 2 * skip_.count; break;
-            case Tag::Legacy: case Tag::Builtin: pending += 1; break;
+            case Tag::Legacy: pending += 1; break;
             default: break;
         }
         if (pending > p.remaining()) p.fail("more items announced than bytes present");
@@ -232,10 +233,14 @@ void ValueTyper::skipItems(ValueParser& p, uint64_t pending) {
 uint32_t ValueTyper::walk(ValueParser& p, const Token& t, uint32_t depth) {
     size_t memoIndex = memo_.size();
     if (t.memo) memo_.push_back(bare(t));
+    if (t.tag == Tag::Builtin) {  // typed by its kind; the state is skipped
+        skipItems(p, 1);
+        return bare(t);
+    }
     uint64_t n = t.count;
     bool container = t.tag == Tag::List || t.tag == Tag::Tuple || t.tag == Tag::Set ||
                      t.tag == Tag::FrozenSet || t.tag == Tag::Dict;
-    if (t.tag == Tag::Legacy || t.tag == Tag::Builtin) {  // typed by its name; the state is skipped
+    if (t.tag == Tag::Legacy) {
         skipItems(p, 1);
         return bare(t);
     }

@@ -141,6 +141,7 @@ ValuePtr decodeValue(std::string_view bytes, const BlobResolver& blobs, bool req
                     setDtype(v, p);
                     v.bytes.assign(t.data);
                     break;
+                case Tag::Builtin: v.name.assign(t.name); break;  // its state: the one item that follows
                 case Tag::Handler:
                     v.name.assign(t.name);
                     v.bytes.assign(t.data);
@@ -154,7 +155,6 @@ ValuePtr decodeValue(std::string_view bytes, const BlobResolver& blobs, bool req
                     v.name.assign(t.name);
                     v.extra.assign(t.extra);
                     break;
-                case Tag::Builtin: v.name.assign(t.name); break;
                 case Tag::PayloadBytes: {
                     // Decoded as the str/bytes/bytearray it stands for.
                     v.tag = t.payloadKind;
@@ -178,9 +178,11 @@ ValuePtr decodeValue(std::string_view bytes, const BlobResolver& blobs, bool req
         while (!stack.empty() && stack.back().remaining == 0) stack.pop_back();
 
         if (t.tag != Tag::Backref) {
-            if (isContainer(t.tag) && t.count > 0)
+            if (t.tag == Tag::Builtin)
+                stack.push_back({raw, 1});
+            else if (isContainer(t.tag) && t.count > 0)
                 stack.push_back({raw, t.tag == Tag::Dict ? 2 * t.count : t.count});
-            else if (t.tag == Tag::Legacy || t.tag == Tag::Builtin)
+            else if (t.tag == Tag::Legacy)
                 stack.push_back({raw, 1});
         }
         if (stack.size() > 0 && stack.back().remaining > p.remaining())
@@ -558,6 +560,22 @@ class Printer {
 public:
     explicit Printer(size_t maxItems) : maxItems_(maxItems) {}
 
+    // A built-in handler's value: its kind, then its state as recorded
+    // ("pandas.Series({'data': ...})"); cycle- and depth-safe like containers.
+    void printBuiltin(const Value& v, std::string& out) {
+        bool onPath = false;
+        for (const Value* p : path_) onPath |= (p == &v);
+        if (onPath || path_.size() >= kMaxDepth) {
+            out += "<" + v.name + " ...>";
+            return;
+        }
+        path_.push_back(&v);
+        out += v.name + "(";
+        print(v.items.empty() ? nullptr : v.items[0].get(), out);
+        out += ")";
+        path_.pop_back();
+    }
+
     void print(const Value* v, std::string& out) {
         if (!v) {
             out += "<null>";
@@ -565,6 +583,7 @@ public:
         }
         switch (v->tag) {
             case Tag::None: out += "None"; return;
+            case Tag::Builtin: printBuiltin(*v, out); return;
             case Tag::False: out += "False"; return;
             case Tag::True: out += "True"; return;
             case Tag::Int: out += std::to_string(v->integer); return;
@@ -594,15 +613,13 @@ public:
             case Tag::Tuple: open = "("; close = ")"; break;
             case Tag::Dict: case Tag::Set: open = "{"; close = "}"; break;
             case Tag::FrozenSet: open = "frozenset({"; close = "})"; break;
-            case Tag::Legacy: case Tag::Builtin: open = ""; close = ""; break;
+            case Tag::Legacy: open = ""; close = ""; break;
             default: break;
         }
         bool onPath = false;
         for (const Value* p : path_) onPath |= (p == v);
         if (onPath || path_.size() >= kMaxDepth) {
-            out += v->tag == Tag::Legacy    ? std::string("<legacy ...>")
-                   : v->tag == Tag::Builtin ? "<" + v->name + " ...>"
-                                            : std::string(open) + "..." + close;
+            out += v->tag == Tag::Legacy ? "<legacy ...>" : std::string(open) + "..." + close;
             return;
         }
         path_.push_back(v);
@@ -610,10 +627,6 @@ public:
             out += "<legacy " + v->name + " in " + v->extra + ": ";
             print(v->items.empty() ? nullptr : v->items[0].get(), out);
             out += ">";
-        } else if (v->tag == Tag::Builtin) {  // its kind, then its state as recorded
-            out += v->name + "(";
-            print(v->items.empty() ? nullptr : v->items[0].get(), out);
-            out += ")";
         } else if (v->tag == Tag::Dict) {
             out += open;
             size_t n = 0;

@@ -157,6 +157,10 @@ void ValueParser::next(Token& t) {
             t.data = readText();
             if (t.data.size() != t.dtype.itemSize) fail("scalar size does not match its dtype");
             break;
+        case Tag::Builtin:
+            t.name = readText();
+            if (remaining() == 0) fail("built-in handler value without state");
+            break;
         case Tag::Handler:
             t.name = readText();
             t.data = readText();
@@ -173,10 +177,6 @@ void ValueParser::next(Token& t) {
             t.name = readText();
             t.extra = readText();
             if (remaining() == 0) fail("legacy handler without state");
-            break;
-        case Tag::Builtin:
-            t.name = readText();
-            if (remaining() == 0) fail("built-in handler value without state");
             break;
         case Tag::PayloadBytes: {
             const uint8_t kind = readByte();
@@ -237,9 +237,10 @@ void ValueParser::skipValue() {
         next(t);
         --pending;
         switch (t.tag) {
+            case Tag::Builtin: pending += 1; break;  // its state
             case Tag::List: case Tag::Tuple: case Tag::Set: case Tag::FrozenSet: pending += t.count; break;
             case Tag::Dict: pending += 2 * t.count; break;
-            case Tag::Legacy: case Tag::Builtin: pending += 1; break;
+            case Tag::Legacy: pending += 1; break;
             default: break;
         }
         if (pending > remaining()) fail("more items announced than bytes present");

@@ -100,6 +100,11 @@ void ValueWriter::numpyScalar(std::string_view dtype, const void* data, size_t n
     text(std::string_view(static_cast<const char*>(data), n));
 }
 
+void ValueWriter::beginBuiltin(std::string_view kind, bool memo) {
+    tag(Tag::Builtin, memo);
+    text(kind);
+}
+
 void ValueWriter::handler(std::string_view name, std::string_view payload) {
     tag(Tag::Handler);
     text(name);
@@ -128,11 +133,6 @@ void ValueWriter::beginLegacy(std::string_view handlerName, std::string_view dir
     tag(Tag::Legacy);
     text(handlerName);
     text(directory);
-}
-
-void ValueWriter::beginBuiltin(std::string_view kind, bool memo) {
-    tag(Tag::Builtin, memo);
-    text(kind);
 }
 
 void ValueWriter::payloadBytes(Tag kind, uint32_t slot, uint64_t nbytes, bool memo) {

@@ -449,7 +449,9 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, const Target& target,
             HandlerEncoder cx(*this, w, opt.payloads);
             switch (b->encode(cx, obj)) {
                 case Encoded::Written: return true;
-                case Encoded::Declined: break;
+                // A type a built-in handler knows is never taken apart by later
+                // steps: what its handler declines (object arrays, sparse frames) is pickled.
+                case Encoded::Declined: return pickleOrOpaque(w, obj, opt, counts);
                 case Encoded::Failed: {
                     std::string why = std::string(b->name()) + " capture failed: " + takeErrorText();
                     return opaque(w, obj, why.c_str(), opt, counts);

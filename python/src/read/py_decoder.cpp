@@ -16,10 +16,10 @@ struct Frame {
     PyObject* obj;          // borrowed from `owned`
     Tag tag;
     uint64_t remaining;     // items (Dict: keys + values) still to come
+    size_t builtinMemo = SIZE_MAX;  // Builtin (kind in `name`) with the memo flag: its memo slot
     Py_ssize_t index = 0;   // next tuple slot
     PyObject* key = nullptr;  // Dict: key waiting for its value (strong)
-    std::string name, dir;  // Legacy: handler and directory; Builtin: kind
-    size_t memoIndex = SIZE_MAX;  // Builtin with the memo flag: its memo slot, filled when restored
+    std::string name, dir;  // Legacy
 };
 
 struct Decoder {
@@ -161,6 +161,13 @@ struct Decoder {
         Frame& f = frames.back();
         int rc = 0;
         switch (f.tag) {
+            case Tag::Builtin: {  // its state is complete: the object
+                PyObject* r = restoreBuiltin(f.name, v);
+                if (!r) return false;
+                f.obj = keep(r);
+                if (f.builtinMemo != SIZE_MAX) memo[f.builtinMemo] = f.obj;
+                break;
+            }
             case Tag::List: rc = PyList_Append(f.obj, v); break;
             case Tag::Tuple: {
                 Py_INCREF(v);
@@ -187,13 +194,6 @@ struct Decoder {
                                                     (Py_ssize_t)f.name.size(), abs.c_str(), v);
                 if (!r) return false;
                 f.obj = keep(r);
-                break;
-            }
-            case Tag::Builtin: {
-                PyObject* r = restoreBuiltin(f.name, v);
-                if (!r) return false;
-                f.obj = keep(r);
-                if (f.memoIndex != SIZE_MAX) memo[f.memoIndex] = f.obj;
                 break;
             }
             default: break;
@@ -223,7 +223,7 @@ struct Decoder {
                 Frame f{nullptr, Tag::Builtin, 1};
                 f.name.assign(t.name);
                 if (t.memo) {
-                    f.memoIndex = memo.size();
+                    f.builtinMemo = memo.size();
                     memo.push_back(nullptr);  // a Backref before the object exists is refused
                 }
                 frames.push_back(std::move(f));
