@@ -31,7 +31,7 @@ import pickle
 import sys
 import types
 import weakref
-from typing import Any, Iterable, Optional, Sequence, Tuple
+from typing import Any, Iterable, Optional, Sequence, Tuple, cast
 
 from .values import PlaceholderError, Unrestorable
 
@@ -186,7 +186,7 @@ class RecordedObject:
         except Exception:  # arrays inside: element-wise ==
             return False
 
-    __hash__ = None  # a view compares by content, like the dict of its state
+    __hash__ = None  # type: ignore[assignment]  # compares by content, like the dict of its state
 
     def __repr__(self) -> str:
         cls = _qualified(self._cm_module, self._cm_qualname)
@@ -267,7 +267,7 @@ def object_begin(module: str, qualname: str, form: int, allow_pickle: bool, allo
         try:
             cls = _lookup(module, qualname, allow_pickle, allow_import)
             if isinstance(cls, type):
-                return cls.__new__(cls)
+                return cast(Any, cls).__new__(cls)
         except Exception:
             pass  # object_finish says why, with the view
     return RecordedObject(module, qualname, form)
