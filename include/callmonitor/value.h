@@ -58,6 +58,10 @@ struct Value {
 // until decodeValue returns; the bytes are copied into the tree).
 using BlobResolver = std::function<std::string_view(uint32_t blobIndex)>;
 
+// The name Python gives an Object's class or a Ref: "module.qualname"; a
+// builtin without its module ("int"); a module (empty qualname) by its name.
+std::string qualifiedName(std::string_view module, std::string_view qualname);
+
 // Decodes exactly one value from `bytes` (iteratively: deep nesting does not
 // use the C++ stack). Throws DecodeError on malformed input or when bytes
 // remain after the value and `requireEnd` is set.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "callmonitor/dtype.h"
+#include "callmonitor/value.h"
 
 namespace callmonitor::analyse {
 
@@ -53,13 +54,6 @@ size_t sequenceLength(std::string_view s, size_t i) {
     if (c == 0xF0 && c1 < 0x90) return 0;   // overlong
     if (c == 0xF4 && c1 >= 0x90) return 0;  // beyond U+10FFFF
     return n;
-}
-
-// An Object's or Ref's class as Python names it ("mypkg.Grid", "int").
-std::string qualifiedName(const Token& t) {
-    if (t.extra.empty()) return std::string(t.name);
-    if (t.name.empty() || t.name == "builtins") return std::string(t.extra);
-    return std::string(t.name) + "." + std::string(t.extra);
 }
 
 }  // namespace
@@ -211,10 +205,10 @@ uint32_t ValueTyper::bare(const Token& t) {
         case Tag::Array: return table_.array(t.name);
         case Tag::NpScalar: return table_.scalar(t.name);
         case Tag::Handler: case Tag::Pickle: case Tag::Opaque: case Tag::Legacy: return table_.named(t.name);
-        case Tag::Object: return table_.named(qualifiedName(t));
+        case Tag::Object: return table_.named(qualifiedName(t.name, t.extra));
         case Tag::Ref:
             switch (static_cast<RefKind>(t.integer)) {
-                case RefKind::Class: return table_.named("type[" + qualifiedName(t) + "]");
+                case RefKind::Class: return table_.named("type[" + qualifiedName(t.name, t.extra) + "]");
                 case RefKind::Module: return table_.named("types.ModuleType");
                 default: return table_.named("function");  // Callable[..., Any]
             }

@@ -720,11 +720,13 @@ Value::~Value() {
     }
 }
 
-std::string Value::qualifiedName() const {
-    if (extra.empty()) return name;
-    if (name.empty() || name == "builtins") return extra;
-    return name + "." + extra;
+std::string qualifiedName(std::string_view module, std::string_view qualname) {
+    if (qualname.empty()) return std::string(module);
+    if (module.empty() || module == "builtins") return std::string(qualname);
+    return std::string(module) + "." + std::string(qualname);
 }
+
+std::string Value::qualifiedName() const { return callmonitor::qualifiedName(name, extra); }
 
 std::string Value::toText(size_t maxItems) const {
     std::string out;
