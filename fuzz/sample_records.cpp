@@ -208,6 +208,44 @@ SampleRecords sampleRecords() {
     ValueWriter(c5.outcome).arrayInline(ArrayHeader{"<c16", 'C', {}}, std::string(16, '\0').data(), 16, false);
     appendEmptyExt(c5.outcome);
     s.calls.push_back(c5);
+
+    // numpy.dot(grid, numpy.sum): objects by their state (one refers to
+    // itself, one holds a blob array) and references by name.
+    SampleCall c6;
+    c6.key = {1, 2};
+    c6.entry = entry(6000, 0, 0, [](ValueWriter& w) {
+        w.beginTuple(4, false);
+        w.beginObject("mypkg.grid", "Grid", ObjectForm::Attrs, true);  // memo 0
+        w.beginDict(3, false);
+        w.str("u");
+        w.arrayBlob(ArrayHeader{"<f8", 'C', {8}}, 0, 64, false);
+        w.str("me");
+        w.backref(0);
+        w.str("color");
+        w.beginObject("mypkg.grid", "Color", ObjectForm::Enum, false);
+        w.beginDict(2, false);
+        w.str("name");
+        w.str("RED");
+        w.str("value");
+        w.integer(1);
+        w.beginObject("mypkg.grid", "Point", ObjectForm::NamedTuple, false);
+        w.beginDict(2, false);
+        w.str("x");
+        w.real(1.0);
+        w.str("y");
+        w.real(2.0);
+        w.reference(RefKind::Function, "numpy", "sum");
+        w.beginObject("mypkg.grid", "Custom", ObjectForm::State, false);
+        w.beginTuple(2, false);
+        w.reference(RefKind::Class, "builtins", "int");
+        w.reference(RefKind::Module, "numpy.linalg", "");
+        w.beginDict(0, false);
+    });
+    c6.blobs = {{0, doubles(8)}};
+    appendReturned(c6.outcome, 11);
+    ValueWriter(c6.outcome).reference(RefKind::Class, "mypkg.grid", "Grid");
+    appendEmptyExt(c6.outcome);
+    s.calls.push_back(c6);
     return s;
 }
 

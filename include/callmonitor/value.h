@@ -23,14 +23,15 @@ using ValuePtr = std::shared_ptr<Value>;
 struct Value {
     Tag tag = Tag::None;
     bool boolean = false;
-    int64_t integer = 0;
+    int64_t integer = 0;            // Int; Object: its ObjectForm; Ref: its RefKind
     bool negative = false;          // BigInt
     double real = 0, imag = 0;
     std::string bytes;              // Str (UTF-8), Bytes, ByteArray, BigInt magnitude (LE),
                                     // Handler/Pickle payload, NpScalar bytes, Array bytes, Opaque repr
-    std::string name;               // Handler/Legacy name, Opaque/Pickle type, Array/NpScalar dtype
-    std::string extra;              // Opaque reason, Legacy directory
-    std::vector<ValuePtr> items;    // List, Tuple, Set, FrozenSet, Legacy state (one item)
+    std::string name;               // Handler/Legacy name, Opaque/Pickle type, Array/NpScalar dtype,
+                                    // Object/Ref module
+    std::string extra;              // Opaque reason, Legacy directory, Object/Ref qualname
+    std::vector<ValuePtr> items;    // List, Tuple, Set, FrozenSet, Legacy and Object state (one item)
     std::vector<std::pair<ValuePtr, ValuePtr>> pairs;  // Dict
     // Array
     DtypeInfo dtype;                // views into `name`
@@ -47,6 +48,8 @@ struct Value {
     ~Value();
 
     bool isNone() const { return tag == Tag::None; }
+    // Object, Ref: "module.qualname" (a module: its name).
+    std::string qualifiedName() const;
     // Python-like rendering (cycle-safe: a node already being printed is "...").
     std::string toText(size_t maxItems = 20) const;
 };
@@ -54,6 +57,10 @@ struct Value {
 // Resolves an Array stored as a blob: returns its bytes (must stay valid
 // until decodeValue returns; the bytes are copied into the tree).
 using BlobResolver = std::function<std::string_view(uint32_t blobIndex)>;
+
+// The name Python gives an Object's class or a Ref: "module.qualname"; a
+// builtin without its module ("int"); a module (empty qualname) by its name.
+std::string qualifiedName(std::string_view module, std::string_view qualname);
 
 // Decodes exactly one value from `bytes` (iteratively: deep nesting does not
 // use the C++ stack). Throws DecodeError on malformed input or when bytes

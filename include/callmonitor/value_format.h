@@ -31,16 +31,27 @@
 //   Legacy    0x15  str handler name | str directory (relative to the writer) | value state
 //   PayloadBytes 0x16  u8 kind (Str, Bytes or ByteArray tag) | varint slot | varint nbytes
 //                   a large str/bytes/bytearray whose bytes are a payload slot (v2)
+//   Object    0x17  str module | str qualname | u8 form | then one value: the state
+//                   an instance recorded by its class and state, not pickled
+//                   (python/src/capture/object_state.cpp). form (ObjectForm):
+//                     0 Attrs      state = Dict attribute name -> value (__dict__, then slots)
+//                     1 NamedTuple state = Dict field name -> value, in field order
+//                     2 Enum       state = Dict {"name": member name, "value": member value}
+//                     3 State      state = the value the class's __getstate__ returned
+//   Ref       0x18  u8 kind (RefKind: 0 function, 1 class, 2 module) | str module | str qualname
+//                   a function, class or module recorded by its qualified name
+//                   (a module: qualname empty)
 //   Builtin   0x20  str kind (the value's type, e.g. "pandas.DataFrame") | one value: its state,
 //                   as the built-in handler of that kind writes it (handlers/, docs/handlers.md);
 //                   arrays in the state are Array items, so their bytes are payloads like any other
-//                   (0x17..0x1F are left to the object-by-state tags of issue 9)
+//                   (0x19..0x1F are free)
 //
 // Shared references and cycles: a tag byte with kMemoFlag set gives the item
 // the next memo index (0, 1, 2, ... in stream order, assigned when its header
 // is read, i.e. before its children), so a Backref inside a container can
 // point at the container itself. Only container-like items (ByteArray, List,
-// Tuple, Dict, Set, FrozenSet, Array, Builtin) may carry the flag.
+// Tuple, Dict, Set, FrozenSet, Array, Object, Builtin) may carry the flag; an
+// Object's index is assigned before its state, so its state may refer to it.
 #pragma once
 
 #include <cstdint>
@@ -71,15 +82,17 @@ enum class Tag : uint8_t {
     Backref = 0x14,
     Legacy = 0x15,
     PayloadBytes = 0x16,
+    Object = 0x17,
+    Ref = 0x18,
     Builtin = 0x20,
 };
 
 inline constexpr uint8_t kMemoFlag = 0x80;
-inline constexpr uint8_t kMaxTag = 0x16;
+inline constexpr uint8_t kMaxTag = 0x18;
 
 inline constexpr bool isMemoizable(Tag t) {
     return t == Tag::ByteArray || t == Tag::List || t == Tag::Tuple || t == Tag::Dict ||
-           t == Tag::Set || t == Tag::FrozenSet || t == Tag::Array ||
+           t == Tag::Set || t == Tag::FrozenSet || t == Tag::Array || t == Tag::Object ||
            t == Tag::Builtin ||
            t == Tag::PayloadBytes;  // only with kind ByteArray
 }
@@ -87,6 +100,14 @@ inline constexpr bool isMemoizable(Tag t) {
 // True for the tag codes this reader knows (the parser refuses the others):
 // up to kMaxTag, and Builtin beyond the codes left to the object tags.
 inline constexpr bool isKnownTag(uint8_t code) { return code <= kMaxTag || code == static_cast<uint8_t>(Tag::Builtin); }
+
+// How an Object's state is laid out, and so how a reader rebuilds it.
+enum class ObjectForm : uint8_t { Attrs = 0, NamedTuple = 1, Enum = 2, State = 3 };
+inline constexpr uint8_t kMaxObjectForm = 3;
+
+// What a Ref names.
+enum class RefKind : uint8_t { Function = 0, Class = 1, Module = 2 };
+inline constexpr uint8_t kMaxRefKind = 2;
 
 enum class ArrayStorage : uint8_t { Inline = 0, Blob = 1 };
 

@@ -16,15 +16,15 @@ namespace callmonitor {
 struct Token {
     Tag tag = Tag::None;
     bool memo = false;           // item takes the next memo index
-    int64_t integer = 0;         // Int
+    int64_t integer = 0;         // Int; Object: its ObjectForm; Ref: its RefKind
     bool negative = false;       // BigInt sign
     double real = 0, imag = 0;   // Float, Complex
     uint64_t count = 0;          // List/Tuple/Set/FrozenSet: items; Dict: pairs; Backref: index
     std::string_view data;       // Str/Bytes/ByteArray/BigInt magnitude/Handler/Pickle payload,
                                  // NpScalar bytes, inline Array bytes, Opaque repr
     std::string_view name;       // Handler/Legacy handler name, Opaque/Pickle type name,
-                                 // Array/NpScalar dtype
-    std::string_view extra;      // Opaque reason, Legacy directory
+                                 // Array/NpScalar dtype, Object/Ref module
+    std::string_view extra;      // Opaque reason, Legacy directory, Object/Ref qualname
     // Array
     DtypeInfo dtype;
     char order = 'C';

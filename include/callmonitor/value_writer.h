@@ -60,6 +60,11 @@ public:
     void backref(uint64_t memoIndex);
     // Must be followed by exactly one value: the handler's state.
     void beginLegacy(std::string_view handlerName, std::string_view directory);
+    // An object by its class and state: must be followed by exactly one
+    // value, the state laid out as `form` says (value_format.h).
+    void beginObject(std::string_view module, std::string_view qualname, ObjectForm form, bool memo);
+    // A function, class or module by its qualified name.
+    void reference(RefKind kind, std::string_view module, std::string_view qualname);
 
     std::string& buffer() { return out_; }
 

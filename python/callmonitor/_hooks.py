@@ -5,6 +5,7 @@ import threading
 from . import _core
 from .capture import describe, raised, session
 from .handlers import REGISTRY
+from .read import objects
 from .read.values import Unrestorable
 
 
@@ -19,7 +20,11 @@ def install():
         "decode_handler": REGISTRY._decode,
         "legacy_load": REGISTRY._legacy_load,
         "pickle_dumps": pickle.dumps,
-        "pickle_loads": pickle.loads,
+        "object_begin": objects.object_begin,
+        "object_finish": objects.object_finish,
+        "resolve_ref": objects.resolve_ref,
+        "load_pickle": objects.load_pickle,
+        "restore_failed": objects.restore_failed,
         "warn": session.warn,
         "format_traceback": raised.format_traceback,
     })

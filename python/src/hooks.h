@@ -16,7 +16,13 @@ struct Hooks {
     PyObject* decodeHandler = nullptr;    // (name, memoryview) -> obj
     PyObject* legacyLoad = nullptr;       // (name, absdir, state) -> obj
     PyObject* pickleDumps = nullptr;      // pickle.dumps
-    PyObject* pickleLoads = nullptr;      // pickle.loads
+    // Reading recorded objects, references and pickles (callmonitor/read/objects.py;
+    // trust = allow_pickle: bool, allow_import: tuple of module names):
+    PyObject* objectBegin = nullptr;      // (module, qualname, form, *trust) -> the object's shell
+    PyObject* objectFinish = nullptr;     // (shell, module, qualname, form, state, *trust) -> object
+    PyObject* resolveRef = nullptr;       // (kind, module, qualname, *trust) -> object | Unrestorable
+    PyObject* loadPickle = nullptr;       // (type name, bytes, *trust) -> object | Unrestorable
+    PyObject* restoreFailed = nullptr;    // (type name, what, exception) -> Unrestorable
     PyObject* warn = nullptr;             // (message) -> None, prints "callmonitor: warning: ..."
     PyObject* formatTraceback = nullptr;  // (exception) -> str (see callmonitor/capture/raised.py)
 

@@ -147,7 +147,11 @@ PYBIND11_MODULE(_core, m) {
         take("decode_handler", hooks.decodeHandler);
         take("legacy_load", hooks.legacyLoad);
         take("pickle_dumps", hooks.pickleDumps);
-        take("pickle_loads", hooks.pickleLoads);
+        take("object_begin", hooks.objectBegin);
+        take("object_finish", hooks.objectFinish);
+        take("resolve_ref", hooks.resolveRef);
+        take("load_pickle", hooks.loadPickle);
+        take("restore_failed", hooks.restoreFailed);
         take("warn", hooks.warn);
         take("format_traceback", hooks.formatTraceback);
         cpy::HandlerTable::instance().setLookup(hooks.registryLookup);
@@ -206,12 +210,14 @@ PYBIND11_MODULE(_core, m) {
         if (!enc.encode(w, obj.ptr(), opt, counts)) throw py::error_already_set();
         return bytesOf(out);
     }, py::arg("obj"), "Encode one value (arrays inline) to callmonitor's value bytes.");
-    m.def("decode_value", [](py::bytes data, bool allowPickle) {
+    m.def("decode_value", [](py::bytes data, bool allowPickle, py::tuple allowImport) {
         std::string_view b = data;
         cpy::DecodeOptions opt;
         opt.allowPickle = allowPickle;
+        opt.allowImport = allowImport.ptr();
         return steal(cpy::decodeToPython(b, opt));
-    }, py::arg("data"), py::arg("allow_pickle") = false, "Decode value bytes made by encode_value.");
+    }, py::arg("data"), py::arg("allow_pickle") = false, py::arg("allow_import") = py::tuple(),
+       "Decode value bytes made by encode_value.");
 
     m.def("merge", [](const std::string& out, const std::vector<std::pair<std::string, std::string>>& inputs,
                       py::object progress) {

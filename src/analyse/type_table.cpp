@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "callmonitor/dtype.h"
+#include "callmonitor/value.h"
 
 namespace callmonitor::analyse {
 
@@ -205,6 +206,13 @@ uint32_t ValueTyper::bare(const Token& t) {
         case Tag::Array: return table_.array(t.name);
         case Tag::NpScalar: return table_.scalar(t.name);
         case Tag::Handler: case Tag::Pickle: case Tag::Opaque: case Tag::Legacy: return table_.named(t.name);
+        case Tag::Object: return table_.named(qualifiedName(t.name, t.extra));
+        case Tag::Ref:
+            switch (static_cast<RefKind>(t.integer)) {
+                case RefKind::Class: return table_.named("type[" + qualifiedName(t.name, t.extra) + "]");
+                case RefKind::Module: return table_.named("types.ModuleType");
+                default: return table_.named("function");  // Callable[..., Any]
+            }
         case Tag::Backref: return t.count < memo_.size() ? memo_[t.count] : TypeTable::Object;
         case Tag::PayloadBytes:  // a large str/bytes/bytearray stored apart: typed as what it is
             return t.payloadKind == Tag::Str         ? TypeTable::Str
@@ -223,7 +231,7 @@ void ValueTyper::skipItems(ValueParser& p, uint64_t pending) {
             case Tag::Builtin: pending += 1; break;  // its state
             case Tag::List: case Tag::Tuple: case Tag::Set: case Tag::FrozenSet: pending += skip_.count; break;
             case Tag::Dict: pending += 2 * skip_.count; break;
-            case Tag::Legacy: pending += 1; break;
+            case Tag::Legacy: case Tag::Object: pending += 1; break;
             default: break;
         }
         if (pending > p.remaining()) p.fail("more items announced than bytes present");
@@ -240,7 +248,7 @@ uint32_t ValueTyper::walk(ValueParser& p, const Token& t, uint32_t depth) {
     uint64_t n = t.count;
     bool container = t.tag == Tag::List || t.tag == Tag::Tuple || t.tag == Tag::Set ||
                      t.tag == Tag::FrozenSet || t.tag == Tag::Dict;
-    if (t.tag == Tag::Legacy) {
+    if (t.tag == Tag::Legacy || t.tag == Tag::Object) {  // typed by its class: the state is skipped
         skipItems(p, 1);
         return bare(t);
     }

@@ -155,6 +155,12 @@ ValuePtr decodeValue(std::string_view bytes, const BlobResolver& blobs, bool req
                     v.name.assign(t.name);
                     v.extra.assign(t.extra);
                     break;
+                case Tag::Object:
+                case Tag::Ref:
+                    v.name.assign(t.name);
+                    v.extra.assign(t.extra);
+                    v.integer = t.integer;
+                    break;
                 case Tag::PayloadBytes: {
                     // Decoded as the str/bytes/bytearray it stands for.
                     v.tag = t.payloadKind;
@@ -182,7 +188,7 @@ ValuePtr decodeValue(std::string_view bytes, const BlobResolver& blobs, bool req
                 stack.push_back({raw, 1});
             else if (isContainer(t.tag) && t.count > 0)
                 stack.push_back({raw, t.tag == Tag::Dict ? 2 * t.count : t.count});
-            else if (t.tag == Tag::Legacy)
+            else if (t.tag == Tag::Legacy || t.tag == Tag::Object)
                 stack.push_back({raw, 1});
         }
         if (stack.size() > 0 && stack.back().remaining > p.remaining())
@@ -604,6 +610,12 @@ public:
                 return;
             case Tag::Opaque: out += "<unrestorable " + v->name + ": " + v->bytes + ">"; return;
             case Tag::Backref: out += "<backref " + std::to_string(v->integer) + ">"; return;
+            case Tag::Ref: {
+                static const char* const kinds[] = {"function", "class", "module"};
+                out += std::string("<") + kinds[std::min<int64_t>(v->integer, kMaxRefKind)] + " " +
+                       v->qualifiedName() + ">";
+                return;
+            }
             default: break;
         }
         // Containers and Legacy: cycle- and depth-safe.
@@ -613,13 +625,15 @@ public:
             case Tag::Tuple: open = "("; close = ")"; break;
             case Tag::Dict: case Tag::Set: open = "{"; close = "}"; break;
             case Tag::FrozenSet: open = "frozenset({"; close = "})"; break;
-            case Tag::Legacy: open = ""; close = ""; break;
+            case Tag::Legacy: case Tag::Object: open = ""; close = ""; break;
             default: break;
         }
         bool onPath = false;
         for (const Value* p : path_) onPath |= (p == v);
         if (onPath || path_.size() >= kMaxDepth) {
-            out += v->tag == Tag::Legacy ? "<legacy ...>" : std::string(open) + "..." + close;
+            out += v->tag == Tag::Legacy   ? "<legacy ...>"
+                   : v->tag == Tag::Object ? v->qualifiedName() + "(...)"
+                                           : std::string(open) + "..." + close;
             return;
         }
         path_.push_back(v);
@@ -627,6 +641,8 @@ public:
             out += "<legacy " + v->name + " in " + v->extra + ": ";
             print(v->items.empty() ? nullptr : v->items[0].get(), out);
             out += ">";
+        } else if (v->tag == Tag::Object) {
+            printObject(*v, out);
         } else if (v->tag == Tag::Dict) {
             out += open;
             size_t n = 0;
@@ -663,6 +679,39 @@ public:
     }
 
 private:
+    // mypkg.Grid(n=3, u=array(...)); an enum member as mypkg.Color.RED; a
+    // __getstate__ state as mypkg.Grid(<state>).
+    void printObject(const Value& v, std::string& out) {
+        const Value* state = v.items.empty() ? nullptr : v.items[0].get();
+        const auto form = static_cast<ObjectForm>(v.integer);
+        if (form == ObjectForm::Enum && state && state->tag == Tag::Dict) {
+            for (auto& kv : state->pairs)
+                if (kv.first && kv.first->bytes == "name" && kv.second && kv.second->tag == Tag::Str) {
+                    out += v.qualifiedName() + "." + kv.second->bytes;
+                    return;
+                }
+        }
+        out += v.qualifiedName() + "(";
+        if (form != ObjectForm::State && state && state->tag == Tag::Dict) {
+            size_t n = 0;
+            for (auto& kv : state->pairs) {
+                if (n) out += ", ";
+                if (maxItems_ && n == maxItems_) {
+                    out += "...";
+                    break;
+                }
+                if (kv.first && kv.first->tag == Tag::Str) out += kv.first->bytes;
+                else print(kv.first.get(), out);
+                out += "=";
+                print(kv.second.get(), out);
+                ++n;
+            }
+        } else {
+            print(state, out);
+        }
+        out += ")";
+    }
+
     size_t maxItems_;
     std::vector<const Value*> path_;
 };
@@ -690,6 +739,14 @@ Value::~Value() {
         if (p && p.use_count() == 1) take(*p);
     }
 }
+
+std::string qualifiedName(std::string_view module, std::string_view qualname) {
+    if (qualname.empty()) return std::string(module);
+    if (module.empty() || module == "builtins") return std::string(qualname);
+    return std::string(module) + "." + std::string(qualname);
+}
+
+std::string Value::qualifiedName() const { return callmonitor::qualifiedName(name, extra); }
 
 std::string Value::toText(size_t maxItems) const {
     std::string out;

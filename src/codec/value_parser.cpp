@@ -178,6 +178,23 @@ void ValueParser::next(Token& t) {
             t.extra = readText();
             if (remaining() == 0) fail("legacy handler without state");
             break;
+        case Tag::Object: {
+            t.name = readText();
+            t.extra = readText();
+            const uint8_t form = readByte();
+            if (form > kMaxObjectForm) fail("unknown object form");
+            t.integer = form;
+            if (remaining() == 0) fail("object without state");
+            break;
+        }
+        case Tag::Ref: {
+            const uint8_t kind = readByte();
+            if (kind > kMaxRefKind) fail("unknown reference kind");
+            t.integer = kind;
+            t.name = readText();
+            t.extra = readText();
+            break;
+        }
         case Tag::PayloadBytes: {
             const uint8_t kind = readByte();
             if (kind != uint8_t(Tag::Str) && kind != uint8_t(Tag::Bytes) && kind != uint8_t(Tag::ByteArray))
@@ -240,7 +257,7 @@ void ValueParser::skipValue() {
             case Tag::Builtin: pending += 1; break;  // its state
             case Tag::List: case Tag::Tuple: case Tag::Set: case Tag::FrozenSet: pending += t.count; break;
             case Tag::Dict: pending += 2 * t.count; break;
-            case Tag::Legacy: pending += 1; break;
+            case Tag::Legacy: case Tag::Object: pending += 1; break;
             default: break;
         }
         if (pending > remaining()) fail("more items announced than bytes present");

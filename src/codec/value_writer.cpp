@@ -135,6 +135,20 @@ void ValueWriter::beginLegacy(std::string_view handlerName, std::string_view dir
     text(directory);
 }
 
+void ValueWriter::beginObject(std::string_view module, std::string_view qualname, ObjectForm form, bool memo) {
+    tag(Tag::Object, memo);
+    text(module);
+    text(qualname);
+    out_.push_back(static_cast<char>(form));
+}
+
+void ValueWriter::reference(RefKind kind, std::string_view module, std::string_view qualname) {
+    tag(Tag::Ref);
+    out_.push_back(static_cast<char>(kind));
+    text(module);
+    text(qualname);
+}
+
 void ValueWriter::payloadBytes(Tag kind, uint32_t slot, uint64_t nbytes, bool memo) {
     tag(Tag::PayloadBytes, memo && kind == Tag::ByteArray);
     out_.push_back(static_cast<char>(kind));

@@ -171,20 +171,17 @@ def test_legacy_handler_roundtrip_in_a_reading_process(tmp_path, run_recorder):
     assert proc.stdout == "Blob first Blob keyword\nBlob second {}\n"
 
 
-def test_reading_without_the_handler_registered_raises_naming_the_class(tmp_path, run_recorder):
+def test_reading_without_the_handler_registered_gives_an_unrestorable_naming_the_class(tmp_path, run_recorder):
+    # Per-value failure: the call loads, the value says which handler to register.
     _record_legacy(tmp_path, run_recorder)
     proc = check(run_recorder('''
         import callmonitor
         db = callmonitor.load("call-monitor")
-        try:
-            db.get("take", 1)
-        except callmonitor.HandlerNotRegisteredError as e:
-            print("HandlerNotRegisteredError:", e)
-        else:
-            print("no error")
+        args, kwargs = db.get("take", 1)
+        print(type(args[0]).__name__, "|", args[0].reason)
     ''', tmp_path))
-    assert proc.stdout.startswith("HandlerNotRegisteredError:"), proc.stdout
-    assert "BlobHandler" in proc.stdout
+    assert proc.stdout.startswith("Unrestorable | "), proc.stdout
+    assert "BlobHandler" in proc.stdout and "REGISTRY.add" in proc.stdout
 
 
 def test_new_style_handler_not_registered_when_reading(tmp_path, run_recorder):
@@ -210,17 +207,15 @@ def test_new_style_handler_not_registered_when_reading(tmp_path, run_recorder):
         import callmonitor
         db = callmonitor.load("call-monitor")
         fn = db.functions[0]
-        try:
-            db.get(f"{fn.module}.{fn.qualname}", 1)
-        except callmonitor.HandlerNotRegisteredError as e:
-            print("raised", "PHandler" in str(e))
+        (value,), _ = db.get(f"{fn.module}.{fn.qualname}", 1)
+        print("unrestorable", "PHandler" in value.reason)
         from pt_handler import P, PHandler
         callmonitor.REGISTRY.add(P, PHandler)
         print("same db", db.get(f"{fn.module}.{fn.qualname}", 1)[0][0].v)
         db2 = callmonitor.load("call-monitor")
         print("new db", db2.get(f"{fn.module}.{fn.qualname}", 1)[0][0].v)
     ''', tmp_path))
-    assert proc.stdout == "raised True\nsame db 41\nnew db 41\n"
+    assert proc.stdout == "unrestorable True\nsame db 41\nnew db 41\n"
 
 
 def test_failing_handler_is_a_capture_error_logged_once_never_raised(tmp_path, run_recorder):

@@ -30,11 +30,11 @@ class IsolatedReplayer:
     """Same results as :class:`~callmonitor.analyse.replay.Replayer`, each call in a child."""
 
     def __init__(self, db_path, fn, func=None, *, check=True, rules=Rules(), path=(),
-                 timeout=None, allow_pickle=False, writer=None, rank=None, pid=None):
+                 timeout=None, allow_pickle=False, writer=None, rank=None, pid=None, allow_import=()):
         self.config = {"db": os.path.abspath(db_path), "fn": fn, "func": func, "check": check,
                        "rtol": rules.rtol, "atol": rules.atol, "loose_dtype": rules.loose_dtype,
                        "path": [os.path.abspath(p) for p in path], "allow_pickle": allow_pickle,
-                       "cwd": os.getcwd()}
+                       "allow_import": list(allow_import), "cwd": os.getcwd()}
         self.timeout = timeout
         self.where = dict(writer=writer, rank=rank, pid=pid)
         self._proc: Optional[subprocess.Popen] = None
@@ -142,7 +142,7 @@ def _worker(req_fd, res_fd, config):
     os.chdir(config["cwd"])
     sys.path.insert(0, config["cwd"])
     answers = os.fdopen(res_fd, "w", buffering=1)
-    db = load(config["db"], allow_pickle=config["allow_pickle"])
+    db = load(config["db"], allow_pickle=config["allow_pickle"], allow_import=config.get("allow_import"))
     rules = Rules(config["rtol"], config["atol"], config["loose_dtype"])
     engine, func, failure = None, None, None
     try:

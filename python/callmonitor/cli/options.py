@@ -20,6 +20,9 @@ def add_decoding_options(p):
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
                    help="import MODULE before decoding (it registers its handlers with "
                         "callmonitor.REGISTRY); repeatable; the current directory is searched too")
+    p.add_argument("--allow-import", dest="allow_import", action="append", default=[], metavar="MODULE",
+                   help="rebuild recorded objects of MODULE's classes (and its submodules'), importing "
+                        "it; without it they print as read-only views; repeatable (docs/objects.md)")
 
 
 def import_modules(names):
@@ -38,7 +41,10 @@ def import_modules(names):
 def open_database(args):
     """load(args.path) after importing `--import` modules."""
     import_modules(getattr(args, "imports", []))
-    return load(args.path, allow_pickle=getattr(args, "allow_pickle", False))
+    if getattr(args, "allow_import", None) and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # the user's modules, as --import finds them
+    return load(args.path, allow_pickle=getattr(args, "allow_pickle", False),
+                allow_import=getattr(args, "allow_import", None) or None)
 
 
 def writer_choice(args):

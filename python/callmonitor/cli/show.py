@@ -1,6 +1,7 @@
 """``callmonitor show PATH FUNCTION N``: one recorded call, its values printed in full."""
 import json
 
+from ..read.objects import RecordedObject
 from ..read.values import Unrestorable
 from .options import add_decoding_options, add_writer_options, open_database, writer_choice
 from .values import duration_text, to_json, value_text
@@ -82,6 +83,13 @@ def call_json(call, full=False):
 
 
 def _placeholder_note(v):
+    if isinstance(v, RecordedObject):
+        return ("   (a read-only view of the recorded object; here: callmonitor show --allow-import "
+                "MODULE rebuilds it)")
+    if isinstance(v, Unrestorable) and "not registered in this process" in v.reason:
+        return f"   ({v.reason}; here: callmonitor show --import MODULE, the module that registers it)"
+    if isinstance(v, Unrestorable) and "allow_import=" in v.reason:
+        return f"   ({v.reason}; here: callmonitor show --allow-import MODULE)"
     if isinstance(v, Unrestorable) and "allow_pickle=True" in v.reason:
         return f"   ({v.reason}; here: callmonitor show --allow-pickle)"
     if isinstance(v, Unrestorable):

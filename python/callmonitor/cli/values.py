@@ -12,6 +12,7 @@ followed forever.
 import math
 import sys
 
+from ..read.objects import RecordedObject, recorded_class, recorded_state
 from ..read.values import Unrestorable
 
 try:
@@ -259,6 +260,15 @@ def to_json(v, full=False, _depth=0, _path=None):
         return {kind.__name__: v.hex()}
     if isinstance(v, Unrestorable):
         return {"unrestorable": {"type": v.type_name, "repr": v.repr, "reason": v.reason}}
+    if isinstance(v, RecordedObject):
+        if _depth > MAX_DEPTH or id(v) in path:
+            return {"cut": "cycle" if id(v) in path else "too deep"}
+        path.add(id(v))
+        try:
+            state = to_json(recorded_state(v), full, _depth + 1, path)
+        finally:
+            path.discard(id(v))
+        return {"recorded": {"class": recorded_class(v), "state": state}}
     if _is_array(v):
         return _array_json(v, full)
     if _is_npscalar(v):

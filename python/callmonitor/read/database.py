@@ -12,10 +12,11 @@ import os
 import types
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .. import _core
 from .._parameter_kinds import TO_INSPECT
+from . import objects
 from .errors import (AmbiguousWriterError, DamagedWriterWarning, DatabaseClosedError,
                      UnknownFunctionError, UnknownWriterError)
 
@@ -55,6 +56,7 @@ class FunctionInfo:
         self.rank = writer.rank        # its MPI rank (-1: not under MPI)
         self.calls = calls
         self._allow_pickle = allow_pickle
+        self._allow_import = getattr(writer, "allow_import", ())
         self._signature = None
 
     @property
@@ -63,7 +65,7 @@ class FunctionInfo:
 
     def _default(self, p):
         try:
-            return _core.decode_value(p.default, self._allow_pickle)
+            return _core.decode_value(p.default, self._allow_pickle, self._allow_import)
         except Exception:
             return p.default_repr
 
@@ -250,6 +252,7 @@ class _Writer:
         self.directory = raw.directory  # its environment (a merge's, for a merged source)
         self._reader = reader
         self._allow_pickle = allow_pickle
+        self.allow_import = reader.allow_import
         self.functions, self.threads, self.callers = [], {}, []
         self._sites, self._labels = None, None
         # copy=False: views of the map, except in the environment this process's
@@ -318,10 +321,12 @@ class Database:
     writer of it, a merge, or a folder of runs and merges, read back. Open it
     with :func:`load`."""
 
-    def __init__(self, path, allow_pickle=False, strict=False):
+    def __init__(self, path, allow_pickle=False, strict=False, allow_import=None):
         self.path = os.fspath(path)
         self.allow_pickle = allow_pickle
+        self.allow_import = objects.import_rule(allow_import)
         self._reader = _core.RunReader(self.path, strict)
+        self._reader.allow_import = self.allow_import
         for damaged in self._reader.damaged:
             warnings.warn(f"callmonitor: {damaged.directory} cannot be read and is left out "
                           f"({damaged.error}); load(..., strict=True) raises instead",
@@ -647,7 +652,8 @@ def _human(n):
         n /= 1024
 
 
-def load(path: Optional[PathLike] = None, allow_pickle: bool = False, strict: bool = False) -> Database:
+def load(path: Optional[PathLike] = None, allow_pickle: bool = False, strict: bool = False,
+         allow_import: Optional[Sequence[str]] = None) -> Database:
     """Open a recorded database read-only.
 
     path: a run directory (``./call-monitor``), one writer directory in it, a
@@ -658,6 +664,13 @@ def load(path: Optional[PathLike] = None, allow_pickle: bool = False, strict: bo
         Without it such values come back as :class:`callmonitor.Unrestorable`.
     strict: a writer that cannot be read raises instead of being left out
         with a :class:`DamagedWriterWarning`.
+    allow_import: module names (``["mypkg"]``: mypkg and its submodules)
+        whose recorded objects are rebuilt (imported, made without
+        ``__init__``, their state set as pickle does) and whose pickles are
+        unpickled; narrower than allow_pickle, which allows every module.
+        Without either, a recorded object is a read-only
+        :class:`~callmonitor.read.objects.RecordedObject` view
+        (docs/objects.md).
 
     In a process that is recording, what it recorded so far is committed
     first, so the database holds it. A folder written by callmonitor 0.3
@@ -668,6 +681,6 @@ def load(path: Optional[PathLike] = None, allow_pickle: bool = False, strict: bo
     if path is None:
         path = _core.newest_run(os.getcwd())
     from . import legacy  # callmonitor 0.3 databases: read/legacy.py
-    if legacy.is_legacy(path):
+    if legacy.is_legacy(path):  # 0.3 pickles: allow_import does not apply (allow_pickle does)
         return legacy.LegacyDatabase(path, allow_pickle=allow_pickle)
-    return Database(path, allow_pickle=allow_pickle, strict=strict)
+    return Database(path, allow_pickle=allow_pickle, strict=strict, allow_import=allow_import)

@@ -6,6 +6,7 @@
 
 #include "builtin_table.h"
 #include "capture/handler_table.h"
+#include "capture/object_state.h"
 #include "hooks.h"
 
 namespace callmonitor::py {
@@ -459,7 +460,9 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, const Target& target,
             }
         }
     }
-    // 3. Last: a pickle, or else an Opaque placeholder.
+    // 3. Plain objects by their state, functions / classes / modules by name (object_state.cpp).
+    if (encodeObjectState(*this, w, obj)) return true;
+    // 4. Last: a pickle, or else an Opaque placeholder.
     return pickleOrOpaque(w, obj, opt, counts);
 }
 

@@ -48,6 +48,7 @@ public:
                       const EncodeOptions& opt, EncodeCounts& counts);
 
 private:
+    friend bool encodeObjectState(PyEncoder&, ValueWriter&, PyObject*);  // capture/object_state.h
     enum Op : uint8_t { Item, DictHeader };
     // The 0.3 handlers' target of a top-level argument: its position, or its keyword.
     struct Target {

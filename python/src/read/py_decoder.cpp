@@ -7,6 +7,7 @@
 #include "callmonitor/value_parser.h"
 #include "builtin_table.h"
 #include "hooks.h"
+#include "read/object_view.h"
 
 namespace callmonitor::py {
 namespace {
@@ -19,7 +20,9 @@ struct Frame {
     size_t builtinMemo = SIZE_MAX;  // Builtin (kind in `name`) with the memo flag: its memo slot
     Py_ssize_t index = 0;   // next tuple slot
     PyObject* key = nullptr;  // Dict: key waiting for its value (strong)
-    std::string name, dir;  // Legacy
+    std::string name, dir;  // Legacy; Object: module, qualname
+    uint8_t form = 0;       // Object
+    int64_t memoIndex = -1; // Object: its memo entry (the shell until the state is applied)
 };
 
 struct Decoder {
@@ -112,21 +115,11 @@ struct Decoder {
                 PyObject* r = PyObject_CallFunction(Hooks::get().decodeHandler, "s#O", t.name.data(),
                                                     (Py_ssize_t)t.name.size(), payload);
                 Py_DECREF(payload);
-                return r;
+                return r ? r : unrestorableFromError(t.name, ("its handler " + std::string(t.name)).c_str());
             }
-            case Tag::Pickle: {
-                if (!opt.allowPickle) {
-                    std::string repr = "<pickled object, " + std::to_string(t.data.size()) + " bytes>";
-                    return unrestorable(t.name, repr,
-                                        "stored as a pickle; load(path, allow_pickle=True) restores it "
-                                        "(only for databases you trust: unpickling can run code)");
-                }
-                PyObject* b = PyBytes_FromStringAndSize(t.data.data(), (Py_ssize_t)t.data.size());
-                if (!b) return nullptr;
-                PyObject* r = PyObject_CallOneArg(Hooks::get().pickleLoads, b);
-                Py_DECREF(b);
-                return r;
-            }
+            case Tag::Pickle: return loadPickled(t, opt);  // or an Unrestorable saying why not
+            case Tag::Ref: return resolveReference(t, opt);
+            case Tag::Object: return objectShell(t, opt);  // the state follows (run())
             case Tag::Opaque: return unrestorable(t.name, t.data, t.extra);
             case Tag::Backref:
             case Tag::Legacy:
@@ -192,8 +185,16 @@ struct Decoder {
                 std::string abs = opt.writerDir + "/" + f.dir;
                 PyObject* r = PyObject_CallFunction(Hooks::get().legacyLoad, "s#sO", f.name.data(),
                                                     (Py_ssize_t)f.name.size(), abs.c_str(), v);
+                if (!r) r = unrestorableFromError(f.name, ("its callmonitor 0.3 handler " + f.name).c_str());
                 if (!r) return false;
                 f.obj = keep(r);
+                break;
+            }
+            case Tag::Object: {
+                PyObject* r = keep(objectFinish(f.obj, f.name, f.dir, f.form, v, opt));
+                if (!r) return false;
+                if (f.memoIndex >= 0) memo[static_cast<size_t>(f.memoIndex)] = r;  // later Backrefs: the object
+                f.obj = r;
                 break;
             }
             default: break;
@@ -232,6 +233,15 @@ struct Decoder {
                 v = keep(make(t));
                 if (!v) return nullptr;
                 if (t.memo) memo.push_back(v);
+                if (t.tag == Tag::Object) {  // its state follows: one value
+                    Frame f{v, Tag::Object, 1};
+                    f.name.assign(t.name);
+                    f.dir.assign(t.extra);
+                    f.form = static_cast<uint8_t>(t.integer);
+                    f.memoIndex = t.memo ? static_cast<int64_t>(memo.size() - 1) : -1;
+                    frames.push_back(std::move(f));
+                    continue;
+                }
                 bool isContainer = t.tag == Tag::List || t.tag == Tag::Tuple || t.tag == Tag::Dict ||
                                    t.tag == Tag::Set || t.tag == Tag::FrozenSet;
                 if (isContainer) {

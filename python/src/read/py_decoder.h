@@ -17,6 +17,9 @@ namespace callmonitor::py {
 
 struct DecodeOptions {
     bool allowPickle = false;
+    // load(allow_import=...): a tuple of module names whose classes may be
+    // imported and rebuilt (borrowed; null: none). See read/object_view.h.
+    PyObject* allowImport = nullptr;
     BlobResolver blobs;          // throws on a missing blob
     // Called once the bytes `blobs` returned are copied: the resolver may
     // release what kept them valid (a read snapshot) before Python code runs.

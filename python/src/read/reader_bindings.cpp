@@ -100,6 +100,9 @@ public:
     RunReader(const std::string& path, bool strict) : run_(Run::open(path, RunOptions{strict})) {}
 
     const Run& run() const { return run_; }
+    // load(allow_import=...): module names whose recorded objects are rebuilt (read/object_view.h).
+    py::tuple allowImport() const { return allowImport_; }
+    void setAllowImport(py::tuple names) { allowImport_ = std::move(names); }
     const RunWriter& writer(size_t w) const {
         if (w >= run_.writers().size()) throw py::index_error("no writer " + std::to_string(w));
         return run_.writers()[w];
@@ -238,6 +241,7 @@ private:
                       bool allowPickle, bool readOnly) const {
         cpy::DecodeOptions opt;
         opt.allowPickle = allowPickle;
+        opt.allowImport = allowImport_.ptr();
         opt.readOnlyArrays = readOnly;
         opt.writerDir = w.filesDir.empty() ? w.directory : w.filesDir;
         std::optional<Snapshot> pinned;
@@ -255,6 +259,7 @@ private:
                            bool allowPickle, const std::shared_ptr<const Snapshot>& pin) const {
         cpy::DecodeOptions opt;
         opt.allowPickle = allowPickle;
+        opt.allowImport = allowImport_.ptr();
         opt.readOnlyArrays = true;
         opt.writerDir = w.filesDir.empty() ? w.directory : w.filesDir;
         opt.blobs = [&](uint32_t slot) { return pin->payload(call, section, slot); };
@@ -291,6 +296,7 @@ private:
 
     Run run_;
     mutable std::map<const Database*, std::weak_ptr<const Snapshot>> pins_;
+    py::tuple allowImport_;
 };
 
 // For the Python tests of the v2 record content, until the capture side
@@ -523,6 +529,7 @@ void bindReader(pybind11::module_& m) {
     pyb::class_<RunReader>(m, "RunReader", "Every writer under a path (run.h), read-only.")
         .def(pyb::init<const std::string&, bool>(), arg("path"), arg("strict") = false)
         .def_property_readonly("writers", [](const RunReader& r) { return r.run().writers(); })
+        .def_property("allow_import", &RunReader::allowImport, &RunReader::setAllowImport)
         .def_property_readonly("start_order", [](const RunReader& r) { return r.run().startOrder(); })
         .def_property_readonly("damaged", [](const RunReader& r) { return r.run().damaged(); })
         .def_property_readonly("duplicates", [](const RunReader& r) { return r.run().duplicates(); })
