@@ -10,7 +10,8 @@
 // Capture, for a value no user-registered handler takes (REGISTRY wins):
 //   table.forType(type(value)) -> handler or none   (asked once per type, cached)
 //   handler.encode(cx, value)  -> Written | Declined | Failed
-//   Declined goes on to the encoder's next steps (objects by state, pickle).
+//   Declined: the value is pickled (the encoder's last step), as before the
+//   handler existed; never taken apart by the steps between (objects by state).
 // Read: a value's tag (Array, NpScalar: handler.decodesTag) or a Builtin item's
 // kind (handler.restoresKind) names the handler that makes the Python object.
 #pragma once
@@ -58,7 +59,7 @@ private:
 
 enum class Encoded {
     Written,   // exactly one value written
-    Declined,  // nothing written, no error set: the encoder's next steps apply
+    Declined,  // nothing written, no error set: the value is pickled
     Failed,    // nothing written, a Python error set: the value becomes an Opaque saying why
 };
 

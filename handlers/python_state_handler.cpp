@@ -44,8 +44,8 @@ Encoded PythonStateHandler::encode(HandlerEncoder& cx, PyObject* obj) {
     PyObject* stateOf = function("state");
     PyObject* r = stateOf ? PyObject_CallOneArg(stateOf, obj) : nullptr;
     if (!r) {
-        // A value this handler did not foresee: the encoder's next steps
-        // (pickle) keep it as they did before the handler existed.
+        // A value this handler did not foresee: pickle keeps it, as it did
+        // before the handler existed.
         PyErr_Clear();
         return Encoded::Declined;
     }

@@ -6,7 +6,7 @@
 //
 // The module defines three functions:
 //   takes(cls) -> bool                     exactly this class is the handler's
-//   state(obj) -> (kind, state) | None     None: declined (the encoder's next steps)
+//   state(obj) -> (kind, state) | None     None: declined (the value is pickled)
 //   restore(kind, state) -> object         may raise ImportError (module missing)
 // `state` is any value the encoder can write natively (dicts, tuples, arrays,
 // names, and objects this table takes again, e.g. an Index inside a frame).

@@ -28,10 +28,10 @@ struct Value {
     double real = 0, imag = 0;
     std::string bytes;              // Str (UTF-8), Bytes, ByteArray, BigInt magnitude (LE),
                                     // Handler/Pickle payload, NpScalar bytes, Array bytes, Opaque repr
-    std::string name;               // Handler/Legacy name, Builtin kind, Opaque/Pickle type,
-                                    // Array/NpScalar dtype, Object/Ref module
+    std::string name;               // Handler/Legacy name, Opaque/Pickle type, Array/NpScalar dtype,
+                                    // Object/Ref module
     std::string extra;              // Opaque reason, Legacy directory, Object/Ref qualname
-    std::vector<ValuePtr> items;    // List, Tuple, Set, FrozenSet, Legacy, Builtin and Object state (one item)
+    std::vector<ValuePtr> items;    // List, Tuple, Set, FrozenSet, Legacy and Object state (one item)
     std::vector<std::pair<ValuePtr, ValuePtr>> pairs;  // Dict
     // Array
     DtypeInfo dtype;                // views into `name`
@@ -57,6 +57,10 @@ struct Value {
 // Resolves an Array stored as a blob: returns its bytes (must stay valid
 // until decodeValue returns; the bytes are copied into the tree).
 using BlobResolver = std::function<std::string_view(uint32_t blobIndex)>;
+
+// The name Python gives an Object's class or a Ref: "module.qualname"; a
+// builtin without its module ("int"); a module (empty qualname) by its name.
+std::string qualifiedName(std::string_view module, std::string_view qualname);
 
 // Decodes exactly one value from `bytes` (iteratively: deep nesting does not
 // use the C++ stack). Throws DecodeError on malformed input or when bytes

@@ -44,7 +44,7 @@
 //   Builtin   0x20  str kind (the value's type, e.g. "pandas.DataFrame") | one value: its state,
 //                   as the built-in handler of that kind writes it (handlers/, docs/handlers.md);
 //                   arrays in the state are Array items, so their bytes are payloads like any other
-//                   (0x17..0x1F are left to the object-by-state tags of issue 9)
+//                   (0x19..0x1F are free)
 //
 // Shared references and cycles: a tag byte with kMemoFlag set gives the item
 // the next memo index (0, 1, 2, ... in stream order, assigned when its header
@@ -88,9 +88,7 @@ enum class Tag : uint8_t {
 };
 
 inline constexpr uint8_t kMemoFlag = 0x80;
-inline constexpr uint8_t kMaxTag = 0x18;  // the last of the contiguous codes (0x00..0x18); then Builtin
-// True for the tag codes this reader knows (the parser refuses the others).
-inline constexpr bool isKnownTag(uint8_t code) { return code <= kMaxTag || code == 0x20; }
+inline constexpr uint8_t kMaxTag = 0x18;
 
 inline constexpr bool isMemoizable(Tag t) {
     return t == Tag::ByteArray || t == Tag::List || t == Tag::Tuple || t == Tag::Dict ||
@@ -98,6 +96,10 @@ inline constexpr bool isMemoizable(Tag t) {
            t == Tag::Builtin ||
            t == Tag::PayloadBytes;  // only with kind ByteArray
 }
+
+// True for the tag codes this reader knows (the parser refuses the others):
+// up to kMaxTag, and Builtin beyond the codes left to the object tags.
+inline constexpr bool isKnownTag(uint8_t code) { return code <= kMaxTag || code == static_cast<uint8_t>(Tag::Builtin); }
 
 // How an Object's state is laid out, and so how a reader rebuilds it.
 enum class ObjectForm : uint8_t { Attrs = 0, NamedTuple = 1, Enum = 2, State = 3 };

@@ -22,7 +22,7 @@ struct Token {
     uint64_t count = 0;          // List/Tuple/Set/FrozenSet: items; Dict: pairs; Backref: index
     std::string_view data;       // Str/Bytes/ByteArray/BigInt magnitude/Handler/Pickle payload,
                                  // NpScalar bytes, inline Array bytes, Opaque repr
-    std::string_view name;       // Handler/Legacy handler name, Builtin kind, Opaque/Pickle type name,
+    std::string_view name;       // Handler/Legacy handler name, Opaque/Pickle type name,
                                  // Array/NpScalar dtype, Object/Ref module
     std::string_view extra;      // Opaque reason, Legacy directory, Object/Ref qualname
     // Array

@@ -51,6 +51,9 @@ public:
     void payloadBytes(Tag kind, uint32_t slot, uint64_t nbytes, bool memo);
 
     void numpyScalar(std::string_view dtype, const void* data, size_t n);
+    // A value of a built-in handler's kind (e.g. "pandas.DataFrame"). Must be
+    // followed by exactly one value: its state (docs/handlers.md).
+    void beginBuiltin(std::string_view kind, bool memo);
     void handler(std::string_view name, std::string_view payload);
     void pickle(std::string_view typeName, std::string_view payload);
     void opaque(std::string_view typeName, std::string_view repr, std::string_view reason);
@@ -62,9 +65,6 @@ public:
     void beginObject(std::string_view module, std::string_view qualname, ObjectForm form, bool memo);
     // A function, class or module by its qualified name.
     void reference(RefKind kind, std::string_view module, std::string_view qualname);
-    // A value of a built-in handler's kind (e.g. "pandas.DataFrame"). Must be
-    // followed by exactly one value: its state (docs/handlers.md).
-    void beginBuiltin(std::string_view kind, bool memo);
 
     std::string& buffer() { return out_; }
 

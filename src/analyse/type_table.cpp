@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "callmonitor/dtype.h"
+#include "callmonitor/value.h"
 #include "value_summary.h"
 
 namespace callmonitor::analyse {
@@ -54,13 +55,6 @@ size_t sequenceLength(std::string_view s, size_t i) {
     if (c == 0xF0 && c1 < 0x90) return 0;   // overlong
     if (c == 0xF4 && c1 >= 0x90) return 0;  // beyond U+10FFFF
     return n;
-}
-
-// An Object's or Ref's class as Python names it ("mypkg.Grid", "int").
-std::string qualifiedName(const Token& t) {
-    if (t.extra.empty()) return std::string(t.name);
-    if (t.name.empty() || t.name == "builtins") return std::string(t.extra);
-    return std::string(t.name) + "." + std::string(t.extra);
 }
 
 }  // namespace
@@ -212,14 +206,14 @@ uint32_t ValueTyper::bare(const Token& t) {
         case Tag::FrozenSet: return TypeTable::FrozenSet;
         case Tag::Dict: return TypeTable::Dict;
         case Tag::Tuple: return t.count == 0 ? TypeTable::EmptyTuple : TypeTable::Tuple;
+        case Tag::Builtin: return table_.named(t.name);  // a built-in handler's value: its kind
         case Tag::Array: return table_.array(t.name);
         case Tag::NpScalar: return table_.scalar(t.name);
-        case Tag::Handler: case Tag::Pickle: case Tag::Opaque: case Tag::Legacy: case Tag::Builtin:
-            return table_.named(t.name);
-        case Tag::Object: return table_.named(qualifiedName(t));
+        case Tag::Handler: case Tag::Pickle: case Tag::Opaque: case Tag::Legacy: return table_.named(t.name);
+        case Tag::Object: return table_.named(qualifiedName(t.name, t.extra));
         case Tag::Ref:
             switch (static_cast<RefKind>(t.integer)) {
-                case RefKind::Class: return table_.named("type[" + qualifiedName(t) + "]");
+                case RefKind::Class: return table_.named("type[" + qualifiedName(t.name, t.extra) + "]");
                 case RefKind::Module: return table_.named("types.ModuleType");
                 default: return table_.named("function");  // Callable[..., Any]
             }
@@ -238,9 +232,10 @@ void ValueTyper::skipItems(ValueParser& p, uint64_t pending) {
         --pending;
         if (skip_.memo) memo_.push_back(bare(skip_));
         switch (skip_.tag) {
+            case Tag::Builtin: pending += 1; break;  // its state
             case Tag::List: case Tag::Tuple: case Tag::Set: case Tag::FrozenSet: pending += skip_.count; break;
             case Tag::Dict: pending += 2 * skip_.count; break;
-            case Tag::Legacy: case Tag::Object: case Tag::Builtin: pending += 1; break;
+            case Tag::Legacy: case Tag::Object: pending += 1; break;
             default: break;
         }
         if (pending > p.remaining()) p.fail("more items announced than bytes present");
@@ -250,10 +245,14 @@ void ValueTyper::skipItems(ValueParser& p, uint64_t pending) {
 uint32_t ValueTyper::walk(ValueParser& p, const Token& t, uint32_t depth) {
     size_t memoIndex = memo_.size();
     if (t.memo) memo_.push_back(bare(t));
+    if (t.tag == Tag::Builtin) {  // typed by its kind; the state is skipped
+        skipItems(p, 1);
+        return bare(t);
+    }
     uint64_t n = t.count;
     bool container = t.tag == Tag::List || t.tag == Tag::Tuple || t.tag == Tag::Set ||
                      t.tag == Tag::FrozenSet || t.tag == Tag::Dict;
-    if (t.tag == Tag::Legacy || t.tag == Tag::Object || t.tag == Tag::Builtin) {  // typed by its class / name: the state is skipped
+    if (t.tag == Tag::Legacy || t.tag == Tag::Object) {  // typed by its class: the state is skipped
         skipItems(p, 1);
         return bare(t);
     }

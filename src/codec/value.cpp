@@ -141,6 +141,7 @@ ValuePtr decodeValue(std::string_view bytes, const BlobResolver& blobs, bool req
                     setDtype(v, p);
                     v.bytes.assign(t.data);
                     break;
+                case Tag::Builtin: v.name.assign(t.name); break;  // its state: the one item that follows
                 case Tag::Handler:
                     v.name.assign(t.name);
                     v.bytes.assign(t.data);
@@ -160,7 +161,6 @@ ValuePtr decodeValue(std::string_view bytes, const BlobResolver& blobs, bool req
                     v.extra.assign(t.extra);
                     v.integer = t.integer;
                     break;
-                case Tag::Builtin: v.name.assign(t.name); break;
                 case Tag::PayloadBytes: {
                     // Decoded as the str/bytes/bytearray it stands for.
                     v.tag = t.payloadKind;
@@ -184,9 +184,11 @@ ValuePtr decodeValue(std::string_view bytes, const BlobResolver& blobs, bool req
         while (!stack.empty() && stack.back().remaining == 0) stack.pop_back();
 
         if (t.tag != Tag::Backref) {
-            if (isContainer(t.tag) && t.count > 0)
+            if (t.tag == Tag::Builtin)
+                stack.push_back({raw, 1});
+            else if (isContainer(t.tag) && t.count > 0)
                 stack.push_back({raw, t.tag == Tag::Dict ? 2 * t.count : t.count});
-            else if (t.tag == Tag::Legacy || t.tag == Tag::Object || t.tag == Tag::Builtin)
+            else if (t.tag == Tag::Legacy || t.tag == Tag::Object)
                 stack.push_back({raw, 1});
         }
         if (stack.size() > 0 && stack.back().remaining > p.remaining())
@@ -564,6 +566,22 @@ class Printer {
 public:
     explicit Printer(size_t maxItems) : maxItems_(maxItems) {}
 
+    // A built-in handler's value: its kind, then its state as recorded
+    // ("pandas.Series({'data': ...})"); cycle- and depth-safe like containers.
+    void printBuiltin(const Value& v, std::string& out) {
+        bool onPath = false;
+        for (const Value* p : path_) onPath |= (p == &v);
+        if (onPath || path_.size() >= kMaxDepth) {
+            out += "<" + v.name + " ...>";
+            return;
+        }
+        path_.push_back(&v);
+        out += v.name + "(";
+        print(v.items.empty() ? nullptr : v.items[0].get(), out);
+        out += ")";
+        path_.pop_back();
+    }
+
     void print(const Value* v, std::string& out) {
         if (!v) {
             out += "<null>";
@@ -571,6 +589,7 @@ public:
         }
         switch (v->tag) {
             case Tag::None: out += "None"; return;
+            case Tag::Builtin: printBuiltin(*v, out); return;
             case Tag::False: out += "False"; return;
             case Tag::True: out += "True"; return;
             case Tag::Int: out += std::to_string(v->integer); return;
@@ -606,16 +625,15 @@ public:
             case Tag::Tuple: open = "("; close = ")"; break;
             case Tag::Dict: case Tag::Set: open = "{"; close = "}"; break;
             case Tag::FrozenSet: open = "frozenset({"; close = "})"; break;
-            case Tag::Legacy: case Tag::Object: case Tag::Builtin: open = ""; close = ""; break;
+            case Tag::Legacy: case Tag::Object: open = ""; close = ""; break;
             default: break;
         }
         bool onPath = false;
         for (const Value* p : path_) onPath |= (p == v);
         if (onPath || path_.size() >= kMaxDepth) {
-            out += v->tag == Tag::Legacy    ? std::string("<legacy ...>")
-                   : v->tag == Tag::Object  ? v->qualifiedName() + "(...)"
-                   : v->tag == Tag::Builtin ? "<" + v->name + " ...>"
-                                            : std::string(open) + "..." + close;
+            out += v->tag == Tag::Legacy   ? "<legacy ...>"
+                   : v->tag == Tag::Object ? v->qualifiedName() + "(...)"
+                                           : std::string(open) + "..." + close;
             return;
         }
         path_.push_back(v);
@@ -625,10 +643,6 @@ public:
             out += ">";
         } else if (v->tag == Tag::Object) {
             printObject(*v, out);
-        } else if (v->tag == Tag::Builtin) {  // its kind, then its state as recorded
-            out += v->name + "(";
-            print(v->items.empty() ? nullptr : v->items[0].get(), out);
-            out += ")";
         } else if (v->tag == Tag::Dict) {
             out += open;
             size_t n = 0;
@@ -726,11 +740,13 @@ Value::~Value() {
     }
 }
 
-std::string Value::qualifiedName() const {
-    if (extra.empty()) return name;
-    if (name.empty() || name == "builtins") return extra;
-    return name + "." + extra;
+std::string qualifiedName(std::string_view module, std::string_view qualname) {
+    if (qualname.empty()) return std::string(module);
+    if (module.empty() || module == "builtins") return std::string(qualname);
+    return std::string(module) + "." + std::string(qualname);
 }
+
+std::string Value::qualifiedName() const { return callmonitor::qualifiedName(name, extra); }
 
 std::string Value::toText(size_t maxItems) const {
     std::string out;

@@ -157,6 +157,10 @@ void ValueParser::next(Token& t) {
             t.data = readText();
             if (t.data.size() != t.dtype.itemSize) fail("scalar size does not match its dtype");
             break;
+        case Tag::Builtin:
+            t.name = readText();
+            if (remaining() == 0) fail("built-in handler value without state");
+            break;
         case Tag::Handler:
             t.name = readText();
             t.data = readText();
@@ -191,10 +195,6 @@ void ValueParser::next(Token& t) {
             t.extra = readText();
             break;
         }
-        case Tag::Builtin:
-            t.name = readText();
-            if (remaining() == 0) fail("built-in handler value without state");
-            break;
         case Tag::PayloadBytes: {
             const uint8_t kind = readByte();
             if (kind != uint8_t(Tag::Str) && kind != uint8_t(Tag::Bytes) && kind != uint8_t(Tag::ByteArray))
@@ -254,9 +254,10 @@ void ValueParser::skipValue() {
         next(t);
         --pending;
         switch (t.tag) {
+            case Tag::Builtin: pending += 1; break;  // its state
             case Tag::List: case Tag::Tuple: case Tag::Set: case Tag::FrozenSet: pending += t.count; break;
             case Tag::Dict: pending += 2 * t.count; break;
-            case Tag::Legacy: case Tag::Object: case Tag::Builtin: pending += 1; break;
+            case Tag::Legacy: case Tag::Object: pending += 1; break;
             default: break;
         }
         if (pending > remaining()) fail("more items announced than bytes present");

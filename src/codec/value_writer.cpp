@@ -100,6 +100,11 @@ void ValueWriter::numpyScalar(std::string_view dtype, const void* data, size_t n
     text(std::string_view(static_cast<const char*>(data), n));
 }
 
+void ValueWriter::beginBuiltin(std::string_view kind, bool memo) {
+    tag(Tag::Builtin, memo);
+    text(kind);
+}
+
 void ValueWriter::handler(std::string_view name, std::string_view payload) {
     tag(Tag::Handler);
     text(name);
@@ -142,11 +147,6 @@ void ValueWriter::reference(RefKind kind, std::string_view module, std::string_v
     out_.push_back(static_cast<char>(kind));
     text(module);
     text(qualname);
-}
-
-void ValueWriter::beginBuiltin(std::string_view kind, bool memo) {
-    tag(Tag::Builtin, memo);
-    text(kind);
 }
 
 void ValueWriter::payloadBytes(Tag kind, uint32_t slot, uint64_t nbytes, bool memo) {

@@ -450,7 +450,7 @@ TEST(CodecHostile, NestedContainersEachClaimingTheRestThrow) {
 }
 
 TEST(CodecHostile, UnknownTagsAreRejected) {
-    for (int tag : {0x16, 0x20, 0x7F, 0x96, 0xFF}) EXPECT_THROW(decodeValue(bytesOf({tag, 0, 0, 0})), DecodeError) << tag;
+    for (int tag : {0x16, 0x1F, 0x21, 0x7F, 0x96, 0xFF}) EXPECT_THROW(decodeValue(bytesOf({tag, 0, 0, 0})), DecodeError) << tag;
 }
 
 TEST(CodecHostile, MemoFlagOnAScalarIsRejected) {

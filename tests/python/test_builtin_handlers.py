@@ -15,6 +15,7 @@ import callmonitor
 import sample_functions as sf
 from callmonitor import REGISTRY, Unrestorable, _core
 from _support import check
+from test_cpp_reader import dump_tool, run_dump  # noqa: F401 (dump_tool is a fixture)
 
 DOCS = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "handlers.md")
 
@@ -55,6 +56,7 @@ def every_dtype_frame():
         "paris": pd.date_range("2020-03-28", periods=n, freq="D", tz="Europe/Paris"),
         "new_york": pd.date_range("2020", periods=n, tz=zoneinfo.ZoneInfo("America/New_York")),
         "utc": pd.date_range("2020", periods=n, tz=datetime.timezone.utc),
+        "dateutil": pd.date_range("2020", periods=n, tz="dateutil/Europe/London"),
         "fixed": pd.date_range("2020", periods=n, tz=datetime.timezone(datetime.timedelta(hours=-3))),
         "tz_nat": pd.DatetimeIndex(["2020-01-01", None, None, "2020-01-02"]).tz_localize("Asia/Tokyo"),
         "td": pd.to_timedelta([1, None, -3, 10**9], unit="ns"),
@@ -324,6 +326,20 @@ def test_api_derivation_names_pandas_and_masked_types(recorder):
         model["sample_functions.two_args"]
     assert fn.parameter("a").types == {"pandas.DataFrame": 1, "numpy.ma.MaskedArray": 1}
     assert fn.parameter("b").types == {"pandas.Series": 1, "pandas.RangeIndex": 1}
+
+
+# -- C++ readers ---------------------------------------------------------------------------
+
+def test_cpp_reader_shows_a_frame_as_its_kind_and_state(tmp_path, run_recorder, dump_tool):
+    check(run_recorder("""
+        import pandas as pd
+        import sample_functions as sf
+        sf.sink(pd.DataFrame({"a": [1, 2]}, index=pd.RangeIndex(2, name="row")))
+    """, tmp_path))
+    proc = run_dump(dump_tool, "call-monitor", "sink", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "pandas.DataFrame({'index': pandas.RangeIndex({'start': 0, 'stop': 2, 'step': 1, 'name': 'row'})" in out
 
 
 # -- docs/handlers.md ----------------------------------------------------------------------

@@ -79,8 +79,10 @@ def test_instance_method_binds_self(recorder):
     db = recorder.load()
     args, kwargs = db.get("Methods.instance", 1)
     assert len(args) == 2 and args[1] == 5 and kwargs == {}
-    assert isinstance(args[0], callmonitor.Unrestorable)     # self: a picklable user object
-    assert args[0].type_name == "sample_functions.Methods"
+    # self: a plain user object, recorded by its state; read back as a view (docs/objects.md)
+    from callmonitor.read.objects import RecordedObject, recorded_class
+    assert isinstance(args[0], RecordedObject) and args[0].base == 1000
+    assert recorded_class(args[0]) == "sample_functions.Methods"
     assert db.get("Methods.instance", 2)[0][1] == 6
 
 

@@ -363,8 +363,22 @@ def test_replay_rebuilds_the_object_and_the_function_reference(recorder):
     with callmonitor.load(callmonitor.output_directory(), allow_import=[HERE]) as db:
         result = db.replay(f"{HERE}.integrate", 1)
         assert result.status == "passed", result
-    with callmonitor.load(callmonitor.output_directory()) as db:  # a view has no method to call...
-        (view,), _ = db.get(f"{HERE}.integrate", 1)
-        assert isinstance(view, RecordedObject)
-        result = db.replay(f"{HERE}.integrate", 1)             # ...but integrate only reads attributes
-        assert result.status == "passed", result
+    with callmonitor.load(callmonitor.output_directory()) as db:  # a view is not the object
+        result = db.replay(f"{HERE}.integrate", 1)
+        assert result.status == "error" and f"allow_import=[{HERE!r}]" in result.error, result
+
+
+def test_a_view_pickles_and_copies_as_a_view(db_of):
+    import copy
+    import pickle
+    (view,) = _args(db_of(Grid(3)))
+    for again in (pickle.loads(pickle.dumps(view)), copy.deepcopy(view)):
+        assert isinstance(again, RecordedObject) and recorded_class(again) == f"{HERE}.Grid"
+        assert again.n == 3 and list(again.u) == [0.0, 0.5, 1.0]
+
+
+def test_api_derivation_types_objects_by_their_class(db_of):
+    db = db_of(Grid(3), Grid, np.sum, Color.RED)
+    take_api = db.api()[f"{HERE}.take"]
+    types = take_api.parameters[0].types  # *values: one type per value
+    assert types == {f"{HERE}.Grid": 1, f"type[{HERE}.Grid]": 1, "Callable[..., Any]": 1, f"{HERE}.Color": 1}, types

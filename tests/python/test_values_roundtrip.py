@@ -276,14 +276,19 @@ def test_local_class_instance_holding_a_lambda_becomes_unrestorable(recorder):
     class Local:
         def __init__(self):
             self.fn = lambda: 1
+            self.n = 2
 
         def __repr__(self):
             return "<Local holding a lambda>"
 
+    # Recorded by its state (no pickle, which fails on the lambda); a class
+    # defined in a function cannot be looked up by name: Unrestorable, with
+    # what was recorded of it kept.
     loaded = roundtrip(recorder, Local(), allow_pickle=True)
     assert isinstance(loaded, callmonitor.Unrestorable)
-    assert loaded.type_name.endswith("Local")
-    assert loaded.repr == "<Local holding a lambda>"
+    assert loaded.type_name.endswith("<locals>.Local")
+    assert "defined inside a function" in loaded.reason
+    assert loaded.recorded.n == 2 and isinstance(loaded.recorded.fn, callmonitor.Unrestorable)
 
 
 def test_opaque_values_are_counted_in_database_stats(recorder):

@@ -1,8 +1,8 @@
 // The ndarray handler's entry in the table (handlers/builtin_table.cpp):
 // numpy.ndarray (exact type, dtypes stored natively) as Array values and
 // numpy scalars as NpScalar values, bit-exact; array_python.cpp does the work.
-// Arrays of other dtypes (object, structured) are declined: the encoder's
-// next steps take them.
+// Arrays of other dtypes (object, structured) are declined: they are
+// pickled, as before.
 #include "builtin_handler.h"
 #include "callmonitor/errors.h"
 #include "ndarray/python/array_python.h"
@@ -27,7 +27,7 @@ public:
         }
         if (!isNumericScalar(obj)) return Encoded::Declined;
         if (writeScalar(cx.writer, obj)) return Encoded::Written;
-        PyErr_Clear();  // a scalar numpy cannot convert: the next steps may
+        PyErr_Clear();  // a scalar numpy cannot convert: pickled
         return Encoded::Declined;
     }
 

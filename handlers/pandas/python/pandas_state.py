@@ -31,7 +31,7 @@ kinds and their states (docs/handlers.md):
       | ("zoneinfo", key) | ("dateutil", name)
 
 A value with anything else (sparse or third-party extension dtypes, a time
-zone of another kind) is declined: the encoder's next steps keep it (pickle).
+zone of another kind) is declined: it is pickled, as before this handler.
 """
 
 
@@ -149,9 +149,9 @@ def _tz(tz):
     if module == "zoneinfo" and getattr(tz, "key", None):
         return ("zoneinfo", tz.key)
     if module.startswith("dateutil"):
-        name = getattr(tz, "_filename", None)
-        if isinstance(name, str):
-            return ("dateutil", name)
+        name = getattr(tz, "_filename", None)  # "/usr/share/zoneinfo/Europe/Paris": kept as "Europe/Paris"
+        if isinstance(name, str) and "zoneinfo/" in name:
+            return ("dateutil", name.rsplit("zoneinfo/", 1)[1])
     raise _Unsupported(tz)
 
 
@@ -261,5 +261,11 @@ def _restore_tz(tz):
         return zoneinfo.ZoneInfo(tz[1])
     if what == "dateutil":
         import dateutil.tz
-        return dateutil.tz.gettz(tz[1])
+        name = tz[1]
+        if not isinstance(name, str) or name.startswith("/") or ".." in name:
+            raise ValueError(f"not a time zone name: {name!r}")  # a reader never opens a path a record names
+        zone = dateutil.tz.gettz(name)
+        if zone is None:
+            raise ValueError(f"dateutil knows no time zone {name!r}")
+        return zone
     raise ValueError(f"unknown time zone kind {what!r}: recorded by a newer callmonitor?")

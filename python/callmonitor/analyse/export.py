@@ -23,6 +23,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from ..read.objects import RecordedObject, not_rebuilt_reason, recorded_class
 from ..read.values import Unrestorable
 from .compare import Rules, type_name
 from .replay import Unreadable, select_calls
@@ -117,6 +118,9 @@ def export_call(db, fn, n, to, *, npz=False, force=False, writer=None, rank=None
         entry = {"name": name, "kind": kind, **_describe(value)}
         if isinstance(value, Unrestorable):
             entry.update(type=value.type_name, unavailable=value.reason)
+            return entry
+        if isinstance(value, RecordedObject):  # its class's code is not run without opt-in
+            entry.update(type=recorded_class(value), unavailable=not_rebuilt_reason(value))
             return entry
         encoding = _encoding(value)
         entry["encoding"] = encoding
@@ -247,6 +251,8 @@ class _TestWriter:
             return text
         if isinstance(v, Unrestorable):
             raise ExportError(f"{name} was not restorable ({v.reason})")
+        if isinstance(v, RecordedObject):
+            raise ExportError(f"{name} was not restorable ({not_rebuilt_reason(v)})")
         encoding = "npy" if isinstance(v, np.ndarray) and v.dtype.kind != "O" else "pickle"
         payload = _payload(v, encoding)
         rel = self._stored.get(payload)   # a value recorded again is written once

@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import _core
 from ..read.errors import DatabaseError
+from ..read.objects import RecordedObject, not_rebuilt_reason
 from ..read.values import Unrestorable
 from .compare import _EXACT_SCALARS, EXACT, Rules, compare_exception, differences
 
@@ -512,9 +513,10 @@ class Replayer:
         for key, v in (enumerate((*args, *kwargs.values())) if kwargs else enumerate(args)):
             t = type(v)
             if t not in _IMMUTABLE:
-                if t is Unrestorable:
+                if t is Unrestorable or t is RecordedObject:
                     result.status = ERROR
-                    result.error = f"an input could not be restored: {v.reason}"
+                    why = v.reason if t is Unrestorable else not_rebuilt_reason(v)
+                    result.error = f"an input could not be restored: {why}"
                     return result
                 copy = _snapshot(v)
                 if copy is None:

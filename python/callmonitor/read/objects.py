@@ -29,11 +29,14 @@ import importlib
 import io
 import pickle
 import sys
-from typing import Any, Iterable, Optional, Sequence, Tuple
+import types
+import weakref
+from typing import Any, Iterable, Optional, Sequence, Tuple, cast
 
 from .values import PlaceholderError, Unrestorable
 
-__all__ = ["RecordedObject", "RecordedViewError", "recorded_class", "recorded_state", "import_rule"]
+__all__ = ["RecordedObject", "RecordedViewError", "recorded_class", "recorded_state", "not_rebuilt_reason",
+           "import_rule"]
 
 # ObjectForm of include/callmonitor/value_format.h
 ATTRS, NAMED_TUPLE, ENUM, STATE = 0, 1, 2, 3
@@ -150,6 +153,9 @@ class RecordedObject:
     def __dir__(self):
         return sorted(map(str, self._fields()))
 
+    def __reduce__(self):  # pickle and copy make a view again (its __setattr__ refuses)
+        return (RecordedObject, (self._cm_module, self._cm_qualname, self._cm_form, self._cm_state, self._cm_note))
+
     # A namedtuple's view indexes and iterates like the tuple.
     def __getitem__(self, index):
         if self._cm_form != NAMED_TUPLE:
@@ -180,7 +186,7 @@ class RecordedObject:
         except Exception:  # arrays inside: element-wise ==
             return False
 
-    __hash__ = None  # a view compares by content, like the dict of its state
+    __hash__ = None  # type: ignore[assignment]  # compares by content, like the dict of its state
 
     def __repr__(self) -> str:
         cls = _qualified(self._cm_module, self._cm_qualname)
@@ -199,6 +205,12 @@ class RecordedObject:
 def recorded_class(view: RecordedObject) -> str:
     """The recorded object's class, ``module.qualname``."""
     return _qualified(view._cm_module, view._cm_qualname)
+
+
+def not_rebuilt_reason(view: RecordedObject) -> str:
+    """Why `view` is not the object, and how to get it (for replay and export)."""
+    cls = recorded_class(view)
+    return f"it is a read-only view of a recorded {cls}, not the object: {view._cm_note or _opt_in_hint(view._cm_module)}"
 
 
 def recorded_state(view: RecordedObject) -> Any:
@@ -255,7 +267,7 @@ def object_begin(module: str, qualname: str, form: int, allow_pickle: bool, allo
         try:
             cls = _lookup(module, qualname, allow_pickle, allow_import)
             if isinstance(cls, type):
-                return cls.__new__(cls)
+                return cast(Any, cls).__new__(cls)
         except Exception:
             pass  # object_finish says why, with the view
     return RecordedObject(module, qualname, form)
@@ -297,12 +309,16 @@ def _cannot_rebuild(view: RecordedObject, module: str, qualname: str, error: Exc
                         f"its recorded state is in .recorded", recorded=view)
 
 
-def _slot_names(cls: type) -> set:
-    names = set()
-    for klass in cls.__mro__:
-        for name, attr in vars(klass).items():
-            if type(attr).__name__ == "member_descriptor":
-                names.add(name)
+_SLOT_NAMES: "weakref.WeakKeyDictionary[type, frozenset]" = weakref.WeakKeyDictionary()
+
+
+def _slot_names(cls: type) -> frozenset:
+    """The slot attributes of `cls`'s MRO (set with object.__setattr__, not in __dict__)."""
+    names = _SLOT_NAMES.get(cls)
+    if names is None:
+        names = frozenset(name for klass in cls.__mro__ for name, attr in vars(klass).items()
+                          if isinstance(attr, types.MemberDescriptorType))
+        _SLOT_NAMES[cls] = names
     return names
 
 

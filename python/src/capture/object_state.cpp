@@ -94,14 +94,28 @@ PyTypeObject* stdlibType(const char* module, const char* name) {
     return reinterpret_cast<PyTypeObject*>(t);  // kept for the process's life
 }
 
+// Looked up once, under the GIL, without a C++ static-init guard: an import
+// may release the GIL, and another thread blocking on the guard would hold it.
+PyTypeObject* enumType() {
+    static bool looked = false;
+    static PyTypeObject* type = nullptr;
+    if (!looked) {
+        looked = true;
+        type = stdlibType("enum", "Enum");
+    }
+    return type;
+}
+
 bool hasCopyregReducer(PyTypeObject* type) {
-    static PyObject* table = [] {
+    static bool looked = false;
+    static PyObject* table = nullptr;  // copyreg.dispatch_table, kept until exit
+    if (!looked) {
+        looked = true;
         PyObject* m = PyImport_ImportModule("copyreg");
-        PyObject* t = m ? PyObject_GetAttrString(m, "dispatch_table") : nullptr;
+        table = m ? PyObject_GetAttrString(m, "dispatch_table") : nullptr;
         Py_XDECREF(m);
         PyErr_Clear();
-        return t;
-    }();
+    }
     if (!table || !PyDict_Check(table)) return false;
     int r = PyDict_Contains(table, reinterpret_cast<PyObject*>(type));
     if (r < 0) PyErr_Clear();
@@ -160,15 +174,17 @@ bool collectSlots(PyTypeObject* type, TypePlan& plan) {
 // Heap types are not enough: C types made with PyType_FromSpec
 // (_thread.lock, since Python 3.10) are heap types too.
 destructor classStatementDealloc() {
-    static destructor d = [] {
+    static bool looked = false;  // no static-init guard: see enumType()
+    static destructor found = nullptr;
+    if (!looked) {
+        looked = true;
         PyObject* probe = PyObject_CallFunction(reinterpret_cast<PyObject*>(&PyType_Type), "s(O){}",
                                                 "_callmonitor_probe", reinterpret_cast<PyObject*>(&PyBaseObject_Type));
-        destructor found = probe ? reinterpret_cast<PyTypeObject*>(probe)->tp_dealloc : nullptr;
-        Py_XDECREF(probe);  // kept alive by nothing else: freed
+        found = probe ? reinterpret_cast<PyTypeObject*>(probe)->tp_dealloc : nullptr;
+        Py_XDECREF(probe);
         PyErr_Clear();
-        return found;
-    }();
-    return d;
+    }
+    return found;
 }
 
 // A class defined in Python all the way down to `object`.
@@ -184,13 +200,13 @@ bool pythonAllTheWay(PyTypeObject* type) {
 }
 
 TypePlan makePlan(PyTypeObject* type) {
-    static PyTypeObject* enumType = stdlibType("enum", "Enum");
+    PyTypeObject* enumBase = enumType();
     TypePlan plan;
     PyObject* t = reinterpret_cast<PyObject*>(type);
     plan.module = moduleOf(t);
     plan.qualname = strAttr(t, "__qualname__");
     if (plan.qualname.empty()) plan.qualname = type->tp_name;
-    if (enumType && PyType_IsSubtype(type, enumType)) {
+    if (enumBase && PyType_IsSubtype(type, enumBase)) {
         plan.kind = TypePlan::Enum;
         return plan;
     }

@@ -445,14 +445,14 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, const Target& target,
         return handlerFailed(w, obj, h.name, opt, counts);
     }
     // 2. The built-in handlers (handlers/builtin_table.cpp): ndarray, pandas, ...
-    bool builtinType = false;  // a built-in handler's type that it declined (a sparse frame): pickled, not by state
     if (h.kind == HandlerEntry::None || h.kind == HandlerEntry::Native) {
         if (BuiltinHandler* b = builtin::forType(t)) {
-            builtinType = true;
             HandlerEncoder cx(*this, w, opt.payloads);
             switch (b->encode(cx, obj)) {
                 case Encoded::Written: return true;
-                case Encoded::Declined: break;
+                // A type a built-in handler knows is never taken apart by later
+                // steps: what its handler declines (object arrays, sparse frames) is pickled.
+                case Encoded::Declined: return pickleOrOpaque(w, obj, opt, counts);
                 case Encoded::Failed: {
                     std::string why = std::string(b->name()) + " capture failed: " + takeErrorText();
                     return opaque(w, obj, why.c_str(), opt, counts);
@@ -461,7 +461,7 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, const Target& target,
         }
     }
     // 3. Plain objects by their state, functions / classes / modules by name (object_state.cpp).
-    if (!builtinType && encodeObjectState(*this, w, obj)) return true;
+    if (encodeObjectState(*this, w, obj)) return true;
     // 4. Last: a pickle, or else an Opaque placeholder.
     return pickleOrOpaque(w, obj, opt, counts);
 }

@@ -17,11 +17,12 @@ struct Frame {
     PyObject* obj;          // borrowed from `owned`
     Tag tag;
     uint64_t remaining;     // items (Dict: keys + values) still to come
+    size_t builtinMemo = SIZE_MAX;  // Builtin (kind in `name`) with the memo flag: its memo slot
     Py_ssize_t index = 0;   // next tuple slot
     PyObject* key = nullptr;  // Dict: key waiting for its value (strong)
-    std::string name, dir;  // Legacy: handler and directory; Builtin: kind; Object: module, qualname
+    std::string name, dir;  // Legacy; Object: module, qualname
     uint8_t form = 0;       // Object
-    size_t memoIndex = SIZE_MAX;  // Object / Builtin with the memo flag: its memo slot
+    int64_t memoIndex = -1; // Object: its memo entry (the shell until the state is applied)
 };
 
 struct Decoder {
@@ -153,6 +154,13 @@ struct Decoder {
         Frame& f = frames.back();
         int rc = 0;
         switch (f.tag) {
+            case Tag::Builtin: {  // its state is complete: the object
+                PyObject* r = restoreBuiltin(f.name, v);
+                if (!r) return false;
+                f.obj = keep(r);
+                if (f.builtinMemo != SIZE_MAX) memo[f.builtinMemo] = f.obj;
+                break;
+            }
             case Tag::List: rc = PyList_Append(f.obj, v); break;
             case Tag::Tuple: {
                 Py_INCREF(v);
@@ -185,15 +193,8 @@ struct Decoder {
             case Tag::Object: {
                 PyObject* r = keep(objectFinish(f.obj, f.name, f.dir, f.form, v, opt));
                 if (!r) return false;
-                if (f.memoIndex != SIZE_MAX) memo[f.memoIndex] = r;  // later Backrefs: the object
+                if (f.memoIndex >= 0) memo[static_cast<size_t>(f.memoIndex)] = r;  // later Backrefs: the object
                 f.obj = r;
-                break;
-            }
-            case Tag::Builtin: {
-                PyObject* r = restoreBuiltin(f.name, v);
-                if (!r) return false;
-                f.obj = keep(r);
-                if (f.memoIndex != SIZE_MAX) memo[f.memoIndex] = f.obj;
                 break;
             }
             default: break;
@@ -223,7 +224,7 @@ struct Decoder {
                 Frame f{nullptr, Tag::Builtin, 1};
                 f.name.assign(t.name);
                 if (t.memo) {
-                    f.memoIndex = memo.size();
+                    f.builtinMemo = memo.size();
                     memo.push_back(nullptr);  // a Backref before the object exists is refused
                 }
                 frames.push_back(std::move(f));
@@ -237,7 +238,7 @@ struct Decoder {
                     f.name.assign(t.name);
                     f.dir.assign(t.extra);
                     f.form = static_cast<uint8_t>(t.integer);
-                    if (t.memo) f.memoIndex = memo.size() - 1;
+                    f.memoIndex = t.memo ? static_cast<int64_t>(memo.size() - 1) : -1;
                     frames.push_back(std::move(f));
                     continue;
                 }
