@@ -43,8 +43,8 @@ inline void account(Recorder& rec, const EncodeCounts& counts) {
 // or __reduce__ calling an intercepted function).
 struct CaptureState {
     PyEncoder encoder;
-    std::string record;
-    std::string outcome;
+    ByteBuffer record;
+    ByteBuffer outcome;
     std::string scratch;                   // an exception's args value
     ExtFields ext;
     std::vector<Payload> inputPayloads, resultPayloads;
@@ -79,9 +79,9 @@ void waitForRoom(Writer& writer) {
 }
 
 // Scratch buffers are reused call after call; one huge call must not pin its size.
-inline void releaseIfHuge(std::string& buffer) {
+template <class Buffer> inline void releaseIfHuge(Buffer& buffer) {
     constexpr size_t kKeepBytes = size_t(4) << 20;
-    if (__builtin_expect(buffer.capacity() > kKeepBytes, 0)) std::string().swap(buffer);
+    if (__builtin_expect(buffer.capacity() > kKeepBytes, 0)) Buffer().swap(buffer);
 }
 
 struct HeldInputs {
@@ -172,7 +172,7 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
             st.encoder.encode(w, recorded.args()[0], opt, counts);
             account(rec, counts);
         }
-        appendEmptyExt(st.outcome);
+        // No outcome ext: an empty one is left out (format.h).
     } else {
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
