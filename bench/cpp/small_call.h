@@ -1,7 +1,7 @@
 // The "small call" of the benchmarks, f(1, "two", [3]) returning None, encoded
 // the way the capture stage encodes it (python/src/capture/interceptor.cpp):
-// header, inputs, empty entry ext, Pending; then Returned, duration, result,
-// empty outcome ext. Shared by the Google Benchmarks and the callgrind driver.
+// header, inputs, empty entry ext, Pending; then Returned, duration, result
+// (the empty outcome ext left out). Shared by the Google Benchmarks and the callgrind driver.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +37,6 @@ inline void smallOutcome(std::string& out, uint64_t durationNs) {
     out.clear();
     appendReturned(out, durationNs);
     ValueWriter(out).none();
-    appendEmptyExt(out);
 }
 
 }  // namespace callmonitor::bench

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "callmonitor/byte_buffer.h"
 #include "callmonitor/format.h"
 
 namespace callmonitor {
@@ -13,21 +14,51 @@ namespace callmonitor {
 // --- writing (the capture side) --------------------------------------------
 //
 // Entry:   appendCallHeader | inputs value (ValueWriter) | appendExt | appendPending
-// Outcome: appendReturned | result value | appendExt
-//          appendRaised (type, message) | appendExt
-//          appendNotRecorded | appendExt
-// The outcome section replaces the entry's Pending byte when the call ends.
+// Outcome: appendReturned | result value | [appendExt]
+//          appendRaised (type, message) | [appendExt]
+//          appendNotRecorded | [appendExt]
+// The outcome section replaces the entry's Pending byte when the call ends;
+// its ext area may be left out when empty (the record ends there).
+
+// The fixed-size heads, written at p (room for the kMax...Bytes beside
+// them); each returns the end. The std::string and ByteBuffer appenders below both write
+// through these, so the bytes are defined once.
+inline constexpr size_t kMaxCallHeaderBytes = 3 * detail::kMaxVarintBytes;
+inline char* putCallHeader(char* p, uint64_t startNs, uint32_t thread, uint32_t caller) {
+    p = detail::putVarint(p, startNs);
+    p = detail::putVarint(p, thread);
+    return detail::putVarint(p, caller);
+}
+// outcome u8 | duration varint (Returned, NotRecorded, Raised).
+inline constexpr size_t kMaxOutcomeHeadBytes = 1 + detail::kMaxVarintBytes;
+inline char* putOutcomeHead(char* p, format::Outcome outcome, uint64_t durationNs) {
+    *p++ = static_cast<char>(outcome);
+    return detail::putVarint(p, durationNs);
+}
 
 // Appends the part of a call record known before the call runs: start,
 // thread, caller.
 void appendCallHeader(std::string& out, uint64_t startNs, uint32_t thread, uint32_t caller);
 inline void appendPending(std::string& out) { out.push_back(static_cast<char>(format::Outcome::Pending)); }
 // Outcome sections, each to be followed by its result value (Returned only)
-// and then its ext area (appendExt / appendEmptyExt).
+// and then its ext area (appendExt), which is left out when empty.
 void appendReturned(std::string& out, uint64_t durationNs);
 void appendNotRecorded(std::string& out, uint64_t durationNs);
 inline void appendResultSkipped(std::string& out, uint64_t durationNs) { appendNotRecorded(out, durationNs); }
 void appendRaised(std::string& out, uint64_t durationNs, std::string_view type, std::string_view message);
+
+// The same into a ByteBuffer (the capture hot path: inline, one capacity check).
+inline void appendCallHeader(ByteBuffer& out, uint64_t startNs, uint32_t thread, uint32_t caller) {
+    out.advanceTo(putCallHeader(out.space(kMaxCallHeaderBytes), startNs, thread, caller));
+}
+inline void appendPending(ByteBuffer& out) { out.push_back(static_cast<char>(format::Outcome::Pending)); }
+inline void appendReturned(ByteBuffer& out, uint64_t durationNs) {
+    out.advanceTo(putOutcomeHead(out.space(kMaxOutcomeHeadBytes), format::Outcome::Returned, durationNs));
+}
+inline void appendNotRecorded(ByteBuffer& out, uint64_t durationNs) {
+    out.advanceTo(putOutcomeHead(out.space(kMaxOutcomeHeadBytes), format::Outcome::NotRecorded, durationNs));
+}
+void appendRaised(ByteBuffer& out, uint64_t durationNs, std::string_view type, std::string_view message);
 
 // The fields of one ext area, built before the area is appended (its length
 // comes first). Reuse one ExtFields (clear()) to avoid allocating per call.
@@ -36,7 +67,8 @@ public:
     void clear() { bytes_.clear(); }
     bool empty() const { return bytes_.empty(); }
     const std::string& bytes() const { return bytes_; }
-    // A field holding one varint (Site, Label, Yields).
+    // A field holding one varint (Site, Label, Yields), in the short form
+    // (no length: see format.h, Ext).
     void addVarint(format::ExtTag tag, uint64_t value);
     // Parent: varint function id | varint invocation.
     void addParent(const format::CallKey& parent);
@@ -52,7 +84,9 @@ private:
 };
 // varint nbytes | fields.
 void appendExt(std::string& out, const ExtFields& fields);
+void appendExt(ByteBuffer& out, const ExtFields& fields);
 inline void appendEmptyExt(std::string& out) { out.push_back('\0'); }
+inline void appendEmptyExt(ByteBuffer& out) { out.push_back('\0'); }
 
 // --- reading ------------------------------------------------------------------
 
@@ -132,11 +166,18 @@ template <class F> void forEachExtField(std::string_view fields, F&& visit) {
     const char* p = fields.data();
     const char* end = p + fields.size();
     while (p < end) {
-        const uint64_t tag = detail::readExtVarint(p, end);
+        const uint64_t key = detail::readExtVarint(p, end);
+        if ((key >> 1) > 0xFFFFFFFFu) detail::badExt("ext tag out of range");
+        const uint32_t tag = static_cast<uint32_t>(key >> 1);
+        if (key & 1) {  // one varint, no length: its bytes are the field's
+            const char* value = p;
+            detail::readExtVarint(p, end);
+            visit(tag, std::string_view(value, size_t(p - value)));
+            continue;
+        }
         const uint64_t len = detail::readExtVarint(p, end);
         if (len > uint64_t(end - p)) detail::badExt("ext field runs past its area");
-        if (tag > 0xFFFFFFFFu) detail::badExt("ext tag out of range");
-        visit(static_cast<uint32_t>(tag), std::string_view(p, len));
+        visit(tag, std::string_view(p, len));
         p += len;
     }
 }

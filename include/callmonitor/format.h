@@ -69,13 +69,18 @@ struct CallKey {
 //   | entry ext   (see Ext below)                                      |
 //   +------------------------------------------------------------------+
 //   | outcome u8 | Pending:     (nothing more)                         |
-//   |            | Returned:    duration varint | result value | ext   |
-//   |            | Raised:      duration varint | type str | msg str | ext
-//   |            | NotRecorded: duration varint | ext                  |
+//   |            | Returned:    duration varint | result value | [ext] |
+//   |            | Raised:      duration varint | type str | msg str | [ext]
+//   |            | NotRecorded: duration varint | [ext]                |
 //   +------------------------------------------------------------------+
+//   [ext]: the outcome ext, left out when empty (the record ends there;
+//   the capture stage does, saving a byte per call).
 //
 //   ext := varint nbytes | fields (nbytes in all)
-//   field := varint tag | varint len | len bytes
+//   field := varint (tag << 1) | varint len | len bytes
+//          | varint (tag << 1 | 1) | varint value   (short form: one varint,
+//            its bytes are the field's; Site, Label, Yields)
+//   Either form can be skipped by a reader that does not know the tag.
 //
 // A v1 record is the same without the two ext areas.
 // `start` counts ns since the writer's clock origin (WriterInfo.clockOrigin*).

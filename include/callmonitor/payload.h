@@ -17,9 +17,13 @@ enum class Section : uint8_t { Inputs = 0, Result = 1 };
 
 // One payload slot's bytes, handed to the Writer with the record that names
 // it. The copy is taken on the caller's thread (the object may change once
-// the call runs); hashing and compression happen on the writer thread.
+// the call runs); hashing and compression happen on the writer thread. The
+// buffer is shared, so the capture stage can keep an input's copy alive
+// until the call's outcome and compare a returned value against it (a
+// result equal to input slot k becomes sameAs(k): no second copy, no second
+// hash).
 struct Payload {
-    std::unique_ptr<uint8_t[]> data;  // owned copy of the bytes
+    std::shared_ptr<uint8_t[]> data;  // the copy of the bytes
     uint64_t size = 0;
     // Result slots only: the same bytes as input slot k of the same call
     // (e.g. an argument returned), so no data: it is stored once.

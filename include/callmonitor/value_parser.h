@@ -59,17 +59,18 @@ public:
     bool atEnd() const { return p_ >= end_; }
     std::string_view rest() const { return {reinterpret_cast<const char*>(p_), remaining()}; }
 
-    // Low-level reads used for the call record fields around values.
+    // Throws DecodeError saying `what` at the current offset.
+    [[noreturn]] void fail(const char* what) const;
+
+protected:
+    // Low-level reads (the call record's fields around its values use them,
+    // through src/codec/record_fields.h; not public API).
     uint64_t readVarint();
     uint8_t readByte();
     std::string_view readText();
-    void skipBytes(uint64_t n) { take(n); }
-
-    [[noreturn]] void fail(const char* what) const;
-
-private:
     std::string_view take(uint64_t n);
 
+private:
     const uint8_t* begin_;
     const uint8_t* p_;
     const uint8_t* end_;

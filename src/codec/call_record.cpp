@@ -2,6 +2,7 @@
 
 #include "callmonitor/errors.h"
 #include "callmonitor/value_parser.h"
+#include "codec/record_fields.h"
 #include "codec/varint.h"
 
 namespace callmonitor {
@@ -10,34 +11,45 @@ using format::ExtTag;
 using format::Outcome;
 
 void appendCallHeader(std::string& out, uint64_t startNs, uint32_t thread, uint32_t caller) {
-    appendVarint(out, startNs);
-    appendVarint(out, thread);
-    appendVarint(out, caller);
+    char head[kMaxCallHeaderBytes];
+    out.append(head, size_t(putCallHeader(head, startNs, thread, caller) - head));
 }
 
-void appendReturned(std::string& out, uint64_t durationNs) {
-    out.push_back(static_cast<char>(Outcome::Returned));
-    appendVarint(out, durationNs);
+namespace {
+template <class Out> void appendOutcomeHead(Out& out, Outcome outcome, uint64_t durationNs) {
+    char head[kMaxOutcomeHeadBytes];
+    out.append(head, size_t(putOutcomeHead(head, outcome, durationNs) - head));
 }
+// varint n | n bytes.
+template <class Out> void appendText(Out& out, std::string_view s) {
+    char n[detail::kMaxVarintBytes];
+    out.append(n, size_t(detail::putVarint(n, s.size()) - n));
+    out.append(s.data(), s.size());
+}
+template <class Out>
+void appendRaisedTo(Out& out, uint64_t durationNs, std::string_view type, std::string_view message) {
+    appendOutcomeHead(out, Outcome::Raised, durationNs);
+    appendText(out, type);
+    appendText(out, message);
+}
+}  // namespace
+
+void appendReturned(std::string& out, uint64_t durationNs) { appendOutcomeHead(out, Outcome::Returned, durationNs); }
 
 void appendNotRecorded(std::string& out, uint64_t durationNs) {
-    out.push_back(static_cast<char>(Outcome::NotRecorded));
-    appendVarint(out, durationNs);
+    appendOutcomeHead(out, Outcome::NotRecorded, durationNs);
 }
 
 void appendRaised(std::string& out, uint64_t durationNs, std::string_view type, std::string_view message) {
-    out.push_back(static_cast<char>(Outcome::Raised));
-    appendVarint(out, durationNs);
-    appendVarint(out, type.size());
-    out.append(type.data(), type.size());
-    appendVarint(out, message.size());
-    out.append(message.data(), message.size());
+    appendRaisedTo(out, durationNs, type, message);
+}
+void appendRaised(ByteBuffer& out, uint64_t durationNs, std::string_view type, std::string_view message) {
+    appendRaisedTo(out, durationNs, type, message);
 }
 
 void ExtFields::addVarint(ExtTag tag, uint64_t value) {
-    std::string v;
-    appendVarint(v, value);
-    addBytes(tag, v);
+    appendVarint(bytes_, uint64_t(static_cast<uint32_t>(tag)) << 1 | 1);
+    appendVarint(bytes_, value);
 }
 
 void ExtFields::addParent(const format::CallKey& parent) {
@@ -48,15 +60,13 @@ void ExtFields::addParent(const format::CallKey& parent) {
 }
 
 void ExtFields::addBytes(ExtTag tag, std::string_view bytes) {
-    appendVarint(bytes_, static_cast<uint32_t>(tag));
+    appendVarint(bytes_, uint64_t(static_cast<uint32_t>(tag)) << 1);
     appendVarint(bytes_, bytes.size());
     bytes_.append(bytes.data(), bytes.size());
 }
 
-void appendExt(std::string& out, const ExtFields& fields) {
-    appendVarint(out, fields.bytes().size());
-    out.append(fields.bytes());
-}
+void appendExt(std::string& out, const ExtFields& fields) { appendText(out, fields.bytes()); }
+void appendExt(ByteBuffer& out, const ExtFields& fields) { appendText(out, fields.bytes()); }
 
 namespace detail {
 uint64_t readExtVarint(const char*& p, const char* end) {
@@ -72,7 +82,7 @@ void badExt(const char* what) { throw DecodeError(std::string("malformed call re
 namespace {
 
 // Reads an ext area (varint nbytes | fields) at the parser's position.
-std::string_view readExt(ValueParser& p, std::string_view record) {
+std::string_view readExt(codec::RecordFieldParser& p, std::string_view record) {
     const uint64_t n = p.readVarint();
     if (n > p.remaining()) p.fail("ext area runs past the record");
     const size_t at = p.offset();
@@ -159,7 +169,7 @@ void parseCallRecord(std::string_view record, const format::CallKey& key, uint32
     v.record = record;
     v.formatVersion = version;
     const bool ext = version >= 2;
-    ValueParser p(record);
+    codec::RecordFieldParser p(record);
     v.startNs = p.readVarint();
     uint64_t thread = p.readVarint(), caller = p.readVarint();
     if (thread > 0xFFFFFFFFu || caller > 0xFFFFFFFFu) p.fail("thread or caller index out of range");
@@ -191,7 +201,8 @@ void parseCallRecord(std::string_view record, const format::CallKey& key, uint32
         default:
             p.fail("unknown call outcome");
     }
-    if (ext && outcome != uint8_t(Outcome::Pending)) v.outcomeExt = readExt(p, record);
+    // An empty outcome ext may be left out: the record then ends here.
+    if (ext && outcome != uint8_t(Outcome::Pending) && !p.atEnd()) v.outcomeExt = readExt(p, record);
     if (!p.atEnd()) p.fail("trailing bytes after the call record");
     v.outcome = static_cast<Outcome>(outcome);
     readEntryExt(v.entryExt, v);
@@ -218,7 +229,7 @@ std::string completeRecord(std::string_view record, std::string_view outcome) {
 }
 
 std::string rebaseCallRecord(std::string_view record, int64_t threadOffset, int64_t callerOffset) {
-    ValueParser p(record);
+    codec::RecordFieldParser p(record);
     const uint64_t start = p.readVarint();
     const uint64_t oldThread = p.readVarint(), oldCaller = p.readVarint();
     if (oldThread > 0xFFFFFFFFu || oldCaller > 0xFFFFFFFFu) p.fail("thread or caller index out of range");

@@ -15,14 +15,7 @@ size_t varintSize(uint64_t v) {
     }
     return n;
 }
-char* putVarint(char* out, uint64_t v) {
-    while (v >= 0x80) {
-        *out++ = static_cast<char>((v & 0x7F) | 0x80);
-        v >>= 7;
-    }
-    *out++ = static_cast<char>(v);
-    return out;
-}
+using detail::putVarint;
 }  // namespace
 
 ChunkReader::ChunkReader(std::string_view chunk, uint64_t first)
@@ -47,6 +40,62 @@ void ChunkReader::fail(const char* what) const {
                        "database with mdb_copy, or after the program ends)");
 }
 
+namespace {
+// An entry's head: varint (recordLen << 1 | hasFlags) | [u8 flags] | [varint gap].
+// Reads it at p (advancing p); the framing is checked by the caller.
+struct EntryHead {
+    uint64_t len = 0;
+    uint64_t gap = 0;
+    bool refs = false;
+};
+bool readEntryHead(const uint8_t*& p, const uint8_t* end, EntryHead& h, bool& badFlags) {
+    uint64_t head = 0;
+    if (p < end && *p < 0x80) head = *p++;  // one-byte head: the common case
+    else if (!readVarint(p, end, head)) return false;
+    h.len = head >> 1;
+    h.gap = 0;
+    h.refs = false;
+    badFlags = false;
+    if (head & 1) {
+        if (p >= end) return false;
+        const uint8_t flags = *p++;
+        if (flags == 0 || (flags & ~uint8_t(kEntryHasGap | kEntryHasRefs))) {
+            badFlags = true;
+            return true;
+        }
+        h.refs = flags & kEntryHasRefs;
+        if ((flags & kEntryHasGap) && !readVarint(p, end, h.gap)) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+void ChunkReader::entryHead(const uint8_t*& p, const uint8_t* end, uint64_t& inv, uint64_t& len, bool& refs) {
+    EntryHead h;
+    bool badFlags = false;
+    if (!readEntryHead(p, end, h, badFlags)) fail("truncated entry");
+    if (badFlags) fail("unknown entry flags");
+    if (seen_ == 0 && h.gap != 0) fail("first entry is not the chunk's first invocation");
+    if (prev_ >= last_ || h.gap > last_ - prev_ - 1) fail("entry beyond the chunk's range");
+    if (h.len == 0 || h.len > uint64_t(end - p)) fail("record length past the chunk");
+    inv = prev_ + 1 + h.gap;
+    len = h.len;
+    refs = h.refs;
+}
+
+void ChunkReader::entryRefs(const uint8_t*& p, const uint8_t* end, uint64_t& nIn, uint64_t& nOut) {
+    if (!readVarint(p, end, nIn) || !readVarint(p, end, nOut)) fail("truncated payload refs");
+    const uint64_t room = uint64_t(end - p) / kHashSize;
+    if (nIn > room || nOut > room - nIn) fail("payload refs past the chunk");
+}
+
+void ChunkReader::entryDone(uint64_t inv) {
+    ++seen_;
+    if (seen_ == count_ && inv != last_) fail("last entry disagrees with the chunk's range");
+    prev_ = inv;
+}
+
 bool ChunkReader::next(ChunkEntry& out) {
     if (seen_ == count_) {
         if (p_ != end_) fail("bytes after the last record");
@@ -54,30 +103,22 @@ bool ChunkReader::next(ChunkEntry& out) {
     }
     const uint8_t* p = reinterpret_cast<const uint8_t*>(p_);
     const uint8_t* end = reinterpret_cast<const uint8_t*>(end_);
-    uint64_t head = 0, gap = 0;
-    if (!readVarint(p, end, head) || ((head & 2) && !readVarint(p, end, gap))) fail("truncated entry");
-    const uint64_t len = head >> 2;
-    if (seen_ == 0 && gap != 0) fail("first entry is not the chunk's first invocation");
-    if (prev_ >= last_ || gap > last_ - prev_ - 1) fail("entry beyond the chunk's range");
-    const uint64_t inv = prev_ + 1 + gap;
-    if (len == 0 || len > uint64_t(end - p)) fail("record length past the chunk");
+    uint64_t inv = 0, len = 0;
+    bool refs = false;
+    entryHead(p, end, inv, len, refs);
     out.invocation = inv;
     out.record = std::string_view(reinterpret_cast<const char*>(p), len);
     p += len;
     out.inputHashes = out.resultHashes = {};
-    if (head & 1) {
+    if (refs) {
         uint64_t nIn = 0, nOut = 0;
-        if (!readVarint(p, end, nIn) || !readVarint(p, end, nOut)) fail("truncated payload refs");
-        const uint64_t room = uint64_t(end - p) / kHashSize;
-        if (nIn > room || nOut > room - nIn) fail("payload refs past the chunk");
+        entryRefs(p, end, nIn, nOut);
         out.inputHashes = std::string_view(reinterpret_cast<const char*>(p), nIn * kHashSize);
         p += nIn * kHashSize;
         out.resultHashes = std::string_view(reinterpret_cast<const char*>(p), nOut * kHashSize);
         p += nOut * kHashSize;
     }
-    ++seen_;
-    if (seen_ == count_ && inv != last_) fail("last entry disagrees with the chunk's range");
-    prev_ = inv;
+    entryDone(inv);
     p_ = reinterpret_cast<const char*>(p);
     return true;
 }
@@ -87,43 +128,43 @@ void ChunkReader::skipBefore(uint64_t inv) {
     const uint8_t* end = reinterpret_cast<const uint8_t*>(end_);
     while (seen_ < count_) {
         const uint8_t* q = p;
-        uint64_t head = 0, gap = 0;
-        if (q < end && *q < 0x80) head = *q++;  // one-byte head: the common case
-        else if (!readVarint(q, end, head)) fail("truncated entry");
-        if ((head & 2) && !readVarint(q, end, gap)) fail("truncated entry");
-        if (seen_ == 0 && gap != 0) fail("first entry is not the chunk's first invocation");
-        if (prev_ >= last_ || gap > last_ - prev_ - 1) fail("entry beyond the chunk's range");
-        const uint64_t at = prev_ + 1 + gap;
+        uint64_t at = 0, len = 0;
+        bool refs = false;
+        entryHead(q, end, at, len, refs);
         if (at >= inv) break;  // this one is next()'s
-        const uint64_t len = head >> 2;
-        if (len == 0 || len > uint64_t(end - q)) fail("record length past the chunk");
         q += len;
-        if (head & 1) {
+        if (refs) {
             uint64_t nIn = 0, nOut = 0;
-            if (!readVarint(q, end, nIn) || !readVarint(q, end, nOut)) fail("truncated payload refs");
-            const uint64_t room = uint64_t(end - q) / kHashSize;
-            if (nIn > room || nOut > room - nIn) fail("payload refs past the chunk");
+            entryRefs(q, end, nIn, nOut);
             q += (nIn + nOut) * kHashSize;
         }
-        ++seen_;
-        if (seen_ == count_ && at != last_) fail("last entry disagrees with the chunk's range");
-        prev_ = at;
+        entryDone(at);
         p = q;
     }
     p_ = reinterpret_cast<const char*>(p);
 }
 
+namespace {
+// The head (varint, [flags], [gap]) of an entry at out; returns the end.
+char* putEntryHead(char* out, uint64_t gap, size_t recordLen, bool hasRefs) {
+    const uint8_t flags = (gap ? kEntryHasGap : 0) | (hasRefs ? kEntryHasRefs : 0);
+    out = putVarint(out, (uint64_t(recordLen) << 1) | (flags ? 1 : 0));
+    if (flags) *out++ = static_cast<char>(flags);
+    if (gap) out = putVarint(out, gap);
+    return out;
+}
+}  // namespace
+
 size_t chunkEntrySize(uint64_t gap, size_t recordBytes, size_t inputSlots, size_t resultSlots) {
-    size_t n = varintSize(uint64_t(recordBytes) << 2) + (gap ? varintSize(gap) : 0) + recordBytes;
+    const bool flags = gap || inputSlots || resultSlots;
+    size_t n = varintSize(uint64_t(recordBytes) << 1) + (flags ? 1 : 0) + (gap ? varintSize(gap) : 0) + recordBytes;
     if (inputSlots || resultSlots) n += varintSize(inputSlots) + varintSize(resultSlots) + (inputSlots + resultSlots) * kHashSize;
     return n;
 }
 
 void appendEntryHead(std::string& out, uint64_t gap, size_t recordLen, bool hasRefs) {
     char head[24];
-    char* h = putVarint(head, (uint64_t(recordLen) << 2) | (gap ? 2 : 0) | (hasRefs ? 1 : 0));
-    if (gap) h = putVarint(h, gap);
-    out.append(head, size_t(h - head));
+    out.append(head, size_t(putEntryHead(head, gap, recordLen, hasRefs) - head));
 }
 
 void appendEntryRefs(std::string& out, std::string_view inputHashes, std::string_view resultHashes) {
@@ -139,8 +180,7 @@ void appendEntryRefs(std::string& out, std::string_view inputHashes, std::string
 size_t writeChunkEntry(char* out, uint64_t gap, std::string_view recordHead, std::string_view recordTail,
                        std::string_view inputHashes, std::string_view resultHashes) {
     const bool refs = !inputHashes.empty() || !resultHashes.empty();
-    char* p = putVarint(out, (uint64_t(recordHead.size() + recordTail.size()) << 2) | (gap ? 2 : 0) | (refs ? 1 : 0));
-    if (gap) p = putVarint(p, gap);
+    char* p = putEntryHead(out, gap, recordHead.size() + recordTail.size(), refs);
     std::memcpy(p, recordHead.data(), recordHead.size());
     p += recordHead.size();
     if (!recordTail.empty()) {

@@ -6,17 +6,19 @@
 //
 //   chunk := varint count | varint lastDelta | count x entry
 //            (lastDelta = last invocation - first invocation)
-//   entry := varint head | (head & 2) varint gap | record (format.h)
-//            | (head & 1) refs
-//            head = recordLen << 2 | hasGap << 1 | hasRefs
+//   entry := varint head | (head & 1) u8 flags | (flags & 1) varint gap
+//            | record (format.h) | (flags & 2) refs
+//            head = recordLen << 1 | hasFlags   (flags = hasGap | hasRefs << 1,
+//            never 0; other bits are a CorruptError)
 //            invocation = previous + 1 + gap (gap 0 when absent), where
 //            "previous" of the first entry is first - 1 (so it has no gap)
 //   refs  := varint nInputs | varint nResults | (nInputs + nResults) x 16-byte hash
 //            the payload slot -> content hash tables (payload_codec.h):
 //            input slots 0.., then result slots 0..
 //
-// A small call (record < 32 bytes, next invocation, no payloads) costs one
-// byte of framing; up to 4 KiB, two. Every
+// A small call (record < 64 bytes, next invocation, no payloads) costs one
+// byte of framing; up to 8 KiB, two (a gap or payload refs add the flags
+// byte). Every
 // field is checked against the bytes present: hostile framing is a
 // CorruptError, never a read past the value.
 #pragma once
@@ -28,6 +30,9 @@
 namespace callmonitor::codec {
 
 inline constexpr size_t kHashSize = 16;
+// Entry flags (the byte after a head with its low bit set).
+inline constexpr uint8_t kEntryHasGap = 1;
+inline constexpr uint8_t kEntryHasRefs = 2;
 
 struct ChunkEntry {
     uint64_t invocation = 0;
@@ -57,6 +62,12 @@ public:
 
 private:
     [[noreturn]] void fail(const char* what) const;
+    // One entry's framing, checked (next() and skipBefore() alike): its head
+    // (invocation, record length, has refs), its refs' counts, and the count
+    // and range checks once it is read.
+    void entryHead(const uint8_t*& p, const uint8_t* end, uint64_t& inv, uint64_t& len, bool& refs);
+    void entryRefs(const uint8_t*& p, const uint8_t* end, uint64_t& nIn, uint64_t& nOut);
+    void entryDone(uint64_t inv);
     const char* p_ = nullptr;
     const char* end_ = nullptr;
     uint64_t first_ = 0, last_ = 0, count_ = 0, seen_ = 0, prev_ = 0;

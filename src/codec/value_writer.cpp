@@ -2,75 +2,29 @@
 
 #include <cstring>
 
-#include "codec/varint.h"
-
 namespace callmonitor {
 
-void ValueWriter::integer(int64_t v) {
-    tag(Tag::Int);
-    appendVarint(out_, zigzag(v));
+void ValueWriter::raw(const void* data, size_t n) {
+    if (buf_) buf_->append(static_cast<const char*>(data), n);
+    else str_->append(static_cast<const char*>(data), n);
 }
 
 void ValueWriter::bigInteger(bool negative, const uint8_t* mag, size_t n) {
     while (n > 0 && mag[n - 1] == 0) --n;
-    tag(Tag::BigInt);
-    out_.push_back(negative ? 1 : 0);
-    appendVarint(out_, n);
-    out_.append(reinterpret_cast<const char*>(mag), n);
-}
-
-namespace {
-void appendLE64(std::string& out, double v) {
-    uint64_t bits;
-    std::memcpy(&bits, &v, 8);
-    char b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((bits >> (8 * i)) & 0xFF);
-    out.append(b, 8);
-}
-}  // namespace
-
-void ValueWriter::real(double v) {
-    tag(Tag::Float);
-    appendLE64(out_, v);
-}
-
-void ValueWriter::complex(double re, double im) {
-    tag(Tag::Complex);
-    appendLE64(out_, re);
-    appendLE64(out_, im);
-}
-
-void ValueWriter::text(std::string_view s) {
-    appendVarint(out_, s.size());
-    out_.append(s.data(), s.size());
-}
-
-void ValueWriter::str(std::string_view utf8) {
-    tag(Tag::Str);
-    text(utf8);
-}
-
-void ValueWriter::bytes(std::string_view data) {
-    tag(Tag::Bytes);
-    text(data);
-}
-
-void ValueWriter::byteArray(std::string_view data, bool memo) {
-    tag(Tag::ByteArray, memo);
-    text(data);
-}
-
-void ValueWriter::container(Tag t, uint64_t n, bool memo) {
-    tag(t, memo);
-    appendVarint(out_, n);
+    char* p = begin(2 + detail::kMaxVarintBytes);
+    *p++ = static_cast<char>(Tag::BigInt);
+    *p++ = negative ? 1 : 0;
+    end(detail::putVarint(p, n));
+    raw(mag, n);
 }
 
 void ValueWriter::arrayHeader(const ArrayHeader& h, bool memo) {
     tag(Tag::Array, memo);
-    text(h.dtype);
-    out_.push_back(h.order == 'F' ? 'F' : 'C');
-    appendVarint(out_, h.shape.size());
-    for (uint64_t s : h.shape) appendVarint(out_, s);
+    field(h.dtype);
+    char* p = begin(1 + detail::kMaxVarintBytes);
+    *p++ = h.order == 'F' ? 'F' : 'C';
+    end(detail::putVarint(p, h.shape.size()));
+    for (uint64_t s : h.shape) end(detail::putVarint(begin(detail::kMaxVarintBytes), s));
 }
 
 void ValueWriter::arrayInline(const ArrayHeader& h, const void* data, size_t nbytes, bool memo) {
@@ -80,24 +34,31 @@ void ValueWriter::arrayInline(const ArrayHeader& h, const void* data, size_t nby
 
 uint8_t* ValueWriter::arrayInlineReserve(const ArrayHeader& h, size_t nbytes, bool memo) {
     arrayHeader(h, memo);
-    out_.push_back(static_cast<char>(ArrayStorage::Inline));
-    appendVarint(out_, nbytes);
-    size_t at = out_.size();
-    out_.resize(at + nbytes);
-    return reinterpret_cast<uint8_t*>(&out_[at]);
+    char* p = begin(1 + detail::kMaxVarintBytes);
+    *p++ = static_cast<char>(ArrayStorage::Inline);
+    end(detail::putVarint(p, nbytes));
+    if (buf_) {
+        char* at = buf_->space(nbytes);
+        buf_->advanceTo(at + nbytes);
+        return reinterpret_cast<uint8_t*>(at);
+    }
+    const size_t at = str_->size();
+    str_->resize(at + nbytes);
+    return reinterpret_cast<uint8_t*>(&(*str_)[at]);
 }
 
 void ValueWriter::arrayBlob(const ArrayHeader& h, uint32_t blobIndex, uint64_t nbytes, bool memo) {
     arrayHeader(h, memo);
-    out_.push_back(static_cast<char>(ArrayStorage::Blob));
-    appendVarint(out_, blobIndex);
-    appendVarint(out_, nbytes);
+    char* p = begin(1 + 2 * detail::kMaxVarintBytes);
+    *p++ = static_cast<char>(ArrayStorage::Blob);
+    p = detail::putVarint(p, blobIndex);
+    end(detail::putVarint(p, nbytes));
 }
 
 void ValueWriter::numpyScalar(std::string_view dtype, const void* data, size_t n) {
     tag(Tag::NpScalar);
-    text(dtype);
-    text(std::string_view(static_cast<const char*>(data), n));
+    field(dtype);
+    field(std::string_view(static_cast<const char*>(data), n));
 }
 
 void ValueWriter::beginBuiltin(std::string_view kind, bool memo) {
@@ -107,32 +68,27 @@ void ValueWriter::beginBuiltin(std::string_view kind, bool memo) {
 
 void ValueWriter::handler(std::string_view name, std::string_view payload) {
     tag(Tag::Handler);
-    text(name);
-    text(payload);
+    field(name);
+    field(payload);
 }
 
 void ValueWriter::pickle(std::string_view typeName, std::string_view payload) {
     tag(Tag::Pickle);
-    text(typeName);
-    text(payload);
+    field(typeName);
+    field(payload);
 }
 
 void ValueWriter::opaque(std::string_view typeName, std::string_view repr, std::string_view reason) {
     tag(Tag::Opaque);
-    text(typeName);
-    text(repr);
-    text(reason);
-}
-
-void ValueWriter::backref(uint64_t memoIndex) {
-    tag(Tag::Backref);
-    appendVarint(out_, memoIndex);
+    field(typeName);
+    field(repr);
+    field(reason);
 }
 
 void ValueWriter::beginLegacy(std::string_view handlerName, std::string_view directory) {
     tag(Tag::Legacy);
-    text(handlerName);
-    text(directory);
+    field(handlerName);
+    field(directory);
 }
 
 void ValueWriter::beginObject(std::string_view module, std::string_view qualname, ObjectForm form, bool memo) {
@@ -150,10 +106,11 @@ void ValueWriter::reference(RefKind kind, std::string_view module, std::string_v
 }
 
 void ValueWriter::payloadBytes(Tag kind, uint32_t slot, uint64_t nbytes, bool memo) {
-    tag(Tag::PayloadBytes, memo && kind == Tag::ByteArray);
-    out_.push_back(static_cast<char>(kind));
-    appendVarint(out_, slot);
-    appendVarint(out_, nbytes);
+    char* p = begin(2 + 2 * detail::kMaxVarintBytes);
+    *p++ = static_cast<char>(tagByte(Tag::PayloadBytes, memo && kind == Tag::ByteArray));
+    *p++ = static_cast<char>(kind);
+    p = detail::putVarint(p, slot);
+    end(detail::putVarint(p, nbytes));
 }
 
 }  // namespace callmonitor

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "callmonitor/byte_buffer.h"  // detail::putVarint, the one encoder
+
 namespace callmonitor {
 
 inline void appendVarint(std::string& out, uint64_t v) {
@@ -12,14 +14,8 @@ inline void appendVarint(std::string& out, uint64_t v) {
         out.push_back(static_cast<char>(v));
         return;
     }
-    char buf[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        buf[n++] = static_cast<char>((v & 0x7F) | 0x80);
-        v >>= 7;
-    }
-    buf[n++] = static_cast<char>(v);
-    out.append(buf, n);
+    char buf[detail::kMaxVarintBytes];
+    out.append(buf, static_cast<size_t>(detail::putVarint(buf, v) - buf));
 }
 
 // Reads a varint from [*p, end). Returns false (and leaves *p unchanged) on

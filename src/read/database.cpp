@@ -16,6 +16,7 @@
 #include "codec/chunk.h"
 #include "codec/keys.h"
 #include "codec/payload_codec.h"
+#include "lmdb/chunk_seek.h"
 #include "lmdb/lmdb_meta_check.h"
 #include "lmdb/env_registry.h"
 #include "lmdb/lmdb.h"
@@ -89,17 +90,9 @@ struct Snapshot::Impl {
     bool findChunk(const format::CallKey& key, uint64_t& first, std::string_view& chunk) const {
         if (!dbs().calls) return false;
         lmdb::Cursor c(txn, dbs().calls);
-        char kb[format::kCallKeySize];
-        format::encodeCallKey(key, kb);
-        MDB_val k{sizeof kb, kb}, v{};
-        bool found = c.get(k, v, MDB_SET_RANGE);
         format::CallKey at;
-        if (!(found && format::decodeCallKey(lmdb::view(k), at) && at == key)) {
-            found = found ? c.get(k, v, MDB_PREV) : c.get(k, v, MDB_LAST);
-            if (!found || !format::decodeCallKey(lmdb::view(k), at) || at.function != key.function) return false;
-        }
+        if (!lmdb::seekChunk(c, key, at, chunk)) return false;
         first = at.invocation;
-        chunk = lmdb::view(v);
         return true;
     }
     bool findEntry(const format::CallKey& key, codec::ChunkEntry& out) const {
@@ -138,45 +131,34 @@ struct CallCursor::Impl {
     codec::ChunkReader chunk;
     bool inChunk = false;
 
-    bool position(MDB_val& k, MDB_val& v) {
+    // The function's first LMDB entry that may hold `from`: v2, the chunk
+    // holding it (or the next one); v1, its record (or the next one).
+    bool position(format::CallKey& key, std::string_view& value) {
+        if (snap->version >= 2 && lmdb::seekChunk(cursor, format::CallKey{function, from}, key, value)) return true;
         char kb[format::kCallKeySize];
         format::encodeCallKey(format::CallKey{function, from}, kb);
-        k = MDB_val{sizeof kb, kb};
-        bool found = cursor.get(k, v, MDB_SET_RANGE);
-        if (snap->version < 2) return found;
-        format::CallKey at;
-        if (found && format::decodeCallKey(lmdb::view(k), at) && at.function == function && at.invocation == from)
-            return true;
-        // The chunk before may hold `from`.
-        MDB_val pk{}, pv{};
-        if (found ? cursor.get(pk, pv, MDB_PREV) : cursor.get(pk, pv, MDB_LAST)) {
-            if (format::decodeCallKey(lmdb::view(pk), at) && at.function == function) {
-                k = pk;
-                v = pv;
-                return true;
-            }
-            k = MDB_val{sizeof kb, kb};
-            return cursor.get(k, v, MDB_SET_RANGE);
-        }
-        return found;
+        MDB_val k{sizeof kb, kb}, v{};
+        if (!cursor.get(k, v, MDB_SET_RANGE) || !format::decodeCallKey(lmdb::view(k), key)) return false;
+        value = lmdb::view(v);
+        return true;
     }
 
     // Moves to the next LMDB entry of the function: false at its end.
     bool step(format::CallKey& key, std::string_view& value) {
         if (done) return false;
-        MDB_val k{}, v{};
         bool ok;
         if (!started) {
             started = true;
-            ok = position(k, v);
+            ok = position(key, value);
         } else {
-            ok = cursor.get(k, v, MDB_NEXT);
+            MDB_val k{}, v{};
+            ok = cursor.get(k, v, MDB_NEXT) && format::decodeCallKey(lmdb::view(k), key);
+            value = lmdb::view(v);
         }
-        if (!ok || !format::decodeCallKey(lmdb::view(k), key) || key.function != function) {
+        if (!ok || key.function != function) {
             done = true;
             return false;
         }
-        value = lmdb::view(v);
         return true;
     }
 
@@ -486,20 +468,10 @@ uint64_t Snapshot::lastInvocation(uint32_t function) const {
     const store::SharedEnv& h = impl_->dbs();
     if (!h.calls) return 0;
     lmdb::Cursor cursor(impl_->txn, h.calls);
-    MDB_val k{}, v{};
-    bool found;
-    std::string next;
-    if (function == UINT32_MAX) {
-        found = cursor.get(k, v, MDB_LAST);
-    } else {
-        // Position on the first key of the next function, then step back once.
-        next = format::encodeCallKey(format::CallKey{function + 1, 0});
-        k = lmdb::val(next);
-        found = cursor.get(k, v, MDB_SET_RANGE) ? cursor.get(k, v, MDB_PREV) : cursor.get(k, v, MDB_LAST);
-    }
     format::CallKey key;
-    if (!found || !format::decodeCallKey(lmdb::view(k), key) || key.function != function) return 0;
-    if (impl_->version >= 2) return codec::ChunkReader(lmdb::view(v), key.invocation).last();  // its header says
+    std::string_view last;
+    if (!lmdb::seekLastChunk(cursor, function, key, last)) return 0;
+    if (impl_->version >= 2) return codec::ChunkReader(last, key.invocation).last();  // its header says
     return key.invocation;
 }
 

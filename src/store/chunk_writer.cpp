@@ -5,6 +5,7 @@
 #include "callmonitor/call_record.h"
 #include "callmonitor/errors.h"
 #include "codec/keys.h"
+#include "lmdb/chunk_seek.h"
 
 namespace callmonitor::store {
 namespace {
@@ -50,13 +51,10 @@ void ChunkWriter::loadTail(uint32_t function) {
     t.size = 0;
     t.loaded = true;
     lmdb::Cursor c(*txn_, env_.calls);
-    const std::string next = format::encodeCallKey(format::CallKey{function + 1, 0});
-    MDB_val k = lmdb::val(next), v{};
-    bool found = function == UINT32_MAX ? c.get(k, v, MDB_LAST)
-                                        : (c.get(k, v, MDB_SET_RANGE) ? c.get(k, v, MDB_PREV) : c.get(k, v, MDB_LAST));
     format::CallKey key;
-    if (!found || !format::decodeCallKey(lmdb::view(k), key) || key.function != function) return;
-    codec::ChunkReader r(lmdb::view(v), key.invocation);
+    std::string_view chunk;
+    if (!lmdb::seekLastChunk(c, function, key, chunk)) return;
+    codec::ChunkReader r(chunk, key.invocation);
     t.exists = true;
     t.first = key.invocation;
     t.last = r.last();
@@ -154,19 +152,9 @@ void ChunkWriter::add(const CallToStore& call) {
 
 bool ChunkWriter::findChunk(const format::CallKey& key, uint64_t& first, std::string_view& chunk) const {
     lmdb::Cursor c(*txn_, env_.calls);
-    char kb[format::kCallKeySize];
-    format::encodeCallKey(key, kb);
-    MDB_val k{sizeof kb, kb}, v{};
-    bool found = c.get(k, v, MDB_SET_RANGE);
     format::CallKey at;
-    if (found && format::decodeCallKey(lmdb::view(k), at) && at == key) {
-        // the chunk starts at this very invocation
-    } else {
-        found = found ? c.get(k, v, MDB_PREV) : c.get(k, v, MDB_LAST);
-        if (!found || !format::decodeCallKey(lmdb::view(k), at) || at.function != key.function) return false;
-    }
+    if (!lmdb::seekChunk(c, key, at, chunk)) return false;
     first = at.invocation;
-    chunk = lmdb::view(v);
     return true;
 }
 

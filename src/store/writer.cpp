@@ -56,7 +56,7 @@ struct OpHeader {
 static_assert(sizeof(OpHeader) == 32);
 
 struct Batch {
-    std::string ops;
+    ByteBuffer ops;  // appends inline: submit*() is on the caller's thread
     std::vector<Payload> payloads;
     uint64_t bytes = 0;    // ops + payload bytes: what counts against the bound
     uint64_t entries = 0;  // calls submitted in this batch
@@ -83,10 +83,12 @@ uint64_t appendOp(Batch& batch, OpKind kind, uint32_t id, uint64_t invocation, s
                   std::vector<Payload>* payloads) {
     const uint32_t n = payloads ? static_cast<uint32_t>(payloads->size()) : 0;
     OpHeader h{kind, {}, id, invocation, bytes.size(), kind == OpKind::Outcome ? 0 : n, kind == OpKind::Outcome ? n : 0};
-    const size_t before = batch.ops.size();
-    batch.ops.append(reinterpret_cast<const char*>(&h), sizeof h);
-    batch.ops.append(bytes.data(), bytes.size());
-    uint64_t added = batch.ops.size() - before;
+    // One capacity check for the header and the bytes.
+    char* at = batch.ops.space(sizeof h + bytes.size());
+    std::memcpy(at, &h, sizeof h);
+    if (!bytes.empty()) std::memcpy(at + sizeof h, bytes.data(), bytes.size());
+    batch.ops.advanceTo(at + sizeof h + bytes.size());
+    uint64_t added = sizeof h + bytes.size();
     if (n) {
         added += payloadBytes(payloads);
         for (Payload& p : *payloads) batch.payloads.push_back(std::move(p));
@@ -103,7 +105,7 @@ struct OpView {
 };
 
 // Reads the op at `pos` and advances it.
-OpView readOp(const std::string& ops, size_t& pos) {
+OpView readOp(const ByteBuffer& ops, size_t& pos) {
     OpView op;
     std::memcpy(&op.h, ops.data() + pos, sizeof op.h);
     pos += sizeof op.h;
@@ -227,7 +229,7 @@ struct Writer::Impl {
             if (lane->ops) {
                 Batch& b = lane->batch;
                 if (pending.ops.empty()) pending.ops.swap(b.ops);  // no copy; the lane gets pending's capacity
-                else pending.ops.append(b.ops);
+                else pending.ops.append(b.ops.view());
                 if (pending.payloads.empty()) pending.payloads.swap(b.payloads);
                 else
                     for (Payload& p : b.payloads) pending.payloads.push_back(std::move(p));
@@ -240,7 +242,7 @@ struct Writer::Impl {
                 uncommittedBytes.fetch_add(lane->unaccounted, std::memory_order_relaxed);
                 lane->unaccounted = 0;
                 b.clear();
-                if (b.ops.capacity() > laneKeepBytes()) std::string().swap(b.ops);  // one huge call: give it back
+                if (b.ops.capacity() > laneKeepBytes()) ByteBuffer().swap(b.ops);  // one huge call: give it back
                 lane->ops = 0;
                 lane->lastEntry = kNoEntry;
             }
@@ -292,16 +294,18 @@ struct Writer::Impl {
         if (dropping()) return;
         lane.lock();
         if (lane.lastEntry != kNoEntry) {
-            std::string& ops = lane.batch.ops;
+            ByteBuffer& ops = lane.batch.ops;
             OpHeader h;
             std::memcpy(&h, ops.data() + lane.lastEntry, sizeof h);
             // A huge entry is not grown in place (that could reallocate a
             // copy of it): the writer joins the two while storing them.
             if (h.kind == OpKind::Entry && h.id == key.function && h.invocation == key.invocation && h.size > 0 &&
                 h.size + outcome.size() <= ops.capacity() - lane.lastEntry - sizeof h &&
-                ops.back() == static_cast<char>(format::Outcome::Pending)) {
-                ops.pop_back();
-                ops.append(outcome.data(), outcome.size());
+                ops.data()[ops.size() - 1] == static_cast<char>(format::Outcome::Pending)) {
+                // The outcome replaces the Pending byte (room checked above: no growth).
+                char* at = ops.data() + ops.size() - 1;
+                std::memcpy(at, outcome.data(), outcome.size());
+                ops.advanceTo(at + outcome.size());
                 h.kind = OpKind::Call;
                 h.size = h.size - 1 + outcome.size();
                 h.nOut = results ? static_cast<uint32_t>(results->size()) : 0;
@@ -420,7 +424,7 @@ struct Writer::Impl {
                 const uint64_t batchBytes = inflight.bytes;
                 inflight.clear();
                 if (inflight.ops.capacity() > 2 * options.maxBufferBytes + (1 << 20)) {
-                    std::string().swap(inflight.ops);  // do not keep a huge one-off buffer
+                    ByteBuffer().swap(inflight.ops);  // do not keep a huge one-off buffer
                 }
                 lock.lock();
                 if (ok) committedOps = std::max(committedOps, batchOps);

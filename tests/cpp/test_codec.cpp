@@ -625,10 +625,20 @@ TEST(CallRecord, EveryTruncationOfACompleteRecordThrows) {
     appendReturned(outcome, 1);
     outcome += encode(*mkDict({{mkStr("a"), mkInt(1)}}));
     appendEmptyExt(outcome);
-    for (std::string rec : {pendingRecord(), completeRecord(pendingRecord(), outcome)}) {
+    const std::string records[] = {pendingRecord(), completeRecord(pendingRecord(), outcome)};
+    for (const std::string& rec : records) {
         EXPECT_NO_THROW(parseCallRecord(rec));
-        for (size_t n = 0; n < rec.size(); ++n)
-            EXPECT_THROW(parseCallRecord(std::string_view(rec).substr(0, n)), DecodeError) << n;
+        for (size_t n = 0; n < rec.size(); ++n) {
+            const std::string_view cut = std::string_view(rec).substr(0, n);
+            if (&rec == &records[1] && n == rec.size() - 1) {
+                // Only the empty outcome ext cut off: that may be left out (format.h), the same call.
+                const CallView v = parseCallRecord(cut);
+                EXPECT_EQ(v.result, parseCallRecord(rec).result);
+                EXPECT_EQ(v.durationNs, 1u);
+                continue;
+            }
+            EXPECT_THROW(parseCallRecord(cut), DecodeError) << n;
+        }
     }
 }
 

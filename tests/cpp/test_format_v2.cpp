@@ -384,6 +384,79 @@ TEST(ExtFields, GivenFieldsThisReaderKnowsAndOnesItDoesNot_WhenRead_ThenKnownOne
     EXPECT_EQ(db.labels()[3], "test_solver[fast]");
 }
 
+TEST(ExtFields, GivenShortFormFields_WhenRead_ThenKnownOnesParseAndAnUnknownOneIsSkippedWithItsVarintBytes) {
+    ExtFields ext;
+    ext.addVarint(ExtTag::Site, 300);                      // two-byte varint value
+    ext.addVarint(static_cast<ExtTag>(123), 5);            // a tag this build does not know
+    ext.addBytes(ExtTag::Label, std::string("\x04", 1));  // the long form still reads
+    // Site short form: key 1 << 1 | 1, then the varint; no length byte.
+    EXPECT_EQ(ext.bytes().substr(0, 3), std::string("\x03\xac\x02", 3));
+    const std::string rec = entryWithExt(1, ext);
+    const CallView v = parseCallRecord(rec);
+    EXPECT_EQ(v.site, 300u);
+    EXPECT_EQ(v.label, 4u);
+    std::vector<std::pair<uint32_t, std::string>> fields;
+    forEachExtField(v.entryExt, [&](uint32_t tag, std::string_view b) { fields.emplace_back(tag, std::string(b)); });
+    ASSERT_EQ(fields.size(), 3u);
+    EXPECT_EQ(fields[1], (std::pair<uint32_t, std::string>{123, "\x05"}));
+    // Truncated inside a short field's varint: an error, not a read past the area.
+    std::string bad = rec;
+    const size_t at = size_t(v.entryExt.data() - rec.data());
+    bad[at - 1] = 2;  // the area now ends inside Site's varint
+    EXPECT_THROW(parseCallRecord(bad), DecodeError);
+}
+
+TEST(CallRecord, GivenAnOutcomeWithoutItsEmptyExt_WhenParsed_ThenItReadsAsAnEmptyExtWrittenOut) {
+    std::string left, written;
+    for (std::string* out : {&left, &written}) {
+        *out = entryWithExt(3, ExtFields{});
+        out->pop_back();  // the Pending byte
+        appendReturned(*out, 250);
+        ValueWriter(*out).str("done");
+    }
+    appendEmptyExt(written);
+    EXPECT_EQ(left.size() + 1, written.size());
+    for (const std::string& rec : {left, written}) {
+        const CallView v = parseCallRecord(rec);
+        EXPECT_EQ(v.outcome, Outcome::Returned);
+        EXPECT_EQ(v.durationNs, 250u);
+        EXPECT_EQ(decodeValue(v.result)->bytes, "done");
+        EXPECT_TRUE(v.outcomeExt.empty());
+    }
+    EXPECT_THROW(parseCallRecord(written + '\x01'), DecodeError);  // a byte after the outcome ext
+}
+
+TEST(Chunks, GivenRecordsUnder64Bytes_WhenFramed_ThenOneByteEachAndGapsAndRefsAddTheFlagsByte) {
+    const std::string rec(63, 'r'), hash(codec::kHashSize, 'h');
+    EXPECT_EQ(codec::chunkEntrySize(0, rec.size(), 0, 0), 1 + rec.size());
+    EXPECT_EQ(codec::chunkEntrySize(0, 64, 0, 0), 2 + 64u);
+    EXPECT_EQ(codec::chunkEntrySize(3, rec.size(), 0, 0), 3 + rec.size());                // flags, gap
+    EXPECT_EQ(codec::chunkEntrySize(0, rec.size(), 1, 0), 1 + 1 + rec.size() + 2 + 16);  // flags, refs
+    std::string body;
+    codec::appendChunkEntry(body, 9, 10, rec, {}, {}, {});
+    EXPECT_EQ(body.size(), 1 + rec.size());
+    codec::appendChunkEntry(body, 10, 14, rec, {}, hash, {});
+    EXPECT_EQ(body.size(), codec::chunkEntrySize(0, rec.size(), 0, 0) + codec::chunkEntrySize(3, rec.size(), 1, 0));
+    const std::string chunk = std::string(codec::ChunkHeader(2, 4).view()) + body;
+    codec::ChunkReader r(chunk, 10);
+    codec::ChunkEntry e;
+    ASSERT_TRUE(r.next(e));
+    EXPECT_EQ(e.invocation, 10u);
+    EXPECT_EQ(e.record, rec);
+    ASSERT_TRUE(r.next(e));
+    EXPECT_EQ(e.invocation, 14u);
+    EXPECT_EQ(e.inputHashes, hash);
+    EXPECT_FALSE(r.next(e));
+    // A flags byte of 0, or with an unknown bit, is damage.
+    for (char flags : {'\x00', '\x04'}) {
+        std::string bad = chunk;
+        bad[codec::ChunkHeader(2, 4).size + 1 + rec.size() + 1] = flags;
+        codec::ChunkReader b(bad, 10);
+        ASSERT_TRUE(b.next(e));
+        EXPECT_THROW(b.next(e), CorruptError);
+    }
+}
+
 TEST(ExtFields, GivenAFieldRunningPastItsArea_WhenParsed_ThenDecodeError) {
     std::string rec;
     appendCallHeader(rec, 1, 0, 0);
@@ -391,7 +464,7 @@ TEST(ExtFields, GivenAFieldRunningPastItsArea_WhenParsed_ThenDecodeError) {
     w.beginTuple(2, false);
     w.beginTuple(0, false);
     w.beginDict(0, false);
-    rec += std::string("\x03\x01\x05\x07", 4);  // area of 3 bytes: tag 1, len 5 (past it)
+    rec += std::string("\x03\x02\x05\x07", 4);  // area of 3 bytes: tag 1 (long form), len 5 (past it)
     appendPending(rec);
     EXPECT_THROW(parseCallRecord(rec), DecodeError);
 }

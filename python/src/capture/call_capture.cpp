@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "callmonitor/byte_buffer.h"
 #include "callmonitor/value_writer.h"
 #include "capture/caller_filter.h"
 #include "capture/py_encoder.h"
@@ -31,8 +32,8 @@ inline void account(Recorder& rec, const EncodeCounts& counts) {
 // or __reduce__ calling an intercepted function).
 struct CaptureState {
     PyEncoder encoder;
-    std::string record;
-    std::string outcome;
+    ByteBuffer record;   // the capture scratch: ValueWriter and call_record.h append to it inline
+    ByteBuffer outcome;
     std::string scratch;                   // an exception's args value
     std::string head;                      // the entry's header (start, thread, caller)
     size_t headSize = 0;                   // the last header's size: the room left for the next
@@ -75,9 +76,9 @@ void waitForRoom(Writer& writer) {
 }
 
 // Scratch buffers are reused call after call; one huge call must not pin its size.
-inline void releaseIfHuge(std::string& buffer) {
+template <class Buffer> inline void releaseIfHuge(Buffer& buffer) {
     constexpr size_t kKeepBytes = size_t(4) << 20;
-    if (__builtin_expect(buffer.capacity() > kKeepBytes, 0)) std::string().swap(buffer);
+    if (__builtin_expect(buffer.capacity() > kKeepBytes, 0)) Buffer().swap(buffer);
 }
 
 // Keeps an input copy alive past submitEntry when the Payload shares its
@@ -169,7 +170,7 @@ thread_local OuterCall t_outer;
 
 // The caller's encoded entry tail (ext area, then the Pending byte) with a
 // Parent field after its fields.
-void appendTailWithParent(std::string& out, const Recorder::Caller& caller, const format::CallKey& parent) {
+void appendTailWithParent(ByteBuffer& out, const Recorder::Caller& caller, const format::CallKey& parent) {
     const char* p = caller.tail;
     const char* end = p + caller.tailSize;
     const uint64_t n = detail::readExtVarint(p, end);
@@ -192,8 +193,7 @@ bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const fo
     // The header holds the start, known only once the inputs are encoded:
     // room for it first (the last header's size), filled in below. The last
     // record's own header is that room, when the buffer still holds it.
-    if (__builtin_expect(st.record.size() >= st.headSize, 1)) st.record.erase(st.headSize);
-    else st.record.assign(st.headSize, '\0');
+    st.record.resize(st.headSize);  // shrinks to the last header, or grows with zeros
     EncodeOptions opt;
     opt.strict = fn.strict < 0 ? rec.settings().strict : fn.strict != 0;
     opt.payloads.payloads = &st.inputPayloads;
@@ -215,12 +215,14 @@ bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const fo
     call.start = rec.nowNs();
     st.head.clear();
     appendCallHeader(st.head, call.start, st.thread, caller.module);
-    if (__builtin_expect(st.head.size() == st.headSize, 1)) {
-        std::memcpy(&st.record[0], st.head.data(), st.headSize);
-    } else {  // its varints changed length (the first call, a new thread or caller id)
-        st.record.replace(0, st.headSize, st.head);
+    if (__builtin_expect(st.head.size() != st.headSize, 0)) {  // its varints changed length (a new thread or caller id)
+        const size_t body = st.record.size() - st.headSize;
+        if (st.head.size() > st.headSize) st.record.resize(st.head.size() + body);
+        std::memmove(st.record.data() + st.head.size(), st.record.data() + st.headSize, body);
+        st.record.resize(st.head.size() + body);
         st.headSize = st.head.size();
     }
+    std::memcpy(st.record.data(), st.head.data(), st.headSize);
     account(rec, counts);
     if (__builtin_expect(t_entryParent != nullptr, 0)) {
         appendTailWithParent(st.record, caller, *t_entryParent);  // consumed: calls made inside have their own
@@ -231,7 +233,7 @@ bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const fo
     for (size_t k = 0; k < st.inputPayloads.size(); ++k)
         st.inputs.bytes[k] = keepAlive(st.inputPayloads[k].data, st.keep);
     if (__builtin_expect(mode == EntryMode::Hold, 0)) {
-        call.entry.reset(new HeldEntry{st.record, std::move(st.inputPayloads)});
+        call.entry.reset(new HeldEntry{std::string(st.record.view()), std::move(st.inputPayloads)});
         releaseIfHuge(st.record);
         return true;
     }
@@ -357,8 +359,8 @@ __attribute__((always_inline)) inline void recordOutcome(Recorder& rec, CaptureS
             appendReturned(st.outcome, duration);
             encodeResult(rec, st, call, result);
         }
+        // No outcome ext: an empty one is left out (format.h).
         if (__builtin_expect(extra != nullptr, 0)) appendExt(st.outcome, extra->fields);
-        else appendEmptyExt(st.outcome);
     } else {
         unreturnedOutcome(rec, st, ending, duration, extra);
     }

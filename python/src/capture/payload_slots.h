@@ -42,4 +42,12 @@ struct PayloadTarget {
 // n bytes the caller fills. Returns the slot, or -1 with MemoryError set.
 int64_t addPayload(const PayloadTarget& target, PyObject* obj, const void* current, uint64_t n, uint8_t** fill);
 
+// Slots made by addPayload in this process: copies taken, and result slots
+// that repeat an input (no copy). Test support (_core._payload_slot_counts).
+struct PayloadSlotCounts {
+    uint64_t copied = 0;
+    uint64_t sameAsInput = 0;
+};
+PayloadSlotCounts payloadSlotCounts();
+
 }  // namespace callmonitor::py

@@ -169,8 +169,7 @@ bool PyEncoder::writeFlat(ValueWriter& w, PyObject* obj, Py_ssize_t heldRefs) {
             return true;
         }
     }
-    std::string& out = w.buffer();
-    size_t mark = out.size();
+    size_t mark = w.size();
     bool ok = true;
     if (t == &PyDict_Type) {
         w.beginDict(static_cast<uint64_t>(n), memo);
@@ -185,7 +184,7 @@ bool PyEncoder::writeFlat(ValueWriter& w, PyObject* obj, Py_ssize_t heldRefs) {
         for (Py_ssize_t i = 0; ok && i < n; ++i) ok = writeImmediate(w, items[i]);
     }
     if (!ok) {
-        out.resize(mark);  // an item needs the general path: nothing written
+        w.rewind(mark);  // an item needs the general path: nothing written
         return false;
     }
     if (memo) memoAdd(obj);  // its memo index is the next one: no memo item was written inside
@@ -284,11 +283,11 @@ bool PyEncoder::encodeInputs(ValueWriter& w, PyObject* const* args, size_t nargs
     if (i == nargs) {
         w.beginDict(nkw, false);
         for (; k < nkw; ++k) {
-            size_t mark = w.buffer().size();
+            size_t mark = w.size();
             if (writeImmediate(w, PyTuple_GET_ITEM(kwnames, static_cast<Py_ssize_t>(k))) &&
                 (writeImmediate(w, args[nargs + k]) || writeFlat(w, args[nargs + k], 1)))
                 continue;
-            w.buffer().resize(mark);  // this pair goes through the work stack, key first
+            w.rewind(mark);  // this pair goes through the work stack, key first
             break;
         }
         if (k == nkw) {

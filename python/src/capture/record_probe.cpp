@@ -3,6 +3,7 @@
 #include <string>
 
 #include "callmonitor/database.h"
+#include "capture/payload_slots.h"
 #include "read/py_decoder.h"
 
 namespace callmonitor::py {
@@ -59,6 +60,17 @@ void bindRecordProbe(pyb::module_& m) {
           "Test support: site id, label, traceback, exception args, outcome and result of one recorded call.");
     m.def("_recorded_sites", &recordedSites, pyb::arg("directory"),
           "Test support: the sites table, [(id, file, line, function)].");
+    m.def(
+        "_payload_slot_counts",
+        [] {
+            const PayloadSlotCounts c = payloadSlotCounts();
+            pyb::dict d;
+            d["copied"] = c.copied;
+            d["same_as_input"] = c.sameAsInput;
+            return d;
+        },
+        "Test support: payload slots captured so far in this process: copies taken, and result "
+        "slots that repeat an input slot (stored once, not copied).");
 }
 
 }  // namespace callmonitor::py
