@@ -63,7 +63,7 @@ void ValueWriter::numpyScalar(std::string_view dtype, const void* data, size_t n
 
 void ValueWriter::beginBuiltin(std::string_view kind, bool memo) {
     tag(Tag::Builtin, memo);
-    text(kind);
+    field(kind);
 }
 
 void ValueWriter::handler(std::string_view name, std::string_view payload) {
@@ -93,16 +93,20 @@ void ValueWriter::beginLegacy(std::string_view handlerName, std::string_view dir
 
 void ValueWriter::beginObject(std::string_view module, std::string_view qualname, ObjectForm form, bool memo) {
     tag(Tag::Object, memo);
-    text(module);
-    text(qualname);
-    out_.push_back(static_cast<char>(form));
+    field(module);
+    field(qualname);
+    char* p = begin(1);
+    *p = static_cast<char>(form);
+    end(p + 1);
 }
 
 void ValueWriter::reference(RefKind kind, std::string_view module, std::string_view qualname) {
-    tag(Tag::Ref);
-    out_.push_back(static_cast<char>(kind));
-    text(module);
-    text(qualname);
+    char* p = begin(2);
+    p[0] = static_cast<char>(tagByte(Tag::Ref, false));
+    p[1] = static_cast<char>(kind);
+    end(p + 2);
+    field(module);
+    field(qualname);
 }
 
 void ValueWriter::payloadBytes(Tag kind, uint32_t slot, uint64_t nbytes, bool memo) {

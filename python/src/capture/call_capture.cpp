@@ -518,7 +518,7 @@ __attribute__((noinline)) PyObject* innerCallsVectorcall(Recorder& rec, CaptureS
     ActiveCall call;
     CallStart started = fn.onlyWithOutput && !rec.outputChosen()
                             ? CallStart::NotRecorded
-                            : begin(rec, st, fn, args, PyVectorcall_NARGS(nargsf), kwnames, call);
+                            : begin(rec, st, fn, args, PyVectorcall_NARGS(nargsf), kwnames, call, 0);
     if (started == CallStart::Refused) return nullptr;
     clearEndedInnerCalls();
     const OuterCall enclosing = t_outer;  // restored after: nested inner=True calls
