@@ -243,8 +243,11 @@ def test_flat_profile_records_only_when_an_output_is_chosen(run_recorder, tmp_pa
     out = check(run_recorder(FLAT_PROFILE_PROGRAM, tmp_path / "b", env={"CHOOSE_OUTPUT": "1"})).stdout
     assert "'chosen'" in out
     db = callmonitor.load(tmp_path / "b" / "chosen")
-    slow = [c for c in db.calls("step") if c.args[0] == 0.08]
-    assert len(slow) == 1 and slow[0].result == 0.08
+    slow = list(db.calls("step"))  # the call below the limit was dropped, the slow one kept in full
+    assert len(slow) == 1 and list(slow[0].args) == [0.08] and slow[0].result == 0.08
+    assert slow[0].invocation == 2
+    with pytest.raises(callmonitor.CallNotRecordedError, match="slower_than=0.05"):
+        db.get("step", 1)
     assert [c.callee for c in slow[0].inner] == ["pause"] and slow[0].inner[0].duration >= 0.08
     db.close()
 
@@ -255,8 +258,8 @@ def test_flat_profile_record_false_records_nothing_and_true_records(recorder):
     def body(x):
         return fast(x)
 
-    never = flat_profile(time_limit=1, below_callback=None, above_callback=None, record=False)(body)
-    always = flat_profile(time_limit=1, below_callback=None, above_callback=None, record=True)(
+    never = flat_profile(time_limit=0, below_callback=None, above_callback=None, record=False)(body)
+    always = flat_profile(time_limit=0, below_callback=None, above_callback=None, record=True)(
         lambda_free_copy(body))
     assert never(1) == 2 and always(2) == 3
     db = recorder.load()
@@ -339,3 +342,44 @@ def test_threads_each_keep_their_own_inner_calls(recorder):
     for c in calls:  # work(n) makes range, n x fast, slow
         n = c.args[0]
         assert _callees(c) == ["range"] + ["fast"] * n + ["slow"], c
+
+
+# ---- coroutines and generators ------------------------------------------------
+
+async def nap(s):
+    import asyncio
+    await asyncio.sleep(s)
+    return s
+
+
+@intercept(inner=True)
+async def gather_naps(n):
+    total = 0
+    for _ in range(n):
+        total += await nap(0.001)
+    return fast(total)
+
+
+@intercept(inner=True)
+def counting(n):
+    for i in range(n):
+        yield fast(i)
+
+
+def test_a_coroutine_keeps_its_inner_calls_awaited_calls_timed_until_their_await_ends(recorder):
+    import asyncio
+    assert inspect.iscoroutinefunction(gather_naps)
+    assert asyncio.run(gather_naps(3)) == pytest.approx(1.003)
+    call = recorder.load().call("gather_naps", 1)
+    assert _callees(call) == ["range", "nap", "nap", "nap", "fast"]
+    awaited = [c for c in call.inner if c.callee == "nap"]
+    assert all(c.duration >= 0.001 for c in awaited)
+    assert call.result == pytest.approx(1.003)
+
+
+def test_a_generator_keeps_its_inner_calls(recorder):
+    assert inspect.isgeneratorfunction(counting)
+    assert list(counting(3)) == [1, 2, 3]
+    call = recorder.load().call("counting", 1)
+    assert call.yields == 3
+    assert _callees(call) == ["range", "fast", "fast", "fast"]

@@ -149,8 +149,6 @@ def profiled(func, time_limit: float, only_with_output: bool):
     or $CALLMONITOR_DIR) at the time of the call."""
     if isinstance(func, (staticmethod, classmethod)):
         return type(func)(profiled(func.__func__, time_limit, only_with_output))
-    if _call_kind(func) is not None:
-        return func  # coroutines and generators: their inner calls are not handed over yet
     wrapper = _wrap(func, None, None, inner=True, only_with_output=only_with_output)
     _policy.set_own(_interceptor_of(wrapper), _policy.check(slower_than=time_limit))  # above the limit: kept
     return wrapper

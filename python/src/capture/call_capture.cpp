@@ -536,6 +536,10 @@ __attribute__((noinline)) PyObject* innerCallsVectorcall(Recorder& rec, CaptureS
 
 OuterCall currentOuterCall() { return t_outer; }
 
+bool takeInnerCallsInto(const CapturedFunction& fn, OutcomeExtra& extra) {
+    return takeInnerCalls(Recorder::instance(), fn, extra);
+}
+
 PyObject* recordInnerCall(CapturedFunction& fn, const OuterCall& outer, PyObject* const* args, size_t nargsf,
                           PyObject* kwnames, bool selfRecording) {
     Recorder& rec = Recorder::instance();

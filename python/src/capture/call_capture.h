@@ -178,6 +178,9 @@ struct OuterCall {
 // selfRecording: fn.func is an Interceptor (it records the call itself; only
 // the Parent comes from here).
 OuterCall currentOuterCall();
+// inner=True coroutines and generators (call_iteration.cpp): the inner calls
+// of the invocation that just ended on this thread, into `extra` (false: none).
+bool takeInnerCallsInto(const CapturedFunction& fn, OutcomeExtra& extra);
 PyObject* recordInnerCall(CapturedFunction& fn, const OuterCall& outer, PyObject* const* args, size_t nargsf,
                           PyObject* kwnames, bool selfRecording);
 

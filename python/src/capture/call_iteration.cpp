@@ -42,6 +42,8 @@ OutcomeExtra outcomeExtra(CallInProgressObject* self, uint64_t closed) {
         self->values = nullptr;
     }
     if (closed) out.fields.addVarint(format::ExtTag::Closed, closed);
+    // inner=True: the rewritten body's `finally` has just handed its inner calls over.
+    if (const CapturedFunction& fn = interceptorCapture(self->interceptor); fn.inner) takeInnerCallsInto(fn, out);
     return out;
 }
 
