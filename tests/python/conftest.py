@@ -63,6 +63,19 @@ def recorder(tmp_path, monkeypatch):
     rec.close_all()
     callmonitor.close()
     _clear_policies()
+    _forget_output()
+
+
+def _forget_output():
+    """configure(output=...) is the process's and reaches the processes it
+    starts (their environment): no test leaves it to the next one's children."""
+    import os
+    from callmonitor import _core
+    from callmonitor.capture.session import export_run
+    from callmonitor.capture.settings import CONFIG
+    CONFIG.output = None
+    export_run()
+    _core._set_output_chosen(bool(os.environ.get("CALLMONITOR_DIR")))
 
 
 def _clear_policies():

@@ -87,7 +87,7 @@ def test_inner_calls_are_stored_with_each_call(recorder):
     # the starts are in call order, inside the call
     starts = [c.start for c in first.inner]
     assert starts == sorted(starts) and starts[0] >= 0
-    assert db.call("work", 2).inner.count == 5
+    assert db.call("work", 2).inner.made == 5
     # the function record keeps its sites, with the names resolved at their first call
     info = db.call("work", 1).function
     assert [s.callee for s in info.inner_sites] == ["range", "fast", "slow"]

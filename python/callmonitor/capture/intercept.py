@@ -116,15 +116,6 @@ def _wrap(func, result, strict, watch=None, yields=False, inner=False, only_with
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@overload
-def intercept(func: F, *, result: Optional[bool] = None, strict: Optional[bool] = None,
-              yields: bool = False, inner: bool = False, inner_args: bool = False, **policy: Any) -> F: ...
-@overload
-def intercept(func: None = None, *, result: Optional[bool] = None,
-              strict: Optional[bool] = None, yields: bool = False, inner: bool = False,
-              inner_args: bool = False, **policy: Any) -> Callable[[F], F]: ...
-
-
 def _rewritten_for_inner(func, inner_args=False):
     """`func` rewritten so that every call inside it is timed (callmonitor.inner),
     each invocation's inner calls handed to the Interceptor around it. A
@@ -152,6 +143,15 @@ def profiled(func, time_limit: float, only_with_output: bool):
     wrapper = _wrap(func, None, None, inner=True, only_with_output=only_with_output)
     _policy.set_own(_interceptor_of(wrapper), _policy.check(slower_than=time_limit))  # above the limit: kept
     return wrapper
+
+
+@overload
+def intercept(func: F, *, result: Optional[bool] = None, strict: Optional[bool] = None,
+              yields: bool = False, inner: bool = False, inner_args: bool = False, **policy: Any) -> F: ...
+@overload
+def intercept(func: None = None, *, result: Optional[bool] = None,
+              strict: Optional[bool] = None, yields: bool = False, inner: bool = False,
+              inner_args: bool = False, **policy: Any) -> Callable[[F], F]: ...
 
 
 def intercept(func=None, *, result=None, strict=None, yields=False, inner=False, inner_args=False, **policy):

@@ -171,7 +171,7 @@ def print_inner_calls(call):
     inner = getattr(call, "inner", None)
     if inner is None:
         return
-    print(f"  inner calls: {inner.count}")
+    print(f"  inner calls: {inner.made}")
     rows = [[c.line, c.callee if c.name == c.callee else f"{c.callee}  ({c.name})", duration_text(c.start),
              duration_text(c.duration), "raised" if c.raised else ""] for c in inner]
     rows += [[s.site.line, s.site.callee, "", f"{duration_text(s.total)} in {s.count} more calls", ""]

@@ -78,8 +78,8 @@ class InnerCalls(Sequence[RecordedInnerCall]):
         return len(self._calls)
 
     @property
-    def count(self) -> int:
-        """All inner calls, summed ones included."""
+    def made(self) -> int:
+        """All inner calls made, summed ones included."""
         return len(self._calls) + sum(s.count for s in self.summed)
 
     def rows(self) -> List[dict]:
@@ -97,7 +97,7 @@ class InnerCalls(Sequence[RecordedInnerCall]):
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return f"<InnerCalls: {self.count} inner calls>"
+        return f"<InnerCalls: {self.made} inner calls>"
 
 
 def decode_inner_calls(encoded: Optional[bytes], sites: List[InnerSite]) -> Optional[InnerCalls]:
