@@ -16,23 +16,23 @@ from .settings import CONFIG
 
 # `sessions` counts the runs this process opened (close() starts a new one),
 # so that the ranks of a job that all close() agree on the next run too.
-_state = {"sessions": 0}
+# `run`: (run directory, rank, run id, automatic writer id) of the session
+# open now, shared by all its writers.
+_state = {"sessions": 0, "run": None}
 
 
 def _choose_run():
-    """(run directory, writer id, rank, run id) for a new session."""
+    """(run directory, rank, run id, automatic writer id) for a new session."""
     base = CONFIG.base_output()
     o = launcher.origin(base, _state["sessions"])
     run_dir = run_directory.claim_run(base, o.run_id)
     if o.child:
         writer_id = f"pid-{os.getpid()}"
-    elif CONFIG.writer_id:
-        writer_id = CONFIG.writer_id
     elif o.rank >= 0:
         writer_id = f"rank-{o.rank:04d}"
     else:
         writer_id = "main"
-    return run_dir, writer_id, o.rank, o.run_id
+    return run_dir, o.rank, o.run_id, writer_id
 
 
 def export_run():
@@ -41,11 +41,17 @@ def export_run():
     launcher.export(CONFIG.base_output(), _state["sessions"])
 
 
-def open_session():
-    """Called by the native recorder at the first recorded call of a session."""
-    run_dir, writer_id, rank, run_id = _choose_run()
-    writer_id = run_directory.claim_writer(run_dir, writer_id)
-    _state["sessions"] += 1
+def open_session(declared: Optional[str] = None, first: bool = True):
+    """Called by the native recorder when it opens a writer: at the first
+    recorded call of a session (`first`), and at the first call of a thread
+    that declared a writer of its own (`declared`, e.g. "tid-3", from
+    Settings().enable_multi_threading) in the session's run directory.
+    `declared` None: the process's writer (main, rank-NNNN or pid-N)."""
+    if first or _state["run"] is None:
+        _state["run"] = _choose_run()
+        _state["sessions"] += 1
+    run_dir, rank, run_id, automatic = _state["run"]
+    writer_id = run_directory.claim_writer(run_dir, declared or automatic)
     return {
         "directory": os.path.join(run_dir, writer_id),
         "run_directory": run_dir,
@@ -113,6 +119,8 @@ def _after_fork_in_child():
     # own writer directory inside the same run directory.
     _core._after_fork_child()
     _state["sessions"] = 0
+    _state["run"] = None
+    CONFIG.writer_id = None  # the parent's declaration (the native side forgot it too)
     launcher.forked()
 
 

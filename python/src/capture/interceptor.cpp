@@ -12,6 +12,7 @@
 #include "capture/caller_filter.h"
 #include "capture/py_encoder.h"
 #include "capture/recorder.h"
+#include "capture/thread_state.h"
 #include "hooks.h"
 
 namespace callmonitor::py {
@@ -30,38 +31,13 @@ struct InterceptorObject {
     PyObject* watch;          // callmonitor.watch: its WatchOptions (caller filter, summaries), or null
 };
 
-// Counts what an encoding produced, and logs (once per process) a failing handler.
-inline void account(Recorder& rec, const EncodeCounts& counts) {
+// Counts what an encoding produced into the call's writer, and logs (once
+// per process) a failing handler.
+inline void account(Recorder& rec, Writer& writer, const EncodeCounts& counts) {
     if (__builtin_expect(counts.opaque | counts.pickled | counts.errors, 0) == 0) return;
-    if (counts.opaque) rec.writer().countOpaque(counts.opaque);
-    if (counts.pickled) rec.writer().countPickled(counts.pickled);
+    if (counts.opaque) writer.countOpaque(counts.opaque);
+    if (counts.pickled) writer.countPickled(counts.pickled);
     if (counts.errors) rec.captureError(counts.firstError.c_str());
-}
-
-// Per-thread capture scratch, reused call after call (no allocation per call
-// once warm). `busy` stops capture of calls made by capture itself (a handler
-// or __reduce__ calling an intercepted function).
-struct CaptureState {
-    PyEncoder encoder;
-    std::string record;
-    std::string outcome;
-    std::string scratch;                   // an exception's args value
-    ExtFields ext;
-    std::vector<Payload> inputPayloads, resultPayloads;
-    InputSlots inputs;                     // the inputs' slots, for the result (sameAsInput)
-    std::vector<std::shared_ptr<const void>> keep;  // input copies kept alive until the outcome
-    bool busy = false;
-    // This thread in the current session (valid while epoch == the recorder's).
-    uint64_t epoch = 0;
-    uint32_t thread = 0;
-    Writer::Lane* lane = nullptr;
-};
-// initial-exec: a plain TLS slot, no __tls_get_addr call on the hot path.
-__attribute__((tls_model("initial-exec"))) thread_local CaptureState* t_state = nullptr;
-
-__attribute__((noinline)) CaptureState* newCaptureState() {
-    t_state = new CaptureState();  // one per thread that records; kept for the thread's life
-    return t_state;
 }
 
 struct BusyGuard {
@@ -122,7 +98,7 @@ std::string exceptionTypeName(PyObject* type) {
 // The outcome ext of a raised call: the formatted traceback (bounded by
 // callmonitor/capture/raised.py) and the exception's args as a value. Runs
 // Python code: the caller holds the busy guard and has fetched the error.
-void raisedExt(Recorder& rec, CaptureState& st, PyObject* value, PyObject* tb) {
+void raisedExt(Recorder& rec, Writer& writer, CaptureState& st, PyObject* value, PyObject* tb) {
     st.ext.clear();
     if (!value || !PyExceptionInstance_Check(value)) return;
     if (tb) PyException_SetTraceback(value, tb);  // what `except` would see
@@ -141,23 +117,24 @@ void raisedExt(Recorder& rec, CaptureState& st, PyObject* value, PyObject* tb) {
         EncodeOptions opt;  // inline, never strict
         EncodeCounts counts;
         st.encoder.encode(w, args, opt, counts);
-        account(rec, counts);
+        account(rec, writer, counts);
         st.ext.addBytes(format::ExtTag::ExceptionArgs, st.scratch);
         releaseIfHuge(st.scratch);
     }
 }
 
-// Records the outcome of a finished call. `result` is the return value
-// (borrowed) or null when the call raised (the exception is still set and
-// must stay set, unchanged, when this returns).
-void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, const format::CallKey& key,
-                   uint64_t start, PyObject* result, const InputSlots* inputs) {
+// Records the outcome of a finished call into the writer and lane its entry
+// went to. `result` is the return value (borrowed) or null when the call
+// raised (the exception is still set and must stay set, unchanged, when this
+// returns).
+void recordOutcome(Recorder& rec, CaptureState& st, WriterSlot& sink, Writer::Lane* lane, InterceptorObject* self,
+                   const format::CallKey& key, uint64_t start, PyObject* result, const InputSlots* inputs) {
     uint64_t end = rec.nowNs();
     uint64_t duration = end > start ? end - start : 0;
     st.outcome.clear();
     st.resultPayloads.clear();
     if (result) {
-        bool capture = self->captureResult < 0 ? rec.settings().captureResult : self->captureResult != 0;
+        bool capture = self->captureResult < 0 ? sink.settings.captureResult : self->captureResult != 0;
         if (!capture) {
             appendNotRecorded(st.outcome, duration);
         } else {
@@ -170,7 +147,7 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
             BusyGuard busy(st);
             WatchInputs recorded(self->watch, &result, 1, nullptr);
             st.encoder.encode(w, recorded.args()[0], opt, counts);
-            account(rec, counts);
+            account(rec, *sink.writer, counts);
         }
         appendEmptyExt(st.outcome);
     } else {
@@ -186,36 +163,33 @@ void recordOutcome(Recorder& rec, CaptureState& st, InterceptorObject* self, con
                 Py_XDECREF(s);
                 PyErr_Clear();
             }
-            raisedExt(rec, st, value, tb);
+            raisedExt(rec, *sink.writer, st, value, tb);
         }
         std::string typeName = type ? exceptionTypeName(type) : "BaseException";
         appendRaised(st.outcome, duration, typeName, message);
         appendExt(st.outcome, st.ext);
         PyErr_Restore(type, value, tb);
     }
-    rec.writer().submitOutcome(st.lane, key, st.outcome, std::move(st.resultPayloads));
+    sink.writer->submitOutcome(lane, key, st.outcome, std::move(st.resultPayloads));
 }
 
-// Opens the session, registers the function and this thread when needed.
-// False: the call runs unrecorded. Runs Python code (describing the
-// function, naming the thread), which must not record itself.
+// Registers the function in the session, routes this thread to its writer
+// (opening it at its first call) and registers the function there. False:
+// the call runs unrecorded. Runs Python code (describing the function,
+// opening a writer, naming the thread), which must not record itself.
 __attribute__((noinline)) bool prepare(Recorder& rec, CaptureState& st, InterceptorObject* self) {
     BusyGuard busy(st);
-    if (!rec.ready()) {
-        rec.countUnrecorded();
-        return false;
-    }
     if (self->epoch != rec.epoch()) {
         uint32_t fid;
         if (!rec.functionId(self->func, fid)) return false;
         self->fid = fid;
         self->epoch = rec.epoch();
     }
-    if (st.epoch != rec.epoch()) {
-        st.thread = rec.threadIndex();
-        st.lane = rec.writer().openLane();
-        st.epoch = rec.epoch();
+    if (st.route != rec.routeEpoch() || !st.sink->live()) {
+        if (!rec.route(st)) return false;
     }
+    if (self->epoch != rec.epoch()) return false;  // a close() while Python ran: this call is not recorded
+    if (!st.sink->knows(self->fid)) rec.registerIn(*st.sink, self->fid);
     return true;
 }
 
@@ -229,11 +203,13 @@ bool recordEntry(Recorder& rec, CaptureState& st, InterceptorObject* self, const
     st.inputs.clear();
     st.keep.clear();
     appendCallHeader(st.record, start, st.thread, caller.module);
+    WriterSlot& sink = *st.sink;
+    const uint64_t epoch = rec.epoch();
     EncodeOptions opt;
-    opt.strict = self->strict < 0 ? rec.settings().strict : self->strict != 0;
+    opt.strict = self->strict < 0 ? sink.settings.strict : self->strict != 0;
     opt.payloads.payloads = &st.inputPayloads;
     opt.payloads.sources = &st.inputs;
-    opt.writerDir = &rec.writerDir();
+    opt.writerDir = &sink.directory;
     opt.functionDir = &rec.functionDirName(self->fid);
     opt.invocation = key.invocation;
     EncodeCounts counts;
@@ -245,17 +221,20 @@ bool recordEntry(Recorder& rec, CaptureState& st, InterceptorObject* self, const
         encoded = st.encoder.encodeInputs(w, recorded.args(), nargs, kwnames, opt, counts);
     }
     if (!encoded) return false;  // strict mode: the CaptureError is set
-    account(rec, counts);
+    // A handler ran Python and another thread closed the session: `sink` is
+    // gone, the call runs unrecorded (its outcome is skipped likewise).
+    if (__builtin_expect(epoch != rec.epoch(), 0)) return true;
+    account(rec, *sink.writer, counts);
     st.record.append(caller.tail, caller.tailSize);  // entry ext (Site, Label) and Pending
     for (size_t k = 0; k < st.inputPayloads.size(); ++k)
         st.inputs.bytes[k] = keepAlive(st.inputPayloads[k].data, st.keep);
-    Writer& writer = rec.writer();
+    Writer& writer = *sink.writer;
     // The buffer bound is checked before the entry and after the outcome, not
     // between them: a call's two halves then meet in one op.
     waitForRoom(writer);
     writer.submitEntry(st.lane, key, st.record, std::move(st.inputPayloads));
     releaseIfHuge(st.record);
-    if (__builtin_expect(rec.settings().sync, 0)) {
+    if (__builtin_expect(sink.settings.sync, 0)) {
         Py_BEGIN_ALLOW_THREADS
         writer.flush();
         Py_END_ALLOW_THREADS
@@ -268,16 +247,20 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
     // callmonitor.watch's caller filter, before any capture work (<= +50 ns when filtered out).
     if (self->watch && !watchRecordsThisCall(self->watch))
         return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
-    CaptureState* state = t_state;
-    if (__builtin_expect(state == nullptr, 0)) state = newCaptureState();
-    CaptureState& st = *state;
+    CaptureState& st = threadCaptureState();
     if (st.busy) return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
     Recorder& rec = Recorder::instance();
-    // The fast path: a live session that knows this function and this thread.
-    if (__builtin_expect(!rec.live() || self->epoch != rec.epoch() || st.epoch != rec.epoch(), 0)) {
+    // The fast path: this thread routed to a live writer that knows this function.
+    if (__builtin_expect(st.route != rec.routeEpoch() || self->epoch != rec.epoch() || !st.sink->live() ||
+                             !st.sink->knows(self->fid), 0)) {
         if (!prepare(rec, st, self)) return PyObject_Vectorcall(self->func, args, nargsf, kwnames);
     }
-    format::CallKey key{self->fid, rec.nextInvocation(self->fid)};
+    // The writer and lane of this call: its outcome goes there even if the
+    // thread records elsewhere by then (a writer declared inside the call).
+    const uint64_t epoch = rec.epoch();
+    WriterSlot& sink = *st.sink;
+    Writer::Lane* lane = st.lane;
+    format::CallKey key{self->fid, sink.nextInvocation(self->fid)};
     Recorder::Caller caller = rec.caller();
     uint64_t start = rec.nowNs();
 
@@ -299,13 +282,13 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
     if (__builtin_expect(!st.inputs.objects.empty(), 0)) held.emplace(HeldInputs{std::move(st.inputs), std::move(st.keep)});
 
     PyObject* result = PyObject_Vectorcall(self->func, args, nargsf, kwnames);
-    // The writer may have been replaced (close() inside the call): only a
+    // The writer may have been closed (close() inside the call): only a
     // writer of the same session takes the outcome.
-    if (__builtin_expect(self->epoch == rec.epoch() && rec.live(), 1)) {
+    if (__builtin_expect(epoch == rec.epoch() && sink.live(), 1)) {
         try {
-            recordOutcome(rec, st, self, key, start, result, held ? &held->slots : nullptr);
+            recordOutcome(rec, st, sink, lane, self, key, start, result, held ? &held->slots : nullptr);
             releaseIfHuge(st.outcome);
-            waitForRoom(rec.writer());
+            waitForRoom(*sink.writer);
         } catch (const std::exception& e) {
             PyObject *t, *v, *tb;
             PyErr_Fetch(&t, &v, &tb);

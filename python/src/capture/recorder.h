@@ -1,7 +1,15 @@
-// The capture session of this process: the Writer it records into (opened at
-// the first recorded call), the ids it gave functions, threads and caller
-// modules, and the settings read on the hot path. Everything here runs with
-// the GIL held, which is what serialises invocation numbers.
+// The capture session of this process: the Writers it records into (each
+// opened at its first recorded call), the ids it gave functions, threads and
+// caller modules, and the settings read on the hot path. Everything here
+// runs with the GIL held, which is what serialises invocation numbers.
+//
+// Writers: the process's own (main, rank-NNNN, pid-N; or tid-N when the main
+// thread declared one) and one per writer a thread declared with
+// Settings().enable_multi_threading(tid). Each thread's CaptureState caches
+// its writer (a WriterSlot) and its lane there. Function, site and caller
+// ids are the session's, shared by its writers; sites and callers go to
+// every writer, a function to a writer at its first call there; invocation
+// numbers count per writer (each writer is a database of its own).
 #pragma once
 
 #include <Python.h>
@@ -15,6 +23,7 @@
 
 #include "capture/call_clock.h"
 #include "capture/caller_frame.h"
+#include "capture/thread_state.h"
 #include "callmonitor/writer.h"
 
 namespace callmonitor::py {
@@ -25,35 +34,62 @@ struct SessionSettings {
     bool sync = false;
 };
 
+// One writer of the session and what it has been told.
+struct WriterSlot {
+    std::string key;                 // the declared writer id, "" for the process's own
+    std::unique_ptr<Writer> writer;  // null: opening it failed (calls routed here run unrecorded)
+    std::string directory;
+    SessionSettings settings;        // read when it opened (configure() later: writers opened later)
+    // Per function id: invocations recorded here; kUnknown until its first call here.
+    static constexpr uint64_t kUnknown = ~uint64_t(0);
+    std::vector<uint64_t> invocations;
+    std::vector<bool> threadsKnown;  // per thread index: its ThreadInfo was submitted here
+
+    bool live() const { return writer && !writer->failed(); }
+    bool knows(uint32_t fid) const { return fid < invocations.size() && invocations[fid] != kUnknown; }
+    uint64_t nextInvocation(uint32_t fid) { return ++invocations[fid]; }
+};
+
 class Recorder {
 public:
     static Recorder& instance();
 
-    // True when calls should be recorded now (opens the writer at the first
-    // call; false when capture is off or the writer failed).
-    bool ready() {
-        // A failed writer has reported itself once; capture stays off.
-        if (writer_) return !writer_->failed();
-        if (!enabled_ || broken_) return false;
-        return openOnce();
-    }
-    // Counts a call that runs unrecorded because this session's writer failed.
-    void countUnrecorded() {
-        if (writer_ && writer_->failed()) writer_->countDropped();
-    }
+    // Sets st.sink and st.lane to the writer this thread records into now
+    // (opening it at its first call) and registers the thread there. False:
+    // the call runs unrecorded (capture off, or that writer failed; a failed
+    // writer counts the call as dropped).
+    bool route(CaptureState& st);
+    // Changes when any thread's writer may have changed: a new session, the
+    // process's declared writer. A thread whose st.route differs routes again.
+    uint64_t routeEpoch() const { return route_; }
+    // Registers function `fid` in the thread's writer (before its first call there).
+    void registerIn(WriterSlot& slot, uint32_t fid);
     uint64_t epoch() const { return epoch_; }
-    // A session is open and its writer has not failed (the hot path's check).
-    bool live() const { return writer_ && !writer_->failed(); }
-    const SessionSettings& settings() const { return settings_; }
-    Writer& writer() { return *writer_; }
-    const std::string& writerDir() const { return writerDir_; }
+    // The calling thread's writer, its settings and directory: valid after
+    // route() succeeded on this thread in this session.
+    WriterSlot& sink() { return *t_captureState->sink; }
+    const SessionSettings& settings() { return sink().settings; }
+    Writer& writer() { return *sink().writer; }
+    const std::string& writerDir() { return sink().directory; }
+    // The directory of the calling thread's writer, else of the process's
+    // writer, else of the first one opened ("" when none is open).
+    std::string currentWriterDir() const;
+    std::vector<std::string> liveWriterDirs() const;  // writers open and not failed
+    bool sessionOpen() const { return !writers_.empty(); }
+    size_t openLanes() const;  // lanes of the session's writers (threads recording now)
+
+    // Settings().enable_multi_threading: the writer the calling thread
+    // records into from its next call ("" : the process's). `process` (the
+    // main thread): the writer of every thread that declared none.
+    void declareWriter(const std::string& writerId, bool process);
+    std::string declaredWriter() const;
+    // Hands a thread's lanes to their writers (the thread is ending).
+    void releaseThread(CaptureState& st);
 
     // Function id for `func` in the current session (registers it once).
     // Returns false with an error cleared (the call then runs unrecorded).
     bool functionId(PyObject* func, uint32_t& fid);
-    uint64_t nextInvocation(uint32_t fid) { return ++counters_[fid]; }
     const std::string& functionDirName(uint32_t fid) const { return dirNames_[fid]; }
-    uint32_t threadIndex();
     // Who called: the calling code location (site, registered once per
     // location through Writer::submitSite) and the caller's module (once per
     // globals dict, submitCaller). Cached per (code object, instruction), so
@@ -74,7 +110,6 @@ public:
     void captureError(const char* what);
 
     // Python-facing controls.
-    void configure(const SessionSettings& s) { settings_ = s; }
     bool flush();
     void close();          // flush, close, next call opens a new session
     void afterForkChild(); // abandon the parent's writer, never touching it
@@ -86,28 +121,35 @@ public:
     std::string outputDirectory() const { return runDir_; }
 
 private:
-    bool open();
-    // open(), once: a thread arriving while another opens waits for it
-    // (the Python part of opening releases the GIL).
-    bool openOnce();
+    // Opens the writer `key` names ("" the process's): a slot, with a null
+    // writer when that failed. Waits while another thread opens one (the
+    // Python part of opening releases the GIL).
+    WriterSlot* slotFor(const std::string& key);
+    std::unique_ptr<WriterSlot> open(const std::string& key);
+    // Tells a new writer the session's sites, callers and label.
+    void introduce(WriterSlot& slot);
+    uint32_t threadIndex();
     // Forgets the ids of a session (functions, threads, callers).
     void resetTables();
     bool opening_ = false;
 
-    std::unique_ptr<Writer> writer_;
+    std::vector<std::unique_ptr<WriterSlot>> writers_;
     bool enabled_ = true;
-    bool broken_ = false;       // opening failed: stay off until close()/configure
     bool warnedError_ = false;
     uint64_t epoch_ = 1;        // bumps with every new session (fork, close)
-    SessionSettings settings_;
-    std::string writerDir_, runDir_;
+    uint64_t route_ = 1;        // bumps with epoch_ and when the process's declared writer changes
+    std::string processWriter_; // the writer the main thread declared ("" : automatic)
+    std::string runDir_;
     int64_t clockOrigin_ = 0;
     CallClock clock_;
 
     std::unordered_map<std::string, uint32_t> functionIds_;
-    std::vector<uint64_t> counters_;
+    std::vector<FunctionInfo> functions_;  // by function id
     std::vector<std::string> dirNames_;
     uint32_t nextThread_ = 0;
+    // What every writer of the session is told (introduce()).
+    std::vector<std::pair<uint32_t, std::string>> callerNames_;
+    std::vector<SiteInfo> siteInfos_;
     uint32_t moduleIndex(PyObject* globals);
     Caller resolveCaller(const CallerFrame& frame);
     // The ids and entry tail of a caller: `site` may be kNoSite.
