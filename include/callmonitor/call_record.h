@@ -44,6 +44,8 @@ public:
     // a tag this build does not know).
     void addBytes(format::ExtTag tag, std::string_view bytes);
     void addBytes(uint32_t tag, std::string_view bytes) { addBytes(static_cast<format::ExtTag>(tag), bytes); }
+    // The fields of `other`, after these.
+    void append(const ExtFields& other) { bytes_ += other.bytes_; }
 
 private:
     std::string bytes_;

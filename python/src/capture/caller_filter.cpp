@@ -192,6 +192,12 @@ bool watchRecordsThisCall(PyObject* watch) {
     return allowed;
 }
 
+PyObject* watchedVectorcall(PyObject* callable, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    CapturedFunction& fn = interceptorCapture(callable);
+    if (!watchRecordsThisCall(fn.watch)) return PyObject_Vectorcall(fn.func, args, nargsf, kwnames);
+    return recordedVectorcall(fn, args, nargsf, kwnames);
+}
+
 bool isWatchOptions(PyObject* o) { return PyObject_TypeCheck(o, &WatchOptionsType); }
 
 WatchInputs::WatchInputs(PyObject* watch, PyObject* const* args, size_t nargs, PyObject* kwnames) : args_(args) {

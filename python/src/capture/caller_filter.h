@@ -15,6 +15,11 @@ namespace callmonitor::py {
 // caller globals dict: a repeated caller costs one pointer compare.
 bool watchRecordsThisCall(PyObject* watch);
 
+// The vectorcall of an Interceptor made with a watch (the Watched subtype):
+// the caller filter, before any capture work (<= +50 ns when filtered out),
+// then the capture step.
+PyObject* watchedVectorcall(PyObject* callable, PyObject* const* args, size_t nargsf, PyObject* kwnames);
+
 // The inputs to encode for a call: the arguments themselves, or their
 // summaries when the watch asks for values="summary" (new references,
 // released by the destructor). Never fails: a summary that cannot be made

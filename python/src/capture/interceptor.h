@@ -6,6 +6,8 @@
 
 #include <Python.h>
 
+#include "capture/call_capture.h"
+
 namespace callmonitor::py {
 
 // Adds the type to `module`. Returns -1 with an error set on failure.
@@ -15,5 +17,9 @@ int addInterceptorType(PyObject* module);
 // and the callable an Interceptor wraps (borrowed).
 PyTypeObject* interceptorType();
 PyObject* interceptorTarget(PyObject* interceptor);
+// What the capture step keeps about an Interceptor's callable (for front
+// ends built on the type: the Watched vectorcall, the coroutine and
+// generator wrappers).
+CapturedFunction& interceptorCapture(PyObject* interceptor);
 
 }  // namespace callmonitor::py

@@ -83,7 +83,9 @@ void tieToThreadEnd(CaptureState* st) {
 }  // namespace
 
 __attribute__((noinline)) CaptureState* newCaptureState() {
+    static uint64_t serials = 0;  // the GIL is held
     auto* st = new CaptureState();
+    st->serial = ++serials;
     t_captureState = st;
     tieToThreadEnd(st);
     return st;

@@ -36,6 +36,9 @@ struct CaptureState {
     // Stops capture of calls made by capture itself (a handler or __reduce__
     // calling an intercepted function).
     bool busy = false;
+    // Unique per state, never reused (a call finished on another thread
+    // tells by it whether its entry's lane is this thread's).
+    uint64_t serial = 0;
 
     // Where this thread records: valid while route == Recorder::route().
     uint64_t route = 0;

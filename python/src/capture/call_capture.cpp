@@ -1,0 +1,385 @@
+#include "capture/call_capture.h"
+
+#include <exception>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "callmonitor/value_writer.h"
+#include "capture/caller_filter.h"
+#include "capture/py_encoder.h"
+#include "capture/recorder.h"
+#include "capture/thread_state.h"
+#include "hooks.h"
+
+namespace callmonitor::py {
+namespace {
+
+// Counts what an encoding produced into the call's writer, and logs (once
+// per process) a failing handler.
+inline void account(Recorder& rec, Writer& writer, const EncodeCounts& counts) {
+    if (__builtin_expect(counts.opaque | counts.pickled | counts.errors, 0) == 0) return;
+    if (counts.opaque) writer.countOpaque(counts.opaque);
+    if (counts.pickled) writer.countPickled(counts.pickled);
+    if (counts.errors) rec.captureError(counts.firstError.c_str());
+}
+
+// The calling thread's capture state (capture/thread_state.h: its scratch,
+// its writer and lane; freed when the thread ends).
+inline CaptureState& threadState() { return threadCaptureState(); }
+
+struct BusyGuard {
+    explicit BusyGuard(CaptureState& s) : s_(s) { s_.busy = true; }
+    ~BusyGuard() { s_.busy = false; }
+    CaptureState& s_;
+};
+
+// Blocks (GIL released) while the writer's buffer is over its bound.
+void waitForRoom(Writer& writer) {
+    if (writer.hasRoom()) return;
+    Py_BEGIN_ALLOW_THREADS
+    writer.waitForRoom();
+    Py_END_ALLOW_THREADS
+}
+
+// Scratch buffers are reused call after call; one huge call must not pin its size.
+inline void releaseIfHuge(std::string& buffer) {
+    constexpr size_t kKeepBytes = size_t(4) << 20;
+    if (__builtin_expect(buffer.capacity() > kKeepBytes, 0)) std::string().swap(buffer);
+}
+
+// Keeps an input copy alive past submitEntry when the Payload shares its
+// bytes (Payload::data a shared_ptr); returns them, or null when it cannot.
+template <class Data>
+const uint8_t* keepAlive(const Data& data, std::vector<std::shared_ptr<const void>>& keep) {
+    if constexpr (std::is_copy_constructible_v<Data>) {
+        keep.emplace_back(data, data.get());
+        return reinterpret_cast<const uint8_t*>(data.get());
+    } else {
+        (void)data;
+        (void)keep;
+        return nullptr;
+    }
+}
+
+std::string exceptionTypeName(PyObject* type) {
+    auto* t = reinterpret_cast<PyTypeObject*>(type);
+    PyObject* mod = PyObject_GetAttrString(type, "__module__");
+    std::string out;
+    if (mod && PyUnicode_Check(mod) && PyUnicode_AsUTF8(mod) && std::string(PyUnicode_AsUTF8(mod)) != "builtins") {
+        out = PyUnicode_AsUTF8(mod);
+        out += ".";
+    }
+    Py_XDECREF(mod);
+    PyObject* q = PyObject_GetAttrString(type, "__qualname__");
+    out += (q && PyUnicode_Check(q) && PyUnicode_AsUTF8(q)) ? PyUnicode_AsUTF8(q) : t->tp_name;
+    Py_XDECREF(q);
+    PyErr_Clear();
+    return out;
+}
+
+// The outcome ext of a raised call: the formatted traceback (bounded by
+// callmonitor/capture/raised.py) and the exception's args as a value. Runs
+// Python code: the caller holds the busy guard and has fetched the error.
+void raisedExt(Recorder& rec, Writer& writer, CaptureState& st, PyObject* value, PyObject* tb) {
+    st.ext.clear();
+    if (!value || !PyExceptionInstance_Check(value)) return;
+    if (tb) PyException_SetTraceback(value, tb);  // what `except` would see
+    if (PyObject* hook = Hooks::get().formatTraceback) {
+        PyObject* text = PyObject_CallOneArg(hook, value);
+        Py_ssize_t n;
+        const char* c = text && PyUnicode_Check(text) ? PyUnicode_AsUTF8AndSize(text, &n) : nullptr;
+        if (c) st.ext.addBytes(format::ExtTag::Traceback, std::string_view(c, static_cast<size_t>(n)));
+        Py_XDECREF(text);
+        PyErr_Clear();
+    }
+    PyObject* args = reinterpret_cast<PyBaseExceptionObject*>(value)->args;
+    if (args) {
+        st.scratch.clear();
+        ValueWriter w(st.scratch);
+        EncodeOptions opt;  // inline, never strict
+        EncodeCounts counts;
+        st.encoder.encode(w, args, opt, counts);
+        account(rec, writer, counts);
+        st.ext.addBytes(format::ExtTag::ExceptionArgs, st.scratch);
+        releaseIfHuge(st.scratch);
+    }
+}
+
+// Registers the function in the session, routes this thread to its writer
+// (opening it at its first call) and registers the function there. False:
+// the call runs unrecorded. Runs Python code (describing the function,
+// opening a writer, naming the thread), which must not record itself.
+__attribute__((noinline)) bool prepare(Recorder& rec, CaptureState& st, CapturedFunction& fn) {
+    BusyGuard busy(st);
+    if (fn.epoch != rec.epoch()) {
+        uint32_t fid;
+        if (!rec.functionId(fn.func, fid)) return false;
+        fn.fid = fid;
+        fn.epoch = rec.epoch();
+    }
+    if (st.route != rec.routeEpoch() || !st.sink->live()) {
+        if (!rec.route(st)) return false;
+    }
+    if (fn.epoch != rec.epoch()) return false;  // a close() while Python ran: this call is not recorded
+    if (!st.sink->knows(fn.fid)) rec.registerIn(*st.sink, fn.fid);
+    return true;
+}
+
+// Encodes the entry of a call about to run and submits it (or, EntryMode::Hold,
+// keeps it in `call`). False with an error set: strict mode refused an argument.
+bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const format::CallKey& key,
+                 uint64_t start, const Recorder::Caller& caller, PyObject* const* args, size_t nargs,
+                 PyObject* kwnames, EntryMode mode, ActiveCall& call) {
+    st.record.clear();
+    st.inputPayloads.clear();
+    st.inputs.clear();
+    st.keep.clear();
+    appendCallHeader(st.record, start, st.thread, caller.module);
+    WriterSlot& sink = *st.sink;
+    const uint64_t epoch = rec.epoch();
+    EncodeOptions opt;
+    opt.strict = fn.strict < 0 ? sink.settings.strict : fn.strict != 0;
+    opt.payloads.payloads = &st.inputPayloads;
+    opt.payloads.sources = &st.inputs;
+    opt.writerDir = &sink.directory;
+    opt.functionDir = &rec.functionDirName(fn.fid);
+    opt.invocation = key.invocation;
+    EncodeCounts counts;
+    bool encoded;
+    {
+        BusyGuard busy(st);
+        ValueWriter w(st.record);
+        WatchInputs recorded(fn.watch, args, nargs, kwnames);
+        encoded = st.encoder.encodeInputs(w, recorded.args(), nargs, kwnames, opt, counts);
+    }
+    if (!encoded) return false;  // strict mode: the CaptureError is set
+    // A handler ran Python and another thread closed the session: `sink` is
+    // gone; the call runs unrecorded (finish() skips its outcome likewise).
+    if (__builtin_expect(epoch != rec.epoch(), 0)) return true;
+    account(rec, *sink.writer, counts);
+    st.record.append(caller.tail, caller.tailSize);  // entry ext (Site, Label) and Pending
+    for (size_t k = 0; k < st.inputPayloads.size(); ++k)
+        st.inputs.bytes[k] = keepAlive(st.inputPayloads[k].data, st.keep);
+    if (__builtin_expect(mode == EntryMode::Hold, 0)) {
+        call.entry.reset(new HeldEntry{st.record, std::move(st.inputPayloads)});
+        releaseIfHuge(st.record);
+        return true;
+    }
+    Writer& writer = *sink.writer;
+    // The buffer bound is checked before the entry and after the outcome, not
+    // between them: a call's two halves then meet in one op.
+    waitForRoom(writer);
+    writer.submitEntry(st.lane, key, st.record, std::move(st.inputPayloads));
+    releaseIfHuge(st.record);
+    if (__builtin_expect(sink.settings.sync, 0)) {
+        Py_BEGIN_ALLOW_THREADS
+        writer.flush();
+        Py_END_ALLOW_THREADS
+    }
+    return true;
+}
+
+enum class Ending : uint8_t { Returned, Raised, Unfinished };
+
+// Encodes the result value (borrowed) after the outcome's head.
+inline void encodeResult(Recorder& rec, CaptureState& st, ActiveCall& call, PyObject* result) {
+    EncodeOptions opt;  // never strict: not worth failing the call for
+    opt.payloads.payloads = &st.resultPayloads;
+    opt.payloads.sameAs = call.inputs ? &call.inputs->slots : nullptr;
+    EncodeCounts counts;
+    ValueWriter w(st.outcome);
+    BusyGuard busy(st);
+    WatchInputs recorded(call.fn->watch, &result, 1, nullptr);
+    st.encoder.encode(w, recorded.args()[0], opt, counts);
+    account(rec, *call.sink->writer, counts);
+}
+
+// The outcome section of a call that raised (the exception is set and must
+// stay set, unchanged, when this returns) or ended without a result.
+__attribute__((noinline)) void unreturnedOutcome(Recorder& rec, Writer& writer, CaptureState& st, Ending ending,
+                                                 uint64_t duration, OutcomeExtra* extra) {
+    if (ending == Ending::Unfinished) {
+        appendNotRecorded(st.outcome, duration);
+        if (extra) appendExt(st.outcome, extra->fields);
+        else appendEmptyExt(st.outcome);
+        return;
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    std::string message;
+    {
+        BusyGuard busy(st);
+        if (value) {
+            PyObject* s = PyObject_Str(value);
+            if (s && PyUnicode_AsUTF8(s)) message = PyUnicode_AsUTF8(s);
+            Py_XDECREF(s);
+            PyErr_Clear();
+        }
+        raisedExt(rec, writer, st, value, tb);
+    }
+    if (extra) st.ext.append(extra->fields);
+    std::string typeName = type ? exceptionTypeName(type) : "BaseException";
+    appendRaised(st.outcome, duration, typeName, message);
+    appendExt(st.outcome, st.ext);
+    PyErr_Restore(type, value, tb);
+}
+
+// Submits a held entry (EntryMode::Hold) ahead of its outcome (lane null: a
+// call finished on another thread than it began on, see outcomeLane).
+__attribute__((noinline)) void submitHeldEntry(Writer& writer, Writer::Lane* lane, ActiveCall& call) {
+    waitForRoom(writer);
+    if (lane) writer.submitEntry(lane, call.key, call.entry->record, std::move(call.entry->payloads));
+    else writer.submitEntry(call.key, call.entry->record, std::move(call.entry->payloads));
+    call.entry.reset();
+}
+
+// The lane the outcome goes through: the entry's, when this thread began the
+// call; otherwise none (the writer's own lock), because the thread that began
+// it may have ended and its lane with it. The writer joins an entry and an
+// outcome from different queues in the batch, in either order.
+inline Writer::Lane* outcomeLane(const CaptureState& st, const ActiveCall& call) {
+    return __builtin_expect(st.serial == call.owner, 1) ? call.lane : nullptr;
+}
+
+// Builds the outcome section of a finished call in st.outcome and submits it.
+__attribute__((always_inline)) inline void recordOutcome(Recorder& rec, CaptureState& st, ActiveCall& call,
+                                                         Ending ending, PyObject* result, OutcomeExtra* extra) {
+    uint64_t end = rec.nowNs();
+    uint64_t duration = end > call.start ? end - call.start : 0;
+    st.outcome.clear();
+    st.resultPayloads.clear();
+    if (__builtin_expect(extra != nullptr, 0)) st.resultPayloads = std::move(extra->payloads);
+    if (__builtin_expect(ending == Ending::Returned, 1)) {
+        CapturedFunction& fn = *call.fn;
+        bool capture = fn.captureResult < 0 ? call.sink->settings.captureResult : fn.captureResult != 0;
+        if (!capture) {
+            appendNotRecorded(st.outcome, duration);
+        } else {
+            appendReturned(st.outcome, duration);
+            encodeResult(rec, st, call, result);
+        }
+        if (__builtin_expect(extra != nullptr, 0)) appendExt(st.outcome, extra->fields);
+        else appendEmptyExt(st.outcome);
+    } else {
+        unreturnedOutcome(rec, *call.sink->writer, st, ending, duration, extra);
+    }
+    Writer& writer = *call.sink->writer;
+    Writer::Lane* lane = outcomeLane(st, call);
+    // Policy hook (at the outcome): a held entry is submitted with its
+    // outcome, or discarded.
+    if (__builtin_expect(call.entry != nullptr, 0)) submitHeldEntry(writer, lane, call);
+    if (__builtin_expect(lane != nullptr, 1)) writer.submitOutcome(lane, call.key, st.outcome, std::move(st.resultPayloads));
+    else writer.submitOutcome(call.key, st.outcome, std::move(st.resultPayloads));
+}
+
+// Finishes `call` once: the outcome goes to the session the entry went to
+// (none when that session was closed during the call, e.g. close() inside it).
+__attribute__((always_inline)) inline void finish(Recorder& rec, CaptureState& st, ActiveCall& call, Ending ending,
+                                                  PyObject* result, OutcomeExtra* extra) {
+    // call.sink is valid while its session is (writers close only with it).
+    if (__builtin_expect(call.epoch == rec.epoch() && call.sink->live(), 1)) {
+        try {
+            recordOutcome(rec, st, call, ending, result, extra);
+            releaseIfHuge(st.outcome);
+            waitForRoom(*call.sink->writer);
+        } catch (const std::exception& e) {
+            PyObject *t, *v, *tb;
+            PyErr_Fetch(&t, &v, &tb);
+            rec.captureError(e.what());
+            PyErr_Restore(t, v, tb);
+        }
+    }
+    call.fn = nullptr;
+}
+
+// A finish from a front end other than recordedVectorcall: the state of the
+// thread finishing the call (maybe not the one that began it).
+void finishOnThisThread(ActiveCall& call, Ending ending, PyObject* result, OutcomeExtra* extra) {
+    if (!call.active()) return;
+    finish(Recorder::instance(), threadState(), call, ending, result, extra);
+    call.inputs.reset();
+    call.entry.reset();
+}
+
+__attribute__((always_inline)) inline CallStart begin(Recorder& rec, CaptureState& st, CapturedFunction& fn,
+                                                      PyObject* const* args, size_t nargs, PyObject* kwnames,
+                                                      ActiveCall& call) {
+    if (st.busy) return CallStart::NotRecorded;
+    // The fast path: this thread routed to a live writer that knows this function.
+    if (__builtin_expect(st.route != rec.routeEpoch() || fn.epoch != rec.epoch() || !st.sink->live() ||
+                             !st.sink->knows(fn.fid), 0)) {
+        if (!prepare(rec, st, fn)) return CallStart::NotRecorded;
+    }
+    format::CallKey key{fn.fid, st.sink->nextInvocation(fn.fid)};
+    const uint64_t epoch = rec.epoch();  // the session st.sink belongs to
+    // Policy hook (before encoding): drop the call (return NotRecorded) or
+    // choose EntryMode::Hold to decide when it ends.
+    const EntryMode mode = EntryMode::Submit;
+    Recorder::Caller caller = rec.caller();
+    uint64_t start = rec.nowNs();
+    try {
+        if (!recordEntry(rec, st, fn, key, start, caller, args, nargs, kwnames, mode, call))
+            return CallStart::Refused;
+    } catch (const std::exception& e) {
+        st.busy = false;
+        call.entry.reset();
+        rec.captureError(e.what());
+        return CallStart::NotRecorded;
+    }
+    call.key = key;
+    call.start = start;
+    call.epoch = epoch;  // a close() during the encoding (a handler's Python) leaves the outcome out
+    // The writer and lane of the entry: its outcome goes there even if this
+    // thread records elsewhere by then (a writer declared inside the call).
+    call.sink = st.sink;
+    call.lane = st.lane;
+    call.owner = st.serial;
+    call.fn = &fn;
+    // The input slots, for the result to refer to: this call's own (a call
+    // made inside this one reuses the thread's scratch), with their copies
+    // kept alive until the outcome.
+    if (__builtin_expect(!st.inputs.objects.empty(), 0))
+        call.inputs.emplace(HeldInputs{std::move(st.inputs), std::move(st.keep)});
+    return CallStart::Recording;
+}
+
+}  // namespace
+
+CallStart beginCall(CapturedFunction& fn, PyObject* const* args, size_t nargs, PyObject* kwnames,
+                    ActiveCall& call) {
+    return begin(Recorder::instance(), threadState(), fn, args, nargs, kwnames, call);
+}
+
+void finishReturned(ActiveCall& call, PyObject* result, OutcomeExtra* extra) {
+    finishOnThisThread(call, Ending::Returned, result, extra);
+}
+void finishRaised(ActiveCall& call, OutcomeExtra* extra) { finishOnThisThread(call, Ending::Raised, nullptr, extra); }
+void finishUnfinished(ActiveCall& call, OutcomeExtra* extra) {
+    finishOnThisThread(call, Ending::Unfinished, nullptr, extra);
+}
+
+void ActiveCall::dropUnfinished() {
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    finishUnfinished(*this);
+    PyErr_Restore(t, v, tb);
+}
+
+PyObject* recordedVectorcall(CapturedFunction& fn, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    Recorder& rec = Recorder::instance();
+    CaptureState& st = threadState();
+    ActiveCall call;
+    switch (begin(rec, st, fn, args, PyVectorcall_NARGS(nargsf), kwnames, call)) {
+    case CallStart::Recording: break;
+    case CallStart::NotRecorded: return PyObject_Vectorcall(fn.func, args, nargsf, kwnames);
+    case CallStart::Refused: return nullptr;
+    }
+    PyObject* result = PyObject_Vectorcall(fn.func, args, nargsf, kwnames);
+    finish(rec, st, call, result ? Ending::Returned : Ending::Raised, result, nullptr);
+    return result;
+}
+
+}  // namespace callmonitor::py
