@@ -7,7 +7,7 @@ import socket
 import sys
 import threading
 import time
-from typing import Optional
+from typing import Any, Dict, Optional
 
 from .. import _core
 from .._version import __version__
@@ -18,7 +18,7 @@ from .settings import CONFIG
 # so that the ranks of a job that all close() agree on the next run too.
 # `run`: (run directory, rank, run id, automatic writer id) of the session
 # open now, shared by all its writers.
-_state = {"sessions": 0, "run": None}
+_state: Dict[str, Any] = {"sessions": 0, "run": None}
 
 
 def _choose_run():
