@@ -81,6 +81,7 @@ struct CallView {
     std::string_view traceback;       // formatted text
     std::string_view exceptionArgs;   // encoded value (the args tuple)
     std::optional<uint64_t> yields;
+    std::optional<uint64_t> closed;   // format::ExtTag::Closed (a generator closed before its end)
     std::string_view entryExt;        // the raw ext areas' fields (for tags this build does not know)
     std::string_view outcomeExt;
     // Payload lookup (v2): the chunk's slot -> hash tables, 16 bytes per

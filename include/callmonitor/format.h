@@ -100,8 +100,10 @@ enum class ExtTag : uint32_t {
     // outcome ext
     Traceback = 16,     // UTF-8 text: the formatted traceback (bounded by the capture side)
     ExceptionArgs = 17, // one value: the exception's args tuple
-    Yields = 18,        // varint: values a generator yielded
+    Yields = 18,        // varint: items a generator (or async generator) yielded
     InnerCalls = 19,    // reserved (inner calls)
+    Yielded = 20,       // one value: an item the generator yielded (yields=True), one field per item, in order
+    Closed = 21,        // varint: the generator ended before its end (1 closed, 2 dropped); outcome NotRecorded
 };
 
 }  // namespace callmonitor::format

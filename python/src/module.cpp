@@ -18,6 +18,7 @@
 #include "callmonitor/value_writer.h"
 #include "capture/handler_table.h"
 #include "hooks.h"
+#include "capture/call_iteration.h"
 #include "capture/caller_filter.h"
 #include "capture/interceptor.h"
 #include "read/py_decoder.h"
@@ -74,6 +75,7 @@ PYBIND11_MODULE(_core, m) {
 
     if (cpy::addInterceptorType(m.ptr()) < 0) throw py::error_already_set();
     if (cpy::addWatchTypes(m.ptr()) < 0) throw py::error_already_set();
+    if (cpy::addCallIterationTypes(m.ptr()) < 0) throw py::error_already_set();
     if (cpy::addInnerCallTypes(m.ptr()) < 0) throw py::error_already_set();
 
     // Errors: one Python class per case a caller handles differently.

@@ -131,7 +131,13 @@ void readOutcomeExt(std::string_view fields, CallView& v) {
                 if (!ok) detail::badExt("malformed Yields ext field");
                 break;
             }
-            default: break;
+            case ExtTag::Closed: {
+                bool ok = true;
+                v.closed = varintOf(bytes, ok);
+                if (!ok) detail::badExt("malformed Closed ext field");
+                break;
+            }
+            default: break;  // Yielded values: read from outcomeExt by whoever decodes them
         }
     });
 }
@@ -147,6 +153,7 @@ void parseCallRecord(std::string_view record, const format::CallKey& key, uint32
     v.label.reset();
     v.parent.reset();
     v.yields.reset();
+    v.closed.reset();
     v.key = key;
     v.record = record;
     v.formatVersion = version;

@@ -359,19 +359,21 @@ def test_isolate_keeps_the_usage_errors(kernels_db, tmp_path):
     assert proc.returncode == 2 and "--func" in proc.stderr, describe(proc)
 
 
-def test_a_partial_needs_func(tmp_path):
+def test_a_partial_replays_as_its_function_with_the_frozen_arguments(tmp_path):
     (tmp_path / "pm.py").write_text("import functools\nfrom callmonitor import intercept\n\n"
                                     "def power(base, exp):\n    return base ** exp\n\n"
-                                    "square = intercept(functools.partial(power, exp=2))\n")
-    check(run_python("import pm\npm.square(3)\n", tmp_path))
+                                    "square = intercept(functools.partial(power, exp=2))\n"
+                                    "two_to = intercept(functools.partial(power, 2))\n")
+    check(run_python("import pm\npm.square(3)\npm.square(3, exp=3)\npm.two_to(5)\n", tmp_path))
     db = tmp_path / "call-monitor"
+    with callmonitor.load(db) as loaded:
+        assert [(c.args, c.kwargs, c.result) for c in loaded.calls("power")] == [
+            ([3], {"exp": 2}, 9), ([3], {"exp": 3}, 27), ([2, 5], {}, 32)]
     proc = cli("replay", db, "power", "--check", cwd=tmp_path)
-    assert proc.returncode == 2 and "functools.partial" in proc.stderr, describe(proc)
-    proc = cli("replay", db, "power", "--func", "pm:square", cwd=tmp_path)
-    assert proc.returncode == 0 and "1 passed" in proc.stdout, describe(proc)
+    assert proc.returncode == 0 and "3 passed" in proc.stdout, describe(proc)
     proc = cli("export-tests", db, "power", "--to", tmp_path / "test_power.py", cwd=tmp_path)
-    assert proc.returncode == 1 and "functools.partial" in proc.stderr, describe(proc)
-    assert not (tmp_path / "test_power.py").exists()
+    assert proc.returncode == 0, describe(proc)
+    assert (tmp_path / "test_power.py").exists()
 
 
 def test_async_functions_run_and_generators_replay(tmp_path):

@@ -276,3 +276,26 @@ def test_configure_before_the_first_call_or_unchanged_does_not_warn(recorder):
     record("main", 1)
     callmonitor.configure(result=True)   # nothing changes
     assert [c.result for c in recorder.load().calls("record")] == [1]
+
+
+@intercept
+def counted(n):
+    yield from range(n)
+    return "done"
+
+
+def test_a_generator_begun_in_a_thread_that_ended_is_finished_by_another(recorder):
+    # GIVEN a generator call begun in a thread that then ends (its lane is freed)
+    started = {}
+
+    def begin(_):
+        g = counted(3)
+        started["first"], started["gen"] = next(g), g
+
+    run_threads(1, begin)
+    assert _core._open_lanes() == 0
+    # WHEN the main thread iterates it to its end
+    assert list(started["gen"]) == [1, 2] and started["first"] == 0
+    # THEN the call is complete: its outcome went to the entry's writer without the freed lane
+    call = recorder.load().call("counted", 1)
+    assert call.outcome == "returned" and call.result == "done" and call.yields == 3

@@ -10,13 +10,81 @@ def _flag(value):
     return -1 if value is None else int(bool(value))
 
 
-def _wrap(func, result, strict, watch=None):
-    """An Interceptor for `func` that looks like `func` to Python (with
-    `watch`, a WatchOptions: the subtype callmonitor.watch places)."""
-    if watch is None:
-        wrapper = _core.Interceptor(func, _flag(result), _flag(strict))
+# begin_call's kinds (call_iteration.cpp).
+_COROUTINE, _GENERATOR, _ASYNC_GENERATOR = 0, 1, 2
+
+
+def _call_kind(func):
+    """_COROUTINE / _GENERATOR / _ASYNC_GENERATOR when calling `func` returns
+    one (``async def``, a generator function, ``async def`` with ``yield``;
+    partials of them too), else None."""
+    if inspect.iscoroutinefunction(func):
+        return _COROUTINE
+    if inspect.isasyncgenfunction(func):
+        return _ASYNC_GENERATOR
+    if inspect.isgeneratorfunction(func):
+        return _GENERATOR
+    return None
+
+
+def _python_wrapper(core, kind):
+    """A Python function of the same kind as the wrapped one (inspect and
+    asyncio tell what it is by its code), whose body records the call through
+    `core`'s capture step when it starts running: the first ``await`` of the
+    coroutine, the first item asked of the generator."""
+    begin = _core.begin_call
+    if kind == _COROUTINE:
+        async def wrapper(*args, **kwargs):
+            return await begin(core, args, kwargs, _COROUTINE)
+    elif kind == _GENERATOR:
+        def wrapper(*args, **kwargs):
+            return (yield from begin(core, args, kwargs, _GENERATOR))
     else:
-        wrapper = _core.Watched(func, _flag(result), _flag(strict), watch)
+        async def wrapper(*args, **kwargs):
+            call = begin(core, args, kwargs, _ASYNC_GENERATOR)
+            agen = call.inner
+            try:
+                item = await agen.__anext__()
+                while True:
+                    call._yielded(item)
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        raise
+                    except BaseException as e:  # thrown in by athrow(): into the inner generator
+                        item = await agen.athrow(e)
+                    else:
+                        item = await agen.asend(sent)
+            except StopAsyncIteration:
+                call._returned(None)
+            except GeneratorExit:  # aclose(), or collected unfinished
+                try:
+                    await agen.aclose()
+                except BaseException as e:
+                    call._raised(e)
+                    raise
+                call._closed()
+                raise
+            except BaseException as e:
+                call._raised(e)
+                raise
+    return wrapper
+
+
+def _wrap(func, result, strict, watch=None, yields=False):
+    """A callable recording the calls of `func` that looks like `func` to
+    Python: an Interceptor (with `watch`, a WatchOptions: the Watched subtype
+    callmonitor.watch places), or, for coroutine, generator and async
+    generator functions, a Python function of the same kind over one."""
+    kind = _call_kind(func) if watch is None else None
+    if watch is None:
+        wrapper = core = _core.Interceptor(func, _flag(result), _flag(strict), yields=bool(yields))
+    else:
+        wrapper = core = _core.Watched(func, _flag(result), _flag(strict), watch)
+    if kind is not None:
+        wrapper = _python_wrapper(core, kind)
+        wrapper.__callmonitor_target__ = func
+        wrapper.__callmonitor_interceptor__ = core
     target = func.func if isinstance(func, functools.partial) else func
     try:
         functools.update_wrapper(wrapper, target)
@@ -41,38 +109,56 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 @overload
-def intercept(func: F, *, result: Optional[bool] = None, strict: Optional[bool] = None) -> F: ...
+def intercept(func: F, *, result: Optional[bool] = None, strict: Optional[bool] = None,
+              yields: bool = False) -> F: ...
 @overload
 def intercept(func: None = None, *, result: Optional[bool] = None,
-              strict: Optional[bool] = None) -> Callable[[F], F]: ...
+              strict: Optional[bool] = None, yields: bool = False) -> Callable[[F], F]: ...
 
 
-def intercept(func=None, *, result=None, strict=None):
+def intercept(func=None, *, result=None, strict=None, yields=False):
     """Record every call of `func` into the callmonitor database.
 
     Use as ``@intercept`` or ``@intercept(result=False)``; also on builtins
-    (``dot = intercept(numpy.dot)``), ``functools.partial`` objects, methods,
+    (``dot = intercept(numpy.dot)``), ``functools.partial`` objects (recorded as
+    calls of their function, frozen arguments included), methods,
     ``staticmethod`` / ``classmethod`` objects, generators and coroutines.
 
-    result: record the return value (default: the session setting, on).
+    result: record the return value (default: the session setting, on). For
+            an ``async def`` function, what the awaited call returned; for a
+            generator, its return value (the items yielded are counted).
     strict: raise TypeError when an argument cannot be captured, before the
             function runs (default: the session setting, off — a placeholder
             is stored instead). For tests.
+    yields: generators and async generators: also record every item yielded
+            (kept in memory until the generator ends). Default: only count them.
     The wrapped callable behaves exactly like `func`: same return value,
-    same exceptions, same signature and metadata.
+    same exceptions, same signature and metadata; ``inspect.iscoroutinefunction``,
+    ``isgeneratorfunction`` and ``isasyncgenfunction`` say the same of both.
     """
     if func is None:
-        return lambda f: intercept(f, result=result, strict=strict)
+        return lambda f: intercept(f, result=result, strict=strict, yields=yields)
     if isinstance(func, staticmethod):
-        return staticmethod(intercept(func.__func__, result=result, strict=strict))
+        return staticmethod(intercept(func.__func__, result=result, strict=strict, yields=yields))
     if isinstance(func, classmethod):
-        return classmethod(intercept(func.__func__, result=result, strict=strict))
-    if isinstance(func, _core.Interceptor):
+        return classmethod(intercept(func.__func__, result=result, strict=strict, yields=yields))
+    if isinstance(func, _core.Interceptor) or isinstance(getattr(func, "__callmonitor_interceptor__", None),
+                                                        _core.Interceptor):
         return func
     if not callable(func):
         raise TypeError(f"intercept() needs a callable, got {type(func).__name__}")
-    if result is None and (inspect.iscoroutinefunction(func) or inspect.isgeneratorfunction(func)
-                           or inspect.isasyncgenfunction(func)):
-        # The "result" is a coroutine/generator object, not worth keeping.
-        result = False
-    return _wrap(func, result, strict)
+    if type(func) is functools.partial:
+        return _bound_partial(func, intercept(func.func, result=result, strict=strict, yields=yields))
+    return _wrap(func, result, strict, yields=yields)
+
+
+def _bound_partial(original, recorded):
+    """The same partial over the recording wrapper of its function: a call
+    records the whole call the partial makes (frozen arguments first, then
+    the call's; keywords merged, the call's winning), so it replays as a call
+    of the function itself."""
+    bound = functools.partial(recorded, *original.args, **original.keywords)
+    bound.__wrapped__ = original
+    bound.__callmonitor_target__ = original.func
+    bound.__callmonitor_interceptor__ = getattr(recorded, "__callmonitor_interceptor__", recorded)
+    return bound

@@ -41,11 +41,14 @@ def _traceback(call):
 
 
 def _outcome(call):
-    """returned, raised, pending, or not-recorded (result capture off; callmonitor 0.3)."""
+    """returned, raised, pending, closed (a generator closed before its end), or
+    not-recorded (result capture off; callmonitor 0.3)."""
     if call.exception is not None:
         return "raised"
     if not call.completed:
         return "pending"
+    if getattr(call, "closed", False):
+        return "closed"
     return "not-recorded" if getattr(call, "outcome", None) == "result-skipped" else "returned"
 
 
@@ -75,6 +78,9 @@ def call_json(call, full=False):
         "result": to_json(call.result, full) if _outcome(call) == "returned" else None,
         "exception": None if exc is None else {"type": exc.type, "message": exc.message,
                                                "traceback": _traceback(call)},
+        "yields": getattr(call, "yields", None),
+        "yielded": (None if getattr(call, "yielded", None) is None
+                    else [to_json(v, full) for v in call.yielded]),
         "started": call.started.isoformat(), "started_ns": call.started_ns,
         "duration_s": _duration(call),
         "thread": {"ident": call.thread, "name": call.thread_name}, "caller": call.caller,
@@ -87,6 +93,24 @@ def _placeholder_note(v):
     if isinstance(v, Unrestorable):
         return f"   ({v.reason})"
     return ""
+
+
+def _items(n):
+    return f"{n or 0} item" + ("" if n == 1 else "s")
+
+
+def _print_yields(call, full):
+    """A generator's items: how many, and the items when recorded (yields=True)."""
+    n = getattr(call, "yields", None)
+    if n is None:
+        return
+    items = getattr(call, "yielded", None)
+    if _outcome(call) != "closed":  # a closed call's outcome line says how many
+        note = " (values not recorded: @intercept(yields=True) records them)" if n and not items else ""
+        print(f"  yielded   {_items(n)}{note}")
+    for i, v in enumerate(items or ()):
+        head = f"    [{i}] "
+        print(f"{head}{value_text(v, len(head), full)}")
 
 
 def print_call(call, full=False):
@@ -109,11 +133,14 @@ def print_call(call, full=False):
                 print(f"    {line}")
     elif not call.completed:
         print("  outcome   did not return (still running, or the process died)")
+    elif _outcome(call) == "closed":
+        print(f"  outcome   closed after {_items(call.yields)}, before its end")
     elif _outcome(call) == "not-recorded":
         print("  outcome   not recorded (result capture was off, or a callmonitor 0.3 record)")
     else:
         head = "  returned  "
         print(f"{head}{value_text(call.result, len(head), full)}{_placeholder_note(call.result)}")
+    _print_yields(call, full)
     print(f"  started   {call.started.isoformat()}")
     if _duration(call) is not None:
         print(f"  duration  {duration_text(call.duration)}")

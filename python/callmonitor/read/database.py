@@ -152,11 +152,13 @@ class Call:
     __slots__ = ("function", "invocation", "args", "kwargs", "result", "exception",
                  "started_ns", "duration_ns", "thread", "thread_name", "caller", "writer",
                  "rank", "pid", "run", "completed", "result_recorded", "outcome", "site", "label",
-                 "parent", "traceback", "_started_unix_ns")
+                 "parent", "traceback", "yields", "yielded", "closed", "_started_unix_ns")
 
     def __init__(self, function, raw, writer, thread, caller):
         outcome = raw.outcome
-        self.outcome = _OUTCOME_NAMES[outcome]
+        #: a generator closed (or garbage-collected) before its end: outcome "closed"
+        self.closed = bool(raw.closed)
+        self.outcome = "closed" if self.closed else _OUTCOME_NAMES[outcome]
         self.function = function
         self.invocation = raw.invocation
         self.args = raw.args
@@ -176,6 +178,10 @@ class Call:
         self.parent = writer.parent(raw.parent)
         #: the formatted traceback of a raised exception, None when not recorded
         self.traceback = raw.traceback or None
+        #: generators and async generators: how many items they yielded (None for other calls)
+        self.yields = raw.yields
+        #: the items yielded, in order, when recorded (``@intercept(yields=True)``); else None
+        self.yielded = raw.yielded
         self.started_ns = raw.start_ns
         self.duration_ns = raw.duration_ns if self.completed else None
         self.thread = thread.ident if thread else None
@@ -218,10 +224,14 @@ class Call:
             out = f"raised {self.exception}"
         elif not self.completed:
             out = "did not return"
+        elif self.closed:
+            out = f"closed after {_plural(self.yields or 0, 'item')}"
         elif not self.result_recorded:
             out = "returned (result not recorded)"
         else:
             out = f"-> {self.result!r}"[:80]
+        if self.yields is not None and not self.closed:
+            out += f" ({_plural(self.yields, 'item')} yielded)"
         return f"<Call #{self.invocation} {text} {out}>"
 
 

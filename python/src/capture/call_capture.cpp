@@ -1,6 +1,8 @@
 #include "capture/call_capture.h"
 
+#include <cstring>
 #include <exception>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -130,15 +132,18 @@ __attribute__((noinline)) bool prepare(Recorder& rec, CaptureState& st, Captured
 // Encodes the entry of a call about to run and submits it (or, EntryMode::Hold,
 // keeps it in `call`). False with an error set: strict mode refused an argument.
 bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const format::CallKey& key,
-                 uint64_t start, const Recorder::Caller& caller, PyObject* const* args, size_t nargs,
+                 const Recorder::Caller& caller, PyObject* const* args, size_t nargs,
                  PyObject* kwnames, EntryMode mode, ActiveCall& call) {
-    st.record.clear();
     st.inputPayloads.clear();
     st.inputs.clear();
     st.keep.clear();
-    appendCallHeader(st.record, start, st.thread, caller.module);
     WriterSlot& sink = *st.sink;
     const uint64_t epoch = rec.epoch();
+    // The header holds the start, known only once the inputs are encoded:
+    // room for it first (the last header's size), filled in below. The last
+    // record's own header is that room, when the buffer still holds it.
+    if (__builtin_expect(st.record.size() >= st.headSize, 1)) st.record.erase(st.headSize);
+    else st.record.assign(st.headSize, '\0');
     EncodeOptions opt;
     opt.strict = fn.strict < 0 ? sink.settings.strict : fn.strict != 0;
     opt.payloads.payloads = &st.inputPayloads;
@@ -158,6 +163,16 @@ bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const fo
     // A handler ran Python and another thread closed the session: `sink` is
     // gone; the call runs unrecorded (finish() skips its outcome likewise).
     if (__builtin_expect(epoch != rec.epoch(), 0)) return true;
+    // The call's own time starts now: copying its inputs is not part of it.
+    call.start = rec.nowNs();
+    st.head.clear();
+    appendCallHeader(st.head, call.start, st.thread, caller.module);
+    if (__builtin_expect(st.head.size() == st.headSize, 1)) {
+        std::memcpy(&st.record[0], st.head.data(), st.headSize);
+    } else {  // its varints changed length (the first call, a new thread or caller id)
+        st.record.replace(0, st.headSize, st.head);
+        st.headSize = st.head.size();
+    }
     account(rec, *sink.writer, counts);
     st.record.append(caller.tail, caller.tailSize);  // entry ext (Site, Label) and Pending
     for (size_t k = 0; k < st.inputPayloads.size(); ++k)
@@ -295,18 +310,26 @@ __attribute__((always_inline)) inline void finish(Recorder& rec, CaptureState& s
     call.fn = nullptr;
 }
 
-// A finish from a front end other than recordedVectorcall: the state of the
-// thread finishing the call (maybe not the one that began it).
+// A finish from a front end other than recordedVectorcall: with the scratch
+// of the thread finishing the call (maybe not the one that began it), or of
+// its own when that thread is in the middle of capturing something else (a
+// generator finishing inside a handler): the encoder is not reentrant.
 void finishOnThisThread(ActiveCall& call, Ending ending, PyObject* result, OutcomeExtra* extra) {
     if (!call.active()) return;
-    finish(Recorder::instance(), threadState(), call, ending, result, extra);
+    CaptureState& st = threadState();
+    if (__builtin_expect(st.busy, 0)) {
+        auto own = std::make_unique<CaptureState>();  // serial 0: never a lane's owner
+        finish(Recorder::instance(), *own, call, ending, result, extra);
+    } else {
+        finish(Recorder::instance(), st, call, ending, result, extra);
+    }
     call.inputs.reset();
     call.entry.reset();
 }
 
 __attribute__((always_inline)) inline CallStart begin(Recorder& rec, CaptureState& st, CapturedFunction& fn,
                                                       PyObject* const* args, size_t nargs, PyObject* kwnames,
-                                                      ActiveCall& call) {
+                                                      ActiveCall& call, int callerDepth) {
     if (st.busy) return CallStart::NotRecorded;
     // The fast path: this thread routed to a live writer that knows this function.
     if (__builtin_expect(st.route != rec.routeEpoch() || fn.epoch != rec.epoch() || !st.sink->live() ||
@@ -318,10 +341,9 @@ __attribute__((always_inline)) inline CallStart begin(Recorder& rec, CaptureStat
     // Policy hook (before encoding): drop the call (return NotRecorded) or
     // choose EntryMode::Hold to decide when it ends.
     const EntryMode mode = EntryMode::Submit;
-    Recorder::Caller caller = rec.caller();
-    uint64_t start = rec.nowNs();
+    Recorder::Caller caller = callerDepth == 0 ? rec.caller() : rec.callerAbove(callerDepth);
     try {
-        if (!recordEntry(rec, st, fn, key, start, caller, args, nargs, kwnames, mode, call))
+        if (!recordEntry(rec, st, fn, key, caller, args, nargs, kwnames, mode, call))
             return CallStart::Refused;
     } catch (const std::exception& e) {
         st.busy = false;
@@ -330,7 +352,6 @@ __attribute__((always_inline)) inline CallStart begin(Recorder& rec, CaptureStat
         return CallStart::NotRecorded;
     }
     call.key = key;
-    call.start = start;
     call.epoch = epoch;  // a close() during the encoding (a handler's Python) leaves the outcome out
     // The writer and lane of the entry: its outcome goes there even if this
     // thread records elsewhere by then (a writer declared inside the call).
@@ -349,8 +370,33 @@ __attribute__((always_inline)) inline CallStart begin(Recorder& rec, CaptureStat
 }  // namespace
 
 CallStart beginCall(CapturedFunction& fn, PyObject* const* args, size_t nargs, PyObject* kwnames,
-                    ActiveCall& call) {
-    return begin(Recorder::instance(), threadState(), fn, args, nargs, kwnames, call);
+                    ActiveCall& call, int callerDepth) {
+    return begin(Recorder::instance(), threadState(), fn, args, nargs, kwnames, call, callerDepth);
+}
+
+bool encodeOutcomeValue(ActiveCall& call, PyObject* value, std::string& out, OutcomeExtra& extra) {
+    Recorder& rec = Recorder::instance();
+    if (!call.active() || call.epoch != rec.epoch() || !call.sink->live()) return false;
+    CaptureState& st = threadState();
+    if (st.busy) return false;  // met inside capture itself: the encoder is in use
+    try {
+        EncodeOptions opt;  // never strict
+        opt.payloads.payloads = &extra.payloads;
+        opt.payloads.sameAs = call.inputs ? &call.inputs->slots : nullptr;
+        EncodeCounts counts;
+        ValueWriter w(out);
+        BusyGuard busy(st);
+        WatchInputs recorded(call.fn->watch, &value, 1, nullptr);
+        st.encoder.encode(w, recorded.args()[0], opt, counts);
+        account(rec, *call.sink->writer, counts);
+        return true;
+    } catch (const std::exception& e) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        rec.captureError(e.what());
+        PyErr_Restore(t, v, tb);
+        return false;
+    }
 }
 
 void finishReturned(ActiveCall& call, PyObject* result, OutcomeExtra* extra) {
@@ -372,7 +418,7 @@ PyObject* recordedVectorcall(CapturedFunction& fn, PyObject* const* args, size_t
     Recorder& rec = Recorder::instance();
     CaptureState& st = threadState();
     ActiveCall call;
-    switch (begin(rec, st, fn, args, PyVectorcall_NARGS(nargsf), kwnames, call)) {
+    switch (begin(rec, st, fn, args, PyVectorcall_NARGS(nargsf), kwnames, call, 0)) {
     case CallStart::Recording: break;
     case CallStart::NotRecorded: return PyObject_Vectorcall(fn.func, args, nargsf, kwnames);
     case CallStart::Refused: return nullptr;

@@ -94,7 +94,7 @@ public:
     bool active() const { return fn != nullptr; }
 
     format::CallKey key{};
-    uint64_t start = 0;            // ns on the recorder's clock: the record header's start
+    uint64_t start = 0;            // ns on the recorder's clock once the entry was encoded: the header's start
     uint64_t epoch = 0;            // the session the entry belongs to
     WriterSlot* sink = nullptr;    // the entry's writer (valid while `epoch` is the session's)
     Writer::Lane* lane = nullptr;  // the entry's lane: the outcome follows it there from the same thread
@@ -116,9 +116,12 @@ enum class CallStart : uint8_t {
 // Begins recording a call of fn.func with vectorcall-style arguments: opens
 // the session and registers the function and this thread when needed, takes
 // the invocation number, encodes the inputs (copied now: a later mutation of
-// an argument cannot change what was recorded) and submits the entry.
+// an argument cannot change what was recorded), starts the call's clock
+// (so capturing the inputs is not in its duration) and submits the entry.
+// `callerDepth`: Python frames between the call site and this function (0
+// for a C front end, which has no frame; 1 for a Python wrapper calling in).
 CallStart beginCall(CapturedFunction& fn, PyObject* const* args, size_t nargs, PyObject* kwnames,
-                    ActiveCall& call);
+                    ActiveCall& call, int callerDepth = 0);
 
 // What a front end adds to an outcome: ext fields (Yields, Yielded, Closed)
 // and the payloads the values in those fields name (result slots 0..n-1; the
@@ -140,6 +143,13 @@ inline void finishCall(ActiveCall& call, PyObject* result) {
     if (result) finishReturned(call, result);
     else finishRaised(call);
 }
+
+// Encodes `value` (a generator's yielded item) as one value into `out`, its
+// large parts as payloads appended to extra.payloads (result slots, so the
+// result value's follow them) and an input returned as is as sameAsInput.
+// Returns false, with nothing appended, when the call is not active or the
+// value could not be captured (counted and logged, never raised).
+bool encodeOutcomeValue(ActiveCall& call, PyObject* value, std::string& out, OutcomeExtra& extra);
 
 // The vectorcall of a recording front end: the call through the step, i.e.
 //     ActiveCall call;

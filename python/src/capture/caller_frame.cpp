@@ -38,6 +38,43 @@ bool currentCallerFrame(CallerFrame& out) {
 #endif
 }
 
+bool callerFrameAbove(CallerFrame& out, int depth) {
+#if defined(CALLMONITOR_FRAME_311)
+    PyThreadState* ts = PyThreadState_GET();
+    _PyInterpreterFrame* f = ts->cframe->current_frame;
+    for (; f != nullptr && depth > 0; --depth) {
+        f = f->previous;
+        while (f != nullptr && _PyFrame_IsIncomplete(f)) f = f->previous;
+    }
+    if (f == nullptr) return false;
+    out.code = reinterpret_cast<PyObject*>(f->f_code);
+    out.globals = f->f_globals;
+    out.location = _PyInterpreterFrame_LASTI(f) * static_cast<int>(sizeof(_Py_CODEUNIT));
+    return true;
+#else
+    PyFrameObject* f = PyEval_GetFrame();  // borrowed
+    for (; f != nullptr && depth > 0; --depth) {
+        PyFrameObject* back = PyFrame_GetBack(f);  // new reference; the chain keeps it alive
+        Py_XDECREF(back);
+        f = back;
+    }
+    if (f == nullptr) return false;
+    PyCodeObject* code = PyFrame_GetCode(f);  // new reference; the frame keeps it alive
+    Py_DECREF(code);
+    out.code = reinterpret_cast<PyObject*>(code);
+#if PY_VERSION_HEX >= 0x030B0000
+    PyObject* globals = PyFrame_GetGlobals(f);  // new reference; the frame keeps it alive
+    Py_DECREF(globals);
+    out.globals = globals;
+    out.location = PyFrame_GetLasti(f);
+#else
+    out.globals = f->f_globals;
+    out.location = PyFrame_GetLineNumber(f);
+#endif
+    return true;
+#endif
+}
+
 int callerLine(const CallerFrame& frame) {
 #if PY_VERSION_HEX >= 0x030B0000
     return PyCode_Addr2Line(reinterpret_cast<PyCodeObject*>(frame.code), frame.location);

@@ -19,6 +19,9 @@ struct CallerFrame {
 
 // False when no Python frame is running (a call made from C without one).
 bool currentCallerFrame(CallerFrame& out);
+// The frame `depth` frames above the innermost (1: the caller of a Python
+// wrapper whose own frame is the innermost); false when there is none.
+bool callerFrameAbove(CallerFrame& out, int depth);
 
 // The source line of `frame.location` in `frame.code` (-1 when unknown).
 int callerLine(const CallerFrame& frame);

@@ -22,12 +22,12 @@ PyObject* interceptorCall(PyObject* callable, PyObject* const* args, size_t narg
 }
 
 PyObject* interceptorNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
-    static const char* kwlist[] = {"func", "result", "strict", "watch", nullptr};
+    static const char* kwlist[] = {"func", "result", "strict", "watch", "yields", nullptr};
     PyObject* func;
     PyObject* watch = Py_None;
-    int result = -1, strict = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiO", const_cast<char**>(kwlist), &func, &result, &strict,
-                                     &watch))
+    int result = -1, strict = -1, yields = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iiOp", const_cast<char**>(kwlist), &func, &result, &strict,
+                                     &watch, &yields))
         return nullptr;
     if (watch != Py_None && !isWatchOptions(watch)) {
         PyErr_SetString(PyExc_TypeError, "watch must be a callmonitor._core.WatchOptions or None");
@@ -45,6 +45,7 @@ PyObject* interceptorNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
     self->fn.captureResult = static_cast<int8_t>(result < 0 ? -1 : result != 0);
     self->fn.strict = static_cast<int8_t>(strict < 0 ? -1 : strict != 0);
     self->fn.watch = watch == Py_None ? nullptr : (Py_INCREF(watch), watch);
+    self->fn.recordYields = yields != 0;
     // A watch's callables pass through its caller filter first.
     self->vectorcall = self->fn.watch ? watchedVectorcall : interceptorCall;
     self->dict = PyDict_New();

@@ -436,7 +436,18 @@ uint32_t Recorder::threadIndex() {
 
 Recorder::Caller Recorder::caller() {
     CallerFrame frame;
-    if (__builtin_expect(!currentCallerFrame(frame), 0)) {  // called from C with no Python frame
+    const bool found = currentCallerFrame(frame);
+    return callerAt(frame, found);
+}
+
+Recorder::Caller Recorder::callerAbove(int depth) {
+    CallerFrame frame;
+    const bool found = callerFrameAbove(frame, depth);
+    return callerAt(frame, found);
+}
+
+inline Recorder::Caller Recorder::callerAt(const CallerFrame& frame, bool found) {
+    if (__builtin_expect(!found, 0)) {  // called from C with no Python frame
         if (!noFrameKnown_) {
             noFrame_ = makeCaller(kNoSite, moduleIndex(Py_None));
             noFrameKnown_ = true;

@@ -104,6 +104,9 @@ public:
         char tail[16] = {0};
     };
     Caller caller();
+    // The same for a front end with a Python frame of its own: the caller
+    // `depth` frames above the innermost (callerFrameAbove).
+    Caller callerAbove(int depth);
     uint64_t nowNs() { return clock_.nowNs(); }
 
     // Records a capture error: logged once, counted.
@@ -152,6 +155,8 @@ private:
     std::vector<SiteInfo> siteInfos_;
     uint32_t moduleIndex(PyObject* globals);
     Caller resolveCaller(const CallerFrame& frame);
+    // The ids of the caller in `frame` (found: false when no Python frame runs).
+    Caller callerAt(const CallerFrame& frame, bool found);
     // The ids and entry tail of a caller: `site` may be kNoSite.
     Caller makeCaller(uint32_t site, uint32_t module) const;
     std::string label_;           // the session's label ("": none); label id 0

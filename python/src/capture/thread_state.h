@@ -29,6 +29,8 @@ struct CaptureState {
     std::string record;
     std::string outcome;
     std::string scratch;                   // an exception's args value
+    std::string head;                      // the entry's header (start, thread, caller)
+    size_t headSize = 0;                   // the last header's size: the room left for the next
     ExtFields ext;
     std::vector<Payload> inputPayloads, resultPayloads;
     InputSlots inputs;                     // the inputs' slots, for the result (sameAsInput)

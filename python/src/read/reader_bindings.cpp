@@ -70,6 +70,11 @@ struct RecordedCall {
     std::optional<std::pair<uint32_t, uint64_t>> parent;  // (function id, invocation) in the same writer
     std::string traceback;
     py::object exceptionArgs;  // the exception's args, decoded; None when not recorded
+    // Generators (ext Yields, Yielded, Closed): items yielded; the items
+    // themselves (a list; None unless recorded with yields=True); closed
+    // before the end (1 closed, 2 dropped).
+    std::optional<uint64_t> yields, closed;
+    py::object yielded;
 };
 
 // A call's record copied out of a snapshot, and its view over the copy.
@@ -206,6 +211,19 @@ public:
         c.traceback = v.traceback;
         // Exception args hold no payloads of their own (slots belong to inputs and result).
         c.exceptionArgs = v.exceptionArgs.empty() ? py::none() : decode(rw, key, Section::Result, v.exceptionArgs, allowPickle, readOnly);
+        c.yields = v.yields;
+        c.closed = v.closed;
+        c.yielded = py::none();
+        if (v.yields && !v.outcomeExt.empty()) {
+            py::list items;
+            bool any = false;
+            callmonitor::forEachExtField(v.outcomeExt, [&](uint32_t tag, std::string_view bytes) {
+                if (tag != static_cast<uint32_t>(format::ExtTag::Yielded)) return;
+                items.append(value(Section::Result, bytes));  // their payloads are result slots
+                any = true;
+            });
+            if (any) c.yielded = std::move(items);
+        }
         return c;
     }
 
@@ -512,7 +530,10 @@ void bindReader(pybind11::module_& m) {
         .def_readonly("label", &RecordedCall::label)
         .def_readonly("parent", &RecordedCall::parent)
         .def_readonly("traceback", &RecordedCall::traceback)
-        .def_readonly("exception_args", &RecordedCall::exceptionArgs);
+        .def_readonly("exception_args", &RecordedCall::exceptionArgs)
+        .def_readonly("yields", &RecordedCall::yields)
+        .def_readonly("closed", &RecordedCall::closed)
+        .def_readonly("yielded", &RecordedCall::yielded);
 
     pyb::class_<FunctionQuery>(m, "FunctionQuery", "A function object as the reader looks it up.")
         .def(pyb::init([](std::string module, std::string qualname, std::string file, uint32_t line, bool partial) {
