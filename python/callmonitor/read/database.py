@@ -157,7 +157,7 @@ class Call:
     def __init__(self, function, raw, writer, thread, caller):
         outcome = raw.outcome
         #: a generator closed (or garbage-collected) before its end: outcome "closed"
-        self.closed = bool(raw.closed)
+        self.closed = bool(getattr(raw, "closed", None))   # raw: a RecordedCall, or a legacy one
         self.outcome = "closed" if self.closed else _OUTCOME_NAMES[outcome]
         self.function = function
         self.invocation = raw.invocation
@@ -179,9 +179,9 @@ class Call:
         #: the formatted traceback of a raised exception, None when not recorded
         self.traceback = raw.traceback or None
         #: generators and async generators: how many items they yielded (None for other calls)
-        self.yields = raw.yields
+        self.yields = getattr(raw, "yields", None)
         #: the items yielded, in order, when recorded (``@intercept(yields=True)``); else None
-        self.yielded = raw.yielded
+        self.yielded = getattr(raw, "yielded", None)
         self.started_ns = raw.start_ns
         self.duration_ns = raw.duration_ns if self.completed else None
         self.thread = thread.ident if thread else None
