@@ -92,10 +92,16 @@ public:
     // lane's (uncontended) lock, not the writer's; the writer thread drains
     // every lane at each commit, flush() and waitForRoom(). One lane per
     // producing thread: a call's entry and outcome must go through the same
-    // lane (that keeps them in order). Lanes live as long as the Writer;
-    // what is submitted after close() is dropped.
+    // lane (that keeps them in order). A lane lives until closeLane() or
+    // the Writer's end; what is submitted after close() is dropped.
     class Lane;
     Lane* openLane();
+    // Releases a lane whose thread is done with it (a thread that ends):
+    // what it holds joins the writer's pending batch first (committed as
+    // usual, nothing lost), then its memory is freed. The lane must not be
+    // used afterwards; safe while the writer thread runs.
+    void closeLane(Lane* lane);
+    size_t openLanes() const;  // lanes opened and not yet closed
     void submitEntry(Lane* lane, const format::CallKey& key, std::string_view entryRecord,
                      std::vector<Payload>&& inputPayloads = {});
     void submitOutcome(Lane* lane, const format::CallKey& key, std::string_view outcomeSection,

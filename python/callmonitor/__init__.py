@@ -13,7 +13,7 @@ from ._version import __version__
 from . import _core
 from .handlers import REGISTRY, Handler, NDArrayHandler, HandlerNotRegisteredError
 from .capture.intercept import intercept
-from .capture.settings import Settings, configure
+from .capture.settings import Settings, configure, LateSettingsWarning
 from .capture.session import flush, close, output_directory, stats
 from .read.values import Unrestorable
 from .read.database import load, Database, Call, FunctionInfo, ExceptionInfo
@@ -38,7 +38,8 @@ __all__ = [
     "Call", "FunctionInfo", "ExceptionInfo", "DatabaseError", "NotFoundError",
     "NotADatabaseError", "VersionError", "CorruptError", "UnknownFunctionError", "AmbiguousFunctionError",
     "HandlerNotRegisteredError", "UnknownWriterError", "StoreError", "AmbiguousWriterError",
-    "DatabaseClosedError", "DamagedWriterWarning", "CallNotRecordedError", "Excluded", "wrap_calls", "flat_profile",
+    "DatabaseClosedError", "DamagedWriterWarning", "CallNotRecordedError", "Excluded", "LateSettingsWarning",
+    "wrap_calls", "flat_profile",
     "watch", "unwatch", "WatchError", "PolicyNotSupportedError", "ValueSummary",
     # callmonitor 0.3's names (legacy_api.py)
     "VERSION", "DB", "SETTINGS", "CONTEXT", "Context", "NPHandler", "DefaultHandler", "Args", "rc",

@@ -198,17 +198,26 @@ PYBIND11_MODULE(_core, m) {
         return py::str(d);
     });
     m.def("writer_directory", []() -> py::object {
-        std::string d = cpy::Recorder::instance().writerDir();
+        std::string d = cpy::Recorder::instance().currentWriterDir();
         if (d.empty()) return py::none();
         return py::str(d);
     });
-    // The directory this process's Writer is open on now (None once closed):
-    // the reader returns copies instead of map views there (docs/python-api.md).
-    m.def("live_writer_directory", []() -> py::object {
-        auto& r = cpy::Recorder::instance();
-        if (!r.live() || r.writerDir().empty()) return py::none();
-        return py::str(r.writerDir());
-    });
+    // The directories this process's Writers are open on now (none once
+    // closed): the reader returns copies instead of map views there
+    // (docs/python-api.md).
+    m.def("live_writer_directories", [] { return cpy::Recorder::instance().liveWriterDirs(); });
+    // Settings().enable_multi_threading: the calling thread's writer.
+    m.def("_declare_writer", [](const std::string& writerId, bool process) {
+        cpy::Recorder::instance().declareWriter(writerId, process);
+    }, py::arg("writer_id"), py::arg("process"),
+          "The writer the calling thread records into from its next call (\"\": the process's); "
+          "process=True (the main thread): the writer of every thread that declares none.");
+    m.def("_declared_writer", [] { return cpy::Recorder::instance().declaredWriter(); },
+          "The writer id the calling thread declared, else the process's (\"\": automatic).");
+    m.def("_session_open", [] { return cpy::Recorder::instance().sessionOpen(); },
+          "True once a writer of the current session was opened (until close()).");
+    m.def("_open_lanes", [] { return cpy::Recorder::instance().openLanes(); },
+          "Lanes open in the session's writers: one per thread that recorded and has not ended.");
 
     m.def("encode_value", [](py::handle obj) {
         std::string out;

@@ -701,6 +701,23 @@ Writer::Lane* Writer::openLane() {
     return impl_->lanes.back().get();
 }
 
+void Writer::closeLane(Lane* lane) {
+    if (!impl_) return;  // abandoned (a forked child): nothing may be touched
+    Impl& w = *impl_;
+    std::lock_guard<std::mutex> lock(w.mutex);
+    // The writer thread reads lanes only under `mutex` (drainLanes): once
+    // drained and erased here, nothing refers to this one.
+    w.drainLanes();
+    auto it = std::find_if(w.lanes.begin(), w.lanes.end(), [&](const auto& l) { return l.get() == lane; });
+    if (it != w.lanes.end()) w.lanes.erase(it);
+}
+
+size_t Writer::openLanes() const {
+    if (!impl_) return 0;
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    return impl_->lanes.size();
+}
+
 void Writer::submitEntry(Lane* lane, const format::CallKey& key, std::string_view record,
                          std::vector<Payload>&& inputs) {
     impl_->appendToLane(*lane, OpKind::Entry, key.function, key.invocation, record, &inputs);

@@ -135,3 +135,55 @@ TEST(WriterLanes, GivenProducersFillingLanesWhileABatchCommits_WhenTheWriterClos
         for (int t = 0; t < kThreads; ++t) ASSERT_EQ(snap.countCalls(uint32_t(t)), uint64_t(kCalls)) << "round " << round;
     }
 }
+
+TEST(WriterLanes, GivenALaneClosedWithUncommittedCalls_WhenFlushed_ThenItsCallsAreStoredAndTheLaneIsGone) {
+    TempDir tmp;
+    Writer writer(laneOptions(tmp.path()), testWriterInfo());
+    Writer::Lane* kept = writer.openLane();
+    Writer::Lane* lane = writer.openLane();
+    ASSERT_EQ(writer.openLanes(), 2u);
+    writer.submitEntry(lane, CallKey{0, 1}, entryRecord(5));
+    writer.submitOutcome(lane, CallKey{0, 1}, returnedOutcome(25));
+    writer.submitEntry(lane, CallKey{0, 2}, entryRecord(6));  // its outcome never comes: stays Pending
+    writer.closeLane(lane);
+    EXPECT_EQ(writer.openLanes(), 1u);
+    writer.submitEntry(kept, CallKey{0, 3}, entryRecord(7));
+    writer.submitOutcome(kept, CallKey{0, 3}, returnedOutcome(49));
+    ASSERT_TRUE(writer.flush());
+    Snapshot snap = Database::open(tmp.path()).snapshot();
+    EXPECT_EQ(snap.countCalls(0), 3u);
+    EXPECT_EQ(snap.call(CallKey{0, 1}).result, encodedInt(25));
+    EXPECT_EQ(snap.call(CallKey{0, 2}).outcome, Outcome::Pending);
+    EXPECT_EQ(snap.call(CallKey{0, 3}).result, encodedInt(49));
+}
+
+TEST(WriterLanes, GivenThousandsOfShortLivedThreads_WhenEachClosesItsLane_ThenNoLaneIsLeftAndEveryCallIsStored) {
+    TempDir tmp;
+    WriterOptions o = laneOptions(tmp.path());
+    o.flushInterval = std::chrono::milliseconds(2);  // commits race with the lanes closing
+    Writer writer(o, testWriterInfo());
+    constexpr int kRounds = 250, kThreadsPerRound = 8;
+    for (int r = 0; r < kRounds; ++r) {
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreadsPerRound; ++t) {
+            threads.emplace_back([&, r, t] {
+                Writer::Lane* lane = writer.openLane();
+                const uint64_t i = uint64_t(r) * kThreadsPerRound + uint64_t(t) + 1;
+                writer.submitEntry(lane, CallKey{0, i}, entryRecord(int64_t(i)));
+                writer.submitOutcome(lane, CallKey{0, i}, returnedOutcome(int64_t(i) * 2));
+                writer.closeLane(lane);
+            });
+        }
+        for (auto& th : threads) th.join();
+    }
+    EXPECT_EQ(writer.openLanes(), 0u);
+    ASSERT_TRUE(writer.flush());
+    Snapshot snap = Database::open(tmp.path()).snapshot();
+    constexpr uint64_t kCalls = uint64_t(kRounds) * kThreadsPerRound;
+    ASSERT_EQ(snap.countCalls(0), kCalls);
+    for (uint64_t i = 1; i <= kCalls; i += 97) {
+        CallView v = snap.call(CallKey{0, i});
+        ASSERT_EQ(v.outcome, Outcome::Returned) << i;
+        EXPECT_EQ(v.result, encodedInt(int64_t(i) * 2));
+    }
+}

@@ -272,14 +272,14 @@ def test_configure_strict_raises_and_non_strict_does_not(recorder):
         return "ran"
 
     assert g(threading.Lock()) == "ran"            # default: a placeholder, never raised
+    callmonitor.close()                            # settings apply to the next session
     callmonitor.configure(strict=True)
     try:
-        callmonitor.close()                        # settings apply to the next session
         with pytest.raises(TypeError):
             g(threading.Lock())
     finally:
-        callmonitor.configure(strict=False)
         callmonitor.close()
+        callmonitor.configure(strict=False)
 
 
 def test_stats_has_the_documented_counters(recorder):

@@ -8,7 +8,7 @@ import socket
 import sys
 import threading
 import time
-from typing import Optional
+from typing import Any, Dict, Optional
 
 from .. import _core
 from .._version import __version__
@@ -17,23 +17,23 @@ from .settings import CONFIG
 
 # `sessions` counts the runs this process opened (close() starts a new one),
 # so that the ranks of a job that all close() agree on the next run too.
-_state = {"sessions": 0}
+# `run`: (run directory, rank, run id, automatic writer id) of the session
+# open now, shared by all its writers.
+_state: Dict[str, Any] = {"sessions": 0, "run": None}
 
 
 def _choose_run():
-    """(run directory, writer id, rank, run id) for a new session."""
+    """(run directory, rank, run id, automatic writer id) for a new session."""
     base = CONFIG.base_output()
     o = launcher.origin(base, _state["sessions"])
     run_dir = run_directory.claim_run(base, o.run_id)
     if o.child:
         writer_id = f"pid-{os.getpid()}"
-    elif CONFIG.writer_id:
-        writer_id = CONFIG.writer_id
     elif o.rank >= 0:
         writer_id = f"rank-{o.rank:04d}"
     else:
         writer_id = "main"
-    return run_dir, writer_id, o.rank, o.run_id
+    return run_dir, o.rank, o.run_id, writer_id
 
 
 def export_run():
@@ -52,18 +52,24 @@ def _cannot_record(e: OSError) -> OSError:
     return OSError(e.errno, f"cannot create the run directory {os.path.abspath(CONFIG.base_output())} ({cause})")
 
 
-def open_session():
-    """Called by the native recorder at the first recorded call of a session."""
+def open_session(declared: Optional[str] = None, first: bool = True):
+    """Called by the native recorder when it opens a writer: at the first
+    recorded call of a session (`first`), and at the first call of a thread
+    that declared a writer of its own (`declared`, e.g. "tid-3", from
+    Settings().enable_multi_threading) in the session's run directory.
+    `declared` None: the process's writer (main, rank-NNNN or pid-N)."""
+    if first or _state["run"] is None:
+        try:
+            _state["run"] = _choose_run()
+        except OSError as e:
+            raise _cannot_record(e) from e
+        _state["sessions"] += 1
+    run_dir, rank, run_id, automatic = _state["run"]
     try:
-        run_dir, writer_id, rank, run_id = _choose_run()
-    except OSError as e:
-        raise _cannot_record(e) from e
-    try:
-        writer_id = run_directory.claim_writer(run_dir, writer_id)
+        writer_id = run_directory.claim_writer(run_dir, declared or automatic)
     except OSError as e:
         run_directory.remove_if_empty(run_dir)
         raise _cannot_record(e) from e
-    _state["sessions"] += 1
     return {
         # Called by the recorder when the environment cannot be created there.
         "discard": functools.partial(run_directory.release_writer, run_dir, writer_id),
@@ -134,6 +140,8 @@ def _after_fork_in_child():
     # own writer directory inside the same run directory.
     _core._after_fork_child()
     _state["sessions"] = 0
+    _state["run"] = None
+    CONFIG.writer_id = None  # the parent's declaration (the native side forgot it too)
     launcher.forked()
 
 

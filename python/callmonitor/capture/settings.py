@@ -1,6 +1,7 @@
 """Recording settings: ``configure(...)`` and callmonitor 0.3's ``Settings``."""
 import os
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Optional, Union
 
 from .. import _core
@@ -39,6 +40,44 @@ class _Config:
 CONFIG = _Config()
 _core._set_output_chosen(bool(os.environ.get("CALLMONITOR_DIR")))  # flat_profile records only when chosen
 
+# configure()'s settings by when they take effect: each writer reads these
+# when it opens; these belong to the run (its directory, its callers' label).
+_WRITER_SETTINGS = ("map_size", "buffer_bytes", "flush_interval", "durability", "result", "strict")
+_RUN_SETTINGS = ("output", "label")
+
+
+class LateSettingsWarning(UserWarning):
+    """``configure()`` changed a setting after the first recorded call of a
+    run: it applies to writers opened later (or the next run), not to the
+    writers already recording."""
+
+
+_late_warned = {"session": -1}  # the session that was warned (once per session)
+
+
+def _warn_if_late(before: "_Config") -> None:
+    from .. import _core
+    from .session import _state
+    if not _core._session_open() or _late_warned["session"] == _state["sessions"]:
+        return
+    changed = [f.name for f in fields(_Config) if getattr(before, f.name) != getattr(CONFIG, f.name)]
+    writer_level = [n for n in changed if n in _WRITER_SETTINGS]
+    run_level = [n for n in changed if n in _RUN_SETTINGS]
+    if not writer_level and not run_level:
+        return
+    _late_warned["session"] = _state["sessions"]
+    parts = []
+    if writer_level:
+        parts.append(f"{', '.join(writer_level)}: takes effect for writers opened from now on (a thread's first call "
+                     "after Settings().enable_multi_threading(tid), or the next run after callmonitor.close()); "
+                     "the writers recording now keep their settings")
+    if run_level:
+        parts.append(f"{', '.join(run_level)}: takes effect for the next run, after callmonitor.close(); this run "
+                     f"keeps recording into {_core.output_directory()}")
+    warnings.warn("callmonitor.configure() after the first recorded call: " + "; ".join(parts) +
+                  ". Call configure() before the first recorded call to set up the whole run "
+                  "(this warning is given once per run).", LateSettingsWarning, stacklevel=3)
+
 
 def configure(output: Union[str, "os.PathLike[str]", None] = None, *, map_size: Optional[int] = None,
               buffer_bytes: Optional[int] = None, flush_interval: Optional[float] = None,
@@ -64,9 +103,24 @@ def configure(output: Union[str, "os.PathLike[str]", None] = None, *, map_size: 
     stops there, with one warning) and seed (of sample=; random by default,
     stored in the database). None leaves an option as it is; they apply from
     the next session (the first recorded call, or after close()).
+
+    Called after the first recorded call, output and label apply to the next
+    run (after ``close()``) and the others to writers opened later; a
+    LateSettingsWarning says so, once per run.
     """
     from . import policy as _policy
     checked = _policy.check(**policy)  # before anything changes: a bad value changes nothing
+    before = _Config(**{f.name: getattr(CONFIG, f.name) for f in fields(_Config)})
+    try:
+        _configure(output, map_size=map_size, buffer_bytes=buffer_bytes, flush_interval=flush_interval,
+                   durability=durability, result=result, strict=strict, label=label, checked=checked)
+    finally:
+        _warn_if_late(before)
+
+
+def _configure(output, *, map_size, buffer_bytes, flush_interval, durability, result, strict, label,
+               checked) -> None:
+    from . import policy as _policy
     if output is not None:
         CONFIG.output = os.fspath(output)
         _core._set_output_chosen(True)
@@ -101,7 +155,16 @@ def configure(output: Union[str, "os.PathLike[str]", None] = None, *, map_size: 
 
 
 class Settings:
-    """callmonitor 0.3's settings object (a process-wide singleton)."""
+    """callmonitor 0.3's settings object (a process-wide singleton).
+
+    ``enable_multi_threading(tid)`` names the writer of the thread that calls
+    it: called in each worker of a thread pool, each declared tid records
+    into its own writer directory ``tid-<tid>/`` of the run (0.3's
+    ``-tid=<N>`` folders). Called in the main thread it names the process's
+    writer, which every thread that declares nothing records into. It takes
+    effect at the calling thread's next recorded call, before or after the
+    first one (a writer opened then joins the running session's run
+    directory)."""
 
     _instance = None
 
@@ -111,22 +174,39 @@ class Settings:
         return cls._instance
 
     def enable_multi_threading(self, tid, tident=None):
-        """Record this process into its own writer directory ``tid-<tid>/``
-        (``tid-<tid>-<tident>/`` with 0.3.7's thread ident). Call it before
-        the first recorded call (or after ``close()``)."""
-        CONFIG.writer_id = f"tid-{int(tid)}" + ("" if tident is None else f"-{int(tident)}")
+        """Record the calling thread into writer ``tid-<tid>/``
+        (``tid-<tid>-<tident>/`` with 0.3.7's thread ident) from its next
+        recorded call on; in the main thread, the whole process (every thread
+        that declares no writer of its own)."""
+        _declare(f"tid-{int(tid)}" + ("" if tident is None else f"-{int(tident)}"))
 
     def disable_multi_threading(self):
-        CONFIG.writer_id = None
+        """The calling thread records into the process's writer again (in the
+        main thread: the process's writer is the automatic one again)."""
+        _declare(None)
 
     disbale_multi_threading = disable_multi_threading  # 0.3's spelling
 
     @property
     def multi_threading(self):
-        return CONFIG.writer_id is not None
+        """True when the calling thread records into a declared writer."""
+        return self.thread_id is not None
 
     multi_threading_enabled = multi_threading  # 0.3.7's name
 
     @property
     def thread_id(self):
-        return CONFIG.writer_id
+        """The writer id the calling thread records into by declaration
+        (its own, else the main thread's), or None."""
+        from .. import _core
+        return _core._declared_writer() or None
+
+
+def _declare(writer_id: Optional[str]) -> None:
+    """Declares the calling thread's writer (None: the process's); the main thread's is the process's."""
+    import threading
+    from .. import _core
+    process = threading.current_thread() is threading.main_thread()
+    if process:
+        CONFIG.writer_id = writer_id
+    _core._declare_writer(writer_id or "", process)

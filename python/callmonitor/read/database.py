@@ -296,11 +296,11 @@ class _Writer:
         self.policy = None             # PolicyRecord: meta["policy"], None when absent
         self._sites, self._labels = None, None
         # copy=False: views of the map, except in the environment this process's
-        # own Writer records into (views there would keep it from growing its
+        # own Writers record into (views there would keep it from growing its
         # map while the program records on): read-only copies.
-        own = _core.live_writer_directory()
-        mine = (not raw.merged and own is not None
-                and os.path.realpath(own) == os.path.realpath(raw.directory))
+        here = os.path.realpath(raw.directory)
+        mine = not raw.merged and any(os.path.realpath(own) == here
+                                      for own in _core.live_writer_directories())
         self.views = _core.Arrays.READ_ONLY_COPIES if mine else _core.Arrays.MAP_VIEWS
 
     def site(self, site_id):

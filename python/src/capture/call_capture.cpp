@@ -14,52 +14,24 @@
 #include "capture/caller_filter.h"
 #include "capture/py_encoder.h"
 #include "capture/recorder.h"
+#include "capture/thread_state.h"
 #include "hooks.h"
 
 namespace callmonitor::py {
 namespace {
 
-// Counts what an encoding produced, and logs (once per process) a failing handler.
-inline void account(Recorder& rec, const EncodeCounts& counts) {
+// Counts what an encoding produced into the call's writer, and logs (once
+// per process) a failing handler.
+inline void account(Recorder& rec, Writer& writer, const EncodeCounts& counts) {
     if (__builtin_expect(counts.opaque | counts.pickled | counts.errors, 0) == 0) return;
-    if (counts.opaque) rec.writer().countOpaque(counts.opaque);
-    if (counts.pickled) rec.writer().countPickled(counts.pickled);
+    if (counts.opaque) writer.countOpaque(counts.opaque);
+    if (counts.pickled) writer.countPickled(counts.pickled);
     if (counts.errors) rec.captureError(counts.firstError.c_str());
 }
 
-// Per-thread capture scratch, reused call after call (no allocation per call
-// once warm). `busy` stops capture of calls made by capture itself (a handler
-// or __reduce__ calling an intercepted function).
-struct CaptureState {
-    PyEncoder encoder;
-    ByteBuffer record;   // the capture scratch: ValueWriter and call_record.h append to it inline
-    ByteBuffer outcome;
-    std::string scratch;                   // an exception's args value
-    std::string head;                      // the entry's header (start, thread, caller)
-    size_t headSize = 0;                   // the last header's size: the room left for the next
-    ExtFields ext;
-    std::vector<Payload> inputPayloads, resultPayloads;
-    InputSlots inputs;                     // the inputs' slots, for the result (sameAsInput)
-    std::vector<std::shared_ptr<const void>> keep;  // input copies kept alive until the outcome
-    bool busy = false;
-    // This thread in the current session (valid while epoch == the recorder's).
-    uint64_t epoch = 0;
-    uint32_t thread = 0;
-    Writer::Lane* lane = nullptr;
-};
-// initial-exec: a plain TLS slot, no __tls_get_addr call on the hot path.
-__attribute__((tls_model("initial-exec"))) thread_local CaptureState* t_state = nullptr;
-
-__attribute__((noinline)) CaptureState* newCaptureState() {
-    t_state = new CaptureState();  // one per thread that records; kept for the thread's life
-    return t_state;
-}
-
-inline CaptureState& threadState() {
-    CaptureState* state = t_state;
-    if (__builtin_expect(state == nullptr, 0)) state = newCaptureState();
-    return *state;
-}
+// The calling thread's capture state (capture/thread_state.h: its scratch,
+// its writer and lane; freed when the thread ends).
+inline CaptureState& threadState() { return threadCaptureState(); }
 
 struct BusyGuard {
     explicit BusyGuard(CaptureState& s) : s_(s) { s_.busy = true; }
@@ -114,7 +86,7 @@ std::string exceptionTypeName(PyObject* type) {
 // The outcome ext of a raised call: the formatted traceback (bounded by
 // callmonitor/capture/raised.py) and the exception's args as a value. Runs
 // Python code: the caller holds the busy guard and has fetched the error.
-void raisedExt(Recorder& rec, CaptureState& st, PyObject* value, PyObject* tb) {
+void raisedExt(Recorder& rec, Writer& writer, CaptureState& st, PyObject* value, PyObject* tb) {
     st.ext.clear();
     if (!value || !PyExceptionInstance_Check(value)) return;
     if (tb) PyException_SetTraceback(value, tb);  // what `except` would see
@@ -133,21 +105,18 @@ void raisedExt(Recorder& rec, CaptureState& st, PyObject* value, PyObject* tb) {
         EncodeOptions opt;  // inline, never strict
         EncodeCounts counts;
         st.encoder.encode(w, args, opt, counts);
-        account(rec, counts);
+        account(rec, writer, counts);
         st.ext.addBytes(format::ExtTag::ExceptionArgs, st.scratch);
         releaseIfHuge(st.scratch);
     }
 }
 
-// Opens the session, registers the function and this thread when needed.
-// False: the call runs unrecorded. Runs Python code (describing the
-// function, naming the thread), which must not record itself.
+// Registers the function in the session, routes this thread to its writer
+// (opening it at its first call) and registers the function there. False:
+// the call runs unrecorded. Runs Python code (describing the function,
+// opening a writer, naming the thread), which must not record itself.
 __attribute__((noinline)) bool prepare(Recorder& rec, CaptureState& st, CapturedFunction& fn) {
     BusyGuard busy(st);
-    if (!rec.ready()) {
-        rec.countUnrecorded();
-        return false;
-    }
     if (fn.epoch != rec.epoch()) {
         uint32_t fid;
         if (!rec.functionId(fn.func, fid)) return false;
@@ -155,11 +124,11 @@ __attribute__((noinline)) bool prepare(Recorder& rec, CaptureState& st, Captured
         fn.epoch = rec.epoch();
         if (!rec.hasPolicy(fid)) rec.resolvePolicy(fid, fn.owner ? fn.owner : fn.func);
     }
-    if (st.epoch != rec.epoch()) {
-        st.thread = rec.threadIndex();
-        st.lane = rec.writer().openLane();
-        st.epoch = rec.epoch();
+    if (st.route != rec.routeEpoch() || !st.sink->live()) {
+        if (!rec.route(st)) return false;
     }
+    if (fn.epoch != rec.epoch()) return false;  // a close() while Python ran: this call is not recorded
+    if (!st.sink->knows(fn.fid)) rec.registerIn(*st.sink, fn.fid);
     return true;
 }
 
@@ -190,15 +159,17 @@ bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const fo
     st.inputPayloads.clear();
     st.inputs.clear();
     st.keep.clear();
+    WriterSlot& sink = *st.sink;
+    const uint64_t epoch = rec.epoch();
     // The header holds the start, known only once the inputs are encoded:
     // room for it first (the last header's size), filled in below. The last
     // record's own header is that room, when the buffer still holds it.
     st.record.resize(st.headSize);  // shrinks to the last header, or grows with zeros
     EncodeOptions opt;
-    opt.strict = fn.strict < 0 ? rec.settings().strict : fn.strict != 0;
+    opt.strict = fn.strict < 0 ? sink.settings.strict : fn.strict != 0;
     opt.payloads.payloads = &st.inputPayloads;
     opt.payloads.sources = &st.inputs;
-    opt.writerDir = &rec.writerDir();
+    opt.writerDir = &sink.directory;
     opt.functionDir = &rec.functionDirName(fn.fid);
     opt.invocation = key.invocation;
     EncodeCounts counts;
@@ -211,6 +182,9 @@ bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const fo
         encoded = st.encoder.encodeInputs(w, stored.args(), nargs, kwnames, opt, counts);
     }
     if (!encoded) return false;  // strict mode: the CaptureError is set
+    // A handler ran Python and another thread closed the session: `sink` is
+    // gone; the call runs unrecorded (finish() skips its outcome likewise).
+    if (__builtin_expect(epoch != rec.epoch(), 0)) return true;
     // The call's own time starts now: copying its inputs is not part of it.
     call.start = rec.nowNs();
     st.head.clear();
@@ -223,7 +197,7 @@ bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const fo
         st.headSize = st.head.size();
     }
     std::memcpy(st.record.data(), st.head.data(), st.headSize);
-    account(rec, counts);
+    account(rec, *sink.writer, counts);
     if (__builtin_expect(t_entryParent != nullptr, 0)) {
         appendTailWithParent(st.record, caller, *t_entryParent);  // consumed: calls made inside have their own
         t_entryParent = nullptr;
@@ -237,13 +211,13 @@ bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const fo
         releaseIfHuge(st.record);
         return true;
     }
-    Writer& writer = rec.writer();
+    Writer& writer = *sink.writer;
     // The buffer bound is checked before the entry and after the outcome, not
     // between them: a call's two halves then meet in one op.
     waitForRoom(writer);
     writer.submitEntry(st.lane, key, st.record, std::move(st.inputPayloads));
     releaseIfHuge(st.record);
-    if (__builtin_expect(rec.settings().sync, 0)) {
+    if (__builtin_expect(sink.settings.sync, 0)) {
         Py_BEGIN_ALLOW_THREADS
         writer.flush();
         Py_END_ALLOW_THREADS
@@ -265,13 +239,13 @@ inline void encodeResult(Recorder& rec, CaptureState& st, ActiveCall& call, PyOb
     PyObject* stored = policyResult(rec.policy(call.fn->fid), recorded.args()[0]);  // max_bytes=
     st.encoder.encode(w, stored, opt, counts);
     Py_DECREF(stored);
-    account(rec, counts);
+    account(rec, *call.sink->writer, counts);
 }
 
 // The outcome section of a call that raised (the exception is set and must
 // stay set, unchanged, when this returns) or ended without a result.
-__attribute__((noinline)) void unreturnedOutcome(Recorder& rec, CaptureState& st, Ending ending, uint64_t duration,
-                                                 OutcomeExtra* extra) {
+__attribute__((noinline)) void unreturnedOutcome(Recorder& rec, Writer& writer, CaptureState& st, Ending ending,
+                                                 uint64_t duration, OutcomeExtra* extra) {
     if (ending == Ending::Unfinished) {
         appendNotRecorded(st.outcome, duration);
         if (extra) appendExt(st.outcome, extra->fields);
@@ -290,7 +264,7 @@ __attribute__((noinline)) void unreturnedOutcome(Recorder& rec, CaptureState& st
             Py_XDECREF(s);
             PyErr_Clear();
         }
-        raisedExt(rec, st, value, tb);
+        raisedExt(rec, writer, st, value, tb);
     }
     if (extra) st.ext.append(extra->fields);
     std::string typeName = type ? exceptionTypeName(type) : "BaseException";
@@ -299,10 +273,12 @@ __attribute__((noinline)) void unreturnedOutcome(Recorder& rec, CaptureState& st
     PyErr_Restore(type, value, tb);
 }
 
-// Submits a held entry (EntryMode::Hold) ahead of its outcome.
-__attribute__((noinline)) void submitHeldEntry(Writer& writer, ActiveCall& call) {
+// Submits a held entry (EntryMode::Hold) ahead of its outcome (lane null: a
+// call finished on another thread than it began on, see outcomeLane).
+__attribute__((noinline)) void submitHeldEntry(Writer& writer, Writer::Lane* lane, ActiveCall& call) {
     waitForRoom(writer);
-    writer.submitEntry(call.lane, call.key, call.entry->record, std::move(call.entry->payloads));
+    if (lane) writer.submitEntry(lane, call.key, call.entry->record, std::move(call.entry->payloads));
+    else writer.submitEntry(call.key, call.entry->record, std::move(call.entry->payloads));
     call.entry.reset();
 }
 
@@ -339,6 +315,14 @@ __attribute__((always_inline)) inline bool admitCall(Recorder& rec, FunctionPoli
     return true;
 }
 
+// The lane the outcome goes through: the entry's, when this thread began the
+// call; otherwise none (the writer's own lock), because the thread that began
+// it may have ended and its lane with it. The writer joins an entry and an
+// outcome from different queues in the batch, in either order.
+inline Writer::Lane* outcomeLane(const CaptureState& st, const ActiveCall& call) {
+    return __builtin_expect(st.serial == call.owner, 1) ? call.lane : nullptr;
+}
+
 // Builds the outcome section of a finished call in st.outcome and submits it.
 __attribute__((always_inline)) inline void recordOutcome(Recorder& rec, CaptureState& st, ActiveCall& call,
                                                          Ending ending, PyObject* result, OutcomeExtra* extra) {
@@ -352,7 +336,7 @@ __attribute__((always_inline)) inline void recordOutcome(Recorder& rec, CaptureS
     if (__builtin_expect(extra != nullptr, 0)) st.resultPayloads = std::move(extra->payloads);
     if (__builtin_expect(ending == Ending::Returned, 1)) {
         CapturedFunction& fn = *call.fn;
-        bool capture = fn.captureResult < 0 ? rec.settings().captureResult : fn.captureResult != 0;
+        bool capture = fn.captureResult < 0 ? call.sink->settings.captureResult : fn.captureResult != 0;
         if (!capture) {
             appendNotRecorded(st.outcome, duration);
         } else {
@@ -362,22 +346,27 @@ __attribute__((always_inline)) inline void recordOutcome(Recorder& rec, CaptureS
         // No outcome ext: an empty one is left out (format.h).
         if (__builtin_expect(extra != nullptr, 0)) appendExt(st.outcome, extra->fields);
     } else {
-        unreturnedOutcome(rec, st, ending, duration, extra);
+        unreturnedOutcome(rec, *call.sink->writer, st, ending, duration, extra);
     }
-    Writer& writer = rec.writer();
-    if (__builtin_expect(call.entry != nullptr, 0)) submitHeldEntry(writer, call);
-    writer.submitOutcome(call.lane, call.key, st.outcome, std::move(st.resultPayloads));
+    Writer& writer = *call.sink->writer;
+    Writer::Lane* lane = outcomeLane(st, call);
+    // Policy hook (at the outcome): a held entry is submitted with its
+    // outcome, or discarded.
+    if (__builtin_expect(call.entry != nullptr, 0)) submitHeldEntry(writer, lane, call);
+    if (__builtin_expect(lane != nullptr, 1)) writer.submitOutcome(lane, call.key, st.outcome, std::move(st.resultPayloads));
+    else writer.submitOutcome(call.key, st.outcome, std::move(st.resultPayloads));
 }
 
 // Finishes `call` once: the outcome goes to the session the entry went to
 // (none when that session was closed during the call, e.g. close() inside it).
 __attribute__((always_inline)) inline void finish(Recorder& rec, CaptureState& st, ActiveCall& call, Ending ending,
                                                   PyObject* result, OutcomeExtra* extra) {
-    if (__builtin_expect(call.epoch == rec.epoch() && rec.live(), 1)) {
+    // call.sink is valid while its session is (writers close only with it).
+    if (__builtin_expect(call.epoch == rec.epoch() && call.sink->live(), 1)) {
         try {
             recordOutcome(rec, st, call, ending, result, extra);
             releaseIfHuge(st.outcome);
-            waitForRoom(rec.writer());
+            waitForRoom(*call.sink->writer);
         } catch (const std::exception& e) {
             PyObject *t, *v, *tb;
             PyErr_Fetch(&t, &v, &tb);
@@ -396,8 +385,7 @@ void finishOnThisThread(ActiveCall& call, Ending ending, PyObject* result, Outco
     if (!call.active()) return;
     CaptureState& st = threadState();
     if (__builtin_expect(st.busy, 0)) {
-        auto own = std::make_unique<CaptureState>();
-        own->epoch = st.epoch;
+        auto own = std::make_unique<CaptureState>();  // serial 0: never a lane's owner
         finish(Recorder::instance(), *own, call, ending, result, extra);
     } else {
         finish(Recorder::instance(), st, call, ending, result, extra);
@@ -410,11 +398,13 @@ __attribute__((always_inline)) inline CallStart begin(Recorder& rec, CaptureStat
                                                       PyObject* const* args, size_t nargs, PyObject* kwnames,
                                                       ActiveCall& call, int callerDepth) {
     if (st.busy) return CallStart::NotRecorded;
-    // The fast path: a live session that knows this function and this thread.
-    if (__builtin_expect(!rec.live() || fn.epoch != rec.epoch() || st.epoch != rec.epoch(), 0)) {
+    // The fast path: this thread routed to a live writer that knows this function.
+    if (__builtin_expect(st.route != rec.routeEpoch() || fn.epoch != rec.epoch() || !st.sink->live() ||
+                             !st.sink->knows(fn.fid), 0)) {
         if (!prepare(rec, st, fn)) return CallStart::NotRecorded;
     }
-    format::CallKey key{fn.fid, rec.nextInvocation(fn.fid)};
+    format::CallKey key{fn.fid, st.sink->nextInvocation(fn.fid)};
+    const uint64_t epoch = rec.epoch();  // the session st.sink belongs to
     // The capture policy, before anything is encoded: drop the call, or hold
     // its entry to decide when it ends (recorded calls keep their real numbers).
     EntryMode mode = EntryMode::Submit;
@@ -432,8 +422,12 @@ __attribute__((always_inline)) inline CallStart begin(Recorder& rec, CaptureStat
         return CallStart::NotRecorded;
     }
     call.key = key;
-    call.epoch = rec.epoch();
+    call.epoch = epoch;  // a close() during the encoding (a handler's Python) leaves the outcome out
+    // The writer and lane of the entry: its outcome goes there even if this
+    // thread records elsewhere by then (a writer declared inside the call).
+    call.sink = st.sink;
     call.lane = st.lane;
+    call.owner = st.serial;
     call.fn = &fn;
     // The input slots, for the result to refer to: this call's own (a call
     // made inside this one reuses the thread's scratch), with their copies
@@ -452,7 +446,7 @@ CallStart beginCall(CapturedFunction& fn, PyObject* const* args, size_t nargs, P
 
 bool encodeOutcomeValue(ActiveCall& call, PyObject* value, std::string& out, OutcomeExtra& extra) {
     Recorder& rec = Recorder::instance();
-    if (!call.active() || call.epoch != rec.epoch() || !rec.live()) return false;
+    if (!call.active() || call.epoch != rec.epoch() || !call.sink->live()) return false;
     CaptureState& st = threadState();
     if (st.busy) return false;  // met inside capture itself: the encoder is in use
     try {
@@ -464,7 +458,7 @@ bool encodeOutcomeValue(ActiveCall& call, PyObject* value, std::string& out, Out
         BusyGuard busy(st);
         WatchInputs recorded(call.fn->watch, &value, 1, nullptr);
         st.encoder.encode(w, recorded.args()[0], opt, counts);
-        account(rec, counts);
+        account(rec, *call.sink->writer, counts);
         return true;
     } catch (const std::exception& e) {
         PyObject *t, *v, *tb;
@@ -500,7 +494,7 @@ bool takeInnerCalls(Recorder& rec, const CapturedFunction& fn, OutcomeExtra& ext
     std::string bytes;
     PyObject* names = nullptr;
     if (!takeEndedInnerCalls(bytes, names)) return false;
-    if (fn.epoch == rec.epoch() && rec.live()) {
+    if (fn.epoch == rec.epoch()) {
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);  // the call's own exception stays as it is
         rec.noteInnerNames(fn.fid, names);

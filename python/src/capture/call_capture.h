@@ -45,6 +45,8 @@
 
 namespace callmonitor::py {
 
+struct WriterSlot;  // capture/recorder.h: the writer a call's entry went to
+
 // What the step keeps about one wrapped callable (lives inside the front
 // end's object, which owns the references).
 struct CapturedFunction {
@@ -98,7 +100,9 @@ public:
     format::CallKey key{};
     uint64_t start = 0;            // ns on the recorder's clock once the entry was encoded: the header's start
     uint64_t epoch = 0;            // the session the entry belongs to
-    Writer::Lane* lane = nullptr;  // the entry's lane: the outcome follows it there
+    WriterSlot* sink = nullptr;    // the entry's writer (valid while `epoch` is the session's)
+    Writer::Lane* lane = nullptr;  // the entry's lane: the outcome follows it there from the same thread
+    uint64_t owner = 0;            // CaptureState::serial of the thread that began the call
     CapturedFunction* fn = nullptr;  // null: nothing to finish
     std::optional<HeldInputs> inputs;  // only when the inputs have payload slots
     std::unique_ptr<HeldEntry> entry;  // EntryMode::Hold only

@@ -68,8 +68,26 @@ void warn(const std::string& message) {
     Py_XDECREF(r);
 }
 
-// The writer a termination signal flushes (null: none open in this process).
-std::atomic<Writer*> signalWriter{nullptr};
+// The writers a termination signal flushes (null: a free entry). A session
+// with more writers than this flushes the first ones on a signal.
+constexpr size_t kSignalWriters = 256;
+std::atomic<Writer*> signalWriters[kSignalWriters];
+
+void addSignalWriter(Writer* w) {
+    for (auto& e : signalWriters) {
+        Writer* none = nullptr;
+        if (e.compare_exchange_strong(none, w)) return;
+    }
+}
+void removeSignalWriter(Writer* w) {
+    for (auto& e : signalWriters) {
+        Writer* mine = w;
+        if (e.compare_exchange_strong(mine, nullptr)) return;
+    }
+}
+void clearSignalWriters() {
+    for (auto& e : signalWriters) e.store(nullptr);
+}
 
 // SIGTERM/SIGHUP with no handler of the program's own (mpirun tearing down a
 // job, Pool.terminate(), a batch system's time limit) would end the process
@@ -78,7 +96,14 @@ std::atomic<Writer*> signalWriter{nullptr};
 // it would have: same signal, same exit status.
 void flushThenDie(int sig) {
     const int savedErrno = errno;
-    if (Writer* w = signalWriter.load()) w->flushFromSignal(std::chrono::seconds(3));
+    // Ask every writer first (each commits on its own thread), then wait: 3 s in all.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    for (auto& e : signalWriters) {
+        Writer* w = e.load();
+        if (!w) continue;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        w->flushFromSignal(std::max(left, std::chrono::milliseconds(1)));
+    }
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
@@ -130,8 +155,12 @@ Recorder& Recorder::instance() {
     return *r;
 }
 
-bool Recorder::open() {
-    PyObject* s = PyObject_CallNoArgs(Hooks::get().openSession);
+std::unique_ptr<WriterSlot> Recorder::open(const std::string& key) {
+    auto slot = std::make_unique<WriterSlot>();
+    slot->key = key;
+    const bool first = writers_.empty();
+    PyObject* s = PyObject_CallFunction(Hooks::get().openSession, "zO", key.empty() ? nullptr : key.c_str(),
+                                        first ? Py_True : Py_False);
     if (!s || !PyDict_Check(s)) {
         std::string why = "cannot prepare the output directory";
         if (PyErr_Occurred()) {
@@ -148,14 +177,14 @@ bool Recorder::open() {
             Py_XDECREF(tb);
         }
         Py_XDECREF(s);
-        warn(why + "; calls are not recorded in this process");
-        broken_ = true;
-        return false;
+        warn(why + (key.empty() ? "; calls are not recorded in this process"
+                                : "; calls of the threads that declared " + key + " are not recorded"));
+        return slot;
     }
     WriterInfo info;
     WriterOptions opts;
     readStr(s, "directory", opts.directory);
-    readStr(s, "run_directory", runDir_);
+    if (first) readStr(s, "run_directory", runDir_);
     readStr(s, "host", info.host);
     readInt(s, "pid", info.pid);
     readInt(s, "rank", info.rank);
@@ -171,13 +200,16 @@ bool Recorder::open() {
     opts.flushInterval = std::chrono::milliseconds(intervalMs);
     std::string durability = "batch";
     readStr(s, "durability", durability);
-    settings_.sync = durability == "sync";
-    opts.syncEachCommit = settings_.sync;
-    readInt(s, "capture_result", settings_.captureResult);
-    readInt(s, "strict", settings_.strict);
-    label_.clear();
-    readStr(s, "label", label_);
-    ++labelGen_;
+    SessionSettings& settings = slot->settings;
+    settings.sync = durability == "sync";
+    opts.syncEachCommit = settings.sync;
+    readInt(s, "capture_result", settings.captureResult);
+    readInt(s, "strict", settings.strict);
+    if (first) {  // the label is the run's: every writer's callers share one encoded tail
+        label_.clear();
+        readStr(s, "label", label_);
+        ++labelGen_;
+    }
     if (PyObject* argv = PyDict_GetItemString(s, "argv"); argv && PyList_Check(argv)) {
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(argv); ++i) {
             const char* a = PyUnicode_Check(PyList_GET_ITEM(argv, i)) ? PyUnicode_AsUTF8(PyList_GET_ITEM(argv, i)) : nullptr;
@@ -187,53 +219,179 @@ bool Recorder::open() {
     }
     int64_t wall = 0;
     readInt(s, "started_unix_ns", wall);
-    policySeed_ = 0;
-    maxDbBytes_ = 0;
-    readInt(s, "policy_seed", policySeed_);
-    readInt(s, "max_db_bytes", maxDbBytes_);
-    ledger_->reset(policySeed_, maxDbBytes_);
+    if (first) {  // the session's policy: one seed, one ledger for its writers
+        policySeed_ = 0;
+        maxDbBytes_ = 0;
+        readInt(s, "policy_seed", policySeed_);
+        readInt(s, "max_db_bytes", maxDbBytes_);
+        ledger_->reset(policySeed_, maxDbBytes_);
+    }
     opts.policyRecord = [ledger = ledger_.get()](std::string* out) { return ledger->snapshot(out); };
     // Removes the directories claimed for this session when its environment
     // cannot be opened (a full disk): no empty writer is left behind.
     PyObject* discard = PyDict_GetItemString(s, "discard");
     Py_XINCREF(discard);
     Py_DECREF(s);
-    clockOrigin_ = CallClock::monotonicNs();
-    clock_.start(clockOrigin_);
+    if (first) {  // one clock for the session: its writers' start times compare
+        clockOrigin_ = CallClock::monotonicNs();
+        clock_.start(clockOrigin_);
+    }
     info.startedUnixNs = wall;
     info.clockOriginNs = clockOrigin_;
-    writerDir_ = opts.directory;
+    slot->directory = opts.directory;
     keepPayloadMemory(opts.maxBufferBytes);
     try {
-        writer_ = std::make_unique<Writer>(std::move(opts), info);
+        slot->writer = std::make_unique<Writer>(std::move(opts), info);
     } catch (const std::exception& e) {
-        if (discard) {
+        if (discard) {  // nothing claimed for this writer is left behind
             if (PyObject* r = PyObject_CallNoArgs(discard)) Py_DECREF(r);
             PyErr_Clear();
         }
         Py_XDECREF(discard);
-        warn(std::string(e.what()) + "; calls are not recorded in this process");
-        broken_ = true;
-        return false;
+        warn(std::string(e.what()) + (key.empty() ? "; calls are not recorded in this process"
+                                                  : "; calls of the threads that declared " + key + " are not recorded"));
+        return slot;
     }
     Py_XDECREF(discard);
-    signalWriter.store(writer_.get());
+    addSignalWriter(slot->writer.get());
     installTerminationFlush();
-    return true;
+    return slot;
 }
 
-bool Recorder::openOnce() {
-    while (opening_) {
+void Recorder::introduce(WriterSlot& slot) {
+    Writer& w = *slot.writer;
+    for (const auto& [text, id] : labelIds_) w.submitLabel(id, text);
+    for (const auto& [index, name] : callerNames_) w.submitCaller(index, name);
+    for (const SiteInfo& site : siteInfos_) w.submitSite(site.id, site);
+}
+
+WriterSlot* Recorder::slotFor(const std::string& key) {
+    for (;;) {
+        for (auto& slot : writers_)
+            if (slot->key == key) return slot.get();
+        if (!opening_) break;
         Py_BEGIN_ALLOW_THREADS
         std::this_thread::yield();
         Py_END_ALLOW_THREADS
     }
-    if (writer_) return !writer_->failed();
-    if (broken_) return false;
+    const uint64_t epoch = epoch_;
     opening_ = true;
-    bool ok = open();
+    std::unique_ptr<WriterSlot> slot = open(key);
     opening_ = false;
-    return ok;
+    if (epoch != epoch_) return nullptr;  // closed meanwhile: this thread routes again
+    if (slot->writer) introduce(*slot);
+    writers_.push_back(std::move(slot));
+    return writers_.back().get();
+}
+
+bool Recorder::route(CaptureState& st) {
+    st.route = 0;  // routed again until this succeeds
+    st.sink = nullptr;
+    st.lane = nullptr;
+    const uint64_t epoch = epoch_;
+    const std::string key = st.declared.empty() ? processWriter_ : st.declared;
+    WriterSlot* slot = nullptr;
+    for (auto& w : writers_)
+        if (w->key == key) slot = w.get();
+    if (!slot) {
+        if (!enabled_) return false;
+        slot = slotFor(key);  // runs Python, may release the GIL
+        if (!slot) return false;
+    }
+    if (!slot->live()) {  // this call is lost: counted by the writer that failed, or here
+        if (slot->writer) slot->writer->countDropped();
+        else ++droppedUnopened_;
+        return false;
+    }
+    const uint32_t thread = threadIndex();
+    ThreadInfo info;
+    const bool newThread = slot->threadsKnown.size() <= thread || !slot->threadsKnown[thread];
+    if (newThread) {
+        info.index = thread;
+        info.ident = PyThread_get_thread_ident();
+        info.nativeId = PyThread_get_thread_native_id();
+        if (PyObject* name = PyObject_CallNoArgs(Hooks::get().threadName)) {  // Python: may switch threads
+            if (PyUnicode_Check(name) && PyUnicode_AsUTF8(name)) info.name = PyUnicode_AsUTF8(name);
+            Py_DECREF(name);
+        }
+        PyErr_Clear();
+    }
+    // From here on no Python runs: the slot cannot go away under us.
+    if (epoch != epoch_ || !slot->live()) return false;  // closed meanwhile (another thread): unrecorded
+    if (newThread) {
+        if (slot->threadsKnown.size() <= thread) slot->threadsKnown.resize(thread + 1, false);
+        slot->threadsKnown[thread] = true;
+        slot->writer->submitThread(info);
+    }
+    if (st.laneEpoch != epoch_) {  // lanes of an earlier session: their writers are gone
+        st.lanes.clear();
+        st.laneEpoch = epoch_;
+    }
+    Writer::Lane* lane = nullptr;
+    for (auto& [s, l] : st.lanes)
+        if (s == slot) lane = l;
+    if (!lane) {
+        lane = slot->writer->openLane();
+        st.lanes.emplace_back(slot, lane);
+    }
+    st.sink = slot;
+    st.lane = lane;
+    st.thread = thread;
+    st.route = route_;
+    return true;
+}
+
+void Recorder::registerIn(WriterSlot& slot, uint32_t fid) {
+    if (slot.invocations.size() <= fid) slot.invocations.resize(fid + 1, WriterSlot::kUnknown);
+    slot.invocations[fid] = 0;
+    slot.writer->submitFunction(functions_[fid]);
+}
+
+void Recorder::releaseThread(CaptureState& st) {
+    if (st.laneEpoch != epoch_) return;  // an earlier session's writers are gone
+    for (auto& [slot, lane] : st.lanes)
+        if (slot->writer) slot->writer->closeLane(lane);  // its calls are committed with the next batch
+    st.lanes.clear();
+    st.sink = nullptr;
+    st.lane = nullptr;
+    st.route = 0;
+}
+
+void Recorder::declareWriter(const std::string& writerId, bool process) {
+    if (process) {
+        if (processWriter_ != writerId) ++route_;  // every thread following the process routes again
+        processWriter_ = writerId;
+    }
+    CaptureState& st = threadCaptureState();
+    st.declared = process ? std::string() : writerId;
+    st.route = 0;  // this thread routes again at its next call
+}
+
+std::string Recorder::declaredWriter() const {
+    const CaptureState* st = t_captureState;
+    return st && !st->declared.empty() ? st->declared : processWriter_;
+}
+
+std::string Recorder::currentWriterDir() const {
+    const CaptureState* st = t_captureState;
+    if (st && st->route == route_ && st->sink) return st->sink->directory;
+    for (const auto& w : writers_)
+        if (w->key == processWriter_) return w->directory;
+    return writers_.empty() ? std::string() : writers_.front()->directory;
+}
+
+size_t Recorder::openLanes() const {
+    size_t n = 0;
+    for (const auto& w : writers_)
+        if (w->writer) n += w->writer->openLanes();
+    return n;
+}
+
+std::vector<std::string> Recorder::liveWriterDirs() const {
+    std::vector<std::string> out;
+    for (const auto& w : writers_)
+        if (w->live()) out.push_back(w->directory);
+    return out;
 }
 
 bool Recorder::functionId(PyObject* func, uint32_t& fid) {
@@ -252,7 +410,7 @@ bool Recorder::functionId(PyObject* func, uint32_t& fid) {
         return true;
     }
     FunctionInfo fn;
-    fn.id = static_cast<uint32_t>(counters_.size());
+    fn.id = static_cast<uint32_t>(functions_.size());
     readStr(d, "module", fn.module);
     readStr(d, "qualname", fn.qualname);
     readStr(d, "name", fn.name);
@@ -300,48 +458,40 @@ bool Recorder::functionId(PyObject* func, uint32_t& fid) {
     Py_DECREF(d);
     fid = fn.id;
     functionIds_.emplace(std::move(key), fid);
-    if (!fn.innerSites.empty()) innerFunctions_.emplace(fid, InnerFunction{fn, 0});
-    counters_.push_back(0);
+    functions_.push_back(std::move(fn));  // submitted to each writer at its first call there (registerIn)
     dirNames_.push_back(dirName);
-    fullNames_.push_back(fn.fullName());
-    writer_->submitFunction(fn);
+    fullNames_.push_back(functions_.back().fullName());
+    if (!functions_.back().innerSites.empty()) innerResolved_.emplace(fid, 0);
     return true;
 }
 
 void Recorder::noteInnerNames(uint32_t fid, PyObject* names) {
-    auto it = innerFunctions_.find(fid);
-    if (it == innerFunctions_.end() || !PyList_Check(names)) return;
-    InnerFunction& f = it->second;
-    const size_t n = std::min(f.info.innerSites.size(), static_cast<size_t>(PyList_GET_SIZE(names)));
+    auto it = innerResolved_.find(fid);
+    if (it == innerResolved_.end() || fid >= functions_.size() || !PyList_Check(names)) return;
+    FunctionInfo& f = functions_[fid];
+    const size_t n = std::min(f.innerSites.size(), static_cast<size_t>(PyList_GET_SIZE(names)));
     size_t resolved = 0;
     for (size_t i = 0; i < n; ++i) resolved += PyList_GET_ITEM(names, i) != Py_None;
-    if (resolved <= f.resolved) return;  // the common case: nothing new since the last record
+    if (resolved <= it->second) return;  // the common case: nothing new since the last record
     for (size_t i = 0; i < n; ++i) {
         PyObject* name = PyList_GET_ITEM(names, i);
         if (name != Py_None && PyUnicode_Check(name) && PyUnicode_AsUTF8(name))
-            f.info.innerSites[i].name = PyUnicode_AsUTF8(name);
+            f.innerSites[i].name = PyUnicode_AsUTF8(name);
     }
     PyErr_Clear();
-    f.resolved = resolved;
-    writer_->submitFunction(f.info);  // replaces the function's record: same id, names filled in
+    it->second = resolved;
+    for (auto& w : writers_)  // replaces the function's record where it is known: same id, names filled in
+        if (w->live() && w->knows(fid)) w->writer->submitFunction(f);
 }
 
+// Per OS thread (not per CaptureState: a C thread entering Python again
+// keeps its index), per session.
 uint32_t Recorder::threadIndex() {
     __attribute__((tls_model("initial-exec"))) thread_local uint64_t epoch = 0;
     __attribute__((tls_model("initial-exec"))) thread_local uint32_t index = 0;
     if (epoch == epoch_) return index;
-    ThreadInfo t;
-    t.index = nextThread_++;
-    t.ident = PyThread_get_thread_ident();
-    t.nativeId = PyThread_get_thread_native_id();
-    if (PyObject* name = PyObject_CallNoArgs(Hooks::get().threadName)) {
-        if (PyUnicode_Check(name) && PyUnicode_AsUTF8(name)) t.name = PyUnicode_AsUTF8(name);
-        Py_DECREF(name);
-    }
-    PyErr_Clear();
-    writer_->submitThread(t);
     epoch = epoch_;
-    index = t.index;
+    index = nextThread_++;
     return index;
 }
 
@@ -396,7 +546,9 @@ Recorder::Caller Recorder::resolveCaller(const CallerFrame& frame) {
     PyErr_Clear();
     Py_INCREF(frame.code);  // a freed code object's address must not alias a new one
     sites_.emplace(key, ids);
-    writer_->submitSite(ids.site, site);
+    for (auto& w : writers_)
+        if (w->writer) w->writer->submitSite(ids.site, site);
+    siteInfos_.push_back(std::move(site));
     return ids;
 }
 
@@ -431,7 +583,8 @@ uint32_t Recorder::currentLabelId() {
         auto it = labelIds_.find(*text);
         if (it == labelIds_.end()) {
             it = labelIds_.emplace(*text, static_cast<uint32_t>(labelIds_.size())).first;
-            writer_->submitLabel(it->second, *text);
+            for (auto& w : writers_)  // each writer is a database of its own: all get the label
+                if (w->writer) w->writer->submitLabel(it->second, *text);
         }
         labelId_ = it->second;
     }
@@ -450,13 +603,19 @@ uint32_t Recorder::moduleIndex(PyObject* g) {
     uint32_t idx = static_cast<uint32_t>(callers_.size());
     Py_INCREF(g);
     callers_.emplace(g, idx);
-    writer_->submitCaller(idx, name);
+    for (auto& w : writers_)
+        if (w->writer) w->writer->submitCaller(idx, name);
+    callerNames_.emplace_back(idx, std::move(name));
     return idx;
 }
 
 void Recorder::captureError(const char* what) {
     PyErr_Clear();
-    if (writer_) writer_->countCaptureError();
+    // Counted by the calling thread's writer, else the process's.
+    const CaptureState* st = t_captureState;
+    Writer* w = st && st->route == route_ && st->sink ? st->sink->writer.get() : nullptr;
+    for (size_t i = 0; !w && i < writers_.size(); ++i) w = writers_[i]->writer.get();
+    if (w) w->countCaptureError();
     if (!warnedError_) {
         warnedError_ = true;
         warn(std::string("capture error (logged once, the program continues): ") + what);
@@ -464,32 +623,44 @@ void Recorder::captureError(const char* what) {
 }
 
 bool Recorder::flush() {
-    if (!writer_) return !broken_;  // a session that could not open has lost its calls
-    bool ok;
+    bool ok = droppedUnopened_ == 0;  // a writer that could not open has lost its calls
+    std::vector<Writer*> writers;  // the GIL is released: another thread may open a writer meanwhile
+    for (auto& w : writers_) {
+        if (w->writer) writers.push_back(w->writer.get());
+        else ok = false;
+    }
     Py_BEGIN_ALLOW_THREADS
-    ok = writer_->flush();
+    for (Writer* w : writers) ok = w->flush() && ok;
     Py_END_ALLOW_THREADS
     return ok;
 }
 
 bool Recorder::commitBeforeExit(std::chrono::milliseconds timeout) {
-    if (!writer_) return true;
-    bool ok;
+    bool ok = true;
+    std::vector<Writer*> writers;
+    for (auto& w : writers_)
+        if (w->writer) writers.push_back(w->writer.get());
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     Py_BEGIN_ALLOW_THREADS
-    ok = writer_->flushFromSignal(timeout);
+    for (Writer* w : writers) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        ok = w->flushFromSignal(std::max(left, std::chrono::milliseconds(1))) && ok;
+    }
     Py_END_ALLOW_THREADS
     return ok;
 }
 
 void Recorder::resetTables() {
     functionIds_.clear();
-    innerFunctions_.clear();
-    counters_.clear();
+    functions_.clear();
+    innerResolved_.clear();
     dirNames_.clear();
     fullNames_.clear();
     policies_.clear();
     policyResolved_.clear();
     nextThread_ = 0;
+    callerNames_.clear();
+    siteInfos_.clear();
     for (auto& [g, idx] : callers_) Py_DECREF(g);
     callers_.clear();
     for (auto& [k, ids] : sites_) Py_DECREF(k.code);
@@ -502,31 +673,43 @@ void Recorder::resetTables() {
 }
 
 void Recorder::close() {
-    std::unique_ptr<Writer> w = std::move(writer_);
+    std::vector<std::unique_ptr<WriterSlot>> closing = std::move(writers_);
+    writers_.clear();
     ++epoch_;
-    broken_ = false;
+    ++route_;
     droppedUnopened_ = 0;
     resetTables();
-    if (w) {
+    if (!closing.empty()) {
         Py_BEGIN_ALLOW_THREADS
-        w->close();  // a termination signal meanwhile waits for this to finish committing
-        signalWriter.store(nullptr);
-        w.reset();
+        for (auto& w : closing) {
+            if (!w->writer) continue;
+            w->writer->close();  // a termination signal meanwhile waits for this to finish committing
+            removeSignalWriter(w->writer.get());
+        }
+        closing.clear();
         Py_END_ALLOW_THREADS
     }
 }
 
 void Recorder::afterForkChild() {
-    signalWriter.store(nullptr);  // the parent's writer thread does not exist here
-    if (writer_) {
-        writer_->abandon();
-        (void)writer_.release();  // the parent's environment must not be touched: leak it
+    clearSignalWriters();  // the parent's writer threads do not exist here
+    for (auto& w : writers_) {
+        if (w->writer) {
+            w->writer->abandon();
+            (void)w->writer.release();  // the parent's environment must not be touched: leak it
+        }
+        (void)w.release();  // its lanes are still named by this thread's state (never used again)
     }
+    writers_.clear();
     (void)ledger_.release();  // its lock may be held by the parent's (absent) writer thread: leak it
     ledger_ = std::make_unique<PolicyLedger>();
     ++epoch_;
-    broken_ = false;
+    ++route_;
     droppedUnopened_ = 0;
+    // The parent's declarations were the parent's threads': a forked child
+    // records as pid-N unless it declares a writer itself.
+    processWriter_.clear();
+    if (CaptureState* st = t_captureState) st->declared.clear();
     resetTables();
 }
 
@@ -541,12 +724,20 @@ void Recorder::resolvePolicy(uint32_t fid, PyObject* wrapper) {
 
 void Recorder::stopAtDatabaseLimit(uint32_t fid, uint64_t invocation) {
     ledger_->stopped(fid, invocation);
-    warn("the database in " + writerDir_ + " reached max_db_bytes=" + std::to_string(maxDbBytes_) +
+    warn("the database in " + runDir_ + " reached max_db_bytes=" + std::to_string(maxDbBytes_) +
          " bytes; recording stopped (the program runs on; calls are counted, not recorded)");
 }
 
 PyObject* Recorder::statsDict() {
-    CaptureStats s = writer_ ? writer_->stats() : CaptureStats{};
+    CaptureStats s;  // summed over the session's writers
+    for (auto& w : writers_) {
+        if (!w->writer) continue;
+        CaptureStats one = w->writer->stats();
+        s.opaque += one.opaque;
+        s.pickled += one.pickled;
+        s.captureErrors += one.captureErrors;
+        s.droppedCalls += one.droppedCalls;
+    }
     s.droppedCalls += droppedUnopened_;
     return Py_BuildValue("{s:K,s:K,s:K,s:K}", "opaque", (unsigned long long)s.opaque, "pickled",
                          (unsigned long long)s.pickled, "capture_errors", (unsigned long long)s.captureErrors,

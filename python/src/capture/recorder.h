@@ -1,7 +1,15 @@
-// The capture session of this process: the Writer it records into (opened at
-// the first recorded call), the ids it gave functions, threads and caller
-// modules, and the settings read on the hot path. Everything here runs with
-// the GIL held, which is what serialises invocation numbers.
+// The capture session of this process: the Writers it records into (each
+// opened at its first recorded call), the ids it gave functions, threads and
+// caller modules, and the settings read on the hot path. Everything here
+// runs with the GIL held, which is what serialises invocation numbers.
+//
+// Writers: the process's own (main, rank-NNNN, pid-N; or tid-N when the main
+// thread declared one) and one per writer a thread declared with
+// Settings().enable_multi_threading(tid). Each thread's CaptureState caches
+// its writer (a WriterSlot) and its lane there. Function, site and caller
+// ids are the session's, shared by its writers; sites and callers go to
+// every writer, a function to a writer at its first call there; invocation
+// numbers count per writer (each writer is a database of its own).
 #pragma once
 
 #include <Python.h>
@@ -18,6 +26,7 @@
 #include "capture/caller_frame.h"
 #include "capture/function_policy.h"
 #include "callmonitor/records.h"
+#include "capture/thread_state.h"
 #include "callmonitor/writer.h"
 
 namespace callmonitor::py {
@@ -28,38 +37,64 @@ struct SessionSettings {
     bool sync = false;
 };
 
+// One writer of the session and what it has been told.
+struct WriterSlot {
+    std::string key;                 // the declared writer id, "" for the process's own
+    std::unique_ptr<Writer> writer;  // null: opening it failed (calls routed here run unrecorded)
+    std::string directory;
+    SessionSettings settings;        // read when it opened (configure() later: writers opened later)
+    // Per function id: invocations recorded here; kUnknown until its first call here.
+    static constexpr uint64_t kUnknown = ~uint64_t(0);
+    std::vector<uint64_t> invocations;
+    std::vector<bool> threadsKnown;  // per thread index: its ThreadInfo was submitted here
+
+    bool live() const { return writer && !writer->failed(); }
+    bool knows(uint32_t fid) const { return fid < invocations.size() && invocations[fid] != kUnknown; }
+    uint64_t nextInvocation(uint32_t fid) { return ++invocations[fid]; }
+};
+
 class Recorder {
 public:
     static Recorder& instance();
 
-    // True when calls should be recorded now (opens the writer at the first
-    // call; false when capture is off or the writer failed).
-    bool ready() {
-        // A failed writer has reported itself once; capture stays off.
-        if (writer_) return !writer_->failed();
-        if (!enabled_ || broken_) return false;
-        return openOnce();
-    }
-    // Counts a call that runs unrecorded because this session's writer
-    // failed or could not be opened (stats()["dropped_calls"] counts both).
-    void countUnrecorded() {
-        if (writer_ && writer_->failed()) writer_->countDropped();
-        else if (!writer_ && broken_ && enabled_) ++droppedUnopened_;
-    }
+    // Sets st.sink and st.lane to the writer this thread records into now
+    // (opening it at its first call) and registers the thread there. False:
+    // the call runs unrecorded (capture off, or that writer failed; a failed
+    // writer counts the call as dropped).
+    bool route(CaptureState& st);
+    // Changes when any thread's writer may have changed: a new session, the
+    // process's declared writer. A thread whose st.route differs routes again.
+    uint64_t routeEpoch() const { return route_; }
+    // Registers function `fid` in the thread's writer (before its first call there).
+    void registerIn(WriterSlot& slot, uint32_t fid);
     uint64_t epoch() const { return epoch_; }
-    // A session is open and its writer has not failed (the hot path's check).
-    bool live() const { return writer_ && !writer_->failed(); }
-    const SessionSettings& settings() const { return settings_; }
-    Writer& writer() { return *writer_; }
-    const std::string& writerDir() const { return writerDir_; }
+    // The calling thread's writer, its settings and directory: valid after
+    // route() succeeded on this thread in this session.
+    WriterSlot& sink() { return *t_captureState->sink; }
+    const SessionSettings& settings() { return sink().settings; }
+    Writer& writer() { return *sink().writer; }
+    const std::string& writerDir() { return sink().directory; }
+    // The directory of the calling thread's writer, else of the process's
+    // writer, else of the first one opened ("" when none is open).
+    std::string currentWriterDir() const;
+    std::vector<std::string> liveWriterDirs() const;  // writers open and not failed
+    bool sessionOpen() const { return !writers_.empty(); }
+    size_t openLanes() const;  // lanes of the session's writers (threads recording now)
+
+    // Settings().enable_multi_threading: the writer the calling thread
+    // records into from its next call ("" : the process's). `process` (the
+    // main thread): the writer of every thread that declared none.
+    void declareWriter(const std::string& writerId, bool process);
+    std::string declaredWriter() const;
+    // Hands a thread's lanes to their writers (the thread is ending).
+    void releaseThread(CaptureState& st);
 
     // Function id for `func` in the current session (registers it once).
     // Returns false with an error cleared (the call then runs unrecorded).
     bool functionId(PyObject* func, uint32_t& fid);
-    uint64_t nextInvocation(uint32_t fid) { return ++counters_[fid]; }
     // An inner=True function's call sites got resolved names (its profile's
     // `names` list, None where not yet called): rewrites its function record
-    // when there are new ones.
+    // in the writers that know it when there are new ones.
     void noteInnerNames(uint32_t fid, PyObject* names);
     const std::string& functionDirName(uint32_t fid) const { return dirNames_[fid]; }
 
@@ -70,16 +105,19 @@ public:
     bool hasPolicy(uint32_t fid) const { return fid < policyResolved_.size() && policyResolved_[fid]; }
     // Runs Python (callmonitor.capture.policy.resolve): the caller holds the busy guard.
     void resolvePolicy(uint32_t fid, PyObject* wrapper);
-    // max_db_bytes=: true once the database has reached it (recording then
-    // stops for the session, with one warning; the call (fid, n) is the first not recorded).
+    // max_db_bytes=: true once the session's databases have reached it
+    // (recording then stops for the session, with one warning; the call
+    // (fid, n) is the first not recorded).
     bool databaseFull(uint32_t fid, uint64_t invocation) {
         if (__builtin_expect(maxDbBytes_ == 0, 1)) return false;
         if (ledger_->isStopped()) return true;
-        if (writer_->storedBytes() < maxDbBytes_) return false;
+        uint64_t stored = 0;
+        for (auto& w : writers_)
+            if (w->writer) stored += w->writer->storedBytes();
+        if (stored < maxDbBytes_) return false;
         stopAtDatabaseLimit(fid, invocation);
         return true;
     }
-    uint32_t threadIndex();
     // Who called: the calling code location (site, registered once per
     // location through Writer::submitSite) and the caller's module (once per
     // globals dict, submitCaller). Cached per (code object, instruction), so
@@ -112,7 +150,6 @@ public:
     void captureError(const char* what);
 
     // Python-facing controls.
-    void configure(const SessionSettings& s) { settings_ = s; }
     bool flush();
     void close();          // flush, close, next call opens a new session
     void afterForkChild(); // abandon the parent's writer, never touching it
@@ -128,33 +165,33 @@ public:
     std::string outputDirectory() const { return runDir_; }
 
 private:
-    bool open();
-    // open(), once: a thread arriving while another opens waits for it
-    // (the Python part of opening releases the GIL).
-    bool openOnce();
+    // Opens the writer `key` names ("" the process's): a slot, with a null
+    // writer when that failed. Waits while another thread opens one (the
+    // Python part of opening releases the GIL).
+    WriterSlot* slotFor(const std::string& key);
+    std::unique_ptr<WriterSlot> open(const std::string& key);
+    // Tells a new writer the session's sites, callers and label.
+    void introduce(WriterSlot& slot);
+    uint32_t threadIndex();
     // Forgets the ids of a session (functions, threads, callers).
     void resetTables();
     bool opening_ = false;
 
-    std::unique_ptr<Writer> writer_;
+    std::vector<std::unique_ptr<WriterSlot>> writers_;
     bool enabled_ = true;
     bool outputChosen_ = false;
-    bool broken_ = false;       // opening failed: stay off until close()/configure
-    uint64_t droppedUnopened_ = 0;  // calls made while broken_ (no writer to count them)
+    uint64_t droppedUnopened_ = 0;  // calls routed to a writer that could not be opened
     bool warnedError_ = false;
     uint64_t epoch_ = 1;        // bumps with every new session (fork, close)
-    SessionSettings settings_;
-    std::string writerDir_, runDir_;
+    uint64_t route_ = 1;        // bumps with epoch_ and when the process's declared writer changes
+    std::string processWriter_; // the writer the main thread declared ("" : automatic)
+    std::string runDir_;
     int64_t clockOrigin_ = 0;
     CallClock clock_;
 
     std::unordered_map<std::string, uint32_t> functionIds_;
-    struct InnerFunction {
-        FunctionInfo info;      // as last submitted
-        size_t resolved = 0;    // sites with a name in `info`
-    };
-    std::unordered_map<uint32_t, InnerFunction> innerFunctions_;
-    std::vector<uint64_t> counters_;
+    std::vector<FunctionInfo> functions_;  // by function id
+    std::unordered_map<uint32_t, size_t> innerResolved_;  // inner=True functions: sites with a name submitted
     std::vector<std::string> dirNames_;
     std::vector<std::string> fullNames_;        // FunctionInfo::fullName(), the sample= draw's function
     std::vector<std::unique_ptr<FunctionPolicy>> policies_;
@@ -165,6 +202,9 @@ private:
     uint64_t policySeed_ = 0, maxDbBytes_ = 0;
     __attribute__((noinline)) void stopAtDatabaseLimit(uint32_t fid, uint64_t invocation);
     uint32_t nextThread_ = 0;
+    // What every writer of the session is told (introduce()).
+    std::vector<std::pair<uint32_t, std::string>> callerNames_;
+    std::vector<SiteInfo> siteInfos_;
     uint32_t moduleIndex(PyObject* globals);
     Caller resolveCaller(const CallerFrame& frame);
     // The ids of the caller in `frame` (found: false when no Python frame runs).
