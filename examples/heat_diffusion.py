@@ -1,7 +1,8 @@
 """A small explicit finite-difference solver for the 2-D heat equation.
 
 The kernels are decorated with @intercept, so running this program records
-every call (arrays included) into ./call-monitor. Run it through
+every call (arrays included) into ./call-monitor; `step` also records the
+calls it makes (inner=True: `callmonitor profile call-monitor step`). Run it through
 `bash tools/run-example.sh`, or directly:
 
     .venv/bin/python examples/heat_diffusion.py --steps 20
@@ -28,7 +29,7 @@ def laplacian(u, dx):
     return (u[:-2, 1:-1] + u[2:, 1:-1] + u[1:-1, :-2] + u[1:-1, 2:] - 4 * u[1:-1, 1:-1]) / dx**2
 
 
-@intercept
+@intercept(inner=True)
 def step(u, alpha, dt, dx, *, boundary=0.0):
     """One explicit Euler step; returns the new field."""
     new = u.copy()

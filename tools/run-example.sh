@@ -40,7 +40,10 @@ echo; echo "== 4c. the API really used: callmonitor api (types with counts; .pyi
 "$ROOT/.venv/bin/callmonitor" api call-monitor --stubs stubs --force
 sed -n '1,25p' stubs/*.pyi
 
-echo; echo "== 4d. no code changes: the numpy calls of the same program (callmonitor run --to numpy)"
+echo; echo "== 4d. inside a call: what step calls, per call site over all 30 steps (callmonitor profile)"
+"$ROOT/.venv/bin/callmonitor" profile call-monitor step
+
+echo; echo "== 4e. no code changes: the numpy calls of the same program (callmonitor run --to numpy)"
 "$ROOT/.venv/bin/callmonitor" run -o numpy-calls --to numpy "$ROOT/examples/heat_diffusion.py" --size 32 --steps 5 >/dev/null
 "$ROOT/.venv/bin/callmonitor" summary numpy-calls | head -20
 

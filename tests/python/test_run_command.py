@@ -100,7 +100,8 @@ def test_calls_from_other_modules_are_left_out_with_from(program):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--to", "numpy", "--every", "3", "sub/prog.py"], "--every: capture policies (issue 9)"),
+    (["--to", "numpy", "--every", "0", "sub/prog.py"], "every"),
+    (["--to", "numpy", "--sample", "1.5", "sub/prog.py"], "sample"),
     (["--to", "numpy", "missing.py"], "missing.py: no such script"),
     (["--to", "numpy"], "nothing to run"),
     (["--to", "no_such_package_here", "sub/prog.py"], "cannot watch 'no_such_package_here'"),
@@ -110,3 +111,11 @@ def test_bad_requests_get_one_clear_line(program, args, message):
     assert proc.returncode != 0
     assert proc.stderr.startswith("callmonitor run: error: ") and message in proc.stderr, describe(proc)
     assert "Traceback" not in proc.stderr
+
+
+def test_policy_flags_apply_to_the_watched_calls(program):
+    proc = _run(program, "-o", "out", "--to", "numpy", "--max-calls", "1", "sub/prog.py")
+    assert proc.returncode == 0, describe(proc)
+    with callmonitor.load(program / "out") as db:
+        add = next(f for f in db.functions if f.full_name == "numpy.add")
+        assert add.kept == 1 and add.policy == "max_calls=1"

@@ -194,8 +194,12 @@ def test_functions_already_intercepted_are_recorded_once(recorder, package):
 def test_bad_watch_requests_get_clear_errors(package):
     with pytest.raises(callmonitor.WatchError, match="cannot watch"):
         callmonitor.watch("no_such_module_anywhere")
-    with pytest.raises(callmonitor.PolicyNotSupportedError, match="issue 9"):
-        callmonitor.watch(package.name, max_bytes=100)
+    with pytest.raises(callmonitor.PolicyNotSupportedError, match="configure"):
+        callmonitor.watch(package.name, max_db_bytes=100)  # the database's, not a function's
+    with pytest.raises(ValueError, match="every"):
+        callmonitor.watch(package.name, every=0)
+    with pytest.raises(TypeError):
+        callmonitor.watch(package.name, evry=2)
     with pytest.raises(callmonitor.WatchError, match="values"):
         callmonitor.watch(package.name, values="some")
     with callmonitor.watch(package.name):
@@ -309,3 +313,15 @@ def test_a_summarized_array_never_takes_more_room_than_the_array(n):
     from callmonitor.trace.summary import summarize
     a = np.arange(float(n))
     assert len(_core.encode_value(summarize(a))) <= len(_core.encode_value(a))
+
+
+def test_watch_applies_capture_policies_to_every_watched_callable(recorder, package):
+    with callmonitor.watch(package.name, every=3):
+        for i in range(7):
+            package.user.use(i)      # calls of scale from outside the package
+    db = recorder.load()
+    [f] = [f for f in db.functions if f.name == "scale"]
+    assert (f.seen, f.kept) == (7, 3)                    # calls 1, 4, 7
+    assert [c.invocation for c in db.calls(f.full_name)] == [1, 4, 7]
+    with pytest.raises(callmonitor.CallNotRecordedError, match="every=3"):
+        db.get(f.full_name, 2)

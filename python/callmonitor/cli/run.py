@@ -14,7 +14,11 @@ DESCRIPTION = (
     "with one line on stderr saying what was recorded and where. Example: "
     "callmonitor run --to numpy --from pint --values summary -m pytest --pyargs pint.testsuite -q")
 
-_POLICIES = ("--every", "--sample", "--max-calls", "--max-bytes")
+# Capture policies (docs/policies.md): flag, keyword, type, help.
+_POLICIES = (("--every", "every", int, "record calls 1, K+1, 2K+1, ... of each function"),
+             ("--sample", "sample", float, "record each call with probability P (seeded, reproducible)"),
+             ("--max-calls", "max_calls", int, "record at most N calls of each function"),
+             ("--max-bytes", "max_bytes", int, "store a value over B bytes as a summary"))
 
 
 def prepare_parser(p):
@@ -30,8 +34,8 @@ def prepare_parser(p):
     p.add_argument("--values", choices=("full", "summary"), default="full",
                    help="full: values as @intercept keeps them (default); summary: types, dtypes, "
                         "shapes and short literals only")
-    for flag in _POLICIES:
-        p.add_argument(flag, metavar="N", help=argparse.SUPPRESS)
+    for flag, dest, kind, text in _POLICIES:
+        p.add_argument(flag, dest=dest, type=kind, metavar=flag[2:].split("-")[-1][0].upper(), help=text)
     p.add_argument("-m", dest="module", nargs=argparse.REMAINDER, metavar="MODULE [ARGS]",
                    help="run a library module as a script (like python -m); the rest are its arguments")
     p.add_argument("program", nargs=argparse.REMAINDER, metavar="script.py [ARGS]",
@@ -57,13 +61,10 @@ def _program(args):
 
 
 def run(args):
-    given = [f for f in _POLICIES if getattr(args, f[2:].replace("-", "_")) is not None]
-    if given:
-        raise CommandError(f"{', '.join(given)}: capture policies (issue 9) are not available in "
-                           f"this build of callmonitor; use --from and --values summary to record less")
+    policy = {dest: getattr(args, dest) for _, dest, _, _ in _POLICIES if getattr(args, dest) is not None}
     program = _program(args)
     try:
         return run_watched(program, args.to, from_modules=args.from_modules, label=args.label,
-                           values=args.values, output=args.output)
-    except (WatchError, PolicyNotSupportedError) as e:
+                           values=args.values, output=args.output, policy=policy)
+    except (WatchError, PolicyNotSupportedError, TypeError, ValueError) as e:
         raise CommandError(str(e)) from e

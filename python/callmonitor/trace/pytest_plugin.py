@@ -77,7 +77,7 @@ class CallmonitorPlugin:
         self.labelling = True
         if not active_watches():
             self.watch = callmonitor.watch(list(self.request["to"]), from_modules=self.request["from"],
-                                           values=self.request["values"])
+                                           values=self.request["values"], **self.request.get("policy", {}))
 
     def stop(self):
         if self.watch is not None:
@@ -130,7 +130,7 @@ def _request(config):
     try:
         w = json.loads(raw)
         return {"to": list(w["to"]), "from": list(w["from"]), "values": w["values"], "out": w.get("out"),
-                "from_run": True}
+                "policy": dict(w.get("policy") or {}), "from_run": True}
     except (ValueError, KeyError, TypeError):
         return None
 

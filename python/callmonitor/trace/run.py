@@ -65,17 +65,18 @@ def _print_program_traceback(exc):
 
 
 def run_watched(program: Program, to: Sequence[str], from_modules: Optional[Sequence[str]] = None,
-                label: Optional[str] = None, values: str = "full", output: Optional[str] = None) -> int:
+                label: Optional[str] = None, values: str = "full", output: Optional[str] = None,
+                policy: Optional[dict] = None) -> int:
     """Runs `program` with `to` watched; returns its exit status. The last
     line written to stderr says what was recorded and where."""
     import callmonitor
     if output is not None:
         callmonitor.configure(output=output)
-    w = watch(list(to), from_modules=from_modules or None, label=label, values=values)
+    w = watch(list(to), from_modules=from_modules or None, label=label, values=values, **(policy or {}))
     saved = (list(sys.argv), list(sys.path), os.environ.get(WATCH_ENV))
     # For pytest-xdist workers: the plugin there watches the same way.
     os.environ[WATCH_ENV] = json.dumps({"to": list(to), "from": list(from_modules or ()),
-                                        "values": values, "label": label,
+                                        "values": values, "label": label, "policy": policy or {},
                                         "out": CONFIG.base_output()})
     try:
         _run(program)

@@ -13,13 +13,13 @@ from typing import List, Optional, Sequence, Union
 
 from .. import _core
 from ..capture import describe
+from ..capture import policy as _policy
 from ..capture.intercept import _wrap
 from . import import_hook, labels
 from .summary import summarize
 
 _VALUES = ("full", "summary")
 _UFUNC_METHODS = ("reduce", "accumulate", "reduceat", "outer", "at")
-_POLICIES = ("every", "sample", "max_calls", "max_bytes")  # issue 9: not in this build
 
 
 class WatchError(ValueError):
@@ -27,7 +27,8 @@ class WatchError(ValueError):
 
 
 class PolicyNotSupportedError(WatchError):
-    """A capture policy (issue 9) that this build of callmonitor does not have."""
+    """A capture policy a watch cannot apply (max_db_bytes= and seed= are the
+    database's: give them to configure())."""
 
 
 def _module_of(obj):
@@ -58,8 +59,9 @@ class Watch:
     """One active watch: what it replaced, so that ``unwatch`` can put back
     every attribute exactly (by identity)."""
 
-    def __init__(self, packages, options, result, label, from_modules=()):
+    def __init__(self, packages, options, result, label, from_modules=(), policy=None):
         self.packages = tuple(packages)
+        self.policy = dict(policy or {})  # every watched callable's capture policy (capture/policy.py)
         self.options_from = tuple(from_modules)
         self.options = options
         self.result = result
@@ -92,6 +94,7 @@ class Watch:
             if _module_of(obj) is None or getattr(obj, "__qualname__", None) is None:
                 self._name(obj, module, qualname)
             w = _wrap(obj, self.result, None, self.options)
+            _policy.set_own(w, self.policy)
             self.wrappers[id(obj)] = w
             self.originals[id(obj)] = obj
             if type(obj).__name__ == "ufunc":
@@ -107,7 +110,9 @@ class Watch:
                 continue
             self.originals[id(bound)] = bound  # kept alive: its id names it
             self._name(bound, module, f"{qualname}.{method}")
-            setattr(w, method, _wrap(bound, self.result, None, self.options))
+            recorded = _wrap(bound, self.result, None, self.options)
+            _policy.set_own(recorded, self.policy)
+            setattr(w, method, recorded)
 
     def _owns(self, obj, found_in):
         m = _module_of(obj)
@@ -214,15 +219,18 @@ def _resolve(module_or_name):
     raise WatchError(f"watch() takes a module or a module name, got {type(module_or_name).__name__}")
 
 
-def _options(packages, from_modules, values, policy):
-    unknown = sorted(set(policy) - set(_POLICIES))
-    if unknown:
-        raise TypeError(f"watch() got unexpected keyword argument(s) {', '.join(unknown)}")
-    given = sorted(k for k, v in policy.items() if v is not None)
-    if given:
-        raise PolicyNotSupportedError(
-            f"the capture policies {', '.join(given)} (issue 9) are not available in this build of "
-            f"callmonitor; record everything, or filter with from_modules=")
+def _checked_policy(policy):
+    """watch()'s capture policies, checked as intercept() checks them (TypeError /
+    ValueError now, not at the first call); None values are left out."""
+    given = {k: v for k, v in policy.items() if v is not None}
+    database_wide = sorted(set(given) & set(_policy.SESSION_OPTIONS))
+    if database_wide:
+        raise PolicyNotSupportedError(f"{', '.join(database_wide)}= applies to the whole database: give it to "
+                                      f"callmonitor.configure(), not to watch()")
+    return _policy.check(**given)
+
+
+def _options(packages, from_modules, values):
     if values not in _VALUES:
         raise WatchError(f"values must be one of {_VALUES}, got {values!r}")
     return _core.WatchOptions(allow=from_modules, deny=list(packages),
@@ -243,8 +251,9 @@ def watch(module_or_name: Union[str, types.ModuleType, Sequence[Union[str, types
     values:       "full" (default: values as @intercept keeps them) or
                   "summary" (types, dtypes, shapes, short literals).
     result:       record return values (default True).
-    policy:       every= / sample= / max_calls= / max_bytes= (issue 9): a
-                  PolicyNotSupportedError in this build.
+    policy:       capture policies for every watched callable, as for
+                  intercept(): every=, first=, sample=, max_calls=,
+                  max_bytes=, exclude=, keep=, slower_than= (docs/policies.md).
     """
     targets = module_or_name if isinstance(module_or_name, (list, tuple)) else [module_or_name]
     roots = [_resolve(m) for m in targets]
@@ -256,8 +265,9 @@ def watch(module_or_name: Union[str, types.ModuleType, Sequence[Union[str, types
     if isinstance(from_modules, str):
         from_modules = [from_modules]
     from_modules = [str(m) for m in (from_modules or ())]
-    options = _options(packages, from_modules, values, policy)
-    w = Watch(packages, options, result, label, from_modules)
+    checked = _checked_policy(policy)
+    options = _options(packages, from_modules, values)
+    w = Watch(packages, options, result, label, from_modules, checked)
     for name, m in sorted(sys.modules.items()):
         if isinstance(m, types.ModuleType) and _in_packages(name, packages) and _is_public_module(name):
             w.watch_module(m)
