@@ -117,6 +117,11 @@ void raisedExt(Recorder& rec, Writer& writer, CaptureState& st, PyObject* value,
 // opening a writer, naming the thread), which must not record itself.
 __attribute__((noinline)) bool prepare(Recorder& rec, CaptureState& st, CapturedFunction& fn) {
     BusyGuard busy(st);
+    // The thread's writer first: opening the session's first one sets up the
+    // session (its policy seed and ledger) that a function's policy belongs to.
+    if (st.route != rec.routeEpoch() || !st.sink->live()) {
+        if (!rec.route(st)) return false;
+    }
     if (fn.epoch != rec.epoch()) {
         uint32_t fid;
         if (!rec.functionId(fn.func, fid)) return false;
@@ -124,10 +129,9 @@ __attribute__((noinline)) bool prepare(Recorder& rec, CaptureState& st, Captured
         fn.epoch = rec.epoch();
         if (!rec.hasPolicy(fid)) rec.resolvePolicy(fid, fn.owner ? fn.owner : fn.func);
     }
-    if (st.route != rec.routeEpoch() || !st.sink->live()) {
-        if (!rec.route(st)) return false;
-    }
-    if (fn.epoch != rec.epoch()) return false;  // a close() while Python ran: this call is not recorded
+    // Python ran (describing the function, resolving its policy): a close()
+    // meanwhile ends this thread's writer; this call is then not recorded.
+    if (fn.epoch != rec.epoch() || st.route != rec.routeEpoch() || !st.sink || !st.sink->live()) return false;
     if (!st.sink->knows(fn.fid)) rec.registerIn(*st.sink, fn.fid);
     return true;
 }
