@@ -60,6 +60,28 @@ std::string notADatabase(const std::string& path, const std::string& why) {
     return path + " is not a callmonitor database (" + why + ")";
 }
 
+// An LMDB environment without the "meta" database: someone else's LMDB
+// environment, or one of ours torn by a plain file copy taken while it was
+// written (the copy's main database then points at a reused page). Ours is
+// told by where it lives: a writer directory (main, rank-N, pid-N, tid-N) or
+// one inside a run directory (its .callmonitor-run marker).
+[[noreturn]] void throwWithoutMeta(const std::string& directory) {
+    std::string dir = directory;
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    const size_t slash = dir.rfind('/');
+    const std::string name = slash == std::string::npos ? dir : dir.substr(slash + 1);
+    const std::string parent = slash == std::string::npos ? "." : dir.substr(0, slash);
+    auto startsWith = [&](const char* prefix) { return name.rfind(prefix, 0) == 0; };
+    struct stat marker {};
+    const bool ours = name == "main" || startsWith("rank-") || startsWith("pid-") || startsWith("tid-") ||
+                      ::stat((parent + "/.callmonitor-run").c_str(), &marker) == 0;
+    if (ours)
+        throw CorruptError(directory + " is damaged: its LMDB environment has no \"meta\" database (a copy taken "
+                           "while the program was writing? copy a live database with mdb_copy, or after the "
+                           "program ended)");
+    throw NotADatabaseError(notADatabase(directory, "an LMDB environment without a \"meta\" database"));
+}
+
 uint32_t readU32LE(const char* p) {
     uint32_t v = 0;
     for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
@@ -269,9 +291,7 @@ struct Database::Impl {
         lmdb::Txn txn(e->env, MDB_RDONLY);
         MDB_dbi metaDbi = 0;
         rc = mdb_dbi_open(txn.handle(), format::kMetaDb, 0, &metaDbi);
-        if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
-            throw NotADatabaseError(notADatabase(directory, "an LMDB environment without a \"meta\" database"));
-        }
+        if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) throwWithoutMeta(directory);
         if (rc) lmdb::raise(rc, "mdb_dbi_open(\"meta\")", directory, Side::Read);
         e->meta = lmdb::Dbi::open(txn, format::kMetaDb, 0);
         e->functions = lmdb::Dbi::open(txn, format::kFunctionsDb, 0, true);
@@ -543,7 +563,7 @@ Database Database::open(const std::string& directory) {
     Impl& d = *impl;
     auto shared = store::acquireEnv(store::envKey(directory, !(d.flags & MDB_NOSUBDIR)),
                                     [&d] { return d.openReadOnly(); });
-    if (!shared->meta) throw NotADatabaseError(notADatabase(directory, "an LMDB environment without a \"meta\" database"));
+    if (!shared->meta) throwWithoutMeta(directory);
     d.handle = std::make_shared<EnvHandle>();
     d.handle->shared = std::move(shared);
     d.handle->directory = directory;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "callmonitor/database.h"
@@ -90,6 +91,29 @@ TEST(DatabaseOpen, GivenAnLmdbEnvironmentWithoutMeta_WhenOpened_ThenNotADatabase
         txn.commit();
     }
     EXPECT_THROW(Database::open(tmp.path()), NotADatabaseError);
+}
+
+// The same in a writer directory (or a run directory's): one of ours torn by
+// a plain copy taken while it was written, not someone else's environment.
+TEST(DatabaseOpen, GivenAWriterDirectoryWithoutMeta_WhenOpened_ThenCorruptErrorSayingHowToCopy) {
+    TempDir tmp;
+    for (const char* name : {"main", "rank-0002", "pid-77", "tid-3"}) {
+        const std::string dir = tmp.sub(name);
+        std::filesystem::create_directories(dir);
+        {
+            lmdb::Env env(dir, lmdb::Side::Write);
+            env.open(0, 0644);
+            lmdb::Txn txn(env, 0);
+            lmdb::Dbi::open(txn, nullptr, 0).put(txn, "garbage", "page");
+            txn.commit();
+        }
+        try {
+            Database::open(dir);
+            ADD_FAILURE() << name << ": opened";
+        } catch (const CorruptError& e) {
+            EXPECT_NE(std::string(e.what()).find("mdb_copy"), std::string::npos) << e.what();
+        }
+    }
 }
 
 // An environment whose meta database has no "format" key (and, optionally, a calls database).
