@@ -102,9 +102,19 @@ def variants():
     profile_none = flat_profile(time_limit=100, below_callback=None, above_callback=None)(_copy("profile_none"))
     profile_below = flat_profile(time_limit=100)(_copy("profile_below"))
     profile_above = flat_profile(time_limit=0)(_copy("profile_above"))
+    # @intercept(inner=True): each invocation recorded into a database, its inner calls with it.
+    import atexit
+    import shutil
+    import callmonitor
+    out = tempfile.mkdtemp(prefix="callmonitor-bench-inner-")
+    atexit.register(shutil.rmtree, out, True)
+    callmonitor.configure(output=os.path.join(out, "db"))
+    callmonitor._core._set_output_chosen(False)  # flat_profile's rows: no database chosen (they time, not record)
+    recorded_inner = callmonitor.intercept(inner=True)(_copy("recorded_inner"))
     return {
         "unwrapped": unwrapped, "hand_written": _hand_written, "py_noop": py_noop, "py_record": py_record, "native": native,
         "profile_none": profile_none, "profile_below": profile_below, "profile_above": profile_above,
+        "recorded_inner": recorded_inner,
     }
 
 
@@ -134,7 +144,8 @@ def cpu_busy(seconds=0.5):
         return None
 
 
-CALLGRIND_VARIANTS = ("unwrapped", "hand_written", "py_noop", "py_record", "native", "profile_none")
+CALLGRIND_VARIANTS = ("unwrapped", "hand_written", "py_noop", "py_record", "native", "profile_none",
+                      "recorded_inner")
 
 
 def child_loop(variant, count):
@@ -204,6 +215,8 @@ def main(argv=None):
             ("Python recording wrapper (same rewrite)", per("py_record"), "us/inner call", None, None),
             ("native recorder (wrap_calls())", per("native"), "us/inner call", 0.10, None),
             ("flat_profile, no callbacks", per("profile_none"), "us/inner call", 0.15, None),
+            ("@intercept(inner=True): outer call recorded too", per("recorded_inner"), "us/inner call", None,
+             "the outer call's recording shared by its 10 inner calls"),
             ("flat_profile, default below callback", us["profile_below"] - us["profile_none"], "us/invocation",
              None, "callback cost: one INFO record"),
             ("flat_profile, default above callback", us["profile_above"] - us["profile_none"], "us/invocation",

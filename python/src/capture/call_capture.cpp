@@ -523,10 +523,13 @@ __attribute__((noinline)) PyObject* innerCallsVectorcall(Recorder& rec, CaptureS
     if (started == CallStart::Recording) t_outer = OuterCall{call.key, call.epoch, true};
     PyObject* result = PyObject_Vectorcall(fn.func, args, nargsf, kwnames);
     t_outer = enclosing;
+    if (started != CallStart::Recording) {
+        clearEndedInnerCalls();  // not recorded: its inner calls are dropped unencoded
+        return result;
+    }
     OutcomeExtra extra;
     const bool have = takeInnerCalls(rec, fn, extra);
-    if (started == CallStart::Recording)
-        finish(rec, st, call, result ? Ending::Returned : Ending::Raised, result, have ? &extra : nullptr);
+    finish(rec, st, call, result ? Ending::Returned : Ending::Raised, result, have ? &extra : nullptr);
     return result;
 }
 

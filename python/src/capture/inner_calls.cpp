@@ -38,24 +38,19 @@ namespace callmonitor::py {
 
 // The inner calls of the attached invocation that ended last in this thread
 // (see capture/inner_calls.h for the protocol).
+// Encoded only when taken: an Interceptor that does not record the call
+// (flat_profile without a database) drops it unencoded.
 namespace {
 struct EndedInnerCalls {
-    std::string bytes;
+    PyObject* buf = nullptr;    // strong: the ended InnerCalls, null when none
     PyObject* names = nullptr;  // strong: the profile's per-site names list
-    bool set = false;
 };
 thread_local EndedInnerCalls t_ended;
 }  // namespace
 
-void clearEndedInnerCalls() { t_ended.set = false; }
-
-bool takeEndedInnerCalls(std::string& bytes, PyObject*& names) {
-    if (!t_ended.set) return false;
-    t_ended.set = false;
-    bytes.swap(t_ended.bytes);
-    names = t_ended.names;  // ownership moves to the caller
-    t_ended.names = nullptr;
-    return true;
+void clearEndedInnerCalls() {
+    Py_CLEAR(t_ended.buf);
+    Py_CLEAR(t_ended.names);
 }
 
 namespace {
@@ -469,15 +464,10 @@ PyObject* innerProfileEnd(InnerProfileObject* self, PyObject* arg) {
     buf->endNs = innerClock().nowNs();
     buf->closed = 1;
     if (self->attach) {
-        try {
-            t_ended.bytes.clear();
-            appendInnerCalls(t_ended.bytes, toCore(buf));
-        } catch (const std::bad_alloc&) {
-            return PyErr_NoMemory();
-        }
+        Py_INCREF(arg);
+        Py_XSETREF(t_ended.buf, arg);
         Py_INCREF(self->names);
         Py_XSETREF(t_ended.names, self->names);
-        t_ended.set = true;
     }
     if (self->keepLast) {
         // The thread state's dict: per thread, keyed by this profile.
@@ -684,6 +674,24 @@ PyMethodDef innerFunctions[] = {
 };
 
 }  // namespace
+
+bool takeEndedInnerCalls(std::string& bytes, PyObject*& names) {
+    if (!t_ended.buf) return false;
+    PyObject* buf = t_ended.buf;
+    t_ended.buf = nullptr;
+    names = t_ended.names;  // ownership moves to the caller
+    t_ended.names = nullptr;
+    bool ok = true;
+    try {
+        bytes.clear();
+        appendInnerCalls(bytes, toCore(reinterpret_cast<InnerCallsObject*>(buf)));
+    } catch (const std::bad_alloc&) {
+        ok = false;  // the call is recorded without its inner calls
+    }
+    Py_DECREF(buf);
+    if (!ok) Py_CLEAR(names);
+    return ok;
+}
 
 int addInnerCallTypes(PyObject* module) {
     if (PyModule_AddFunctions(module, innerFunctions) < 0) return -1;
