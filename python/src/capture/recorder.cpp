@@ -54,6 +54,14 @@ void readUtf8(PyObject* v, std::string& out) {
     }
     PyErr_Clear();
 }
+// visit(item) for each dict in the list d[key] (absent, not a list: none).
+template <class F> void forEachDict(PyObject* d, const char* key, F&& visit) {
+    PyObject* list = PyDict_GetItemString(d, key);
+    if (!list || !PyList_Check(list)) return;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); ++i)
+        if (PyObject* item = PyList_GET_ITEM(list, i); PyDict_Check(item)) visit(item);
+}
+
 void readBytes(PyObject* v, std::string& out) {
     if (v && PyBytes_Check(v)) out.assign(PyBytes_AS_STRING(v), static_cast<size_t>(PyBytes_GET_SIZE(v)));
 }
@@ -429,32 +437,24 @@ bool Recorder::functionId(PyObject* func, uint32_t& fid) {
         dirName = base;
         for (uint32_t k = 2; taken(dirName); ++k) dirName = base + "-" + std::to_string(k);
     }
-    if (PyObject* params = PyDict_GetItemString(d, "parameters"); params && PyList_Check(params)) {
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(params); ++i) {
-            PyObject* p = PyList_GET_ITEM(params, i);
-            if (!PyDict_Check(p)) continue;
-            Parameter prm;
-            readStr(p, "name", prm.name);
-            readInt(p, "kind", prm.kind);
-            readInt(p, "has_default", prm.hasDefault);
-            readBytes(PyDict_GetItemString(p, "default"), prm.defaultValue);
-            readStr(p, "default_repr", prm.defaultRepr);
-            readStr(p, "annotation", prm.annotation);
-            fn.parameters.push_back(std::move(prm));
-        }
-    }
-    if (PyObject* sites = PyDict_GetItemString(d, "inner_sites"); sites && PyList_Check(sites)) {
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(sites); ++i) {
-            PyObject* s = PyList_GET_ITEM(sites, i);
-            if (!PyDict_Check(s)) continue;
-            InnerSiteInfo site;
-            readStr(s, "callee", site.callee);
-            readInt(s, "line", site.line);
-            readInt(s, "column", site.column);
-            readInt(s, "awaited", site.awaited);
-            fn.innerSites.push_back(std::move(site));
-        }
-    }
+    forEachDict(d, "parameters", [&](PyObject* p) {
+        Parameter prm;
+        readStr(p, "name", prm.name);
+        readInt(p, "kind", prm.kind);
+        readInt(p, "has_default", prm.hasDefault);
+        readBytes(PyDict_GetItemString(p, "default"), prm.defaultValue);
+        readStr(p, "default_repr", prm.defaultRepr);
+        readStr(p, "annotation", prm.annotation);
+        fn.parameters.push_back(std::move(prm));
+    });
+    forEachDict(d, "inner_sites", [&](PyObject* s) {
+        InnerSiteInfo site;
+        readStr(s, "callee", site.callee);
+        readInt(s, "line", site.line);
+        readInt(s, "column", site.column);
+        readInt(s, "awaited", site.awaited);
+        fn.innerSites.push_back(std::move(site));
+    });
     Py_DECREF(d);
     fid = fn.id;
     functionIds_.emplace(std::move(key), fid);
