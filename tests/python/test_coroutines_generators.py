@@ -232,3 +232,45 @@ def test_show_displays_items_yielded(recorder, capsys):
     assert "yielded   2 items" in out and "[1]" in out
     assert cli_main(["show", run_dir, "count_to", "1"]) in (0, None)
     assert "closed after 1 item," in capsys.readouterr().out
+
+
+@intercept(yields=True)
+def up_to(n):
+    yield from range(n)
+
+
+@intercept(yields=True)
+async def async_up_to(n):
+    for i in range(n):
+        yield i
+
+
+def test_yields_true_reads_zero_items_as_an_empty_list_not_as_not_recorded(recorder):
+    # GIVEN generators recorded with yields=True that yield nothing, or are closed early,
+    # WHEN read back THEN `yielded` is the list of items ([] for none); None stays
+    # "items not recorded" (yields=False).
+    assert list(up_to(0)) == []
+    g = up_to(5)
+    next(g)
+    g.close()                                       # closed after one item
+    g = up_to(5)
+    next(g)
+    del g                                           # collected after one item
+    gc.collect()
+
+    async def consume():
+        empty = [i async for i in async_up_to(0)]
+        agen = async_up_to(3)
+        async for _ in agen:
+            break
+        await agen.aclose()
+        return empty
+    assert asyncio.run(consume()) == []
+    list(count_to(0))                               # yields=False: not recorded
+    db = recorder.load()
+    calls = list(db.calls(up_to))
+    assert [(c.yields, c.yielded) for c in calls] == [(0, []), (1, [0]), (1, [0])]
+    assert [(c.outcome, c.yields, c.yielded) for c in db.calls(async_up_to)] == [
+        ("returned", 0, []), ("closed", 1, [0])]
+    plain = one(db, count_to)
+    assert plain.yields == 0 and plain.yielded is None

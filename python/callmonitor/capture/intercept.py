@@ -76,11 +76,12 @@ def _wrap(func, result, strict, watch=None, yields=False, inner=False, only_with
     """A callable recording the calls of `func` that looks like `func` to
     Python: an Interceptor (with `watch`, a WatchOptions: the Watched subtype
     callmonitor.watch places), or, for coroutine, generator and async
-    generator functions, a Python function of the same kind over one.
+    generator functions, a Python function of the same kind over one (a
+    watch's too: begin_call applies its caller filter).
     inner: `func` is rewritten by callmonitor.inner (its inner calls go with
     each call's outcome); only_with_output: recorded only once an output
     was chosen (flat_profile)."""
-    kind = _call_kind(func) if watch is None else None
+    kind = _call_kind(func)
     if watch is None:
         wrapper = core = _core.Interceptor(func, _flag(result), _flag(strict), yields=bool(yields),
                                            inner=bool(inner), only_with_output=bool(only_with_output))
