@@ -274,3 +274,25 @@ def test_yields_true_reads_zero_items_as_an_empty_list_not_as_not_recorded(recor
         ("returned", 0, []), ("closed", 1, [0])]
     plain = one(db, count_to)
     assert plain.yields == 0 and plain.yielded is None
+
+
+@intercept
+def total(xs):
+    yield sum(xs)
+
+
+def test_a_generator_records_the_inputs_its_body_ran_with_at_its_first_item(recorder):
+    # GIVEN a generator created, its argument changed, then iterated (capture happens
+    # when the body starts: docs/python-api.md) THEN the recorded input is what the body
+    # summed, so a replay runs what ran; a generator never iterated is not counted.
+    xs = [1]
+    g = total(xs)
+    xs.append(2)
+    assert list(g) == [3]
+    total([5])                                      # never iterated: not a call
+    gc.collect()
+    db = recorder.load()
+    [f] = [f for f in db.functions if f.name == "total"]
+    assert (f.calls, f.seen) == (1, 1)
+    assert one(db, total).args == [[1, 2]] and one(db, total).result is None
+    assert db.replay(total, 1).passed

@@ -170,7 +170,15 @@ def intercept(func=None, *, result=None, strict=None, yields=False, inner=False,
             function runs (default: the session setting, off — a placeholder
             is stored instead). For tests.
     yields: generators and async generators: also record every item yielded
-            (kept in memory until the generator ends). Default: only count them.
+            (kept in memory until the generator ends; read as a list, [] for
+            none). Default: only count them.
+
+    A coroutine or generator call is recorded when its body starts: the first
+    ``await`` of the coroutine, the first item asked of the generator. Its
+    inputs are then the ones the body runs with, and a generator created but
+    never iterated is not recorded (nor counted by the policies): capturing
+    at creation would need a wrapper that is not a Python function.
+    Intercept a plain function returning the generator to record creation.
     inner:  also record the calls made inside the function (callee, line,
             start, duration, raised), stored with each call's outcome and
             read as ``db.call(f, n).inner`` (docs/inner-calls.md). The
