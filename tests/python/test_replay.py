@@ -446,6 +446,13 @@ def test_replay_of_a_redefined_function_runs_the_recorded_definition_or_refuses(
     with callmonitor.load(db) as loaded:
         old_f = loaded.replay("f@3", 1)
         assert old_f.passed, old_f
+    # The tests export-tests writes find the recorded definition too.
+    check(cli("export-tests", db, "f@3", "--to", tmp_path / "test_old_f.py", cwd=tmp_path))
+    assert "line=3, shadowed=True" in (tmp_path / "test_old_f.py").read_text()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(tmp_path / "test_old_f.py")], cwd=tmp_path, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, describe(proc)
 
 
 def test_replay_of_an_edited_function_runs_the_current_code(tmp_path):

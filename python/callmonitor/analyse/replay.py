@@ -166,8 +166,19 @@ def unwrap(func: Callable) -> Callable:
     return func
 
 
-def find_function(module: str, qualname: str, file: str = "", path: Sequence[str] = ()) -> Callable:
-    """The function recorded as `module`.`qualname` (defined in `file`), undecorated."""
+def find_function(module: str, qualname: str, file: str = "", path: Sequence[str] = (), *,
+                  line: int = 0, shadowed: bool = False) -> Callable:
+    """The function recorded as `module`.`qualname` (defined in `file`), undecorated.
+    With `line`, the definition made there (:func:`recorded_definition`; `shadowed`:
+    the database holds several definitions of the name)."""
+    found = _find_current(module, qualname, file, path)
+    if not line:
+        return found
+    return recorded_definition(found, module, qualname, file, line, shadowed)
+
+
+def _find_current(module: str, qualname: str, file: str, path: Sequence[str]) -> Callable:
+    """What `module`.`qualname` is now, undecorated."""
     _import_path(path)
     if "<locals>" in qualname or "<lambda>" in qualname:
         raise ReplayError(f"{module}.{qualname} is defined inside another function (or is a "
@@ -206,6 +217,12 @@ def _definition_site(func) -> tuple:
     return (code.co_filename, code.co_firstlineno) if isinstance(code, types.CodeType) else ("", 0)
 
 
+def _defined_at(func, file: str, line: int) -> bool:
+    """Whether `func` was defined at `line` of `file` (any file when `file` is "")."""
+    f, n = _definition_site(func)
+    return n == line and (not file or _same_file(f, file))
+
+
 def _definitions_in_source(file: str, qualname: str) -> int:
     """How many code objects of the source `file` define `qualname` (two: a name
     defined twice, the first shadowed); 0 when the source cannot be read."""
@@ -232,8 +249,7 @@ def _live_definition(module: str, qualname: str, file: str, line: int) -> Option
     for obj in gc.get_objects():
         if type(obj) is types.FunctionType and obj.__qualname__ == qualname \
                 and recorded_module(obj.__module__ or "") == module:
-            f, n = _definition_site(obj)
-            if n == line and _same_file(f, file):
+            if _defined_at(obj, file, line):
                 return obj
     return None
 
@@ -247,7 +263,7 @@ def recorded_definition(current: Callable, module: str, qualname: str, file: str
     line moved) is `current`: replaying the current code is the point. Raises
     ReplayError rather than replay a different definition."""
     cur_file, cur_line = _definition_site(current)
-    if not line or not cur_line or (cur_line == line and _same_file(cur_file, file)):
+    if not line or not cur_line or _defined_at(current, file, line):
         return current
     if not shadowed and _definitions_in_source(cur_file, qualname) < 2:
         return current   # one definition, moved by an edit
@@ -256,7 +272,7 @@ def recorded_definition(current: Callable, module: str, qualname: str, file: str
         return unwrap(found)
     name = unique_name or f"{module}.{qualname}"
     raise ReplayError(
-        f"the recorded definition {name} ({qualname} defined at {file}:{line}) is no longer in "
+        f"the recorded definition {name} ({qualname} defined at {file or cur_file}:{line}) is no longer in "
         f"module {module}: {module}.{qualname} is now the definition at {cur_file}:{cur_line} "
         f"(the name was defined again), and replaying that one would run other code than the "
         f"calls were recorded from. Keep the old definition reachable under another name, or "
@@ -535,7 +551,7 @@ class Replayer:
         line = getattr(info, "line", 0)
         key = (info.module, info.qualname, info.file, line)
         if key not in self._found:
-            current = find_function(info.module, info.qualname, info.file, self.path)
+            current = _find_current(info.module, info.qualname, info.file, self.path)
             # The definition the calls were recorded from (NAME@LINE: a redefined function).
             self._found[key] = recorded_definition(
                 current, info.module, info.qualname, info.file, line,
@@ -546,6 +562,7 @@ class Replayer:
     def prepare(self):
         """Finds the function before any call is decoded (a script's classes must
         exist before its pickles are restored)."""
+        self.db.functions   # names each FunctionInfo's definition (unique_name: NAME@LINE when shadowed)
         try:
             found = self.db.find(self.fn, **self.where)
         except (LookupError, ValueError):
