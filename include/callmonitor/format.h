@@ -110,6 +110,8 @@ enum class ExtTag : uint32_t {
     InnerCalls = 19,    // inner-calls bytes of the invocation (inner_calls.h): @intercept(inner=True)
     Yielded = 20,       // one value: an item the generator yielded (yields=True), one field per item, in order
     Closed = 21,        // varint: the generator ended before its end (1 closed, 2 dropped); outcome NotRecorded
+    ItemsRecorded = 22, // varint 1: the items yielded are recorded (yields=True): the Yielded fields are all of
+                        // them, none for a generator that yielded nothing
 };
 
 }  // namespace callmonitor::format

@@ -1,12 +1,10 @@
-"""The module name a function is recorded (and looked up) under: one table,
-used by capture (describe.py) and by the reader (matching a function object)."""
-
-# multiprocessing's spawn and forkserver start methods run the parent's main
-# script in the child as module "__mp_main__" (aliased to sys.modules["__main__"]):
-# its functions are the user's "__main__" ones and are recorded as such.
-_ALIASES = {"__mp_main__": "__main__"}
+"""The module name a function is recorded (and looked up) under: capture
+(describe.py) and the reader (matching a function object) ask the C++ table,
+include/callmonitor/module_names.h, which also names objects' classes and
+caller modules (a spawn/forkserver child's "__mp_main__" is "__main__")."""
+from . import _core
 
 
 def recorded_module(module: str) -> str:
     """The module name a function whose ``__module__`` is `module` is recorded under."""
-    return _ALIASES.get(module, module)
+    return _core.recorded_module(module)

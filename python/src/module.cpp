@@ -12,6 +12,7 @@
 
 #include "callmonitor/database.h"
 #include "callmonitor/merge.h"
+#include "callmonitor/module_names.h"
 #include "callmonitor/errors.h"
 #include "callmonitor/format.h"
 #include "callmonitor/value_parser.h"
@@ -111,6 +112,9 @@ PYBIND11_MODULE(_core, m) {
         }
     });
 
+    m.def("recorded_module", [](const std::string& module) { return std::string(callmonitor::recordedModuleName(module)); },
+          "the module name a function, class or caller whose module is `module` is recorded under "
+          "(include/callmonitor/module_names.h: __mp_main__ -> __main__)");
     m.attr("FORMAT_VERSION") = format::kFormatVersion;
     m.attr("OLDEST_FORMAT_VERSION") = format::kOldestFormatVersion;
 

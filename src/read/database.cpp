@@ -13,6 +13,7 @@
 #include <deque>
 
 #include "callmonitor/errors.h"
+#include "callmonitor/module_names.h"
 #include "codec/chunk.h"
 #include "codec/keys.h"
 #include "codec/payload_codec.h"
@@ -660,7 +661,9 @@ std::vector<std::string> denseTable(const lmdb::Txn& txn, const lmdb::Dbi& dbi, 
 
 std::vector<std::string> Database::callers() const {
     auto s = impl_->beginRead();
-    return denseTable(s->txn, s->handle->dbs().callers, impl_->directory, "caller");
+    std::vector<std::string> out = denseTable(s->txn, s->handle->dbs().callers, impl_->directory, "caller");
+    for (auto& name : out) name = std::string(recordedModuleName(name));  // written before capture mapped it
+    return out;
 }
 
 std::vector<std::string> Database::labels() const {

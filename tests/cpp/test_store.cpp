@@ -162,6 +162,19 @@ TEST(WriterStore, GivenFunctionsThreadsCallersAndCounters_WhenCommitted_ThenTheD
     EXPECT_EQ(db.formatVersion(), format::kFormatVersion);
 }
 
+TEST(WriterStore, GivenACallerRecordedAsMpMain_WhenRead_ThenItIsMain) {
+    // Databases written before capture mapped it: a spawn child's main script
+    // (module __mp_main__) reads as the user's __main__ (callmonitor/module_names.h).
+    TempDir tmp;
+    Writer writer(optionsFor(tmp.path()), testWriterInfo());
+    writer.submitCaller(0, "__mp_main__");
+    writer.submitCaller(1, "pkg.__mp_main__");
+    writer.submitEntry(CallKey{4, 1}, entryRecord(1));
+    ASSERT_TRUE(writer.flush());
+    Database db = Database::open(tmp.path());
+    EXPECT_EQ(db.callers(), (std::vector<std::string>{"__main__", "pkg.__mp_main__"}));
+}
+
 TEST(WriterStore, GivenATinyInitialMap_WhenManyMegabytesAreWritten_ThenTheMapGrowsAndEverythingIsStored) {
     TempDir tmp;
     WriterOptions o = optionsFor(tmp.path());

@@ -232,3 +232,67 @@ def test_show_displays_items_yielded(recorder, capsys):
     assert "yielded   2 items" in out and "[1]" in out
     assert cli_main(["show", run_dir, "count_to", "1"]) in (0, None)
     assert "closed after 1 item," in capsys.readouterr().out
+
+
+@intercept(yields=True)
+def up_to(n):
+    yield from range(n)
+
+
+@intercept(yields=True)
+async def async_up_to(n):
+    for i in range(n):
+        yield i
+
+
+def test_yields_true_reads_zero_items_as_an_empty_list_not_as_not_recorded(recorder):
+    # GIVEN generators recorded with yields=True that yield nothing, or are closed early,
+    # WHEN read back THEN `yielded` is the list of items ([] for none); None stays
+    # "items not recorded" (yields=False).
+    assert list(up_to(0)) == []
+    g = up_to(5)
+    next(g)
+    g.close()                                       # closed after one item
+    g = up_to(5)
+    next(g)
+    del g                                           # collected after one item
+    gc.collect()
+
+    async def consume():
+        empty = [i async for i in async_up_to(0)]
+        agen = async_up_to(3)
+        async for _ in agen:
+            break
+        await agen.aclose()
+        return empty
+    assert asyncio.run(consume()) == []
+    list(count_to(0))                               # yields=False: not recorded
+    db = recorder.load()
+    calls = list(db.calls(up_to))
+    assert [(c.yields, c.yielded) for c in calls] == [(0, []), (1, [0]), (1, [0])]
+    assert [(c.outcome, c.yields, c.yielded) for c in db.calls(async_up_to)] == [
+        ("returned", 0, []), ("closed", 1, [0])]
+    plain = one(db, count_to)
+    assert plain.yields == 0 and plain.yielded is None
+
+
+@intercept
+def total(xs):
+    yield sum(xs)
+
+
+def test_a_generator_records_the_inputs_its_body_ran_with_at_its_first_item(recorder):
+    # GIVEN a generator created, its argument changed, then iterated (capture happens
+    # when the body starts: docs/python-api.md) THEN the recorded input is what the body
+    # summed, so a replay runs what ran; a generator never iterated is not counted.
+    xs = [1]
+    g = total(xs)
+    xs.append(2)
+    assert list(g) == [3]
+    total([5])                                      # never iterated: not a call
+    gc.collect()
+    db = recorder.load()
+    [f] = [f for f in db.functions if f.name == "total"]
+    assert (f.calls, f.seen) == (1, 1)
+    assert one(db, total).args == [[1, 2]] and one(db, total).result is None
+    assert db.replay(total, 1).passed

@@ -293,3 +293,31 @@ def test_configured_output_reaches_subprocesses_and_their_children(tmp_path, run
             sorted(int(w[4:]) for w in db.writers[1:])
     with callmonitor.load(tmp_path / "own") as db:
         assert db.writers == ["main"]
+
+
+# A script whose own (unrecorded) function calls a recorded one, in spawn / forkserver
+# workers: the calling module is the script, "__mp_main__" in the workers.
+MAIN_SCRIPT_CALLER_POOL = '''
+import multiprocessing as mp, sys
+from sample_functions import identity
+
+def task(x):
+    return identity(x)
+
+if __name__ == "__main__":
+    task(-1)
+    with mp.get_context(sys.argv[1]).Pool(2) as pool:
+        assert pool.map(task, range(50), chunksize=5) == list(range(50))
+'''
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_calls_made_from_the_main_script_in_a_pool_have_caller_module_main(tmp_path, run_recorder, method):
+    # GIVEN a script's own function that calls a recorded function, mapped by a spawn /
+    # forkserver pool WHEN it runs THEN every call's caller module is __main__ (the
+    # workers run the script as __mp_main__), in the calls and in the API derived.
+    check(run_recorder(MAIN_SCRIPT_CALLER_POOL, tmp_path, args=(method,), timeout=120))
+    with callmonitor.load(tmp_path / "call-monitor") as db:
+        assert len(db.writers) > 1
+        assert {c.caller for c in db.calls("identity")} == {"__main__"}
+        assert db.api()["sample_functions.identity"].callers == {"__main__": 51}

@@ -399,3 +399,102 @@ def test_async_functions_run_and_generators_replay(tmp_path):
                                     .replace("return x * 2", "raise KeyError(x)"))
     proc = cli("replay", db, "fetch", "--check", cwd=tmp_path)
     assert proc.returncode == 1 and "raised KeyError: 2" in proc.stdout, describe(proc)
+
+
+REDEFINED = '''\
+from callmonitor import intercept
+
+@intercept
+def f(x):
+    return x + 1
+first = f                       # the old definition stays reachable
+
+@intercept
+def f(x):
+    return x * 100
+
+@intercept
+def g(x):
+    return x + 1
+g(1)                            # called before it is defined again (a notebook cell re-run)
+
+@intercept
+def g(x):
+    return x * 100
+'''
+
+
+def test_replay_of_a_redefined_function_runs_the_recorded_definition_or_refuses(tmp_path):
+    # GIVEN a module defining f and g twice, calls of both definitions of f and of the
+    # first g recorded WHEN each definition is replayed THEN f@3 replays the old f (still
+    # reachable), f@8 the new one, and the old g, no longer in the module, is refused with
+    # an error naming NAME@FILE:LINE and --func: never the other definition, silently.
+    (tmp_path / "redef.py").write_text(REDEFINED)
+    check(run_python("import redef\nredef.first(2)\nredef.f(3)\n", tmp_path))
+    db = tmp_path / "call-monitor"
+    for name in ("f@3", "f@8"):
+        report, proc = replay_json(db, name, "--check", cwd=tmp_path, rc=0)
+        assert statuses(report) == {1: "passed"}, proc.stdout
+    for extra in ([], ["--isolate"]):
+        proc = cli("replay", db, "redef.g", "--check", *extra, cwd=tmp_path)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, describe(proc)
+        error = " ".join(proc.stderr.split())
+        assert f"g defined at {tmp_path / 'redef.py'}:12" in error and "--func" in error, error
+        assert "no longer in module redef" in error, error
+    report, proc = replay_json(db, "redef.g", "--func", "redef:g", cwd=tmp_path, rc=1)
+    assert statuses(report) == {1: "failed"}     # asked for: the new g, compared
+    with callmonitor.load(db) as loaded:
+        old_f = loaded.replay("f@3", 1)
+        assert old_f.passed, old_f
+    # The tests export-tests writes find the recorded definition too.
+    check(cli("export-tests", db, "f@3", "--to", tmp_path / "test_old_f.py", cwd=tmp_path))
+    assert "line=3, shadowed=True" in (tmp_path / "test_old_f.py").read_text()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(tmp_path / "test_old_f.py")], cwd=tmp_path, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, describe(proc)
+
+
+def test_replay_of_an_edited_function_runs_the_current_code(tmp_path):
+    # GIVEN a function recorded, then its source edited so that it moved down WHEN
+    # replayed THEN the current definition runs (one definition of the name: an edit).
+    (tmp_path / "moved.py").write_text("from callmonitor import intercept\n\n@intercept\n"
+                                       "def h(x):\n    return x + 1\n")
+    check(run_python("import moved\nmoved.h(1)\n", tmp_path))
+    (tmp_path / "moved.py").write_text("from callmonitor import intercept\n\n\n\n@intercept\n"
+                                       "def h(x):\n    return x + 2\n")
+    report, proc = replay_json(tmp_path / "call-monitor", "h", "--check", cwd=tmp_path, rc=1)
+    assert statuses(report) == {1: "failed"} and "3 != expected 2" in proc.stdout, proc.stdout
+
+
+OBJECTS = '''\
+import dataclasses
+
+@dataclasses.dataclass
+class Box:
+    w: float
+    h: float
+'''
+
+
+def test_replay_and_export_rebuild_objects_with_allow_import(tmp_path):
+    # GIVEN a call whose argument is a dataclass of the user's module (recorded by state)
+    # WHEN replayed THEN without --allow-import it is an error that says to give it, with
+    # --allow-import the object is rebuilt and the call passes (here and --isolate).
+    (tmp_path / "boxes.py").write_text(OBJECTS)
+    (tmp_path / "areas.py").write_text("from callmonitor import intercept\n\n@intercept\n"
+                                       "def area(b):\n    return b.w * b.h\n")
+    check(run_python("import boxes, areas\nareas.area(boxes.Box(2.0, 3.0))\n", tmp_path))
+    db = tmp_path / "call-monitor"
+    proc = cli("replay", db, "area", "--check", cwd=tmp_path)
+    assert proc.returncode == 1 and "--allow-import MODULE" in proc.stdout, describe(proc)
+    for extra in ([], ["--isolate"]):
+        report, proc = replay_json(db, "area", "--check", "--allow-import", "boxes", *extra,
+                                   cwd=tmp_path, rc=0)
+        assert statuses(report) == {1: "passed"}, proc.stdout
+    proc = cli("export", db, "area", "1", "--to", tmp_path / "out", "--allow-import", "boxes",
+               "--json", cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)
+    proc = cli("export-tests", db, "area", "--allow-import", "boxes", "--to",
+               tmp_path / "test_area.py", cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)

@@ -325,3 +325,106 @@ def test_watch_applies_capture_policies_to_every_watched_callable(recorder, pack
     assert [c.invocation for c in db.calls(f.full_name)] == [1, 4, 7]
     with pytest.raises(callmonitor.CallNotRecordedError, match="every=3"):
         db.get(f.full_name, 2)
+
+
+ASYNC_PACKAGE = '''
+import asyncio
+from callmonitor import intercept
+
+
+async def fetch(x, delay=0.05):
+    await asyncio.sleep(delay)
+    if x < 0:
+        raise ValueError(f"negative {x}")
+    return x * 10
+
+
+async def fetch_twice(x):
+    return await fetch(x, 0.0) + await fetch(x, 0.0)   # the package calling itself
+
+
+def count(n):
+    for i in range(n):
+        yield i
+    return f"counted {n}"
+
+
+async def ticks(n):
+    for i in range(n):
+        await asyncio.sleep(0)
+        yield i
+
+
+@intercept
+def decorated_gen(n):
+    yield from range(n)
+
+
+class Source:
+    def items(self, n):
+        yield from range(n)
+'''
+
+
+@pytest.fixture
+def async_package(tmp_path, monkeypatch):
+    n = next(_SERIAL)
+    name = f"wasync_{n}"
+    (tmp_path / f"{name}.py").write_text(ASYNC_PACKAGE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    yield types.SimpleNamespace(name=name, module=importlib.import_module(name))
+    callmonitor.unwatch()
+    sys.modules.pop(name, None)
+
+
+def test_watched_coroutine_and_generator_functions_record_the_whole_call(recorder, async_package):
+    # GIVEN a watched module of async def, generator and async generator functions
+    # WHEN they are awaited / iterated THEN each records what the awaited call returned
+    # or raised over the whole await, the generator's return value and item count, and
+    # the watched attributes stay of the same kind for inspect and asyncio.
+    import asyncio
+    m = async_package.module
+    with callmonitor.watch(async_package.name):
+        assert inspect.iscoroutinefunction(m.fetch) and asyncio.iscoroutinefunction(m.fetch)
+        assert inspect.isgeneratorfunction(m.count) and inspect.isasyncgenfunction(m.ticks)
+        assert inspect.isgeneratorfunction(m.Source.items)
+        assert m.fetch is not vars(sys.modules[async_package.name]).get("_never")  # patched in place
+        assert asyncio.run(m.fetch(4)) == 40
+        with pytest.raises(ValueError, match="negative -1"):
+            asyncio.run(m.fetch(-1))
+        assert asyncio.run(m.fetch_twice(2)) == 40      # its inner fetches: the package's own calls
+        assert list(m.count(3)) == [0, 1, 2]
+        assert list(m.Source().items(2)) == [0, 1]
+
+        async def consume():
+            return [i async for i in m.ticks(2)]
+        assert asyncio.run(consume()) == [0, 1]
+        assert list(m.decorated_gen(2)) == [0, 1]       # @intercept's own: recorded once
+    db = recorder.load()
+    fetch = [(c.args, c.outcome, c.result) for c in db.calls(f"{async_package.name}.fetch")]
+    assert fetch == [([4], "returned", 40), ([-1], "raised", None)]
+    first = db.call(f"{async_package.name}.fetch", 1)
+    assert first.duration >= 0.045                      # the sleep is inside the call
+    assert db.call(f"{async_package.name}.fetch", 2).exception.type == "ValueError"
+    assert [c.args for c in db.calls(f"{async_package.name}.fetch_twice")] == [[2]]
+    count = db.call(f"{async_package.name}.count", 1)
+    assert (count.outcome, count.result, count.yields) == ("returned", "counted 3", 3)
+    assert db.call(f"{async_package.name}.Source.items", 1).yields == 2
+    ticks = db.call(f"{async_package.name}.ticks", 1)
+    assert (ticks.outcome, ticks.yields) == ("returned", 2)
+    assert db.call(f"{async_package.name}.decorated_gen", 1).yields == 2
+    assert [f.calls for f in db.functions if f.name == "decorated_gen"] == [1]
+    assert inspect.iscoroutinefunction(m.fetch)          # put back: the original
+    assert "callmonitor" not in repr(m.fetch)
+
+
+def test_watched_coroutine_called_from_outside_from_modules_is_not_recorded(recorder, async_package):
+    import asyncio
+    m = async_package.module
+    with callmonitor.watch(async_package.name, from_modules=["no_such_caller"]):
+        assert asyncio.run(m.fetch(1, 0.0)) == 10
+        assert list(m.count(2)) == [0, 1]
+        assert list(m.decorated_gen(1)) == [0]          # @intercept's own: recorded whoever calls
+    db = recorder.load()
+    assert {f.name: f.calls for f in db.functions} == {"decorated_gen": 1}

@@ -166,8 +166,19 @@ def unwrap(func: Callable) -> Callable:
     return func
 
 
-def find_function(module: str, qualname: str, file: str = "", path: Sequence[str] = ()) -> Callable:
-    """The function recorded as `module`.`qualname` (defined in `file`), undecorated."""
+def find_function(module: str, qualname: str, file: str = "", path: Sequence[str] = (), *,
+                  line: int = 0, shadowed: bool = False) -> Callable:
+    """The function recorded as `module`.`qualname` (defined in `file`), undecorated.
+    With `line`, the definition made there (:func:`recorded_definition`; `shadowed`:
+    the database holds several definitions of the name)."""
+    found = _find_current(module, qualname, file, path)
+    if not line:
+        return found
+    return recorded_definition(found, module, qualname, file, line, shadowed)
+
+
+def _find_current(module: str, qualname: str, file: str, path: Sequence[str]) -> Callable:
+    """What `module`.`qualname` is now, undecorated."""
     _import_path(path)
     if "<locals>" in qualname or "<lambda>" in qualname:
         raise ReplayError(f"{module}.{qualname} is defined inside another function (or is a "
@@ -190,6 +201,82 @@ def find_function(module: str, qualname: str, file: str = "", path: Sequence[str
         except ImportError as e:
             raise ReplayError(f"cannot import {module} ({e}): give --path DIR") from None
     return unwrap(_walk(mod, qualname, f"module {module}"))
+
+
+def _same_file(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if not (a and b) or a.startswith("<") or b.startswith("<"):
+        return False
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _definition_site(func) -> tuple:
+    """(file, first line) of a Python function's code; ("", 0) for other callables."""
+    code = getattr(func, "__code__", None)
+    return (code.co_filename, code.co_firstlineno) if isinstance(code, types.CodeType) else ("", 0)
+
+
+def _defined_at(func, file: str, line: int) -> bool:
+    """Whether `func` was defined at `line` of `file` (any file when `file` is "")."""
+    f, n = _definition_site(func)
+    return n == line and (not file or _same_file(f, file))
+
+
+def _definitions_in_source(file: str, qualname: str) -> int:
+    """How many code objects of the source `file` define `qualname` (two: a name
+    defined twice, the first shadowed); 0 when the source cannot be read."""
+    try:
+        with open(file, "rb") as f:
+            code = compile(f.read(), file, "exec", dont_inherit=True)
+    except (OSError, SyntaxError, ValueError):
+        return 0
+    found, todo = 0, [code]
+    while todo:
+        c = todo.pop()
+        for const in c.co_consts:
+            if isinstance(const, types.CodeType):
+                found += getattr(const, "co_qualname", const.co_name) == qualname
+                todo.append(const)
+    return found
+
+
+def _live_definition(module: str, qualname: str, file: str, line: int) -> Optional[Callable]:
+    """A function object alive in this process defined at (file, line) as
+    `module`.`qualname` (a shadowed definition something still holds), or None."""
+    import gc
+    from .._module_names import recorded_module
+    for obj in gc.get_objects():
+        if type(obj) is types.FunctionType and obj.__qualname__ == qualname \
+                and recorded_module(obj.__module__ or "") == module:
+            if _defined_at(obj, file, line):
+                return obj
+    return None
+
+
+def recorded_definition(current: Callable, module: str, qualname: str, file: str, line: int,
+                        shadowed: bool, unique_name: str = "") -> Callable:
+    """The function defined where the recorded one was (`file`:`line`), when
+    `current` (what `module`.`qualname` is now) may be another definition of
+    the same name: `shadowed` (the database holds several), or the source
+    defines the name twice. A function whose source was merely edited (its
+    line moved) is `current`: replaying the current code is the point. Raises
+    ReplayError rather than replay a different definition."""
+    cur_file, cur_line = _definition_site(current)
+    if not line or not cur_line or _defined_at(current, file, line):
+        return current
+    if not shadowed and _definitions_in_source(cur_file, qualname) < 2:
+        return current   # one definition, moved by an edit
+    found = _live_definition(module, qualname, file, line)
+    if found is not None:
+        return unwrap(found)
+    name = unique_name or f"{module}.{qualname}"
+    raise ReplayError(
+        f"the recorded definition {name} ({qualname} defined at {file or cur_file}:{line}) is no longer in "
+        f"module {module}: {module}.{qualname} is now the definition at {cur_file}:{cur_line} "
+        f"(the name was defined again), and replaying that one would run other code than the "
+        f"calls were recorded from. Keep the old definition reachable under another name, or "
+        f"give the implementation to replay with --func module:function (db.replay(..., func=))")
 
 
 def _import(module: str):
@@ -319,15 +406,9 @@ def select_calls(db, fn, numbers: Optional[Sequence[Union[int, slice]]] = None, 
 
 
 def _functions(db, fn, where):
-    """The recorded FunctionInfos (one per writer) `fn` names, in writer order."""
-    pids = {w["id"]: w["pid"] for w in db.writer_info()}
-    found = [f for f in db.functions if fn in (f.full_name, f.qualname, f.name)
-             and (where["writer"] is None or where["writer"] in (f.writer, f.writer.split("/")[-1]))
-             and (where["rank"] is None or f.rank == where["rank"])
-             and (where["pid"] is None or pids.get(f.writer) == where["pid"])]
-    if len({f.full_name for f in found}) != 1:
-        next(iter(db.calls(fn, **where)), None)   # the database says what is wrong
-    return found
+    """The recorded FunctionInfos (one per writer) `fn` names (NAME@LINE too), in
+    writer order; the database raises for an unknown or ambiguous name."""
+    return db.find(fn, **where)
 
 
 def _writer_calls(db, fn, info):
@@ -366,8 +447,7 @@ def _read(db, fn, n, where):
 def count_calls(db, fn, numbers=None, *, writer=None, rank=None, pid=None) -> Optional[int]:
     """How many calls :func:`select_calls` yields (for a progress bar), or None."""
     try:
-        funcs = [f for f in db.functions if fn in (f.full_name, f.qualname, f.name)]
-        total = sum(f.calls for f in funcs if writer is None or f.writer == writer)
+        total = sum(f.calls for f in db.find(fn, writer=writer, rank=rank, pid=pid))
     except Exception:
         return None
     if numbers is None:
@@ -468,19 +548,26 @@ class Replayer:
             raise ReplayError(f"{info.full_name} was recorded through a functools.partial, whose "
                               f"bound arguments are not in the record: give the partial with "
                               f"--func module:name")
-        key = (info.module, info.qualname, info.file)
+        line = getattr(info, "line", 0)
+        key = (info.module, info.qualname, info.file, line)
         if key not in self._found:
-            self._found[key] = find_function(info.module, info.qualname, info.file, self.path)
+            current = _find_current(info.module, info.qualname, info.file, self.path)
+            # The definition the calls were recorded from (NAME@LINE: a redefined function).
+            self._found[key] = recorded_definition(
+                current, info.module, info.qualname, info.file, line,
+                shadowed=getattr(info, "unique_name", info.full_name) != info.full_name,
+                unique_name=getattr(info, "unique_name", ""))
         return self._found[key]
 
     def prepare(self):
         """Finds the function before any call is decoded (a script's classes must
         exist before its pickles are restored)."""
-        info = next((f for f in self.db.functions
-                     if self.fn in (f.full_name, f.qualname, f.name)), None)
-        if info is not None:
-            return self.target(info)
-        return self._func
+        self.db.functions   # names each FunctionInfo's definition (unique_name: NAME@LINE when shadowed)
+        try:
+            found = self.db.find(self.fn, **self.where)
+        except (LookupError, ValueError):
+            return self._func   # unknown or ambiguous: reading the calls says so
+        return self.target(found[0]) if found else self._func
 
     def run(self, numbers=None, progress=None) -> List[ReplayResult]:
         """Every chosen call replayed, in order; progress(done) after each."""

@@ -76,11 +76,12 @@ def _wrap(func, result, strict, watch=None, yields=False, inner=False, only_with
     """A callable recording the calls of `func` that looks like `func` to
     Python: an Interceptor (with `watch`, a WatchOptions: the Watched subtype
     callmonitor.watch places), or, for coroutine, generator and async
-    generator functions, a Python function of the same kind over one.
+    generator functions, a Python function of the same kind over one (a
+    watch's too: begin_call applies its caller filter).
     inner: `func` is rewritten by callmonitor.inner (its inner calls go with
     each call's outcome); only_with_output: recorded only once an output
     was chosen (flat_profile)."""
-    kind = _call_kind(func) if watch is None else None
+    kind = _call_kind(func)
     if watch is None:
         wrapper = core = _core.Interceptor(func, _flag(result), _flag(strict), yields=bool(yields),
                                            inner=bool(inner), only_with_output=bool(only_with_output))
@@ -169,7 +170,15 @@ def intercept(func=None, *, result=None, strict=None, yields=False, inner=False,
             function runs (default: the session setting, off — a placeholder
             is stored instead). For tests.
     yields: generators and async generators: also record every item yielded
-            (kept in memory until the generator ends). Default: only count them.
+            (kept in memory until the generator ends; read as a list, [] for
+            none). Default: only count them.
+
+    A coroutine or generator call is recorded when its body starts: the first
+    ``await`` of the coroutine, the first item asked of the generator. Its
+    inputs are then the ones the body runs with, and a generator created but
+    never iterated is not recorded (nor counted by the policies): capturing
+    at creation would need a wrapper that is not a Python function.
+    Intercept a plain function returning the generator to record creation.
     inner:  also record the calls made inside the function (callee, line,
             start, duration, raised), stored with each call's outcome and
             read as ``db.call(f, n).inner`` (docs/inner-calls.md). The

@@ -6,9 +6,8 @@ import pickle
 import sys
 
 from ..analyse.export import ExportError, export_call
-from ..read.database import load
 from .errors import CommandError
-from .options import add_function_argument
+from .options import add_decoding_options, add_function_argument, open_database
 
 HELP = "write one recorded call's arguments and result as .npy / JSON files"
 DESCRIPTION = ("Write call N of FUNCTION into DIR: arrays as .npy, plain values as JSON, "
@@ -26,15 +25,14 @@ def prepare_parser(p):
     p.add_argument("--writer", help="writer id when several recorded the function")
     p.add_argument("--rank", type=int, help="the MPI rank whose call to export")
     p.add_argument("--pid", type=int, help="the process whose call to export")
-    p.add_argument("--allow-pickle", action="store_true",
-                   help="restore values stored as pickles (only for databases you trust)")
+    add_decoding_options(p)
     p.add_argument("--json", action="store_true", help="print the manifest")
 
 
 def run(args):
     if os.getcwd() not in sys.path:   # pickled values of the user's classes import from here
         sys.path.append(os.getcwd())
-    with load(args.path, allow_pickle=args.allow_pickle) as db:
+    with open_database(args) as db:
         try:
             manifest = export_call(db, args.function, args.n, args.to, npz=args.npz,
                                    force=args.force, writer=args.writer, rank=args.rank,

@@ -1,8 +1,8 @@
 """``callmonitor export-tests DB FN [--calls SPEC|--all|--distinct|--max N] --to FILE``:
 recorded calls as a pytest file (docs/replay.md)."""
 from ..analyse.export import ExportError, export_tests
-from ..read.database import load
 from .errors import CommandError
+from .options import open_database
 from ..analyse.replay import ReplayError, count_calls
 from .replay import (CallProgress, add_rule_arguments, chosen_numbers, rules, use_import_paths,
                      where)
@@ -34,7 +34,7 @@ def run(args):
     if not args.to.endswith(".py"):
         raise CommandError(f"--to names a Python file (test_*.py), got {args.to}", exit_code=2)
     use_import_paths(args)
-    with load(args.path, allow_pickle=args.allow_pickle) as db:
+    with open_database(args) as db:
         progress = CallProgress(count_calls(db, args.function, numbers, **where(args)),
                              f"exporting {args.function}")
         try:

@@ -10,9 +10,8 @@ import sys
 from ..analyse.compare import Rules
 from ..analyse.replay import (CRASHED, ERROR, FAILED, PASSED, RAN, SKIPPED, TIMEOUT,
                               Replayer, ReplayError, _import_path, count_calls, parse_calls)
-from ..read.database import load
 from .errors import CommandError
-from .options import add_function_argument
+from .options import add_decoding_options, add_function_argument, open_database
 from .progress import Progress
 from .table import render
 
@@ -30,8 +29,8 @@ DETAILED_CALLS = 5  # failed calls whose differences are printed in full below t
 
 
 def add_selection_arguments(p):
-    """DB FN [N ...] --all --calls --writer --rank --pid --allow-pickle --path (shared
-    with export-tests)."""
+    """DB FN [N ...] --all --calls --writer --rank --pid --allow-pickle --import
+    --allow-import --path (shared with export-tests)."""
     p.add_argument("path", help="run directory or one writer directory")
     add_function_argument(p)
     p.add_argument("numbers", nargs="*", type=int, metavar="N",
@@ -42,8 +41,7 @@ def add_selection_arguments(p):
     p.add_argument("--writer", help="only calls recorded by this writer (e.g. rank-0002)")
     p.add_argument("--rank", type=int, help="only calls of this MPI rank")
     p.add_argument("--pid", type=int, help="only calls of this process")
-    p.add_argument("--allow-pickle", action="store_true",
-                   help="restore values stored as pickles (only for databases you trust)")
+    add_decoding_options(p)
     p.add_argument("--path", dest="import_path", action="append", default=[], metavar="DIR",
                    help="a directory to import the function's module from (repeatable)")
 
@@ -124,6 +122,8 @@ _STYLE = {PASSED: "green", RAN: "", FAILED: "bold red", ERROR: "red", CRASHED: "
 
 def _detail(r):
     if r.error:
+        if "allow_import=" in r.error:   # a read-only view of an object recorded by state
+            return r.error + "; here: --allow-import MODULE (or --allow-pickle)"
         if "allow_pickle=True" in r.error:
             return r.error + "; here: --allow-pickle"
         return r.error
@@ -218,7 +218,7 @@ def run(args):
     the_rules = rules(args)
     use_import_paths(args)
     check = args.check or args.func is not None
-    with load(args.path, allow_pickle=args.allow_pickle) as db:
+    with open_database(args) as db:
         progress = CallProgress(count_calls(db, args.function, numbers, **where(args)),
                              f"replaying {args.function}")
         try:
@@ -227,7 +227,7 @@ def run(args):
                 engine = IsolatedReplayer(db.path, args.function, args.func, check=check,
                                           rules=the_rules, path=args.import_path,
                                           timeout=args.timeout, allow_pickle=args.allow_pickle,
-                                          **where(args))
+                                          allow_import=args.allow_import, **where(args))
                 try:
                     results = engine.run(db, numbers, progress)
                 finally:

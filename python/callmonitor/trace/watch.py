@@ -14,7 +14,7 @@ from typing import List, Optional, Sequence, Union
 from .. import _core
 from ..capture import describe
 from ..capture import policy as _policy
-from ..capture.intercept import _wrap
+from ..capture.intercept import _interceptor_of, _wrap
 from . import import_hook, labels
 from .summary import summarize
 
@@ -47,7 +47,7 @@ def _is_public_module(name):
 def _function_like(obj):
     """Callables a watch wraps: Python functions, builtins / C functions and
     numpy ufuncs (and numpy >= 1.25's array-function dispatchers)."""
-    if isinstance(obj, (_core.Interceptor, type)):
+    if isinstance(obj, (_core.Interceptor, type)) or hasattr(obj, "__callmonitor_interceptor__"):
         return False  # already recorded by @intercept (or watched); classes: see _watch_class
     if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)):
         return True
@@ -93,8 +93,10 @@ class Watch:
         if w is None:
             if _module_of(obj) is None or getattr(obj, "__qualname__", None) is None:
                 self._name(obj, module, qualname)
+            # coroutine / generator functions: a Python wrapper of the same
+            # kind over the Watched (intercept.py), as @intercept does.
             w = _wrap(obj, self.result, None, self.options)
-            _policy.set_own(w, self.policy)
+            _policy.set_own(_interceptor_of(w), self.policy)
             self.wrappers[id(obj)] = w
             self.originals[id(obj)] = obj
             if type(obj).__name__ == "ufunc":
@@ -136,8 +138,8 @@ class Watch:
         for name in names:
             raw = own[name]
             inner = raw.__func__ if isinstance(raw, (staticmethod, classmethod)) else raw
-            if not isinstance(inner, types.FunctionType):
-                continue
+            if not isinstance(inner, types.FunctionType) or hasattr(inner, "__callmonitor_interceptor__"):
+                continue  # not a Python function, or one @intercept records already
             w = self._wrapper_for(inner, cls.__module__, f"{cls.__qualname__}.{name}")
             replacement = type(raw)(w) if inner is not raw else w
             try:

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "capture/call_capture.h"
+#include "capture/caller_filter.h"
 #include "capture/interceptor.h"
 
 namespace callmonitor::py {
@@ -35,7 +36,8 @@ bool counted(const CallInProgressObject* self) { return self->kind != CallKind::
 OutcomeExtra outcomeExtra(CallInProgressObject* self, uint64_t closed) {
     OutcomeExtra out;
     if (counted(self)) out.fields.addVarint(format::ExtTag::Yields, self->yields);
-    if (self->values) {
+    if (self->values) {  // yields=True: the items, however many (zero: none, still recorded)
+        out.fields.addVarint(format::ExtTag::ItemsRecorded, 1);
         out.fields.append(self->values->fields);
         out.payloads = std::move(self->values->payloads);
         delete self->values;
@@ -316,7 +318,11 @@ PyObject* beginCallFromPython(PyObject*, PyObject* const* a, Py_ssize_t n) {
     PyObject_GC_Track(self);
     auto* obj = reinterpret_cast<PyObject*>(self);
     // The wrapper's frame is the innermost: the call site is the one above.
-    CallStart start = beginCall(fn, vec.data(), static_cast<size_t>(nargs), kwnames, self->call, 1);
+    // A watch's callable (callmonitor.watch) records only the callers its
+    // filter lets through; the others run unrecorded.
+    CallStart start = CallStart::NotRecorded;
+    if (!fn.watch || watchRecordsThisCall(fn.watch, 1))
+        start = beginCall(fn, vec.data(), static_cast<size_t>(nargs), kwnames, self->call, 1);
     if (start == CallStart::Refused) {
         Py_XDECREF(kwnames);
         Py_DECREF(obj);

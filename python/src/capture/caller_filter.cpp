@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "capture/caller_frame.h"
 #include "capture/interceptor.h"
 
 namespace callmonitor::py {
@@ -173,10 +174,15 @@ bool keptAsIs(PyObject* o) {
 
 }  // namespace
 
-bool watchRecordsThisCall(PyObject* watch) {
+bool watchRecordsThisCall(PyObject* watch, int callerDepth) {
     auto* w = reinterpret_cast<WatchOptionsObject*>(watch);
-    PyObject* g = PyEval_GetGlobals();  // the caller's frame: the wrapper has none of its own
-    if (!g) g = Py_None;                // called from C with no Python frame
+    PyObject* g = nullptr;
+    if (callerDepth == 0) {
+        g = PyEval_GetGlobals();  // the caller's frame: the wrapper has none of its own
+    } else if (CallerFrame above; callerFrameAbove(above, callerDepth)) {
+        g = above.globals;
+    }
+    if (!g) g = Py_None;  // called from C with no Python frame
     if (g == w->lastGlobals) return w->lastAllowed;
     bool allowed;
     auto it = w->decided->find(g);

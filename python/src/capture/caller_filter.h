@@ -13,7 +13,10 @@ namespace callmonitor::py {
 // True when the call being made now (the caller is the innermost Python
 // frame) is to be recorded under `watch` (a WatchOptions). Cached per
 // caller globals dict: a repeated caller costs one pointer compare.
-bool watchRecordsThisCall(PyObject* watch);
+// `callerDepth`: Python frames between the caller and here (1 for the
+// coroutine / generator wrappers of call_iteration.cpp, whose own frame is
+// the innermost).
+bool watchRecordsThisCall(PyObject* watch, int callerDepth = 0);
 
 // The vectorcall of an Interceptor made with a watch (the Watched subtype):
 // the caller filter, before any capture work (<= +50 ns when filtered out),

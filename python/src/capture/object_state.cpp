@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "callmonitor/module_names.h"
 #include "capture/interceptor.h"
 #include "capture/py_encoder.h"
 
@@ -60,8 +61,7 @@ std::string strAttr(PyObject* o, const char* name) {
 // The module a class or function is recorded under: a spawned child's main
 // script runs as __mp_main__, and is __main__ to the user.
 std::string moduleOf(PyObject* o) {
-    std::string m = strAttr(o, "__module__");
-    if (m == "__mp_main__") m = "__main__";
+    std::string m(recordedModuleName(strAttr(o, "__module__")));
     return m.empty() ? "builtins" : m;
 }
 

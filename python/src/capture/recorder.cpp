@@ -14,6 +14,7 @@
 
 #include "callmonitor/call_record.h"
 #include "callmonitor/errors.h"
+#include "callmonitor/module_names.h"
 #include "hooks.h"
 
 namespace callmonitor::py {
@@ -598,7 +599,7 @@ uint32_t Recorder::moduleIndex(PyObject* g) {
     if (it != callers_.end()) return it->second;
     std::string name = "<unknown>";
     PyObject* n = PyDict_Check(g) ? PyDict_GetItemString(g, "__name__") : nullptr;
-    if (n && PyUnicode_Check(n) && PyUnicode_AsUTF8(n)) name = PyUnicode_AsUTF8(n);
+    if (n && PyUnicode_Check(n) && PyUnicode_AsUTF8(n)) name = recordedModuleName(PyUnicode_AsUTF8(n));
     PyErr_Clear();
     uint32_t idx = static_cast<uint32_t>(callers_.size());
     Py_INCREF(g);

@@ -221,16 +221,19 @@ public:
         c.exceptionArgs = v.exceptionArgs.empty() ? py::none() : decode(rw, key, Section::Result, v.exceptionArgs, allowPickle, readOnly);
         c.yields = v.yields;
         c.closed = v.closed;
+        // The items when recorded (ItemsRecorded, or, written before it, any
+        // Yielded field): a list, empty for none; else None (not recorded).
         c.yielded = py::none();
         if (v.yields && !v.outcomeExt.empty()) {
             py::list items;
-            bool any = false;
+            bool recorded = false;
             callmonitor::forEachExtField(v.outcomeExt, [&](uint32_t tag, std::string_view bytes) {
+                if (tag == static_cast<uint32_t>(format::ExtTag::ItemsRecorded)) recorded = true;
                 if (tag != static_cast<uint32_t>(format::ExtTag::Yielded)) return;
                 items.append(value(Section::Result, bytes));  // their payloads are result slots
-                any = true;
+                recorded = true;
             });
-            if (any) c.yielded = std::move(items);
+            if (recorded) c.yielded = std::move(items);
         }
         return c;
     }
