@@ -216,6 +216,78 @@ def test_max_bytes_of_a_non_contiguous_array(recorder):
     assert s.hash == _core._content_hash(np.ascontiguousarray(a).view(np.uint8).reshape(-1))
 
 
+class Holder:
+    """A plain class: recorded by its state (value tag Object)."""
+
+    def __init__(self, big, name):
+        self.big = big
+        self.name = name
+
+
+def _is_summary(v, **fields):
+    assert isinstance(v, ValueSummary) and v.summary == "max_bytes", v
+    for k, want in fields.items():
+        assert getattr(v, k) == want, (k, getattr(v, k), want)
+    return True
+
+
+def test_max_bytes_is_per_value_node_nested_anywhere(recorder):
+    """max_bytes=B per value: a big array, str or bytes inside a list, tuple,
+    dict or an object's attributes is a summary; the small parts stay."""
+    @intercept(max_bytes=1000)
+    def f(items, mapping, holder, nested):
+        return {"out": np.ones(500), "n": 3}
+
+    big = np.arange(1000, dtype=np.float64)
+    text = "x" * 5000
+    f([big, 1, "small"], {"a": big * 2, "b": 2.5}, Holder(np.zeros(300), "h"),
+      (b"\x01" * 4000, [text, np.arange(3)]))
+    call = recorder.load().call("f", 1)
+    items, mapping, holder, nested = call.args
+    assert isinstance(items, list) and items[1:] == [1, "small"]
+    _is_summary(items[0], shape=(1000,), dtype="float64", min=0.0, max=999.0, nbytes=8000,
+                hash=_core._content_hash(big.view(np.uint8)))
+    assert set(mapping) == {"a", "b"} and mapping["b"] == 2.5
+    _is_summary(mapping["a"], max=1998.0)
+    assert holder.name == "h"
+    _is_summary(holder.big, shape=(300,), nbytes=2400)
+    _is_summary(nested[0], type="bytes", length=4000)
+    _is_summary(nested[1][0], type="str", length=5000, head="x" * 32)
+    np.testing.assert_array_equal(nested[1][1], np.arange(3))
+    assert call.result["n"] == 3
+    _is_summary(call.result["out"], shape=(500,), mean=1.0)
+
+
+def test_max_bytes_summarizes_a_container_of_many_small_items_whole(recorder):
+    """A container whose own items add up to more than B (none of them big)
+    is one summary; measuring it stops past B (bounded cost)."""
+    @intercept(max_bytes=1000)
+    def f(many, few):
+        pass
+
+    f(list(range(10_000_000)), [np.zeros(200), list(range(10))])
+    many, few = recorder.load().get("f", 1)[0]
+    _is_summary(many, type="list", length=10_000_000, head=["0", "1", "2", "3", "4"])
+    _is_summary(few[0], shape=(200,))          # 1600 bytes: a summary
+    assert few[1] == list(range(10))           # the small part stays
+
+
+def test_max_bytes_summarizes_a_pandas_frame(recorder):
+    import pandas as pd
+
+    @intercept(max_bytes=1000)
+    def f(frames):
+        pass
+
+    big = pd.DataFrame({"a": np.arange(1000.0), "b": np.arange(1000)})
+    small = pd.DataFrame({"a": [1.0, 2.0]})
+    f([big, small])
+    big_s, small_back = recorder.load().get("f", 1)[0][0]
+    _is_summary(big_s, type="pandas.core.frame.DataFrame", shape=(1000, 2), length=1000)
+    assert big_s.nbytes >= 16_000 and big_s.head["a"][:2] == [0.0, 1.0] and big_s.hash
+    pd.testing.assert_frame_equal(small_back, small)
+
+
 class Solver:
     @intercept(exclude=["self", "logger"])
     def solve(self, x, logger=None, *, tol=1e-3):

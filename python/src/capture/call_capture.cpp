@@ -176,13 +176,14 @@ bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const fo
     opt.writerDir = &sink.directory;
     opt.functionDir = &rec.functionDirName(fn.fid);
     opt.invocation = key.invocation;
+    opt.maxBytes = policyMaxBytes(rec.policy(fn.fid));  // max_bytes=
     EncodeCounts counts;
     bool encoded;
     {
         BusyGuard busy(st);
         ValueWriter w(st.record);
         WatchInputs recorded(fn.watch, args, nargs, kwnames);
-        PolicyInputs stored(rec.policy(fn.fid), recorded.args(), nargs, kwnames);  // exclude=, max_bytes=
+        PolicyInputs stored(rec.policy(fn.fid), recorded.args(), nargs, kwnames);  // exclude=
         encoded = st.encoder.encodeInputs(w, stored.args(), nargs, kwnames, opt, counts);
     }
     if (!encoded) return false;  // strict mode: the CaptureError is set
@@ -236,13 +237,12 @@ inline void encodeResult(Recorder& rec, CaptureState& st, ActiveCall& call, PyOb
     EncodeOptions opt;  // never strict: not worth failing the call for
     opt.payloads.payloads = &st.resultPayloads;
     opt.payloads.sameAs = call.inputs ? &call.inputs->slots : nullptr;
+    opt.maxBytes = policyMaxBytes(rec.policy(call.fn->fid));  // max_bytes=
     EncodeCounts counts;
     ValueWriter w(st.outcome);
     BusyGuard busy(st);
     WatchInputs recorded(call.fn->watch, &result, 1, nullptr);
-    PyObject* stored = policyResult(rec.policy(call.fn->fid), recorded.args()[0]);  // max_bytes=
-    st.encoder.encode(w, stored, opt, counts);
-    Py_DECREF(stored);
+    st.encoder.encode(w, recorded.args()[0], opt, counts);
     account(rec, *call.sink->writer, counts);
 }
 
@@ -457,6 +457,7 @@ bool encodeOutcomeValue(ActiveCall& call, PyObject* value, std::string& out, Out
         EncodeOptions opt;  // never strict
         opt.payloads.payloads = &extra.payloads;
         opt.payloads.sameAs = call.inputs ? &call.inputs->slots : nullptr;
+        opt.maxBytes = policyMaxBytes(rec.policy(call.fn->fid));  // max_bytes=
         EncodeCounts counts;
         ValueWriter w(out);
         BusyGuard busy(st);
