@@ -495,3 +495,85 @@ def test_summary_shows_seen_and_kept(recorder, capsys):
     assert entry["writers"][0]["dropped"] == {"every": 7}
     db = recorder.load()
     assert "3 calls recorded of 10 (every=4)" in repr(db)
+
+
+# ---- counts per writer (per-thread writers) and for the run ------------------------
+
+
+def test_counts_are_per_writer_with_per_thread_writers(recorder):
+    """Settings().enable_multi_threading: each writer's meta["policy"] counts
+    its own calls (its invocation numbers), the run sums them: no double
+    counting, no loss."""
+    import threading
+
+    @intercept(every=2)
+    def f(x):
+        return x
+
+    for i in range(10):
+        f(i)
+
+    def work(tid, n):
+        callmonitor.Settings().enable_multi_threading(tid)
+        for i in range(n):
+            f(i)
+
+    threads = [threading.Thread(target=work, args=(k, 4 + 2 * k)) for k in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    db = recorder.load()
+    by_writer = {fi.writer: (fi.seen, fi.kept, fi.dropped) for fi in db.functions if fi.name == "f"}
+    assert by_writer == {"main": (10, 5, {"every": 5}), "tid-1": (6, 3, {"every": 3}),
+                         "tid-2": (8, 4, {"every": 4})}
+    for w in db._writers:
+        counts = w.policy.functions
+        assert len(counts) == 1, (w.id, counts)     # only its own function's counts
+    assert "12 calls recorded of 24 (every=2)" in str(db)
+    with pytest.raises(CallNotRecordedError, match="every=2"):
+        db.get("f", 2, writer="tid-2")
+
+
+# ---- one function, two interceptors -----------------------------------------------
+
+
+def test_two_interceptors_of_one_function_apply_each_their_own_options(recorder):
+    def g(x):
+        return x
+
+    a = intercept(g, every=3)
+    b = intercept(g, first=2)
+    for i in range(6):          # invocations 1..6 through a: every=3 keeps 1 and 4
+        a(i)
+    for i in range(3):          # 7..9 through b: first=2 keeps none of them
+        b(i)
+    db = recorder.load()
+    assert recorded(db, "g") == [1, 4]
+    gi = only(db, "g")
+    assert (gi.seen, gi.kept, gi.dropped) == (9, 2, {"every": 4, "first": 3})
+    assert gi.policy == "every=3 | first=2"
+    with pytest.raises(CallNotRecordedError, match="first=2 keeps calls 1 to 2"):
+        db.get("g", 8)
+
+
+def test_stacked_intercept_with_options_is_refused_not_silently_ignored(recorder):
+    """@intercept twice on one function: the outer one's options are a clear
+    TypeError (never silently the inner's); without options it is the same
+    wrapper, recorded once per call."""
+    with pytest.raises(TypeError, match="intercepted already; give its capture policy where it was first"):
+        @intercept(max_calls=2)
+        @intercept(every=100)
+        def h(x):
+            return x
+
+    @intercept
+    @intercept(every=2)
+    def k(x):
+        return x
+
+    for i in range(5):
+        k(i)
+    db = recorder.load()
+    assert recorded(db, "k") == [1, 3, 5]
+    assert (only(db, "k").seen, only(db, "k").kept) == (5, 3)

@@ -252,7 +252,7 @@ std::unique_ptr<FunctionPolicy> resolveFunctionPolicy(PyObject* wrapper, uint32_
         }
     }
     Py_XDECREF(d);
-    policy->counts = &ledger.counts(fid, policyOptionsJson(o, names));
+    (void)ledger.counts(fid, policyOptionsJson(o, names));  // the session's ledger names the options
     return policy;
 }
 

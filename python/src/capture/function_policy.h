@@ -24,8 +24,7 @@ public:
     FunctionPolicy(const FunctionPolicy&) = delete;
     FunctionPolicy& operator=(const FunctionPolicy&) = delete;
 
-    CapturePolicy decide;
-    PolicyCounts* counts = nullptr;  // in the session's ledger
+    CapturePolicy decide;  // counted per writer (WriterSlot::policyCounts)
     // exclude=: the marker stored for a positional argument (by position;
     // null: recorded) and for a keyword argument (by name).
     std::vector<PyObject*> excludedPositions;  // strong refs or null
