@@ -9,6 +9,8 @@ Rows (medians of interleaved repetitions; see bench/README.md, "Capture policies
                       the array is stored as a summary (hash, min/max/mean, head/tail);
                       against the pass-through and against arr.copy() (what recording the
                       array in full costs the caller at least)
+  nested summaries    take_list([10 arrays of 10 MB]) with max_bytes=1 MB: max_bytes= is per
+                      value node, so the list is stored with ten summaries in it
 """
 import argparse
 import json
@@ -21,6 +23,10 @@ import timeit
 
 
 from run import passthrough, small, take  # bench/run.py: the same baseline and functions
+
+
+def take_list(items):  # a list of arrays: each one summarized by max_bytes=
+    return None
 
 
 def small_kept(a, b, c):  # its own function: a policy is per function
@@ -80,9 +86,18 @@ def main(argv=None):
         big = {"pass-through": passthrough(take), "max_bytes summary": summarized,
                "arr.copy()": lambda a: a.copy()}
         sec = once_each(big, arr, 3 if args.quick else 7)
+        # max_bytes= per value node: a list of 10 arrays of nbytes / 10 each, every one a summary.
+        parts = [np.random.default_rng(k).random(nbytes // 80) for k in range(10)]
+        nested = {"pass-through": passthrough(take_list),
+                  "nested summaries": callmonitor.intercept(take_list, max_bytes=10**6),
+                  "copies": lambda items: [a.copy() for a in items]}
+        nested_sec = once_each(nested, parts, 3 if args.quick else 7)
         callmonitor.close()
-        s = callmonitor.load(os.path.join(tmp, "call-monitor")).get("take", 1)[0][0]
+        db = callmonitor.load(os.path.join(tmp, "call-monitor"))
+        s = db.get("take", 1)[0][0]
         assert isinstance(s, callmonitor.ValueSummary), s
+        items = db.get("take_list", 1)[0][0]
+        assert isinstance(items, list) and all(isinstance(v, callmonitor.ValueSummary) for v in items), items
 
     base = ns["pass-through"]
     rows = [
@@ -97,6 +112,11 @@ def main(argv=None):
          "ratio_to_copy": sec["max_bytes summary"] / sec["arr.copy()"],
          "GB_per_s": nbytes / sec["max_bytes summary"] / 1e9},
         {"row": f"arr.copy() of the same array", "ms": sec["arr.copy()"] * 1e3},
+        {"row": f"max_bytes summaries of a list of 10 x {nbytes // 10**7} MB arrays",
+         "ms": nested_sec["nested summaries"] * 1e3,
+         "ratio_to_passthrough": nested_sec["nested summaries"] / nested_sec["pass-through"],
+         "ratio_to_copy": nested_sec["nested summaries"] / nested_sec["copies"],
+         "GB_per_s": nbytes / nested_sec["nested summaries"] / 1e9},
     ]
     if args.json:
         print(json.dumps({"calls": calls, "repeats": repeats, "array_bytes": nbytes, "rows": rows}, indent=2))

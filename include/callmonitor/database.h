@@ -149,6 +149,9 @@ public:
     std::vector<std::string> labels() const;    // v2: index -> label (entry ext Label)
     std::string compression() const;            // meta["compression"]: "none", "zstd:3"; "" for v1
     std::string policy() const;                 // meta["policy"]: capture policies and counts (JSON); "" when absent
+    // A merged environment's copy of source `identity`'s meta["policy"]
+    // (SourceInfo::identity(); its own function ids); "" when absent.
+    std::string sourcePolicy(const std::string& identity) const;
     // The writers a merged environment holds (empty for one writer's own).
     std::vector<SourceInfo> sources() const;
     DatabaseSizes sizes() const;

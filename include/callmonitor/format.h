@@ -40,6 +40,8 @@ inline constexpr const char* kMetaFormat = "format";  // magic + u32 LE version
 inline constexpr const char* kMetaWriter = "writer";  // WriterInfo (cereal)
 inline constexpr const char* kMetaStats = "stats";    // CaptureStats (cereal)
 inline constexpr const char* kMetaPolicy = "policy";  // v2: capture policies, UTF-8 JSON (docs/format.md), kept current by the writer
+// Merged: meta["policy/" + SourceInfo::identity()] per source, that source's meta["policy"] as is.
+inline constexpr const char* kMetaSourcePolicyPrefix = "policy/";
 inline constexpr const char* kMetaSources = "sources";  // vector<SourceInfo> (cereal), merged environments only
 inline constexpr const char* kMetaCompression = "compression";  // v2: "none" or "zstd:<level>" (informative;
                                                                 // each payload names its own codec)

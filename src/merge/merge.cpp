@@ -263,6 +263,11 @@ MergeResult mergeWriters(const std::string& out, const std::vector<MergeInput>& 
         };
         for (size_t k = 0; k < units.size(); ++k) {
             SourceInfo s = copyUnit(units[k], k, next, output, tmp, result, copied);
+            // Its capture policy counts, by the source's own function ids (the reader adds functionBase).
+            const Unit& u = units[k];
+            const std::string policy = u.db->sources().empty() ? u.db->policy() : u.db->sourcePolicy(u.info.identity());
+            if (!policy.empty())
+                output.put(output.dbs().meta, format::kMetaSourcePolicyPrefix + s.identity(), policy);
             next.functionBase = s.functionBase + s.functionCount;
             next.threadBase = s.threadBase + s.threadCount;
             next.callerBase = s.callerBase + s.callerCount;

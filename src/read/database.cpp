@@ -695,6 +695,14 @@ std::string Database::policy() const {
     return std::string(value);
 }
 
+std::string Database::sourcePolicy(const std::string& identity) const {
+    auto s = impl_->beginRead();
+    std::string_view value;
+    const std::string key = format::kMetaSourcePolicyPrefix + identity;
+    if (!s->handle->dbs().meta.get(s->txn, key, value)) return "";
+    return std::string(value);
+}
+
 DatabaseSizes Database::sizes() const {
     DatabaseSizes sizes;
     struct stat st {};

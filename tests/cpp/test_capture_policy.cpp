@@ -132,6 +132,40 @@ TEST(PolicyLedger, SnapshotJsonAndChange) {
     EXPECT_NE(json.find("\"stopped\":{\"function\":2,\"invocation\":9}"), std::string::npos);
 }
 
+// A writer's ledger counts its own calls; the session's names the options
+// (and the other interceptors' under "also"), the seed and the stop.
+TEST(PolicyLedger, AWritersLedgerCountsItsCallsWithTheSessionsOptions) {
+    PolicyLedger session, tid1, tid2;
+    session.reset(5, 0);
+    tid1.reset(99, 0, &session);  // the writer's own seed argument is not what it stores
+    tid2.reset(99, 0, &session);
+    PolicyOptions every;
+    every.every = 3;
+    PolicyOptions first;
+    first.first = 2;
+    (void)session.counts(0, policyOptionsJson(every, {}));
+    (void)session.counts(0, policyOptionsJson(first, {}));
+    (void)session.counts(0, policyOptionsJson(every, {}));  // known: not listed twice
+    PolicyCounts& a = tid1.counts(0, "");
+    PolicyCounts& b = tid2.counts(0, "");
+    for (int i = 0; i < 4; ++i) a.add(a.seen);
+    b.add(b.seen);
+    a.count(DropReason::Kept);
+    a.count(DropReason::Every);
+    std::string json1, json2;
+    ASSERT_TRUE(tid1.snapshot(&json1));
+    ASSERT_TRUE(tid2.snapshot(&json2));
+    EXPECT_NE(json1.find("{\"seed\":5,"), std::string::npos) << json1;
+    EXPECT_NE(json1.find("\"every\":3,"), std::string::npos) << json1;
+    EXPECT_NE(json1.find("]},\"also\":[{\"max_calls\":0,\"first\":2,"), std::string::npos) << json1;
+    EXPECT_EQ(json1.find("\"also\":[", json1.find("\"also\":[") + 1), std::string::npos) << json1;
+    EXPECT_NE(json1.find("\"seen\":4,\"kept\":1,\"dropped\":{\"every\":1}"), std::string::npos) << json1;
+    EXPECT_NE(json2.find("\"seen\":1,\"kept\":0,\"dropped\":{}"), std::string::npos) << json2;
+    session.stopped(0, 7);
+    EXPECT_TRUE(tid2.snapshot(&json2));  // the session's stop is news to every writer
+    EXPECT_NE(json2.find("\"stopped\":{\"function\":0,\"invocation\":7}"), std::string::npos) << json2;
+}
+
 // The writer keeps meta["policy"] current: at a commit of calls, and on an
 // idle round when only the counts changed (every call dropped).
 TEST(PolicyLedger, TheWriterStoresTheSnapshotEvenWithNoCalls) {

@@ -5,6 +5,7 @@ import shutil
 import textwrap
 
 import numpy as np
+import pytest
 
 import callmonitor
 from _support import assert_same, check
@@ -14,6 +15,7 @@ from test_handlers import LEGACY_MODULE, RECORD
 PROGRAM = '''
 import os, sys
 import numpy as np
+import pytest
 from callmonitor import intercept
 
 @intercept
@@ -126,3 +128,53 @@ def test_merge_from_python_returns_the_counts(tmp_path, run_recorder):
     with callmonitor.load(tmp_path / "out") as db:
         assert np.array_equal(db.get("kernel", 1, writer="call-monitor/main")[0][0],
                               np.arange(12.0).reshape(3, 4) + 1)
+
+
+POLICY_PROGRAM = '''
+import sys
+import callmonitor
+from callmonitor import intercept
+
+callmonitor.configure(seed=int(sys.argv[1]))
+
+@intercept(every=3)
+def step(x):
+    return x
+
+@intercept(sample=0.5)
+def noisy(x):
+    return x
+
+for i in range(10):
+    step(i)
+    noisy(i)
+'''
+
+
+def test_merge_keeps_the_policy_counts_per_source_and_why_calls_were_dropped(tmp_path, run_recorder):
+    # GIVEN two runs with capture policies (different seeds) WHEN merged (and the merge
+    # merged again) THEN each source keeps its seen / kept / dropped counts and seed, the
+    # run sums them, and a dropped call still names the policy that dropped it.
+    for seed in (11, 12):
+        check(run_recorder(POLICY_PROGRAM, tmp_path, args=(str(seed),)))
+    first, second = tmp_path / "call-monitor", tmp_path / "call-monitor-1"
+    check(cli("merge", tmp_path / "merged", first, second))
+    check(cli("merge", tmp_path / "again", tmp_path / "merged"))
+    with callmonitor.load(first) as a, callmonitor.load(tmp_path / "merged") as m, \
+            callmonitor.load(tmp_path / "again") as m2:
+        for db in (m, m2):
+            steps = [f for f in db.functions if f.name == "step"]
+            assert [(f.seen, f.kept, f.dropped, f.policy) for f in steps] == \
+                [(10, 4, {"every": 6}, "every=3")] * 2
+            seeds = sorted(w.policy.seed for w in db._writers)
+            assert seeds == [11, 12]
+            assert "8 calls recorded of 20 (every=3)" in str(db)
+            with pytest.raises(callmonitor.CallNotRecordedError, match="every=3"):
+                db.get("step", 2, writer="call-monitor/main")
+            noisy = [f for f in db.functions if f.name == "noisy" and f.writer == "call-monitor/main"][0]
+            want = [f for f in a.functions if f.name == "noisy"][0]
+            assert (noisy.seen, noisy.kept, noisy.dropped) == (want.seen, want.kept, want.dropped)
+            missing = next(n for n in range(1, 11)
+                           if n not in [c.invocation for c in db.calls("noisy", writer="call-monitor/main")])
+            with pytest.raises(callmonitor.CallNotRecordedError, match="sample=0.5.*seed 11"):
+                db.get("noisy", missing, writer="call-monitor/main")

@@ -216,6 +216,78 @@ def test_max_bytes_of_a_non_contiguous_array(recorder):
     assert s.hash == _core._content_hash(np.ascontiguousarray(a).view(np.uint8).reshape(-1))
 
 
+class Holder:
+    """A plain class: recorded by its state (value tag Object)."""
+
+    def __init__(self, big, name):
+        self.big = big
+        self.name = name
+
+
+def _is_summary(v, **fields):
+    assert isinstance(v, ValueSummary) and v.summary == "max_bytes", v
+    for k, want in fields.items():
+        assert getattr(v, k) == want, (k, getattr(v, k), want)
+    return True
+
+
+def test_max_bytes_is_per_value_node_nested_anywhere(recorder):
+    """max_bytes=B per value: a big array, str or bytes inside a list, tuple,
+    dict or an object's attributes is a summary; the small parts stay."""
+    @intercept(max_bytes=1000)
+    def f(items, mapping, holder, nested):
+        return {"out": np.ones(500), "n": 3}
+
+    big = np.arange(1000, dtype=np.float64)
+    text = "x" * 5000
+    f([big, 1, "small"], {"a": big * 2, "b": 2.5}, Holder(np.zeros(300), "h"),
+      (b"\x01" * 4000, [text, np.arange(3)]))
+    call = recorder.load().call("f", 1)
+    items, mapping, holder, nested = call.args
+    assert isinstance(items, list) and items[1:] == [1, "small"]
+    _is_summary(items[0], shape=(1000,), dtype="float64", min=0.0, max=999.0, nbytes=8000,
+                hash=_core._content_hash(big.view(np.uint8)))
+    assert set(mapping) == {"a", "b"} and mapping["b"] == 2.5
+    _is_summary(mapping["a"], max=1998.0)
+    assert holder.name == "h"
+    _is_summary(holder.big, shape=(300,), nbytes=2400)
+    _is_summary(nested[0], type="bytes", length=4000)
+    _is_summary(nested[1][0], type="str", length=5000, head="x" * 32)
+    np.testing.assert_array_equal(nested[1][1], np.arange(3))
+    assert call.result["n"] == 3
+    _is_summary(call.result["out"], shape=(500,), mean=1.0)
+
+
+def test_max_bytes_summarizes_a_container_of_many_small_items_whole(recorder):
+    """A container whose own items add up to more than B (none of them big)
+    is one summary; measuring it stops past B (bounded cost)."""
+    @intercept(max_bytes=1000)
+    def f(many, few):
+        pass
+
+    f(list(range(10_000_000)), [np.zeros(200), list(range(10))])
+    many, few = recorder.load().get("f", 1)[0]
+    _is_summary(many, type="list", length=10_000_000, head=["0", "1", "2", "3", "4"])
+    _is_summary(few[0], shape=(200,))          # 1600 bytes: a summary
+    assert few[1] == list(range(10))           # the small part stays
+
+
+def test_max_bytes_summarizes_a_pandas_frame(recorder):
+    import pandas as pd
+
+    @intercept(max_bytes=1000)
+    def f(frames):
+        pass
+
+    big = pd.DataFrame({"a": np.arange(1000.0), "b": np.arange(1000)})
+    small = pd.DataFrame({"a": [1.0, 2.0]})
+    f([big, small])
+    big_s, small_back = recorder.load().get("f", 1)[0][0]
+    _is_summary(big_s, type="pandas.core.frame.DataFrame", shape=(1000, 2), length=1000)
+    assert big_s.nbytes >= 16_000 and big_s.head["a"][:2] == [0.0, 1.0] and big_s.hash
+    pd.testing.assert_frame_equal(small_back, small)
+
+
 class Solver:
     @intercept(exclude=["self", "logger"])
     def solve(self, x, logger=None, *, tol=1e-3):
@@ -423,3 +495,85 @@ def test_summary_shows_seen_and_kept(recorder, capsys):
     assert entry["writers"][0]["dropped"] == {"every": 7}
     db = recorder.load()
     assert "3 calls recorded of 10 (every=4)" in repr(db)
+
+
+# ---- counts per writer (per-thread writers) and for the run ------------------------
+
+
+def test_counts_are_per_writer_with_per_thread_writers(recorder):
+    """Settings().enable_multi_threading: each writer's meta["policy"] counts
+    its own calls (its invocation numbers), the run sums them: no double
+    counting, no loss."""
+    import threading
+
+    @intercept(every=2)
+    def f(x):
+        return x
+
+    for i in range(10):
+        f(i)
+
+    def work(tid, n):
+        callmonitor.Settings().enable_multi_threading(tid)
+        for i in range(n):
+            f(i)
+
+    threads = [threading.Thread(target=work, args=(k, 4 + 2 * k)) for k in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    db = recorder.load()
+    by_writer = {fi.writer: (fi.seen, fi.kept, fi.dropped) for fi in db.functions if fi.name == "f"}
+    assert by_writer == {"main": (10, 5, {"every": 5}), "tid-1": (6, 3, {"every": 3}),
+                         "tid-2": (8, 4, {"every": 4})}
+    for w in db._writers:
+        counts = w.policy.functions
+        assert len(counts) == 1, (w.id, counts)     # only its own function's counts
+    assert "12 calls recorded of 24 (every=2)" in str(db)
+    with pytest.raises(CallNotRecordedError, match="every=2"):
+        db.get("f", 2, writer="tid-2")
+
+
+# ---- one function, two interceptors -----------------------------------------------
+
+
+def test_two_interceptors_of_one_function_apply_each_their_own_options(recorder):
+    def g(x):
+        return x
+
+    a = intercept(g, every=3)
+    b = intercept(g, first=2)
+    for i in range(6):          # invocations 1..6 through a: every=3 keeps 1 and 4
+        a(i)
+    for i in range(3):          # 7..9 through b: first=2 keeps none of them
+        b(i)
+    db = recorder.load()
+    assert recorded(db, "g") == [1, 4]
+    gi = only(db, "g")
+    assert (gi.seen, gi.kept, gi.dropped) == (9, 2, {"every": 4, "first": 3})
+    assert gi.policy == "every=3 | first=2"
+    with pytest.raises(CallNotRecordedError, match="first=2 keeps calls 1 to 2"):
+        db.get("g", 8)
+
+
+def test_stacked_intercept_with_options_is_refused_not_silently_ignored(recorder):
+    """@intercept twice on one function: the outer one's options are a clear
+    TypeError (never silently the inner's); without options it is the same
+    wrapper, recorded once per call."""
+    with pytest.raises(TypeError, match="intercepted already; give its capture policy where it was first"):
+        @intercept(max_calls=2)
+        @intercept(every=100)
+        def h(x):
+            return x
+
+    @intercept
+    @intercept(every=2)
+    def k(x):
+        return x
+
+    for i in range(5):
+        k(i)
+    db = recorder.load()
+    assert recorded(db, "k") == [1, 3, 5]
+    assert (only(db, "k").seen, only(db, "k").kept) == (5, 3)

@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from .. import _core
 from ..handlers import REGISTRY
-from ..trace.summary import ValueSummary, summarize_large
+from ..trace.summary import ValueSummary, summarize_large, value_nbytes
 
 KEEP = ("all", "raised")
 
@@ -242,6 +242,6 @@ def set_own(wrapper: Any, options: Dict[str, Any]) -> None:
         wrapper.__dict__[_OWN] = dict(options)
 
 
-_core._set_policy_hooks(resolve, summarize_large)
+_core._set_policy_hooks(resolve, summarize_large, value_nbytes)
 
 __all__ = ["Excluded", "ValueSummary", "check", "from_environment", "KEEP"]

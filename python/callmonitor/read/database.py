@@ -330,7 +330,7 @@ class _Writer:
 
     def refresh(self):
         r, i = self._reader, self.index
-        self.policy = PolicyRecord.parse(r.policy(i))
+        self.policy = PolicyRecord.parse(r.policy(i), r.policy_function_base(i))
         self.functions = [FunctionInfo(f, self, self._allow_pickle, r.last_invocation(i, f.id))
                           for f in r.functions(i)]
         self.threads = r.threads(i)

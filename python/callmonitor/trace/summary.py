@@ -160,6 +160,49 @@ def _scalar(v):
     return v if isinstance(v, (bool, int, float, str)) or v is None else repr(v)
 
 
+def value_nbytes(value: Any) -> int:
+    """The bytes a pandas frame, series or index takes (its columns'
+    buffers, not the objects an object column points to), for max_bytes=;
+    0 when it cannot tell. Called from C for the types of the built-in
+    handlers that have no buffer."""
+    try:
+        usage = getattr(value, "memory_usage", None)
+        if usage is not None and getattr(value, "ndim", 0) == 2:
+            return int(usage(index=True, deep=False).sum())
+        n = getattr(value, "nbytes", 0)
+        return int(n) if isinstance(n, int) or hasattr(n, "__index__") else 0
+    except Exception:
+        return 0
+
+
+def _frame_summary(value: Any, reason: str) -> "ValueSummary":
+    """A pandas DataFrame's or Series' summary: shape, dtypes, nbytes, a hash
+    of its contents (pandas' hash_pandas_object), and its first and last rows."""
+    import pandas as pd
+    extra: Dict[str, Any] = {"nbytes": value_nbytes(value)}
+    try:
+        extra["hash"] = _core_hash(pd.util.hash_pandas_object(value, index=True).to_numpy())
+    except Exception:
+        pass
+    frame = value.ndim == 2
+    dtype = str({str(k): str(v) for k, v in value.dtypes.items()}) if frame else str(value.dtype)
+    try:
+        extra["head"] = value.head(_ENDS).to_dict("list" if frame else "dict")
+        extra["tail"] = value.tail(_ENDS).to_dict("list" if frame else "dict") if len(value) > _ENDS else {}
+        if not frame and value.dtype.kind in "iuf" and len(value):
+            extra.update(min=_scalar(value.min()), max=_scalar(value.max()), mean=float(value.mean()))
+    except Exception:
+        pass
+    return ValueSummary(_type_name(type(value)), dtype=dtype, shape=value.shape, length=len(value),
+                        summary=reason, **extra)
+
+
+def _core_hash(a) -> str:
+    from .. import _core
+    import numpy as np
+    return _core._content_hash(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
+
+
 def summarize_large(value: Any, reason: str = "max_bytes") -> "ValueSummary":
     """What a capture policy stores in place of `value`, too large to keep
     (``max_bytes=``): type, shape and dtype or length, size, content hash,
@@ -184,6 +227,8 @@ def summarize_large(value: Any, reason: str = "max_bytes") -> "ValueSummary":
         extra["head"] = [_scalar(v) for v in flat[:_ENDS]]
         extra["tail"] = [_scalar(v) for v in flat[-_ENDS:]] if flat.size > _ENDS else []
         return ValueSummary(_type_name(t), dtype=str(dtype), shape=shape, summary=reason, **extra)
+    if type(value).__module__.startswith("pandas") and hasattr(value, "dtypes") and hasattr(value, "head"):
+        return _frame_summary(value, reason)
     if isinstance(value, (str, bytes, bytearray)):
         data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else bytes(value)
         if isinstance(value, str):

@@ -127,7 +127,7 @@ __attribute__((noinline)) bool prepare(Recorder& rec, CaptureState& st, Captured
         if (!rec.functionId(fn.func, fid)) return false;
         fn.fid = fid;
         fn.epoch = rec.epoch();
-        if (!rec.hasPolicy(fid)) rec.resolvePolicy(fid, fn.owner ? fn.owner : fn.func);
+        fn.policy = rec.policyFor(fid, fn.owner ? fn.owner : fn.func);
     }
     // Python ran (describing the function, resolving its policy): a close()
     // meanwhile ends this thread's writer; this call is then not recorded.
@@ -176,13 +176,14 @@ bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const fo
     opt.writerDir = &sink.directory;
     opt.functionDir = &rec.functionDirName(fn.fid);
     opt.invocation = key.invocation;
+    opt.maxBytes = policyMaxBytes(fn.policy);  // max_bytes=
     EncodeCounts counts;
     bool encoded;
     {
         BusyGuard busy(st);
         ValueWriter w(st.record);
         WatchInputs recorded(fn.watch, args, nargs, kwnames);
-        PolicyInputs stored(rec.policy(fn.fid), recorded.args(), nargs, kwnames);  // exclude=, max_bytes=
+        PolicyInputs stored(fn.policy, recorded.args(), nargs, kwnames);  // exclude=
         encoded = st.encoder.encodeInputs(w, stored.args(), nargs, kwnames, opt, counts);
     }
     if (!encoded) return false;  // strict mode: the CaptureError is set
@@ -236,13 +237,12 @@ inline void encodeResult(Recorder& rec, CaptureState& st, ActiveCall& call, PyOb
     EncodeOptions opt;  // never strict: not worth failing the call for
     opt.payloads.payloads = &st.resultPayloads;
     opt.payloads.sameAs = call.inputs ? &call.inputs->slots : nullptr;
+    opt.maxBytes = policyMaxBytes(call.fn->policy);  // max_bytes=
     EncodeCounts counts;
     ValueWriter w(st.outcome);
     BusyGuard busy(st);
     WatchInputs recorded(call.fn->watch, &result, 1, nullptr);
-    PyObject* stored = policyResult(rec.policy(call.fn->fid), recorded.args()[0]);  // max_bytes=
-    st.encoder.encode(w, stored, opt, counts);
-    Py_DECREF(stored);
+    st.encoder.encode(w, recorded.args()[0], opt, counts);
     account(rec, *call.sink->writer, counts);
 }
 
@@ -289,9 +289,10 @@ __attribute__((noinline)) void submitHeldEntry(Writer& writer, Writer::Lane* lan
 // The policy's decision on a held call (capture_policy.h, after()); counted.
 // False: discarded.
 __attribute__((noinline)) bool keepHeldCall(Recorder& rec, ActiveCall& call, Ending ending, uint64_t duration) {
-    FunctionPolicy* policy = rec.policy(call.fn->fid);
-    if (!policy) return true;
-    PolicyCounts& counts = *policy->counts;
+    FunctionPolicy* policy = call.fn->policy;  // call.epoch is the session's: still valid
+    PolicyCounts* writerCounts = call.sink->countsOf(call.fn->fid);  // the entry's writer's
+    if (!policy || !writerCounts) return true;
+    PolicyCounts& counts = *writerCounts;
     const DropReason r = policy->decide.after(ending == Ending::Raised, duration, counts.keptSoFar());
     counts.count(r);
     if (r == DropReason::Kept) return true;
@@ -303,9 +304,8 @@ __attribute__((noinline)) bool keepHeldCall(Recorder& rec, ActiveCall& call, End
 // The policy before the call (capture_policy.h, before()): false drops it
 // (the call then runs unrecorded); `mode` Hold when the decision waits for
 // the outcome. Counted. A dropped call costs this and nothing else.
-__attribute__((always_inline)) inline bool admitCall(Recorder& rec, FunctionPolicy& policy,
+__attribute__((always_inline)) inline bool admitCall(Recorder& rec, FunctionPolicy& policy, PolicyCounts& counts,
                                                      const format::CallKey& key, EntryMode& mode) {
-    PolicyCounts& counts = *policy.counts;
     counts.add(counts.seen);
     const DropReason r = __builtin_expect(rec.databaseFull(key.function, key.invocation), 0)
                              ? DropReason::MaxDbBytes
@@ -412,8 +412,9 @@ __attribute__((always_inline)) inline CallStart begin(Recorder& rec, CaptureStat
     // The capture policy, before anything is encoded: drop the call, or hold
     // its entry to decide when it ends (recorded calls keep their real numbers).
     EntryMode mode = EntryMode::Submit;
-    if (FunctionPolicy* policy = rec.policy(fn.fid); __builtin_expect(policy != nullptr, 1)) {
-        if (!admitCall(rec, *policy, key, mode)) return CallStart::NotRecorded;
+    if (FunctionPolicy* policy = fn.policy; __builtin_expect(policy != nullptr, 1)) {
+        PolicyCounts* counts = st.sink->countsOf(fn.fid);  // this writer's counts of the function
+        if (counts && !admitCall(rec, *policy, *counts, key, mode)) return CallStart::NotRecorded;
     }
     Recorder::Caller caller = callerDepth == 0 ? rec.caller() : rec.callerAbove(callerDepth);
     try {
@@ -457,6 +458,7 @@ bool encodeOutcomeValue(ActiveCall& call, PyObject* value, std::string& out, Out
         EncodeOptions opt;  // never strict
         opt.payloads.payloads = &extra.payloads;
         opt.payloads.sameAs = call.inputs ? &call.inputs->slots : nullptr;
+        opt.maxBytes = policyMaxBytes(call.fn->policy);  // max_bytes=
         EncodeCounts counts;
         ValueWriter w(out);
         BusyGuard busy(st);

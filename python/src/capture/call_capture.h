@@ -45,6 +45,8 @@
 
 namespace callmonitor::py {
 
+class FunctionPolicy;
+
 struct WriterSlot;  // capture/recorder.h: the writer a call's entry went to
 
 // What the step keeps about one wrapped callable (lives inside the front
@@ -56,6 +58,10 @@ struct CapturedFunction {
                                 // own capture policy (callmonitor/capture/policy.py); null: `func`
     uint64_t epoch = 0;         // the session `fid` belongs to
     uint32_t fid = 0;
+    // This front end's capture policy in session `epoch` (owned by the
+    // Recorder; null: every call recorded in full). Two interceptors of one
+    // function each have their own options (Recorder::policyFor).
+    FunctionPolicy* policy = nullptr;
     int8_t captureResult = -1;  // -1: the session's setting; 0/1: this function's option
     int8_t strict = -1;
     bool recordYields = false;  // generators: record the values yielded (@intercept(yields=True))

@@ -124,9 +124,10 @@ std::string CapturePolicy::explain(DropReason r, uint64_t n) const {
     return "";
 }
 
-void PolicyLedger::reset(uint64_t seed, uint64_t maxDbBytes) {
+void PolicyLedger::reset(uint64_t seed, uint64_t maxDbBytes, PolicyLedger* session) {
     std::lock_guard<std::mutex> lock(mutex_);
     entries_.clear();
+    session_ = session == this ? nullptr : session;
     seed_ = seed;
     maxDbBytes_ = maxDbBytes;
     stopped_.store(false);
@@ -136,12 +137,19 @@ void PolicyLedger::reset(uint64_t seed, uint64_t maxDbBytes) {
 }
 
 PolicyCounts& PolicyLedger::counts(uint32_t fid, const std::string& options) {
-    if (fid < entries_.size() && entries_[fid].used) return entries_[fid].counts;
+    if (fid < entries_.size() && entries_[fid].used && (options.empty() || entries_[fid].options == options))
+        return entries_[fid].counts;
     std::lock_guard<std::mutex> lock(mutex_);
     while (entries_.size() <= fid) entries_.emplace_back();
     Entry& e = entries_[fid];
-    e.used = true;
-    e.options = options;
+    if (!e.used) {
+        e.used = true;
+        e.options = options;
+    } else if (!options.empty() && options != e.options) {
+        bool known = false;
+        for (const std::string& o : e.also) known |= o == options;
+        if (!known) e.also.push_back(options);
+    }
     return e.counts;
 }
 
@@ -155,8 +163,18 @@ void PolicyLedger::stopped(uint32_t fid, uint64_t invocation) {
 
 uint64_t PolicyLedger::sumLocked() const {
     uint64_t sum = stopped_.load() ? 1 : 0;
+    if (session_ && session_->isStopped()) sum += 1;
     for (const Entry& e : entries_) sum += e.used + e.counts.seen.load(std::memory_order_relaxed);
     return sum;
+}
+
+void PolicyLedger::appendOptionsLocked(std::string& out, uint32_t fid) const {
+    const Entry* e = fid < entries_.size() && entries_[fid].used ? &entries_[fid] : nullptr;
+    out += e && !e->options.empty() ? e->options : "{}";
+    if (!e || e->also.empty()) return;
+    out += ",\"also\":[";
+    for (size_t i = 0; i < e->also.size(); ++i) out += (i ? "," : "") + e->also[i];
+    out += ']';
 }
 
 bool PolicyLedger::snapshot(std::string* target) {
@@ -166,11 +184,16 @@ bool PolicyLedger::snapshot(std::string* target) {
     if (!target) return true;
     lastSum_ = sum;
     std::string& out = *target;
+    // The session's options, seed and stop; this ledger's counts. Lock
+    // order: a writer's ledger, then the session's (which takes no other).
+    const PolicyLedger& s = session_ ? *session_ : *this;
+    std::unique_lock<std::mutex> sessionLock(s.mutex_, std::defer_lock);
+    if (session_) sessionLock.lock();
     // Layout: docs/format.md, meta["policy"].
-    out = "{\"seed\":" + std::to_string(seed_) + ",\"max_db_bytes\":" + std::to_string(maxDbBytes_);
-    if (stopped_.load()) {
-        out += ",\"stopped\":{\"function\":" + std::to_string(stoppedFid_) +
-               ",\"invocation\":" + std::to_string(stoppedInvocation_) + "}";
+    out = "{\"seed\":" + std::to_string(s.seed_) + ",\"max_db_bytes\":" + std::to_string(s.maxDbBytes_);
+    if (s.stopped_.load()) {
+        out += ",\"stopped\":{\"function\":" + std::to_string(s.stoppedFid_) +
+               ",\"invocation\":" + std::to_string(s.stoppedInvocation_) + "}";
     }
     out += ",\"functions\":{";
     bool firstEntry = true;
@@ -179,7 +202,8 @@ bool PolicyLedger::snapshot(std::string* target) {
         if (!e.used) continue;
         if (!firstEntry) out += ',';
         firstEntry = false;
-        out += '"' + std::to_string(fid) + "\":{\"options\":" + e.options;
+        out += '"' + std::to_string(fid) + "\":{\"options\":";
+        s.appendOptionsLocked(out, static_cast<uint32_t>(fid));
         out += ",\"seen\":" + std::to_string(e.counts.seen.load(std::memory_order_relaxed));
         out += ",\"kept\":" + std::to_string(e.counts.kept.load(std::memory_order_relaxed));
         out += ",\"dropped\":{";

@@ -107,13 +107,21 @@ private:
     bool fast_;
 };
 
-// The counts of every function of a session (by function id) and the
-// session's policy text, for meta["policy"]. Entries have stable addresses
+// The counts of every function (by function id) and the policy text, for
+// meta["policy"]: one per writer (a writer's calls: its invocation numbers,
+// first=, every=, max_calls= are per writer), and the session's, which holds
+// each function's options (the writers' ledgers name it as `options`) and
+// whether recording stopped at max_db_bytes. Entries have stable addresses
 // (a deque); growth takes the lock that the writer thread reads under.
 class PolicyLedger {
 public:
-    void reset(uint64_t seed, uint64_t maxDbBytes);
-    // The counts of function `fid` (created on first use, with its policy text).
+    // `session`: the ledger holding the options, the seed and the stop (a
+    // writer's ledger); null: this one is the session's.
+    void reset(uint64_t seed, uint64_t maxDbBytes, PolicyLedger* session = nullptr);
+    // The counts of function `fid` (created on first use). `options`: its
+    // policy as JSON (the session's ledger; "" in a writer's). A function
+    // intercepted twice with different options keeps the first as its
+    // `options` and lists the others under `also`.
     PolicyCounts& counts(uint32_t fid, const std::string& options);
     // Recording stopped at max_db_bytes (first call not recorded: `invocation` of `fid`).
     void stopped(uint32_t fid, uint64_t invocation);
@@ -126,16 +134,20 @@ private:
     struct Entry {
         bool used = false;
         std::string options;
+        std::vector<std::string> also;  // other interceptors' options of the same function
         PolicyCounts counts;
     };
     mutable std::mutex mutex_;
     std::deque<Entry> entries_;
+    PolicyLedger* session_ = nullptr;
     uint64_t seed_ = 0, maxDbBytes_ = 0;
     std::atomic<bool> stopped_{false};
     uint32_t stoppedFid_ = 0;
     uint64_t stoppedInvocation_ = 0;
     uint64_t lastSum_ = ~uint64_t(0);  // sum of all counts at the last snapshot
     uint64_t sumLocked() const;
+    // Appends `fid`'s options (and "also") as JSON; the session's lock held.
+    void appendOptionsLocked(std::string& out, uint32_t fid) const;
 };
 
 }  // namespace callmonitor::py

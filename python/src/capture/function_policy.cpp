@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "builtin_table.h"
 #include "codec/payload_codec.h"
 
 namespace callmonitor::py {
@@ -10,6 +11,7 @@ namespace {
 // callmonitor/capture/policy.py: resolve(wrapper) -> dict, summarize(value) -> ValueSummary.
 PyObject* g_resolve = nullptr;
 PyObject* g_summarize = nullptr;
+PyObject* g_nbytes = nullptr;
 
 bool readU64(PyObject* d, const char* key, uint64_t& out) {
     PyObject* v = PyDict_GetItemString(d, key);  // borrowed
@@ -29,28 +31,60 @@ bool readDouble(PyObject* d, const char* key, double& out) {
     return true;
 }
 
-// The size a value would take when stored, as far as it can be told
-// cheaply: buffers (arrays), str and bytes exactly; lists, tuples and dicts
-// by their items (3 levels deep, then 8 bytes an item); objects of other
-// types count 0 (they are not summarised). Stops counting past `limit`.
+// What a value node's summary takes, about (the JSON of a ValueSummary): a
+// container's item over the limit counts this much, as it will be stored.
+constexpr uint64_t kSummaryBytes = 256;
+
+// The bytes of an object a built-in handler stores (pandas frames, series,
+// indexes): its `nbytes` or, for a frame, memory_usage() (policy.py's
+// value_nbytes); 0 when it cannot tell.
+uint64_t handledBytes(PyObject* o) {
+    if (!g_nbytes || !builtin::forType(Py_TYPE(o))) return 0;
+    PyObject* n = PyObject_CallOneArg(g_nbytes, o);
+    unsigned long long v = n && PyLong_Check(n) ? PyLong_AsUnsignedLongLong(n) : 0;
+    Py_XDECREF(n);
+    if (PyErr_Occurred()) PyErr_Clear();
+    return v;
+}
+
+// The size a value node would take when stored, as far as it can be told
+// cheaply: buffers (arrays), str and bytes exactly, built-in handlers' types
+// (pandas) by their nbytes; lists, tuples, dicts and sets by their items
+// (3 levels deep, then 8 bytes an item), an item over `limit` counting as
+// its summary (it will be one: max_bytes= is per value node); plain objects
+// count 0 (their attributes are measured when they are encoded). Stops
+// counting past `limit`: the cost is bounded by `limit`, not by the value.
 uint64_t estimateBytes(PyObject* o, uint64_t limit, int depth = 0) {
     if (PyBytes_Check(o)) return static_cast<uint64_t>(PyBytes_GET_SIZE(o));
     if (PyByteArray_Check(o)) return static_cast<uint64_t>(PyByteArray_GET_SIZE(o));
     if (PyUnicode_Check(o)) return static_cast<uint64_t>(PyUnicode_GET_LENGTH(o)) * PyUnicode_KIND(o);
     if (PyLong_CheckExact(o) || PyFloat_CheckExact(o) || o == Py_None || PyBool_Check(o)) return 8;
-    const bool list = PyList_Check(o), tuple = PyTuple_Check(o);
-    if (list || tuple || PyDict_Check(o)) {
-        const Py_ssize_t n = list ? PyList_GET_SIZE(o) : tuple ? PyTuple_GET_SIZE(o) : PyDict_GET_SIZE(o);
-        if (depth >= 3) return static_cast<uint64_t>(n) * 8;
+    const bool list = PyList_Check(o), tuple = PyTuple_Check(o), dict = PyDict_Check(o);
+    const bool set = PyAnySet_Check(o);
+    if (list || tuple || dict || set) {
+        const Py_ssize_t n = list ? PyList_GET_SIZE(o) : tuple ? PyTuple_GET_SIZE(o) : dict ? PyDict_GET_SIZE(o)
+                                                                                           : PySet_GET_SIZE(o);
+        if (depth >= 3 || static_cast<uint64_t>(n) > limit / 8) return static_cast<uint64_t>(n) * 8;
         uint64_t total = 0;
+        auto add = [&](PyObject* item) {
+            const uint64_t b = estimateBytes(item, limit, depth + 1);
+            total += b > limit ? kSummaryBytes : b;
+        };
         if (list || tuple) {
             for (Py_ssize_t i = 0; i < n && total <= limit; ++i)
-                total += estimateBytes(list ? PyList_GET_ITEM(o, i) : PyTuple_GET_ITEM(o, i), limit, depth + 1);
-        } else {
+                add(list ? PyList_GET_ITEM(o, i) : PyTuple_GET_ITEM(o, i));
+        } else if (dict) {
             Py_ssize_t pos = 0;
             PyObject *k, *v;
-            while (total <= limit && PyDict_Next(o, &pos, &k, &v))
-                total += estimateBytes(k, limit, depth + 1) + estimateBytes(v, limit, depth + 1);
+            while (total <= limit && PyDict_Next(o, &pos, &k, &v)) {
+                add(k);
+                add(v);
+            }
+        } else {
+            Py_ssize_t pos = 0;
+            PyObject* k;
+            Py_hash_t h;
+            while (total <= limit && _PySet_NextEntry(o, &pos, &k, &h)) add(k);
         }
         return total;
     }
@@ -64,16 +98,7 @@ uint64_t estimateBytes(PyObject* o, uint64_t limit, int depth = 0) {
         PyBuffer_Release(&view);
         return n;
     }
-    return 0;
-}
-
-// A new reference: the summary of `o` when it is over max_bytes, else null.
-PyObject* summaryIfLarge(const FunctionPolicy& p, PyObject* o) {
-    const uint64_t limit = p.decide.options().maxBytes;
-    if (!limit || !g_summarize || estimateBytes(o, limit) <= limit) return nullptr;
-    PyObject* s = PyObject_CallOneArg(g_summarize, o);
-    if (!s) PyErr_Clear();  // the value itself is recorded then
-    return s;
+    return handledBytes(o);
 }
 
 // The marker of argument `i` of a call with `nargs` positional arguments, borrowed, or null.
@@ -88,12 +113,14 @@ PyObject* excludedMarker(const FunctionPolicy& p, size_t i, size_t nargs, PyObje
 }
 
 PyObject* setPolicyHooks(PyObject*, PyObject* args) {
-    PyObject *resolve, *summarize;
-    if (!PyArg_ParseTuple(args, "OO", &resolve, &summarize)) return nullptr;
+    PyObject *resolve, *summarize, *nbytes;
+    if (!PyArg_ParseTuple(args, "OOO", &resolve, &summarize, &nbytes)) return nullptr;
     Py_INCREF(resolve);
     Py_INCREF(summarize);
+    Py_INCREF(nbytes);
     Py_XSETREF(g_resolve, resolve);
     Py_XSETREF(g_summarize, summarize);
+    Py_XSETREF(g_nbytes, nbytes);
     Py_RETURN_NONE;
 }
 
@@ -154,7 +181,7 @@ PyObject* contentHashHex(PyObject*, PyObject* obj) {
 
 PyMethodDef policyMethods[] = {
     {"_content_hash", contentHashHex, METH_O, "(buffer) -> hex xxh3-128 of its bytes (C-contiguous)"},
-    {"_set_policy_hooks", setPolicyHooks, METH_VARARGS, "(resolve, summarize): callmonitor.capture.policy's hooks"},
+    {"_set_policy_hooks", setPolicyHooks, METH_VARARGS, "(resolve, summarize, nbytes): callmonitor.capture.policy's hooks"},
     {"_policy_before", policyBefore, METH_VARARGS,
      "(first, every, sample, max_calls, seed, full_name, invocation, kept) -> (reason, explanation)"},
     {"_policy_explain", policyExplain, METH_VARARGS, "(reason[, slower_than, max_calls, sample]) -> explanation"},
@@ -225,7 +252,7 @@ std::unique_ptr<FunctionPolicy> resolveFunctionPolicy(PyObject* wrapper, uint32_
         }
     }
     Py_XDECREF(d);
-    policy->counts = &ledger.counts(fid, policyOptionsJson(o, names));
+    (void)ledger.counts(fid, policyOptionsJson(o, names));  // the session's ledger names the options
     return policy;
 }
 
@@ -236,14 +263,8 @@ PolicyInputs::PolicyInputs(const FunctionPolicy* p, PyObject* const* args, size_
     owned_ = new PyObject*[count_ ? count_ : 1];
     for (size_t i = 0; i < count_; ++i) {
         PyObject* o = excludedMarker(*p, i, nargs, kwnames);
-        if (o) {
-            Py_INCREF(o);
-        } else if ((o = summaryIfLarge(*p, args[i]))) {
-            summarized_ = true;
-        } else {
-            o = args[i];
-            Py_INCREF(o);
-        }
+        if (!o) o = args[i];
+        Py_INCREF(o);
         owned_[i] = o;
     }
     args_ = owned_;
@@ -254,12 +275,11 @@ PolicyInputs::~PolicyInputs() {
     delete[] owned_;
 }
 
-PyObject* policyResult(const FunctionPolicy* p, PyObject* result) {
-    if (p && p->decide.options().maxBytes) {
-        if (PyObject* s = summaryIfLarge(*p, result)) return s;
-    }
-    Py_INCREF(result);
-    return result;
+PyObject* summaryOverLimit(PyObject* o, uint64_t limit) {
+    if (!g_summarize || estimateBytes(o, limit) <= limit) return nullptr;
+    PyObject* s = PyObject_CallOneArg(g_summarize, o);
+    if (!s) PyErr_Clear();  // the value itself is recorded then
+    return s;
 }
 
 int addPolicyFunctions(PyObject* module) { return PyModule_AddFunctions(module, policyMethods); }

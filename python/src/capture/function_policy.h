@@ -24,8 +24,7 @@ public:
     FunctionPolicy(const FunctionPolicy&) = delete;
     FunctionPolicy& operator=(const FunctionPolicy&) = delete;
 
-    CapturePolicy decide;
-    PolicyCounts* counts = nullptr;  // in the session's ledger
+    CapturePolicy decide;  // counted per writer (WriterSlot::policyCounts)
     // exclude=: the marker stored for a positional argument (by position;
     // null: recorded) and for a keyword argument (by name).
     std::vector<PyObject*> excludedPositions;  // strong refs or null
@@ -34,7 +33,7 @@ public:
     PyObject* excludedNames = nullptr;         // dict name -> marker (strong), or null
 
     bool shapesInputs() const {
-        return decide.options().maxBytes || !excludedPositions.empty() || excludedRest || excludedNames;
+        return !excludedPositions.empty() || excludedRest || excludedNames;
     }
 };
 
@@ -44,9 +43,9 @@ public:
 std::unique_ptr<FunctionPolicy> resolveFunctionPolicy(PyObject* wrapper, uint32_t fid, const std::string& fullName,
                                                       uint64_t seed, PolicyLedger& ledger);
 
-// The inputs a kept call stores: excluded parameters as their markers and
-// values over max_bytes as summaries (new references, released by the
-// destructor); the arguments themselves when the policy changes nothing.
+// The inputs a kept call stores: excluded parameters as their markers (new
+// references, released by the destructor); the arguments themselves when
+// the policy excludes nothing. (max_bytes= is the encoder's: summaryOverLimit.)
 class PolicyInputs {
 public:
     PolicyInputs(const FunctionPolicy* policy, PyObject* const* args, size_t nargs, PyObject* kwnames);
@@ -54,20 +53,22 @@ public:
     PolicyInputs(const PolicyInputs&) = delete;
     PolicyInputs& operator=(const PolicyInputs&) = delete;
     PyObject* const* args() const { return args_; }
-    bool summarized() const { return summarized_; }
 
 private:
     PyObject* const* args_;
     PyObject** owned_ = nullptr;
     size_t count_ = 0;
-    bool summarized_ = false;
 };
 
-// The value a kept call stores as its result: `result` itself (borrowed,
-// returned as a new reference) or its summary when over max_bytes.
-PyObject* policyResult(const FunctionPolicy* policy, PyObject* result);
+// max_bytes=B on one value node (the encoder asks it for every node it
+// writes, EncodeOptions::maxBytes): the summary to store in its place (a new
+// reference to a ValueSummary, policy.py) when the node takes more than B
+// bytes, items over B counting as their summaries; else null. Measuring
+// stops past B: the cost is bounded by B, not by the size of the value.
+PyObject* summaryOverLimit(PyObject* value, uint64_t limit);
+inline uint64_t policyMaxBytes(const FunctionPolicy* p) { return p ? p->decide.options().maxBytes : 0; }
 
-// Python-facing: _core._set_policy_hooks(resolve, summarize) and the
+// Python-facing: _core._set_policy_hooks(resolve, summarize, nbytes) and the
 // reader's _core._policy_before(...) (why a call was not kept).
 int addPolicyFunctions(PyObject* module);
 

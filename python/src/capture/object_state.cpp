@@ -364,7 +364,7 @@ bool encodeObjectState(PyEncoder& enc, ValueWriter& w, PyObject* obj) {
     bool memo;
     enc.writeBackrefOrMemo(w, obj, memo);  // not seen before (checked above): decides `memo`
     w.beginObject(plan.module, plan.qualname, form, memo);
-    enc.push(state);
+    enc.pushState(state);
     Py_DECREF(state);
     return true;
 }

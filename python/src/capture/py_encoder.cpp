@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "builtin_table.h"
+#include "capture/function_policy.h"
 #include "capture/handler_table.h"
 #include "capture/object_state.h"
 #include "hooks.h"
@@ -330,6 +331,13 @@ bool PyEncoder::encodeItem(ValueWriter& w, const Work& item, const EncodeOptions
     PyObject* obj = item.obj;
     PyTypeObject* t = Py_TYPE(obj);
     if (writeImmediate(w, obj)) return true;
+    if (__builtin_expect(opt.maxBytes != 0, 0) && item.target.position != kStatePosition) {
+        if (PyObject* summary = summaryOverLimit(obj, opt.maxBytes)) {  // max_bytes=: a ValueSummary
+            bool ok = encodeOther(w, summary, Target{}, opt, counts);
+            Py_DECREF(summary);
+            return ok;
+        }
+    }
     // What writeImmediate leaves of the scalars: ints beyond int64 and
     // strings with lone surrogates.
     if (t == &PyLong_Type) {
@@ -437,7 +445,7 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, const Target& target,
             Py_INCREF(obj);
             legacyDone_.push_back(obj);
             w.beginLegacy(h.name, rel);
-            push(state);
+            pushState(state);
             Py_DECREF(state);
             return true;
         }
@@ -495,7 +503,7 @@ bool HandlerEncoder::takeMemo(PyObject* obj) {
 
 void HandlerEncoder::writeState(std::string_view kind, PyObject* obj, PyObject* state) {
     writer.beginBuiltin(kind, takeMemo(obj));
-    encoder_.push(state);
+    encoder_.pushState(state);
 }
 
 bool PyEncoder::handlerFailed(ValueWriter& w, PyObject* obj, const std::string& handler, const EncodeOptions& opt,

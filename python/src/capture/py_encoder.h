@@ -27,6 +27,9 @@ struct EncodeOptions {
     const std::string* writerDir = nullptr;
     const std::string* functionDir = nullptr;
     uint64_t invocation = 0;
+    // max_bytes= (capture policy): every value node over it is stored as its
+    // summary (function_policy.h, summaryOverLimit); 0: values in full.
+    uint64_t maxBytes = 0;
 };
 
 struct EncodeCounts {
@@ -86,6 +89,10 @@ private:
     bool writeFlat(ValueWriter& w, PyObject* obj, Py_ssize_t heldRefs);
     void push(PyObject* obj, Target target);
     void push(PyObject* obj) { push(obj, Target{-1, nullptr}); }
+    // The state of an Object, Builtin or Legacy value: part of its value's
+    // layout, so never replaced by a summary itself (its items may be).
+    static constexpr int64_t kStatePosition = -2;
+    void pushState(PyObject* state) { push(state, Target{kStatePosition, nullptr}); }
     // Memo: returns the index of an object seen before, or -1.
     int64_t memoFind(PyObject* obj) const;
     void memoAdd(PyObject* obj);

@@ -235,7 +235,8 @@ std::unique_ptr<WriterSlot> Recorder::open(const std::string& key) {
         readInt(s, "max_db_bytes", maxDbBytes_);
         ledger_->reset(policySeed_, maxDbBytes_);
     }
-    opts.policyRecord = [ledger = ledger_.get()](std::string* out) { return ledger->snapshot(out); };
+    slot->policy->reset(policySeed_, maxDbBytes_, ledger_.get());  // this writer's counts
+    opts.policyRecord = [ledger = slot->policy.get()](std::string* out) { return ledger->snapshot(out); };
     // Removes the directories claimed for this session when its environment
     // cannot be opened (a full disk): no empty writer is left behind.
     PyObject* discard = PyDict_GetItemString(s, "discard");
@@ -353,6 +354,10 @@ bool Recorder::route(CaptureState& st) {
 void Recorder::registerIn(WriterSlot& slot, uint32_t fid) {
     if (slot.invocations.size() <= fid) slot.invocations.resize(fid + 1, WriterSlot::kUnknown);
     slot.invocations[fid] = 0;
+    if (hasPolicy(fid)) {
+        if (slot.policyCounts.size() <= fid) slot.policyCounts.resize(fid + 1, nullptr);
+        slot.policyCounts[fid] = &slot.policy->counts(fid, "");
+    }
     slot.writer->submitFunction(functions_[fid]);
 }
 
@@ -657,8 +662,7 @@ void Recorder::resetTables() {
     innerResolved_.clear();
     dirNames_.clear();
     fullNames_.clear();
-    policies_.clear();
-    policyResolved_.clear();
+    clearPolicies();
     nextThread_ = 0;
     callerNames_.clear();
     siteInfos_.clear();
@@ -714,13 +718,30 @@ void Recorder::afterForkChild() {
     resetTables();
 }
 
-void Recorder::resolvePolicy(uint32_t fid, PyObject* wrapper) {
-    if (policyResolved_.size() <= fid) policyResolved_.resize(fid + 1, false);
+FunctionPolicy* Recorder::policyFor(uint32_t fid, PyObject* wrapper) {
     if (policies_.size() <= fid) policies_.resize(fid + 1);
-    policyResolved_[fid] = true;
-    policies_[fid] = resolveFunctionPolicy(wrapper, fid, fid < fullNames_.size() ? fullNames_[fid] : "", policySeed_,
-                                           *ledger_);
-    if (!policies_[fid]) captureError("resolving the capture policy failed; every call of the function is recorded");
+    // The key: the wrapper's own options (policy.py's set_own), by identity.
+    PyObject* own = nullptr;
+    if (PyObject** dict = _PyObject_GetDictPtr(wrapper); dict && *dict) {
+        own = PyDict_GetItemString(*dict, "__callmonitor_policy__");  // borrowed
+    }
+    for (const ResolvedPolicy& r : policies_[fid].byOptions)
+        if (r.own == own) return r.policy.get();
+    auto policy = resolveFunctionPolicy(wrapper, fid, fid < fullNames_.size() ? fullNames_[fid] : "", policySeed_,
+                                        *ledger_);
+    if (!policy) captureError("resolving the capture policy failed; every call of the function is recorded");
+    FunctionPolicy* p = policy.get();
+    if (fid >= policies_.size()) return nullptr;  // resolving ran Python, and a close() reset the tables
+    Py_XINCREF(own);
+    policies_[fid].byOptions.push_back(ResolvedPolicy{own, std::move(policy)});
+    policies_[fid].counted |= p != nullptr;
+    return p;
+}
+
+void Recorder::clearPolicies() {
+    for (FunctionPolicies& f : policies_)
+        for (ResolvedPolicy& r : f.byOptions) Py_XDECREF(r.own);
+    policies_.clear();
 }
 
 void Recorder::stopAtDatabaseLimit(uint32_t fid, uint64_t invocation) {

@@ -40,6 +40,8 @@ struct SessionSettings {
 // One writer of the session and what it has been told.
 struct WriterSlot {
     std::string key;                 // the declared writer id, "" for the process's own
+    // Before `writer`: its thread reads this writer's policy counts until it is destroyed.
+    std::unique_ptr<PolicyLedger> policy = std::make_unique<PolicyLedger>();
     std::unique_ptr<Writer> writer;  // null: opening it failed (calls routed here run unrecorded)
     std::string directory;
     SessionSettings settings;        // read when it opened (configure() later: writers opened later)
@@ -47,6 +49,12 @@ struct WriterSlot {
     static constexpr uint64_t kUnknown = ~uint64_t(0);
     std::vector<uint64_t> invocations;
     std::vector<bool> threadsKnown;  // per thread index: its ThreadInfo was submitted here
+
+    // Capture policies: this writer's calls seen, kept and dropped per
+    // function (its meta["policy"]), and by function id the counts of the
+    // functions with a policy (null: none), set by registerIn.
+    std::vector<PolicyCounts*> policyCounts;
+    PolicyCounts* countsOf(uint32_t fid) const { return fid < policyCounts.size() ? policyCounts[fid] : nullptr; }
 
     bool live() const { return writer && !writer->failed(); }
     bool knows(uint32_t fid) const { return fid < invocations.size() && invocations[fid] != kUnknown; }
@@ -98,13 +106,16 @@ public:
     void noteInnerNames(uint32_t fid, PyObject* names);
     const std::string& functionDirName(uint32_t fid) const { return dirNames_[fid]; }
 
-    // Capture policies (capture_policy.h). The policy of function `fid`
-    // (null until resolvePolicy(); a function whose resolution failed has
-    // none and records every call).
-    FunctionPolicy* policy(uint32_t fid) const { return fid < policies_.size() ? policies_[fid].get() : nullptr; }
-    bool hasPolicy(uint32_t fid) const { return fid < policyResolved_.size() && policyResolved_[fid]; }
-    // Runs Python (callmonitor.capture.policy.resolve): the caller holds the busy guard.
-    void resolvePolicy(uint32_t fid, PyObject* wrapper);
+    // Capture policies (capture_policy.h). The policy of the front end
+    // `wrapper` (an Interceptor, or the function itself) for function `fid`
+    // in this session: resolved once per distinct own options (the wrapper's
+    // __dict__["__callmonitor_policy__"], none: configure()'s and the
+    // environment's), so two interceptors of one function apply each their
+    // own. Null when resolving failed (every call is recorded). Runs Python
+    // (callmonitor.capture.policy.resolve): the caller holds the busy guard.
+    FunctionPolicy* policyFor(uint32_t fid, PyObject* wrapper);
+    // Whether some front end of `fid` has a policy (its calls are counted per writer).
+    bool hasPolicy(uint32_t fid) const { return fid < policies_.size() && policies_[fid].counted; }
     // max_db_bytes=: true once the session's databases have reached it
     // (recording then stops for the session, with one warning; the call
     // (fid, n) is the first not recorded).
@@ -194,8 +205,16 @@ private:
     std::unordered_map<uint32_t, size_t> innerResolved_;  // inner=True functions: sites with a name submitted
     std::vector<std::string> dirNames_;
     std::vector<std::string> fullNames_;        // FunctionInfo::fullName(), the sample= draw's function
-    std::vector<std::unique_ptr<FunctionPolicy>> policies_;
-    std::vector<bool> policyResolved_;
+    struct ResolvedPolicy {
+        PyObject* own;  // the own options dict (strong; null: none): the key
+        std::unique_ptr<FunctionPolicy> policy;
+    };
+    struct FunctionPolicies {
+        std::vector<ResolvedPolicy> byOptions;
+        bool counted = false;  // one of them is not null
+    };
+    std::vector<FunctionPolicies> policies_;  // by function id
+    void clearPolicies();
     // The session's counts for meta["policy"]; read by the writer thread, so
     // it outlives the Writer (reset when the next session opens).
     std::unique_ptr<PolicyLedger> ledger_ = std::make_unique<PolicyLedger>();

@@ -662,8 +662,13 @@ void bindReader(pybind11::module_& m) {
         .def("stats", &RunReader::stats, arg("writer"))
         .def("policy", [](const RunReader& r, size_t w) {
             const RunWriter& rw = r.writer(w);
-            return rw.merged ? std::string() : rw.database->policy();  // a merge keeps no policy counts
-        }, arg("writer"), "meta[\"policy\"] of a writer's own environment (JSON text; \"\" when absent)")
+            return rw.merged ? rw.database->sourcePolicy(rw.source.identity()) : rw.database->policy();
+        }, arg("writer"), "meta[\"policy\"] of a writer (JSON text; \"\" when absent); a merged source's "
+                          "by its own function ids (add policy_function_base)")
+        .def("policy_function_base", [](const RunReader& r, size_t w) {
+            const RunWriter& rw = r.writer(w);
+            return rw.merged ? rw.source.functionBase : 0u;
+        }, arg("writer"), "what to add to the function ids of policy(writer)")
         .def("sizes", &RunReader::sizes)
         .def("last_invocation", &RunReader::lastInvocation, arg("writer"), arg("fid"))
         .def("invocations", &RunReader::invocations, arg("writer"), arg("fid"))
