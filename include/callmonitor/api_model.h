@@ -39,6 +39,11 @@ struct CallSample {
     uint32_t callerModule = kNoId;    // index into ApiNames::callers
     uint32_t site = kNoId;            // index into ApiNames::sites ("file:line")
     uint32_t label = kNoId;           // index into ApiNames::labels
+    // Generators and async generators (v2 outcome ext):
+    bool hasYields = false;           // the record carries a Yields count
+    uint64_t yields = 0;              // items yielded (ext Yields)
+    uint64_t closed = 0;              // ext Closed: 1 closed before its end, 2 dropped without an outcome
+    std::string_view outcomeExt;      // the outcome's ext fields: its Yielded items are typed from them
 };
 
 // Names of the ids a CallSample carries (a writer's tables). An id outside its
@@ -90,6 +95,22 @@ struct Timing {
     static uint64_t bucketLow(uint32_t bucket);   // smallest duration in the bucket
 };
 
+// Items yielded per generator call. The same accumulator as Timing's, over
+// item counts instead of nanoseconds: count = generator calls, totalNs = items
+// yielded in all, minNs / maxNs = fewest / most per call, histogram buckets
+// of items per call (log-linear: exact below 16).
+using ItemCounts = Timing;
+
+// What the generator calls of a function yielded (FunctionApi::generator).
+struct GeneratorUsage {
+    ItemCounts yields;                    // items per call, of the calls with a Yields count
+    std::vector<TypeCount> yielded;       // the type of each recorded item (intercept(yields=True)), descending
+    uint64_t yieldedRecorded = 0;         // items whose value was recorded (typed in `yielded`)
+    uint64_t yieldedUnrecorded = 0;       // items counted in `yields` whose value was not recorded
+    uint64_t closed = 0;                  // calls closed (or collected) before their end
+    uint64_t dropped = 0;                 // calls whose capture was freed without an outcome
+};
+
 struct ParameterUsage {
     std::string name;
     uint8_t kind = Parameter::PositionalOrKeyword;
@@ -126,7 +147,7 @@ struct FunctionApi {
     uint32_t line = 0;
     bool signatureKnown = false;
     uint64_t calls = 0;
-    uint64_t returned = 0, raised = 0, pending = 0, resultSkipped = 0;
+    uint64_t returned = 0, raised = 0, pending = 0, resultSkipped = 0;  // closed generators: in `generator`
     uint64_t undecodable = 0;   // calls whose inputs could not be parsed (malformed or unknown tags)
     uint64_t unbound = 0;       // calls whose arguments did not fit the recorded signature
     std::vector<ParameterUsage> parameters;
@@ -137,6 +158,7 @@ struct FunctionApi {
     uint64_t otherSignatureCalls = 0;         // calls beyond maxSignatures distinct signatures
     Timing timing;
     std::vector<NamedCount> callers, sites, labels;
+    GeneratorUsage generator;                 // empty (yields.count == 0, closed == 0) for other functions
     uint32_t sampleItems = 0;                 // ApiOptions::sampleItems used
 };
 

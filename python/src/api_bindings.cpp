@@ -55,6 +55,13 @@ void registerApiBindings(py::module_& m) {
         .def_readonly("exceptions", &an::SignatureUsage::exceptions)
         .def_readonly("timing", &an::SignatureUsage::timing)
         .def_readonly("labels", &an::SignatureUsage::labels);
+    py::class_<an::GeneratorUsage>(m, "ApiGeneratorUsage")
+        .def_readonly("yields", &an::GeneratorUsage::yields)
+        .def_readonly("yielded", &an::GeneratorUsage::yielded)
+        .def_readonly("yielded_recorded", &an::GeneratorUsage::yieldedRecorded)
+        .def_readonly("yielded_unrecorded", &an::GeneratorUsage::yieldedUnrecorded)
+        .def_readonly("closed", &an::GeneratorUsage::closed)
+        .def_readonly("dropped", &an::GeneratorUsage::dropped);
     py::class_<an::FunctionApi>(m, "ApiFunction")
         .def_readonly("module", &an::FunctionApi::module)
         .def_readonly("qualname", &an::FunctionApi::qualname)
@@ -81,6 +88,7 @@ void registerApiBindings(py::module_& m) {
         .def_readonly("callers", &an::FunctionApi::callers)
         .def_readonly("sites", &an::FunctionApi::sites)
         .def_readonly("labels", &an::FunctionApi::labels)
+        .def_readonly("generator", &an::FunctionApi::generator)
         .def_readonly("sample_items", &an::FunctionApi::sampleItems);
 
     py::class_<an::ApiOptions>(m, "ApiOptions", "Bounds of the API aggregation (defaults: api_model.h).")

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "callmonitor/api_model.h"
+#include "callmonitor/call_record.h"
 #include "callmonitor/errors.h"
 #include "type_table.h"
 
@@ -179,6 +180,9 @@ struct ApiAggregator::Impl {
     SignatureAcc otherSignatures;
     TimingAcc timing;
     Counts callers, sites, labels;
+    TimingAcc yieldCounts;   // items per generator call (ItemCounts)
+    Counts yielded;
+    uint64_t yieldedRecorded = 0, yieldedUnrecorded = 0, closed = 0, dropped = 0;
 
     // per-call scratch
     std::vector<Passed> passed;
@@ -414,7 +418,11 @@ struct ApiAggregator::Impl {
         ++sig.calls;
         switch (c.outcome) {
             case format::Outcome::Pending: ++pending; break;
-            case format::Outcome::ResultSkipped: ++resultSkipped; break;
+            case format::Outcome::ResultSkipped:
+                if (c.closed == 1) ++closed;
+                else if (c.closed != 0) ++dropped;
+                else ++resultSkipped;
+                break;
             case format::Outcome::Returned: {
                 ++returned;
                 bool isArray = false;
@@ -436,6 +444,7 @@ struct ApiAggregator::Impl {
             timing.add(c.durationNs);
             sig.timing.add(c.durationNs);
         }
+        if (c.hasYields || !c.outcomeExt.empty()) addYields(c);
         if (c.callerModule != kNoId) ++callers[c.callerModule];
         if (c.site != kNoId) ++sites[c.site];
         if (c.label != kNoId) {
@@ -443,6 +452,26 @@ struct ApiAggregator::Impl {
             ++sig.labels[c.label];
         }
     }
+    // A generator call: its item count and the types of its recorded items
+    // (one Yielded field per item, each one value with its own memo).
+    void addYields(const CallSample& c) {
+        uint64_t recorded = 0;
+        try {
+            forEachExtField(c.outcomeExt, [&](uint32_t tag, std::string_view bytes) {
+                if (tag != static_cast<uint32_t>(format::ExtTag::Yielded)) return;
+                bool isArray = false;
+                ++yielded[resultType(bytes, isArray, scratchShape)];
+                ++recorded;
+            });
+        } catch (const DecodeError&) {
+            // a damaged ext area: the items typed so far stay counted
+        }
+        yieldedRecorded += recorded;
+        if (!c.hasYields) return;
+        yieldCounts.add(c.yields);
+        if (c.yields > recorded) yieldedUnrecorded += c.yields - recorded;
+    }
+
     static std::vector<ShapeCount> shapeCounts(const std::vector<ShapeKey>& shapes, const TypeTable& table) {
         std::vector<ShapeCount> out;
         for (const ShapeKey& k : shapes) out.push_back({table.text(k.type), k.shape, k.count});
@@ -543,6 +572,12 @@ struct ApiAggregator::Impl {
         f.callers = named(callers, names.callers);
         f.sites = named(sites, names.sites);
         f.labels = named(labels, names.labels);
+        f.generator.yields = yieldCounts.result();
+        f.generator.yielded = typeCounts(yielded, table);
+        f.generator.yieldedRecorded = yieldedRecorded;
+        f.generator.yieldedUnrecorded = yieldedUnrecorded;
+        f.generator.closed = closed;
+        f.generator.dropped = dropped;
         return f;
     }
 };

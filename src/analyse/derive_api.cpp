@@ -41,6 +41,10 @@ std::vector<FunctionApi> deriveApi(const Database& db, const ApiOptions& options
                 sample.callerModule = v.caller;
                 if (v.site && *v.site < names.sites.size()) sample.site = *v.site;
                 if (v.label && *v.label < names.labels.size()) sample.label = *v.label;
+                sample.hasYields = v.yields.has_value();
+                sample.yields = v.yields.value_or(0);
+                sample.closed = v.closed.value_or(0);
+                sample.outcomeExt = v.outcomeExt;
             } catch (const DecodeError&) {
                 // empty inputs: the aggregator counts the call as undecodable
             }

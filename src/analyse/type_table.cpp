@@ -10,6 +10,8 @@ namespace callmonitor::analyse {
 
 namespace {
 
+constexpr std::string_view kMaskedArrayKind = "numpy.ma.MaskedArray";
+
 // numpy's scalar type name of a plain dtype ("<f8" -> "float64").
 std::string numpyScalarName(std::string_view dtype) {
     DtypeInfo d;
@@ -33,6 +35,10 @@ std::string numpyScalarName(std::string_view dtype) {
 // Types the stub must spell differently from their runtime name.
 std::string canonicalClass(std::string_view name) {
     if (name == "NoneType") return "None";
+    // built-in handler kinds that name a singleton, not its class
+    if (name == "pandas.NaT") return "pandas._libs.tslibs.nattype.NaTType";
+    if (name == "pandas.NA") return "pandas._libs.missing.NAType";
+    if (name == "numpy.ma.masked") return "numpy.ma.core.MaskedConstant";
     if (name == "function" || name == "builtin_function_or_method" || name == "method" ||
         name == "functools.partial" || name == "method-wrapper" || name == "method_descriptor")
         return "Callable[..., Any]";
@@ -226,25 +232,59 @@ uint32_t ValueTyper::bare(const Token& t) {
     return TypeTable::Object;  // a tag this reader does not know
 }
 
+// Items that follow an item's token in the stream (its elements, its state).
+uint64_t ValueTyper::itemsOf(const Token& t) {
+    switch (t.tag) {
+        case Tag::Builtin: case Tag::Legacy: case Tag::Object: return 1;  // its state
+        case Tag::List: case Tag::Tuple: case Tag::Set: case Tag::FrozenSet: return t.count;
+        case Tag::Dict: return 2 * t.count;
+        default: return 0;
+    }
+}
+
 void ValueTyper::skipItems(ValueParser& p, uint64_t pending) {
     while (pending > 0) {
         p.next(skip_);
         --pending;
         if (skip_.memo) memo_.push_back(bare(skip_));
-        switch (skip_.tag) {
-            case Tag::Builtin: pending += 1; break;  // its state
-            case Tag::List: case Tag::Tuple: case Tag::Set: case Tag::FrozenSet: pending += skip_.count; break;
-            case Tag::Dict: pending += 2 * skip_.count; break;
-            case Tag::Legacy: case Tag::Object: pending += 1; break;
-            default: break;
-        }
+        pending += itemsOf(skip_);
         if (pending > p.remaining()) p.fail("more items announced than bytes present");
     }
+}
+
+// numpy.ma.MaskedArray[Any, numpy.dtype[numpy.<scalar>]] from the state
+// {"data": Array, "mask": ..., ...} (handlers/masked_array); the bare kind
+// when the state is not that.
+uint32_t ValueTyper::maskedArray(ValueParser& p) {
+    Token state, key, value;
+    p.next(state);
+    if (state.memo) memo_.push_back(bare(state));
+    if (state.tag != Tag::Dict) {
+        skipItems(p, itemsOf(state));
+        return table_.named(kMaskedArrayKind);
+    }
+    std::string dtype;
+    for (uint64_t i = 0; i < state.count; ++i) {
+        p.next(key);
+        if (key.memo) memo_.push_back(bare(key));
+        skipItems(p, itemsOf(key));
+        p.next(value);
+        if (value.memo) memo_.push_back(bare(value));
+        if (key.tag == Tag::Str && key.data == "data" && value.tag == Tag::Array) dtype = value.name;
+        skipItems(p, itemsOf(value));
+    }
+    if (dtype.empty()) return table_.named(kMaskedArrayKind);
+    return table_.named(std::string(kMaskedArrayKind) + "[Any, numpy.dtype[" + table_.text(table_.scalar(dtype)) + "]]");
 }
 
 uint32_t ValueTyper::walk(ValueParser& p, const Token& t, uint32_t depth) {
     size_t memoIndex = memo_.size();
     if (t.memo) memo_.push_back(bare(t));
+    if (t.tag == Tag::Builtin && t.name == kMaskedArrayKind) {
+        uint32_t id = maskedArray(p);
+        if (t.memo) memo_[memoIndex] = id;
+        return id;
+    }
     if (t.tag == Tag::Builtin) {  // typed by its kind; the state is skipped
         skipItems(p, 1);
         return bare(t);

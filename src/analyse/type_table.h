@@ -81,7 +81,9 @@ public:
 private:
     uint32_t walk(ValueParser& p, const Token& t, uint32_t depth);
     uint32_t bare(const Token& t);
+    uint32_t maskedArray(ValueParser& p);
     void skipItems(ValueParser& p, uint64_t pending);
+    static uint64_t itemsOf(const Token& t);
 
     TypeTable& table_;
     ApiOptions options_;

@@ -21,6 +21,7 @@ from .. import _core
 # Parameter kinds as inspect names them; index = the kind stored in the record (records.h).
 PARAMETER_KINDS = ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD", "VAR_POSITIONAL", "KEYWORD_ONLY", "VAR_KEYWORD")
 VARIADIC_KINDS = ("VAR_POSITIONAL", "VAR_KEYWORD")
+GENERATOR_KINDS = ("generator", "async-generator")   # FunctionInfo kinds (capture/describe.py)
 
 
 K = TypeVar("K", str, int)
@@ -95,6 +96,72 @@ class Timing:
         return Timing(self.count + other.count, self.total_ns + other.total_ns,
                       min(self.min_ns, other.min_ns), max(self.max_ns, other.max_ns),
                       dict(sorted(_add_counts(self.histogram, other.histogram).items())))
+
+
+@dataclass
+class YieldCounts:
+    """Items yielded per generator call: ``calls`` generator calls with a yield
+    count, ``total`` items in all, ``min``/``max`` per call; ``histogram`` maps a
+    bucket of items per call (log-linear as Timing's: exact below 16) to calls."""
+    calls: int = 0
+    total: int = 0
+    min: int = 0
+    max: int = 0
+    histogram: Dict[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_core(cls, t) -> "YieldCounts":  # an ApiTiming over item counts (api_model.h: ItemCounts)
+        return cls(t.count, t.total_ns, t.min_ns, t.max_ns, dict(t.histogram))
+
+    @property
+    def mean(self) -> Optional[float]:
+        return self.total / self.calls if self.calls else None
+
+    def _as_timing(self) -> Timing:
+        return Timing(self.calls, self.total, self.min, self.max, self.histogram)
+
+    @property
+    def p50(self) -> Optional[float]:
+        return self._as_timing().p50_ns
+
+    @property
+    def p95(self) -> Optional[float]:
+        return self._as_timing().p95_ns
+
+    def merged(self, other: "YieldCounts") -> "YieldCounts":
+        t = self._as_timing().merged(other._as_timing())
+        return YieldCounts(t.count, t.total_ns, t.min_ns, t.max_ns, t.histogram)
+
+
+@dataclass
+class GeneratorApi:
+    """What the calls of a generator (or async generator) function yielded."""
+    yields: YieldCounts = field(default_factory=YieldCounts)
+    yielded: Dict[str, int] = field(default_factory=dict)  # type of each recorded item, descending
+    yielded_recorded: int = 0     # items whose value was recorded (intercept(yields=True))
+    yielded_unrecorded: int = 0   # items counted but not recorded: their type is unknown
+    closed: int = 0               # calls closed (or collected) before their end
+    dropped: int = 0              # calls whose capture ended without an outcome
+
+    @classmethod
+    def from_core(cls, g) -> "GeneratorApi":
+        return cls(YieldCounts.from_core(g.yields), _typed(g.yielded), g.yielded_recorded, g.yielded_unrecorded,
+                   g.closed, g.dropped)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.yields.calls or self.yielded_recorded or self.closed or self.dropped)
+
+    @property
+    def item_types_known(self) -> bool:
+        """Every yielded item was recorded (and there was one): `yielded` is the item type."""
+        return bool(self.yielded) and self.yielded_unrecorded == 0
+
+    def merged(self, other: "GeneratorApi") -> "GeneratorApi":
+        return GeneratorApi(self.yields.merged(other.yields), _add_counts(self.yielded, other.yielded),
+                            self.yielded_recorded + other.yielded_recorded,
+                            self.yielded_unrecorded + other.yielded_unrecorded,
+                            self.closed + other.closed, self.dropped + other.dropped)
 
 
 @dataclass
@@ -237,7 +304,7 @@ class FunctionApi:
     returned: int = 0
     raised: int = 0
     pending: int = 0              # had not returned when recorded (crash, still running)
-    result_skipped: int = 0
+    result_skipped: int = 0       # returned, result not recorded (closed generators: in `generator`)
     undecodable: int = 0          # records whose inputs could not be parsed
     unbound: int = 0              # calls whose arguments did not fit the recorded signature
     parameters: List[ParameterApi] = field(default_factory=list)
@@ -251,6 +318,7 @@ class FunctionApi:
     sites: Dict[str, int] = field(default_factory=dict)    # "file:line" -> calls
     labels: Dict[str, int] = field(default_factory=dict)   # label -> calls
     sample_items: int = 0         # container elements typed per container
+    generator: GeneratorApi = field(default_factory=GeneratorApi)   # generators: what they yielded
 
     @property
     def full_name(self) -> str:
@@ -267,7 +335,8 @@ class FunctionApi:
                    f.calls, f.returned, f.raised, f.pending, f.result_skipped, f.undecodable, f.unbound, params,
                    _typed(f.returns), [ArrayShape(s.type, tuple(s.shape), s.count) for s in f.return_shapes],
                    _named(f.exceptions), sigs, f.other_signature_calls, Timing.from_core(f.timing),
-                   _named(f.callers), _named(f.sites), _named(f.labels), f.sample_items)
+                   _named(f.callers), _named(f.sites), _named(f.labels), f.sample_items,
+                   GeneratorApi.from_core(f.generator))
 
     def parameter(self, name: str) -> ParameterApi:
         for p in self.parameters:
@@ -303,7 +372,8 @@ class FunctionApi:
             other_signature_calls=self.other_signature_calls + other.other_signature_calls,
             timing=self.timing.merged(other.timing), callers=_add_counts(self.callers, other.callers),
             sites=_add_counts(self.sites, other.sites), labels=_add_counts(self.labels, other.labels),
-            sample_items=max(self.sample_items, other.sample_items))
+            sample_items=max(self.sample_items, other.sample_items),
+            generator=self.generator.merged(other.generator))
         return out
 
     def with_label(self, label: str) -> "FunctionApi":

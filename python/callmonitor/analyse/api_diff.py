@@ -31,8 +31,9 @@ class ApiChange:
 
 CHANGE_KINDS = ("function added", "function removed", "parameter added", "parameter removed",
                 "type appeared", "type disappeared", "return appeared", "return disappeared",
-                "exception appeared", "exception disappeared", "parameter now passed", "parameter now unused",
-                "calls changed", "type count changed", "exception count changed")
+                "exception appeared", "exception disappeared", "yield appeared", "yield disappeared",
+                "parameter now passed", "parameter now unused",
+                "calls changed", "type count changed", "exception count changed", "items yielded changed")
 
 
 def _changed(old: int, new: int, threshold: float) -> bool:
@@ -73,6 +74,10 @@ def _function(out: List[ApiChange], old: FunctionApi, new: FunctionApi, threshol
             out.append(ApiChange("parameter removed", name, p.name, p.passed, None))
     _counts(out, name, old.returns, new.returns, "return", threshold)
     _counts(out, name, old.exceptions, new.exceptions, "exception", threshold)
+    _counts(out, name, old.generator.yielded, new.generator.yielded, "yield", threshold, "yields: ")
+    if _changed(old.generator.yields.total, new.generator.yields.total, threshold):
+        out.append(ApiChange("items yielded changed", name, "", old.generator.yields.total,
+                             new.generator.yields.total))
 
 
 def diff(old: ApiModel, new: ApiModel, threshold: float = DEFAULT_THRESHOLD) -> List[ApiChange]:

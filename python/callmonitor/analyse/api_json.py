@@ -11,7 +11,8 @@ import json
 import os
 from typing import Any, Dict
 
-from .api import ApiModel, ArrayShape, FunctionApi, ParameterApi, SignatureApi, Timing
+from .api import (GENERATOR_KINDS, ApiModel, ArrayShape, FunctionApi, GeneratorApi, ParameterApi, SignatureApi,
+                  Timing, YieldCounts)
 
 FORMAT = "callmonitor-api"
 VERSION = 1
@@ -42,8 +43,25 @@ def _parameter(p: ParameterApi) -> Dict[str, Any]:
             "mismatches": p.mismatches}
 
 
+def _generator(g: GeneratorApi) -> Dict[str, Any]:
+    y = g.yields
+    return {"yields": {"calls": y.calls, "total": y.total, "min": y.min, "max": y.max, "mean": y.mean,
+                       "p50": y.p50, "p95": y.p95, "histogram": [[b, n] for b, n in sorted(y.histogram.items())]},
+            "yielded": g.yielded, "yielded_recorded": g.yielded_recorded,
+            "yielded_unrecorded": g.yielded_unrecorded, "item_types_known": g.item_types_known,
+            "closed": g.closed, "dropped": g.dropped}
+
+
+def _generator_from(d) -> GeneratorApi:
+    if d is None:  # not a generator, or a file written before generators were derived
+        return GeneratorApi()
+    y = d["yields"]
+    return GeneratorApi(YieldCounts(y["calls"], y["total"], y["min"], y["max"], {int(b): n for b, n in y["histogram"]}),
+                        dict(d["yielded"]), d["yielded_recorded"], d["yielded_unrecorded"], d["closed"], d["dropped"])
+
+
 def function_to_json(f: FunctionApi) -> Dict[str, Any]:
-    return {
+    out = {
         "full_name": f.full_name, "module": f.module, "qualname": f.qualname, "name": f.name,
         "file": f.file, "line": f.line, "kind": f.kind, "return_annotation": f.return_annotation,
         "signature_known": f.signature_known, "calls": f.calls, "returned": f.returned, "raised": f.raised,
@@ -56,6 +74,9 @@ def function_to_json(f: FunctionApi) -> Dict[str, Any]:
         "other_signature_calls": f.other_signature_calls, "timing": _timing(f.timing),
         "callers": f.callers, "sites": f.sites, "labels": f.labels,
     }
+    if f.kind in GENERATOR_KINDS or not f.generator.empty:
+        out["generator"] = _generator(f.generator)
+    return out
 
 
 def to_json(model: ApiModel) -> Dict[str, Any]:
@@ -96,7 +117,7 @@ def _function_from(d) -> FunctionApi:
                        d["pending"], d["result_skipped"], d["undecodable"], d["unbound"], params,
                        dict(d["returns"]), _shapes_from(d["return_shapes"]), dict(d["exceptions"]), sigs,
                        d["other_signature_calls"], _timing_from(d["timing"]), dict(d["callers"]),
-                       dict(d["sites"]), dict(d["labels"]), d["sample_items"])
+                       dict(d["sites"]), dict(d["labels"]), d["sample_items"], _generator_from(d.get("generator")))
 
 
 def from_json(data: Dict[str, Any], where: str = "the JSON") -> ApiModel:

@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple
 
 from .. import _core
-from .api import ApiModel, FunctionApi, ParameterApi, SignatureApi, _add_counts
+from .api import GENERATOR_KINDS, ApiModel, FunctionApi, GeneratorApi, ParameterApi, SignatureApi, _add_counts
 
 DEFAULT_TOP_PCT = 10.0
 DEFAULT_MAX_UNION = 5
 DEFAULT_MAX_OVERLOADS = 5
 
-_TYPING_NAMES = {"Any", "AsyncIterator", "Callable", "Iterator", "Literal", "NoReturn", "Optional", "Union",
-                 "overload"}
+_TYPING_NAMES = {"Any", "AsyncGenerator", "AsyncIterator", "Callable", "Generator", "Iterator", "Literal", "NoReturn",
+                 "Optional", "Union", "overload"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
@@ -248,11 +248,28 @@ class _Renderer:
         lines.append(f"{indent}) -> {ret}: ...")
         return lines
 
+    def generator_type(self, f: FunctionApi, returns: Dict[str, int]) -> str:
+        """What calling a generator function gives: Iterator[Y] (AsyncIterator[Y]),
+        or Generator[Y, None, R] when it returned something besides None. Y is Any
+        unless every yielded item was recorded (intercept(yields=True))."""
+        g = f.generator
+        item = self.type_of(list(g.yielded)) if g.item_types_known else self._any()
+        if f.kind == "async-generator":  # an async generator returns nothing
+            self.imports.typing.add("AsyncIterator")
+            return f"AsyncIterator[{item}]"
+        if not returns or list(returns) == ["None"]:
+            self.imports.typing.add("Iterator")
+            return f"Iterator[{item}]"
+        self.imports.typing.add("Generator")
+        return f"Generator[{item}, None, {self.type_of(list(returns))}]"
+
+    def _any(self) -> str:
+        self.imports.typing.add("Any")
+        return "Any"
+
     def return_type(self, f: FunctionApi, returns: Dict[str, int], raised_only: bool = False) -> str:
-        if f.kind in ("generator", "async-generator"):  # the generator object, not what it yields
-            name = "Iterator" if f.kind == "generator" else "AsyncIterator"
-            self.imports.typing.update({name, "Any"})
-            return f"{name}[Any]"
+        if f.kind in GENERATOR_KINDS:  # the generator object; `returns` are its StopIteration values
+            return self.generator_type(f, returns)
         if returns:
             return self.type_of(list(returns))
         if raised_only or (f.raised and not f.returned and not f.pending and not f.result_skipped):
@@ -287,6 +304,8 @@ class _Renderer:
             lines.append(f"{indent}# labels: {_count_text(f.labels)}")
         if f.returns:
             lines.append(f"{indent}# returns: {_count_text(f.returns)}")
+        if not f.generator.empty:
+            lines.append(f"{indent}# {generator_text(f.generator)}")
         if f.timing.count:
             lines.append(f"{indent}# time: mean {_ns_text(f.timing.mean_ns)}, p50 {_ns_text(f.timing.p50_ns)}, "
                          f"p95 {_ns_text(f.timing.p95_ns)}")
@@ -319,6 +338,24 @@ class _Renderer:
         merged = self.parameter_texts(f, {}, method, True)
         lines += self.def_lines(f, name, merged, self.return_type(f, f.returns), indent, method, overloads)
         return lines
+
+
+def generator_text(g: GeneratorApi) -> str:
+    """One line on what a generator's calls yielded (stub comment, `callmonitor api` table)."""
+    y = g.yields
+    parts = []
+    if y.calls:
+        mean = y.mean or 0.0
+        parts.append(f"yielded {y.total} items in {_calls(y.calls)} (min {y.min}, mean {mean:.3g}, max {y.max})")
+    if g.yielded:
+        parts.append("items " + _count_text(g.yielded))
+    if g.yielded_unrecorded:
+        parts.append(f"{g.yielded_unrecorded} items not recorded (intercept(yields=True) records them)")
+    if g.closed:
+        parts.append(f"closed early {g.closed}")
+    if g.dropped:
+        parts.append(f"ended without an outcome {g.dropped}")
+    return "; ".join(parts)
 
 
 def _method_decorator(f: FunctionApi) -> str:
@@ -387,6 +424,12 @@ def render_module(module: str, functions: List[FunctionApi], *, top_pct: float =
         for depth, n in enumerate(names):
             body.append("    " * depth + f"class {n}:")
         indent = "    " * len(names)
+        recorded = {f.qualname.rsplit(".", 1)[1] for f in methods}
+        if not recorded & {"__init__", "__new__"}:
+            # Without it the class would inherit object's __init__ (no arguments),
+            # which stubtest rightly rejects; an Any attribute claims nothing.
+            r.imports.typing.add("Any")
+            body.append(f"{indent}__init__: Any  # not recorded: its arguments are unknown")
         for f in methods:
             body += r.function_lines(f, f.qualname.rsplit(".", 1)[1], indent, True)
         body.append("")

@@ -110,8 +110,24 @@ def _print_tables(model, out):
             if p.literals:
                 types = "Literal " + _types_text({repr(k): v for k, v in p.literals.items()})
             prows.append((f.qualname, p.name, p.kind.lower().replace("_", "-"), how, types or "-", note))
+    grows = []
+    for f in model:
+        g = f.generator
+        if g.empty:
+            continue
+        y = g.yields
+        items = f"{y.total} ({y.min}/{y.mean:.3g}/{y.max})" if y.calls and y.mean is not None else "-"
+        types = _types_text(g.yielded, 3) if g.yielded else "-"
+        if g.yielded_unrecorded:
+            types += f" (+{g.yielded_unrecorded} not recorded)" if g.yielded else "not recorded"
+        grows.append((f.full_name, y.calls, items, types, g.closed + g.dropped))
     fheads = ["function", "calls", "signatures", "returns", "raises"]
     pheads = ["function", "parameter", "kind", "pos/kw/default", "types", "note"]
+    gheads = ["generator", "calls", "items (min/mean/max)", "item types", "closed early"]
+    tables = [(fheads, frows, "functions"), (pheads, prows, "parameters")]
+    if grows:
+        tables.append((gheads, grows, "generators"))
+    right = ("calls", "signatures", "closed early")
     if out.isatty():
         try:
             from rich.console import Console
@@ -121,10 +137,10 @@ def _print_tables(model, out):
             pass
         else:
             console = Console(file=out)
-            for heads, rows, title in ((fheads, frows, "functions"), (pheads, prows, "parameters")):
+            for heads, rows, title in tables:
                 table = Table(title=title)
                 for h in heads:
-                    table.add_column(h, justify="right" if h in ("calls", "signatures") else "left")
+                    table.add_column(h, justify="right" if h in right else "left")
                 for r in rows:
                     table.add_row(*(escape(str(c)) for c in r))  # "list[int]" is not markup
                 console.print(table)
@@ -133,6 +149,9 @@ def _print_tables(model, out):
     if prows:
         print(file=out)
         print(render(pheads, prows), file=out)
+    if grows:
+        print(file=out)
+        print(render(gheads, grows, ["<", ">", "<", "<", ">"]), file=out)
 
 
 def _check_options(args):
