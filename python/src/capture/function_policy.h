@@ -49,14 +49,22 @@ std::unique_ptr<FunctionPolicy> resolveFunctionPolicy(PyObject* wrapper, uint32_
 // destructor); the arguments themselves when the policy changes nothing.
 class PolicyInputs {
 public:
-    PolicyInputs(const FunctionPolicy* policy, PyObject* const* args, size_t nargs, PyObject* kwnames);
-    ~PolicyInputs();
+    // Inline: a policy that changes no input (nearly all) costs a few compares.
+    PolicyInputs(const FunctionPolicy* policy, PyObject* const* args, size_t nargs, PyObject* kwnames) : args_(args) {
+        if (__builtin_expect(policy != nullptr && policy->shapesInputs(), 0)) shape(*policy, nargs, kwnames);
+    }
+    ~PolicyInputs() {
+        if (__builtin_expect(owned_ != nullptr, 0)) release();
+    }
     PolicyInputs(const PolicyInputs&) = delete;
     PolicyInputs& operator=(const PolicyInputs&) = delete;
     PyObject* const* args() const { return args_; }
     bool summarized() const { return summarized_; }
 
 private:
+    void shape(const FunctionPolicy& policy, size_t nargs, PyObject* kwnames);
+    void release();
+
     PyObject* const* args_;
     PyObject** owned_ = nullptr;
     size_t count_ = 0;
@@ -65,7 +73,13 @@ private:
 
 // The value a kept call stores as its result: `result` itself (borrowed,
 // returned as a new reference) or its summary when over max_bytes.
-PyObject* policyResult(const FunctionPolicy* policy, PyObject* result);
+PyObject* summarizedResult(const FunctionPolicy& policy, PyObject* result);
+inline PyObject* policyResult(const FunctionPolicy* policy, PyObject* result) {
+    if (__builtin_expect(policy != nullptr && policy->decide.options().maxBytes != 0, 0))
+        return summarizedResult(*policy, result);
+    Py_INCREF(result);
+    return result;
+}
 
 // Python-facing: _core._set_policy_hooks(resolve, summarize) and the
 // reader's _core._policy_before(...) (why a call was not kept).

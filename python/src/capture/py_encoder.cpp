@@ -91,7 +91,8 @@ std::string safeRepr(PyObject* obj) {
 
 // Writes a value that has no items and runs no Python code (None, bool,
 // int64, float, complex, str, bytes). Returns false for anything else.
-inline bool writeImmediate(ValueWriter& w, PyObject* obj) {
+// Inlined into every caller: it runs for each argument of every call.
+__attribute__((always_inline)) inline bool writeImmediate(ValueWriter& w, PyObject* obj) {
     PyTypeObject* t = Py_TYPE(obj);
     if (t == &PyLong_Type) {
 #if PY_VERSION_HEX < 0x030C0000
@@ -249,7 +250,7 @@ bool PyEncoder::writeBackrefOrMemo(ValueWriter& w, PyObject* obj, bool& memo) {
     return false;
 }
 
-void PyEncoder::reset() {
+void PyEncoder::resetHeld() {
     for (auto& w : stack_)
         if (w.op == Item) Py_DECREF(w.obj);
     stack_.clear();

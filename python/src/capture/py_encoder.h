@@ -93,7 +93,11 @@ private:
     // and returns true when it was seen before; otherwise sets `memo` (it
     // takes the next memo index) and returns false.
     bool writeBackrefOrMemo(ValueWriter& w, PyObject* obj, bool& memo);
-    void reset();
+    // Drops the work stack and the memo: inline, a value of immediates left nothing to drop.
+    void reset() {
+        if (__builtin_expect(!stack_.empty() || !memo_.empty() || !legacyDone_.empty(), 0)) resetHeld();
+    }
+    void resetHeld();
 
     std::vector<Work> stack_;
     std::vector<PyObject*> memo_;   // strong references, index = memo index
