@@ -236,6 +236,15 @@ enum class Ending : uint8_t { Returned, Raised, Unfinished };
 
 // Encodes the result value (borrowed) after the outcome's head.
 inline void encodeResult(Recorder& rec, CaptureState& st, ActiveCall& call, PyObject* result) {
+    // An immediate (None, a number, a short str) with no watch summary and no
+    // max_bytes= to apply: written on the spot (what encode() would write).
+    if (__builtin_expect(call.fn->watch == nullptr, 1)) {
+        const FunctionPolicy* policy = rec.policy(call.fn->fid);
+        if (policy == nullptr || policy->decide.options().maxBytes == 0) {
+            ValueWriter w(st.outcome);
+            if (writeImmediate(w, result)) return;
+        }
+    }
     EncodeOptions opt;  // never strict: not worth failing the call for
     opt.payloads.payloads = &st.resultPayloads;
     opt.payloads.sameAs = call.inputs ? &call.inputs->slots : nullptr;
@@ -368,8 +377,10 @@ __attribute__((always_inline)) inline void recordOutcome(Recorder& rec, CaptureS
 // (none when that session was closed during the call, e.g. close() inside it).
 __attribute__((always_inline)) inline void finish(Recorder& rec, CaptureState& st, ActiveCall& call, Ending ending,
                                                   PyObject* result, OutcomeExtra* extra) {
-    // call.sink is valid while its session is (writers close only with it).
-    if (__builtin_expect(call.epoch == rec.epoch() && call.sink->live(), 1)) {
+    // call.sink is valid while its session is (writers close only with it);
+    // its writer is not null (the entry went to it). A writer that failed
+    // since drops the outcome in submitOutcome.
+    if (__builtin_expect(call.epoch == rec.epoch(), 1)) {
         try {
             recordOutcome(rec, st, call, ending, result, extra);
             releaseIfHuge(st.outcome);
