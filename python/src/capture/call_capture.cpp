@@ -47,6 +47,9 @@ void waitForRoom(Writer& writer) {
     Py_END_ALLOW_THREADS
 }
 
+// The bytes detail::putVarint writes for v.
+inline size_t varintSize(uint64_t v) { return (70 - static_cast<size_t>(__builtin_clzll(v | 1))) / 7; }
+
 // Scratch buffers are reused call after call; one huge call must not pin its size.
 template <class Buffer> inline void releaseIfHuge(Buffer& buffer) {
     constexpr size_t kKeepBytes = size_t(4) << 20;
@@ -137,7 +140,8 @@ __attribute__((noinline)) bool prepare(Recorder& rec, CaptureState& st, Captured
 }
 
 // The parent of the entry being encoded (recordInnerCall), or null.
-thread_local const format::CallKey* t_entryParent = nullptr;
+// __thread, initial-exec: a plain TLS load on every recorded call (no __tls_get_addr).
+__thread const format::CallKey* t_entryParent __attribute__((tls_model("initial-exec"))) = nullptr;
 // While an inner=True call runs on this thread: its key (recordInnerCall's parent).
 thread_local OuterCall t_outer;
 
@@ -192,16 +196,15 @@ bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const fo
     if (__builtin_expect(epoch != rec.epoch(), 0)) return true;
     // The call's own time starts now: copying its inputs is not part of it.
     call.start = rec.nowNs();
-    st.head.clear();
-    appendCallHeader(st.head, call.start, st.thread, caller.module);
-    if (__builtin_expect(st.head.size() != st.headSize, 0)) {  // its varints changed length (a new thread or caller id)
+    const size_t headSize = varintSize(call.start) + varintSize(st.thread) + varintSize(caller.module);
+    if (__builtin_expect(headSize != st.headSize, 0)) {  // its varints changed length (a new thread or caller id)
         const size_t body = st.record.size() - st.headSize;
-        if (st.head.size() > st.headSize) st.record.resize(st.head.size() + body);
-        std::memmove(st.record.data() + st.head.size(), st.record.data() + st.headSize, body);
-        st.record.resize(st.head.size() + body);
-        st.headSize = st.head.size();
+        if (headSize > st.headSize) st.record.resize(headSize + body);
+        std::memmove(st.record.data() + headSize, st.record.data() + st.headSize, body);
+        st.record.resize(headSize + body);
+        st.headSize = headSize;
     }
-    std::memcpy(st.record.data(), st.head.data(), st.headSize);
+    putCallHeader(st.record.data(), call.start, st.thread, caller.module);  // exactly headSize bytes
     account(rec, *sink.writer, counts);
     if (__builtin_expect(t_entryParent != nullptr, 0)) {
         appendTailWithParent(st.record, caller, *t_entryParent);  // consumed: calls made inside have their own
@@ -234,6 +237,15 @@ enum class Ending : uint8_t { Returned, Raised, Unfinished };
 
 // Encodes the result value (borrowed) after the outcome's head.
 inline void encodeResult(Recorder& rec, CaptureState& st, ActiveCall& call, PyObject* result) {
+    // An immediate (None, a number, a short str) with no watch summary and no
+    // max_bytes= to apply: written on the spot (what encode() would write).
+    if (__builtin_expect(call.fn->watch == nullptr, 1)) {
+        const FunctionPolicy* policy = rec.policy(call.fn->fid);
+        if (policy == nullptr || policy->decide.options().maxBytes == 0) {
+            ValueWriter w(st.outcome);
+            if (writeImmediate(w, result)) return;
+        }
+    }
     EncodeOptions opt;  // never strict: not worth failing the call for
     opt.payloads.payloads = &st.resultPayloads;
     opt.payloads.sameAs = call.inputs ? &call.inputs->slots : nullptr;
@@ -365,8 +377,10 @@ __attribute__((always_inline)) inline void recordOutcome(Recorder& rec, CaptureS
 // (none when that session was closed during the call, e.g. close() inside it).
 __attribute__((always_inline)) inline void finish(Recorder& rec, CaptureState& st, ActiveCall& call, Ending ending,
                                                   PyObject* result, OutcomeExtra* extra) {
-    // call.sink is valid while its session is (writers close only with it).
-    if (__builtin_expect(call.epoch == rec.epoch() && call.sink->live(), 1)) {
+    // call.sink is valid while its session is (writers close only with it);
+    // its writer is not null (the entry went to it). A writer that failed
+    // since drops the outcome in submitOutcome.
+    if (__builtin_expect(call.epoch == rec.epoch(), 1)) {
         try {
             recordOutcome(rec, st, call, ending, result, extra);
             releaseIfHuge(st.outcome);

@@ -206,8 +206,8 @@ PyObject* watchedVectorcall(PyObject* callable, PyObject* const* args, size_t na
 
 bool isWatchOptions(PyObject* o) { return PyObject_TypeCheck(o, &WatchOptionsType); }
 
-WatchInputs::WatchInputs(PyObject* watch, PyObject* const* args, size_t nargs, PyObject* kwnames) : args_(args) {
-    if (!watch) return;
+void WatchInputs::summarize(PyObject* watch, size_t nargs, PyObject* kwnames) {
+    PyObject* const* args = args_;
     auto* w = reinterpret_cast<WatchOptionsObject*>(watch);
     if (!w->summarize) return;
     count_ = nargs + (kwnames ? static_cast<size_t>(PyTuple_GET_SIZE(kwnames)) : 0);
@@ -225,7 +225,7 @@ WatchInputs::WatchInputs(PyObject* watch, PyObject* const* args, size_t nargs, P
     args_ = owned_;
 }
 
-WatchInputs::~WatchInputs() {
+void WatchInputs::release() {
     for (size_t i = 0; i < count_; ++i) Py_DECREF(owned_[i]);
     delete[] owned_;
 }

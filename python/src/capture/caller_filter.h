@@ -29,13 +29,21 @@ PyObject* watchedVectorcall(PyObject* callable, PyObject* const* args, size_t na
 // is the argument itself.
 class WatchInputs {
 public:
-    WatchInputs(PyObject* watch, PyObject* const* args, size_t nargs, PyObject* kwnames);
-    ~WatchInputs();
+    // Inline: an @intercept without a watch (every call) pays one compare.
+    WatchInputs(PyObject* watch, PyObject* const* args, size_t nargs, PyObject* kwnames) : args_(args) {
+        if (__builtin_expect(watch != nullptr, 0)) summarize(watch, nargs, kwnames);
+    }
+    ~WatchInputs() {
+        if (__builtin_expect(owned_ != nullptr, 0)) release();
+    }
     WatchInputs(const WatchInputs&) = delete;
     WatchInputs& operator=(const WatchInputs&) = delete;
     PyObject* const* args() const { return args_; }
 
 private:
+    void summarize(PyObject* watch, size_t nargs, PyObject* kwnames);
+    void release();
+
     PyObject* const* args_;
     PyObject** owned_ = nullptr;
     size_t count_ = 0;

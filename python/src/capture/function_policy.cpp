@@ -256,9 +256,9 @@ std::unique_ptr<FunctionPolicy> resolveFunctionPolicy(PyObject* wrapper, uint32_
     return policy;
 }
 
-PolicyInputs::PolicyInputs(const FunctionPolicy* p, PyObject* const* args, size_t nargs, PyObject* kwnames)
-    : args_(args) {
-    if (!p || !p->shapesInputs()) return;
+void PolicyInputs::shape(const FunctionPolicy& policy, size_t nargs, PyObject* kwnames) {
+    const FunctionPolicy* p = &policy;
+    PyObject* const* args = args_;
     count_ = nargs + (kwnames ? static_cast<size_t>(PyTuple_GET_SIZE(kwnames)) : 0);
     owned_ = new PyObject*[count_ ? count_ : 1];
     for (size_t i = 0; i < count_; ++i) {
@@ -270,7 +270,7 @@ PolicyInputs::PolicyInputs(const FunctionPolicy* p, PyObject* const* args, size_
     args_ = owned_;
 }
 
-PolicyInputs::~PolicyInputs() {
+void PolicyInputs::release() {
     for (size_t i = 0; i < count_; ++i) Py_DECREF(owned_[i]);
     delete[] owned_;
 }

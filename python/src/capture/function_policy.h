@@ -48,13 +48,21 @@ std::unique_ptr<FunctionPolicy> resolveFunctionPolicy(PyObject* wrapper, uint32_
 // the policy excludes nothing. (max_bytes= is the encoder's: summaryOverLimit.)
 class PolicyInputs {
 public:
-    PolicyInputs(const FunctionPolicy* policy, PyObject* const* args, size_t nargs, PyObject* kwnames);
-    ~PolicyInputs();
+    // Inline: a policy that changes no input (nearly all) costs a few compares.
+    PolicyInputs(const FunctionPolicy* policy, PyObject* const* args, size_t nargs, PyObject* kwnames) : args_(args) {
+        if (__builtin_expect(policy != nullptr && policy->shapesInputs(), 0)) shape(*policy, nargs, kwnames);
+    }
+    ~PolicyInputs() {
+        if (__builtin_expect(owned_ != nullptr, 0)) release();
+    }
     PolicyInputs(const PolicyInputs&) = delete;
     PolicyInputs& operator=(const PolicyInputs&) = delete;
     PyObject* const* args() const { return args_; }
 
 private:
+    void shape(const FunctionPolicy& policy, size_t nargs, PyObject* kwnames);
+    void release();
+
     PyObject* const* args_;
     PyObject** owned_ = nullptr;
     size_t count_ = 0;

@@ -90,53 +90,6 @@ std::string safeRepr(PyObject* obj) {
     return out;
 }
 
-// Writes a value that has no items and runs no Python code (None, bool,
-// int64, float, complex, str, bytes). Returns false for anything else.
-inline bool writeImmediate(ValueWriter& w, PyObject* obj) {
-    PyTypeObject* t = Py_TYPE(obj);
-    if (t == &PyLong_Type) {
-#if PY_VERSION_HEX < 0x030C0000
-        // One digit (|v| < 2**30), the common case: read it without a call.
-        Py_ssize_t size = Py_SIZE(obj);
-        if (size >= -1 && size <= 1) {
-            int64_t digit = static_cast<int64_t>(reinterpret_cast<PyLongObject*>(obj)->ob_digit[0]);
-            w.integer(size * digit);
-            return true;
-        }
-#endif
-        int overflow = 0;
-        long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
-        if (overflow) return false;
-        w.integer(v);
-        return true;
-    }
-    if (t == &PyUnicode_Type) {
-        Py_ssize_t n;
-        const char* c = PyUnicode_AsUTF8AndSize(obj, &n);
-        if (!c) {
-            PyErr_Clear();  // lone surrogates: the general path passes them through
-            return false;
-        }
-        if (static_cast<size_t>(n) > kInlineValueBytes) return false;  // maybe a payload
-        w.str(std::string_view(c, static_cast<size_t>(n)));
-        return true;
-    }
-    if (obj == Py_None) { w.none(); return true; }
-    if (t == &PyFloat_Type) { w.real(PyFloat_AS_DOUBLE(obj)); return true; }
-    if (t == &PyBool_Type) { w.boolean(obj == Py_True); return true; }
-    if (t == &PyBytes_Type) {
-        if (static_cast<size_t>(PyBytes_GET_SIZE(obj)) > kInlineValueBytes) return false;  // maybe a payload
-        w.bytes(std::string_view(PyBytes_AS_STRING(obj), static_cast<size_t>(PyBytes_GET_SIZE(obj))));
-        return true;
-    }
-    if (t == &PyComplex_Type) {
-        Py_complex c = PyComplex_AsCComplex(obj);
-        w.complex(c.real, c.imag);
-        return true;
-    }
-    return false;
-}
-
 // A str/bytes/bytearray of more than kInlineValueBytes as a payload slot,
 // when this section takes payloads. Returns false when it is to be inline.
 bool writePayloadBytes(ValueWriter& w, PyObject* obj, Tag kind, std::string_view bytes, bool memo,
@@ -250,7 +203,7 @@ bool PyEncoder::writeBackrefOrMemo(ValueWriter& w, PyObject* obj, bool& memo) {
     return false;
 }
 
-void PyEncoder::reset() {
+void PyEncoder::resetHeld() {
     for (auto& w : stack_)
         if (w.op == Item) Py_DECREF(w.obj);
     stack_.clear();

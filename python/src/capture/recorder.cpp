@@ -501,19 +501,13 @@ uint32_t Recorder::threadIndex() {
     return index;
 }
 
-Recorder::Caller Recorder::caller() {
-    CallerFrame frame;
-    const bool found = currentCallerFrame(frame);
-    return callerAt(frame, found);
-}
-
 Recorder::Caller Recorder::callerAbove(int depth) {
     CallerFrame frame;
     const bool found = callerFrameAbove(frame, depth);
     return callerAt(frame, found);
 }
 
-inline Recorder::Caller Recorder::callerAt(const CallerFrame& frame, bool found) {
+Recorder::Caller Recorder::callerMissed(const CallerFrame& frame, bool found) {
     if (__builtin_expect(!found, 0)) {  // called from C with no Python frame
         if (!noFrameKnown_ || noFrame_.labelGen != labelGen_) {
             noFrame_ = makeCaller(kNoSite, moduleIndex(Py_None));
@@ -523,7 +517,6 @@ inline Recorder::Caller Recorder::callerAt(const CallerFrame& frame, bool found)
     }
     SiteKey key{frame.code, frame.location, frame.globals};
     SiteCacheEntry& slot = siteCache_[SiteKeyHash()(key) % kSiteCacheSize];
-    if (__builtin_expect(slot.key == key && slot.ids.labelGen == labelGen_, 1)) return slot.ids;
     Caller ids = resolveCaller(frame);
     slot.key = key;  // the map holds the references that keep the key's objects alive
     slot.ids = ids;

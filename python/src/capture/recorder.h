@@ -144,7 +144,12 @@ public:
         uint8_t tailSize = 0;
         char tail[16] = {0};
     };
-    Caller caller();
+    // Inline: every recorded call asks (a frame read and one cache compare).
+    Caller caller() {
+        CallerFrame frame;
+        const bool found = currentCallerFrame(frame);
+        return callerAt(frame, found);
+    }
     // The same for a front end with a Python frame of its own: the caller
     // `depth` frames above the innermost (callerFrameAbove).
     Caller callerAbove(int depth);
@@ -226,8 +231,17 @@ private:
     std::vector<SiteInfo> siteInfos_;
     uint32_t moduleIndex(PyObject* globals);
     Caller resolveCaller(const CallerFrame& frame);
-    // The ids of the caller in `frame` (found: false when no Python frame runs).
-    Caller callerAt(const CallerFrame& frame, bool found);
+    // The ids of the caller in `frame` (found: false when no Python frame
+    // runs): the site cache's entry, else callerMissed().
+    Caller callerAt(const CallerFrame& frame, bool found) {
+        if (__builtin_expect(found, 1)) {
+            const SiteKey key{frame.code, frame.location, frame.globals};
+            const SiteCacheEntry& slot = siteCache_[SiteKeyHash()(key) % kSiteCacheSize];
+            if (__builtin_expect(slot.key == key && slot.ids.labelGen == labelGen_, 1)) return slot.ids;
+        }
+        return callerMissed(frame, found);
+    }
+    __attribute__((noinline)) Caller callerMissed(const CallerFrame& frame, bool found);
     // The ids and entry tail of a caller: `site` may be kNoSite.
     Caller makeCaller(uint32_t site, uint32_t module);
     // Id of the label calls carry now (registered with the writer the first

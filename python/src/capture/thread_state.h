@@ -29,7 +29,6 @@ struct CaptureState {
     ByteBuffer record;   // the capture scratch: ValueWriter and call_record.h append to it inline
     ByteBuffer outcome;
     std::string scratch;                   // an exception's args value
-    std::string head;                      // the entry's header (start, thread, caller)
     size_t headSize = 0;                   // the last header's size: the room left for the next
     ExtFields ext;
     std::vector<Payload> inputPayloads, resultPayloads;
