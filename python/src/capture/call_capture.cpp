@@ -240,8 +240,7 @@ inline void encodeResult(Recorder& rec, CaptureState& st, ActiveCall& call, PyOb
     // An immediate (None, a number, a short str) with no watch summary and no
     // max_bytes= to apply: written on the spot (what encode() would write).
     if (__builtin_expect(call.fn->watch == nullptr, 1)) {
-        const FunctionPolicy* policy = rec.policy(call.fn->fid);
-        if (policy == nullptr || policy->decide.options().maxBytes == 0) {
+        if (policyMaxBytes(call.fn->policy) == 0) {
             ValueWriter w(st.outcome);
             if (writeImmediate(w, result)) return;
         }
