@@ -577,3 +577,25 @@ def test_stacked_intercept_with_options_is_refused_not_silently_ignored(recorder
     db = recorder.load()
     assert recorded(db, "k") == [1, 3, 5]
     assert (only(db, "k").seen, only(db, "k").kept) == (5, 3)
+
+
+class Pickled:
+    """Recorded by pickling (it customises __reduce__)."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __reduce__(self):
+        return (Pickled, (self.data,))
+
+
+def test_max_bytes_summarizes_a_value_recorded_by_pickling(recorder):
+    @intercept(max_bytes=1000)
+    def f(items):
+        pass
+
+    f([Pickled(b"x" * 5000), Pickled(b"y")])
+    big, small = recorder.load(allow_pickle=True).get("f", 1)[0][0]
+    _is_summary(big)
+    assert big.nbytes > 5000 and big.type.endswith("Pickled") and len(big.hash) == 32
+    assert small.data == b"y"

@@ -12,7 +12,7 @@ keeps ``ValueSummary`` readable in old databases.
 """
 import json
 import reprlib
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from ..handlers import REGISTRY
 
@@ -203,12 +203,21 @@ def _core_hash(a) -> str:
     return _core._content_hash(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
 
 
-def summarize_large(value: Any, reason: str = "max_bytes") -> "ValueSummary":
+def summarize_large(value: Any, reason: str = "max_bytes", pickled: Optional[bytes] = None) -> "ValueSummary":
     """What a capture policy stores in place of `value`, too large to keep
     (``max_bytes=``): type, shape and dtype or length, size, content hash,
-    min / max / mean of numeric arrays, head and tail. Called from C."""
+    min / max / mean of numeric arrays, head and tail. `pickled`: the pickle
+    of a value recorded by pickling (its size and hash are the pickle's).
+    Called from C."""
     from .. import _core
     t = type(value)
+    if pickled is not None:
+        try:
+            length = len(value)
+        except Exception:
+            length = None
+        return ValueSummary(_type_name(t), length=length, summary=reason, nbytes=len(pickled),
+                            hash=_core._content_hash(pickled), head=reprlib.repr(value))
     dtype = getattr(value, "dtype", None)
     shape = getattr(value, "shape", None)
     if dtype is not None and isinstance(shape, tuple) and hasattr(value, "nbytes"):

@@ -282,6 +282,15 @@ PyObject* summaryOverLimit(PyObject* o, uint64_t limit) {
     return s;
 }
 
+PyObject* pickledSummary(PyObject* value, PyObject* pickled) {
+    if (!g_summarize) return nullptr;
+    PyObject* reason = PyUnicode_FromString("max_bytes");
+    PyObject* s = reason ? PyObject_CallFunctionObjArgs(g_summarize, value, reason, pickled, nullptr) : nullptr;
+    Py_XDECREF(reason);
+    if (!s) PyErr_Clear();
+    return s;
+}
+
 int addPolicyFunctions(PyObject* module) { return PyModule_AddFunctions(module, policyMethods); }
 
 }  // namespace callmonitor::py

@@ -74,6 +74,9 @@ private:
 // bytes, items over B counting as their summaries; else null. Measuring
 // stops past B: the cost is bounded by B, not by the size of the value.
 PyObject* summaryOverLimit(PyObject* value, uint64_t limit);
+// The summary of a value whose pickle (`pickled`, bytes) is over max_bytes=
+// (new reference), or null (error cleared).
+PyObject* pickledSummary(PyObject* value, PyObject* pickled);
 inline uint64_t policyMaxBytes(const FunctionPolicy* p) { return p ? p->decide.options().maxBytes : 0; }
 
 // Python-facing: _core._set_policy_hooks(resolve, summarize, nbytes) and the

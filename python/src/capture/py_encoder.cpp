@@ -429,6 +429,17 @@ bool PyEncoder::encodeOther(ValueWriter& w, PyObject* obj, const Target& target,
 bool PyEncoder::pickleOrOpaque(ValueWriter& w, PyObject* obj, const EncodeOptions& opt, EncodeCounts& counts) {
     PyObject* dumped = PyObject_CallFunction(Hooks::get().pickleDumps, "Oi", obj, 5);
     if (dumped && PyBytes_Check(dumped)) {
+        if (__builtin_expect(opt.maxBytes != 0, 0) && static_cast<uint64_t>(PyBytes_GET_SIZE(dumped)) > opt.maxBytes) {
+            PyObject* summary = pickledSummary(obj, dumped);  // max_bytes=: a ValueSummary of the pickle
+            Py_DECREF(dumped);
+            if (summary) {
+                bool ok = encodeOther(w, summary, Target{}, opt, counts);
+                Py_DECREF(summary);
+                return ok;
+            }
+            dumped = PyObject_CallFunction(Hooks::get().pickleDumps, "Oi", obj, 5);  // (no summary: kept in full)
+            if (!dumped || !PyBytes_Check(dumped)) return opaque(w, obj, "cannot be pickled", opt, counts);
+        }
         w.pickle(typeName(Py_TYPE(obj)),
                  std::string_view(PyBytes_AS_STRING(dumped), static_cast<size_t>(PyBytes_GET_SIZE(dumped))));
         Py_DECREF(dumped);
