@@ -186,6 +186,9 @@ class _Renderer:
         if p.shapes:
             parts.append("shapes " + ", ".join(f"{s.shape} x{s.count}" for s in p.shapes[:4]) +
                          (", ..." if len(p.shapes) > 4 else ""))
+        if p.pandas:
+            parts.append("pandas " + ", ".join(f"{s.text()} x{s.count}" for s in p.pandas[:3]) +
+                         (", ..." if len(p.pandas) > 3 else ""))
         if p.keyword_names:
             parts.append("names " + _count_text(p.keyword_names))
         if p.mismatches:
