@@ -275,6 +275,10 @@ def test_table_shows_generators_and_diff_reports_new_items(program):
     lines = [line for line in table.stdout.splitlines() if line.startswith("genprog.items ")]
     assert any("6 (1/2/3)" in line and "int 4, str 2" in line for line in lines), table.stdout
     assert any(line.startswith("genprog.plain ") and "not recorded" in line for line in table.stdout.splitlines())
+    # the signatures table: calls and timing per distinct signature
+    signature = [line.split() for line in table.stdout.splitlines() if line.startswith("items ") and "n: int" in line]
+    assert len(signature) == 1 and signature[0][3] == "3", table.stdout
+    assert signature[0][5] in ("ns", "us", "ms") and signature[0][-1] in ("ns", "us", "ms"), table.stdout
     with callmonitor.load(program / "call-monitor") as old_db, callmonitor.load(program / "call-monitor-1") as new_db:
         changes = api_diff.diff(old_db.api(["items"]), new_db.api(["items"]), threshold=0.25)
     seen = {(c.what, c.item, c.old, c.new) for c in changes}
