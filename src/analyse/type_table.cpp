@@ -313,6 +313,16 @@ void ValueTyper::pandasArray(ValueParser& p, PandasDetail& d, std::vector<std::s
             d.lengthKnown = true;
         }
     };
+    // The elements of list `x` (read) consumed; their str values into `names`.
+    auto readNames = [&]() {
+        Token e;
+        for (uint64_t i = 0; i < x.count; ++i) {
+            enter(p, e);
+            if (names->size() < PandasCount::kMaxColumns)
+                names->push_back(e.tag == Tag::Str ? strictUtf8(e.data.substr(0, 64)) : std::string());
+            skipChildren(p, e);
+        }
+    };
     std::string_view k = kind.tag == Tag::Str ? kind.data : std::string_view();
     if (k == "numpy" && next()) {
         if (x.tag == Tag::Array) {
@@ -324,17 +334,8 @@ void ValueTyper::pandasArray(ValueParser& p, PandasDetail& d, std::vector<std::s
     } else if (k == "object" && next()) {
         d.dtype = "object";
         lengthOf(x);
-        if (names && x.tag == Tag::List) {
-            Token e;
-            for (uint64_t i = 0; i < x.count; ++i) {
-                enter(p, e);
-                if (names->size() < PandasCount::kMaxColumns)
-                    names->push_back(e.tag == Tag::Str ? strictUtf8(e.data.substr(0, 64)) : std::string());
-                skipChildren(p, e);
-            }
-        } else {
-            skipChildren(p, x);
-        }
+        if (names && x.tag == Tag::List) readNames();
+        else skipChildren(p, x);
     } else if (k == "masked" && next()) {  // dtype name, then the data array
         if (x.tag == Tag::Str) d.dtype = strictUtf8(x.data.substr(0, 32));
         skipChildren(p, x);
@@ -347,7 +348,8 @@ void ValueTyper::pandasArray(ValueParser& p, PandasDetail& d, std::vector<std::s
         skipChildren(p, x);
         if (next()) {
             lengthOf(x);
-            skipChildren(p, x);
+            if (names && x.tag == Tag::List) readNames();
+            else skipChildren(p, x);
         }
     } else if ((k == "category" || k == "datetimetz" || k == "period") && next()) {
         d.dtype = k == "datetimetz" ? "datetime64[ns, tz]" : std::string(k);

@@ -354,6 +354,59 @@ TEST(ApiAggregator, TypesMaskedArraysByTheirDataDtype) {
     EXPECT_EQ(f.undecodable, 0u);
 }
 
+TEST(ApiAggregator, PandasValuesKeepTheirSchemaAndBadStatesOnlyTheirClass) {
+    FunctionInfo h;
+    h.qualname = h.name = "h";
+    h.signatureKnown = true;
+    h.parameters = {param("s", Parameter::PositionalOrKeyword)};
+    ApiAggregator agg(h);
+    int64_t data[3] = {1, 2, 3};
+    auto series = [&](int64_t stop) {
+        return Build([&data, stop](ValueWriter& w) {
+            w.beginBuiltin("pandas.Series", false);
+            w.beginDict(3, false);
+            w.str("index");
+            w.beginBuiltin("pandas.RangeIndex", true);
+            w.beginDict(4, false);
+            for (auto [k, v] : {std::pair<const char*, int64_t>{"start", 0}, {"stop", stop}, {"step", 1}}) {
+                w.str(k);
+                w.integer(v);
+            }
+            w.str("name");
+            w.none();
+            w.str("data");
+            w.beginTuple(2, false);
+            w.str("numpy");
+            ArrayHeader hd{"<i8", 'C', {uint64_t(stop)}};
+            w.arrayInline(hd, data, 8 * size_t(stop), false);
+            w.str("name");
+            w.none();
+        });
+    };
+    Build broken = [](ValueWriter& w) {  // a state that is not the handler's: typed by class only
+        w.beginBuiltin("pandas.DataFrame", false);
+        w.beginList(2, false);
+        w.integer(1);
+        w.integer(2);
+    };
+    agg.add(returned(inputs({series(3)}), value(series(2))));
+    agg.add(returned(inputs({series(2)}), value(None())));
+    agg.add(returned(inputs({broken}), value(None())));
+    FunctionApi f = agg.finish({});
+    EXPECT_EQ(f.undecodable, 0u);
+    const auto& s = paramOf(f, "s");
+    EXPECT_EQ(countOf(s.types, "pandas.Series"), 2u);
+    EXPECT_EQ(countOf(s.types, "pandas.DataFrame"), 1u);
+    ASSERT_EQ(s.pandas.size(), 1u);
+    EXPECT_EQ(s.pandas[0].type, "pandas.Series");
+    EXPECT_EQ(s.pandas[0].dtype, "int64");
+    EXPECT_EQ(s.pandas[0].minLength, 2u);
+    EXPECT_EQ(s.pandas[0].maxLength, 3u);
+    EXPECT_EQ(s.pandas[0].count, 2u);
+    ASSERT_EQ(f.returnPandas.size(), 1u);
+    EXPECT_EQ(f.returnPandas[0].maxLength, 2u);
+}
+
 TEST(Timing, BucketsAreExactToOneSixteenth) {
     for (uint64_t ns : {0ull, 1ull, 15ull, 16ull, 17ull, 31ull, 32ull, 1000ull, 123456789ull, 1ull << 62}) {
         uint32_t b = Timing::bucketOf(ns);
