@@ -80,6 +80,18 @@ struct ShapeCount {
     uint64_t count = 0;
 };
 
+// pandas values (the built-in handler's states) of one schema passed to a
+// parameter or returned: a DataFrame's columns, a Series' or Index's dtype.
+struct PandasCount {
+    std::string type;                 // "pandas.DataFrame", "pandas.Series", "pandas.Int64Index", ...
+    std::vector<std::pair<std::string, std::string>> columns;  // DataFrame: (name, dtype), at most kMaxColumns
+    uint64_t columnCount = 0;         // DataFrame: all its columns
+    std::string dtype;                // Series / Index: "float64", "Int64", "category", "object", ...
+    uint64_t minLength = 0, maxLength = 0;  // rows (DataFrame) or items; both 0 when not known
+    uint64_t count = 0;
+    static constexpr size_t kMaxColumns = 64;
+};
+
 // Durations of a set of calls: exact count/total/min/max, and a log-linear
 // histogram for percentiles. Bucket of d ns: d for d < 16, else
 // (m << 4) | next 4 bits below the top bit, m = index of the top bit - 3.
@@ -128,6 +140,8 @@ struct ParameterUsage {
     bool literalsComplete = true;         // false: more distinct (or long) strings were seen
     std::vector<ShapeCount> shapes;       // array values by (type, shape), descending
     uint64_t otherShapes = 0;             // array values beyond maxShapes distinct shapes
+    std::vector<PandasCount> pandas;      // pandas values by schema (at most maxShapes distinct), descending
+    uint64_t otherPandas = 0;             // pandas values beyond the distinct schemas kept
     std::vector<NamedCount> keywordNames; // var-keyword: the names passed through it
     uint64_t sampledValues = 0;           // values holding a container typed from its first K items only
 };
@@ -153,6 +167,8 @@ struct FunctionApi {
     std::vector<ParameterUsage> parameters;
     std::vector<TypeCount> returns;
     std::vector<ShapeCount> returnShapes;
+    std::vector<PandasCount> returnPandas;
+    uint64_t otherReturnPandas = 0;
     std::vector<NamedCount> exceptions;
     std::vector<SignatureUsage> signatures;   // descending calls
     uint64_t otherSignatureCalls = 0;         // calls beyond maxSignatures distinct signatures

@@ -21,6 +21,14 @@ void registerApiBindings(py::module_& m) {
         .def_readonly("type", &an::ShapeCount::type)
         .def_readonly("shape", &an::ShapeCount::shape)
         .def_readonly("count", &an::ShapeCount::count);
+    py::class_<an::PandasCount>(m, "ApiPandasCount")
+        .def_readonly("type", &an::PandasCount::type)
+        .def_readonly("columns", &an::PandasCount::columns)
+        .def_readonly("column_count", &an::PandasCount::columnCount)
+        .def_readonly("dtype", &an::PandasCount::dtype)
+        .def_readonly("min_length", &an::PandasCount::minLength)
+        .def_readonly("max_length", &an::PandasCount::maxLength)
+        .def_readonly("count", &an::PandasCount::count);
     py::class_<an::Timing>(m, "ApiTiming")
         .def_readonly("count", &an::Timing::count)
         .def_readonly("total_ns", &an::Timing::totalNs)
@@ -46,6 +54,8 @@ void registerApiBindings(py::module_& m) {
         .def_readonly("literals_complete", &an::ParameterUsage::literalsComplete)
         .def_readonly("shapes", &an::ParameterUsage::shapes)
         .def_readonly("other_shapes", &an::ParameterUsage::otherShapes)
+        .def_readonly("pandas", &an::ParameterUsage::pandas)
+        .def_readonly("other_pandas", &an::ParameterUsage::otherPandas)
         .def_readonly("keyword_names", &an::ParameterUsage::keywordNames)
         .def_readonly("sampled_values", &an::ParameterUsage::sampledValues);
     py::class_<an::SignatureUsage>(m, "ApiSignatureUsage")
@@ -81,6 +91,8 @@ void registerApiBindings(py::module_& m) {
         .def_readonly("parameters", &an::FunctionApi::parameters)
         .def_readonly("returns", &an::FunctionApi::returns)
         .def_readonly("return_shapes", &an::FunctionApi::returnShapes)
+        .def_readonly("return_pandas", &an::FunctionApi::returnPandas)
+        .def_readonly("other_return_pandas", &an::FunctionApi::otherReturnPandas)
         .def_readonly("exceptions", &an::FunctionApi::exceptions)
         .def_readonly("signatures", &an::FunctionApi::signatures)
         .def_readonly("other_signature_calls", &an::FunctionApi::otherSignatureCalls)

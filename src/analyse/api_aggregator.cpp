@@ -95,6 +95,51 @@ struct ShapeKey {
     uint64_t count;
 };
 
+struct PandasKey {
+    PandasDetail detail;  // its length: the first seen
+    uint64_t minLength = 0, maxLength = 0, count = 0;
+};
+
+// Counts one pandas value under its schema (type, columns, dtype); at most `limit` schemas.
+void countPandas(std::vector<PandasKey>& kept, uint64_t& other, const PandasDetail& d, size_t limit) {
+    for (PandasKey& k : kept)
+        if (k.detail.type == d.type && k.detail.dtype == d.dtype && k.detail.columns == d.columns &&
+            k.detail.columnCount == d.columnCount) {
+            ++k.count;
+            if (d.lengthKnown) {
+                k.minLength = std::min(k.minLength, d.length);
+                k.maxLength = std::max(k.maxLength, d.length);
+            }
+            return;
+        }
+    if (kept.size() >= limit) {
+        ++other;
+        return;
+    }
+    PandasKey k;
+    k.detail = d;
+    k.minLength = k.maxLength = d.lengthKnown ? d.length : 0;
+    k.count = 1;
+    kept.push_back(std::move(k));
+}
+
+std::vector<PandasCount> pandasCounts(const std::vector<PandasKey>& kept) {
+    std::vector<PandasCount> out;
+    for (const PandasKey& k : kept) {
+        PandasCount c;
+        c.type = k.detail.type;
+        c.columns = k.detail.columns;
+        c.columnCount = k.detail.columnCount;
+        c.dtype = k.detail.dtype;
+        c.minLength = k.minLength;
+        c.maxLength = k.maxLength;
+        c.count = k.count;
+        out.push_back(std::move(c));
+    }
+    std::stable_sort(out.begin(), out.end(), [](const PandasCount& a, const PandasCount& b) { return a.count > b.count; });
+    return out;
+}
+
 struct ParamAcc {
     Parameter info;
     uint32_t defaultType = kNoType;
@@ -104,6 +149,8 @@ struct ParamAcc {
     bool literalsComplete = true;
     std::vector<ShapeKey> shapes;
     uint64_t otherShapes = 0;
+    std::vector<PandasKey> pandas;
+    uint64_t otherPandas = 0;
     std::unordered_map<std::string, uint64_t> keywordNames;
 };
 
@@ -128,8 +175,9 @@ struct Passed {
     uint32_t type = kNoType;           // regular parameter
     std::vector<uint32_t> items;       // var-positional / var-keyword
     std::string_view literal;          // a top-level str value
-    bool isStr = false, isArray = false, sampled = false;
+    bool isStr = false, isArray = false, sampled = false, isPandas = false;
     std::vector<uint64_t> shape;
+    PandasDetail pandas;
     std::vector<std::string_view> names;  // var-keyword names
 };
 
@@ -173,6 +221,8 @@ struct ApiAggregator::Impl {
     Counts returns;
     std::vector<ShapeKey> returnShapes;
     uint64_t otherReturnShapes = 0;
+    std::vector<PandasKey> returnPandas;
+    uint64_t otherReturnPandas = 0;
     std::unordered_map<std::string, uint64_t> exceptions;
     std::unordered_map<std::vector<uint32_t>, uint32_t, IdVectorHash> signatureIndex;
     std::vector<std::vector<uint32_t>> signatureKeys;
@@ -235,6 +285,9 @@ struct ApiAggregator::Impl {
         if (slot.isStr) slot.literal = token.data;
         slot.isArray = token.tag == Tag::Array;
         if (slot.isArray) slot.shape = token.shape;
+        const PandasDetail* pandas = typer.pandas();
+        slot.isPandas = pandas != nullptr;
+        if (pandas) slot.pandas = *pandas;
     }
 
     Passed& slotFor(size_t i) {
@@ -250,7 +303,7 @@ struct ApiAggregator::Impl {
             s.type = kNoType;
             s.items.clear();
             s.names.clear();
-            s.sampled = s.isStr = s.isArray = false;
+            s.sampled = s.isStr = s.isArray = s.isPandas = false;
         }
         ValueParser p(inputs);
         typer.reset();
@@ -355,6 +408,7 @@ struct ApiAggregator::Impl {
             }
         }
         if (s.isArray) countShape(a.shapes, a.otherShapes, s.type, s.shape);
+        if (s.isPandas) countPandas(a.pandas, a.otherPandas, s.pandas, options.maxShapes);
     }
 
     void countShape(std::vector<ShapeKey>& shapes, uint64_t& other, uint32_t type, const std::vector<uint64_t>& shape) {
@@ -430,6 +484,8 @@ struct ApiAggregator::Impl {
                 ++returns[r];
                 ++sig.returns[r];
                 if (isArray) countShape(returnShapes, otherReturnShapes, r, scratchShape);
+                if (const PandasDetail* pandas = typer.pandas())
+                    countPandas(returnPandas, otherReturnPandas, *pandas, options.maxShapes);
                 break;
             }
             case format::Outcome::Raised: {
@@ -543,12 +599,16 @@ struct ApiAggregator::Impl {
             u.literalsComplete = a.literalsComplete;
             u.shapes = shapeCounts(a.shapes, table);
             u.otherShapes = a.otherShapes;
+            u.pandas = pandasCounts(a.pandas);
+            u.otherPandas = a.otherPandas;
             u.keywordNames = namedCounts(a.keywordNames);
             u.sampledValues = a.sampled;
             f.parameters.push_back(std::move(u));
         }
         f.returns = typeCounts(returns, table);
         f.returnShapes = shapeCounts(returnShapes, table);
+        f.returnPandas = pandasCounts(returnPandas);
+        f.otherReturnPandas = otherReturnPandas;
         f.exceptions = namedCounts(exceptions);
         // Keys made before made-up parameters appeared are shorter: pad, then
         // merge the ones that are equal once padded. Types follow `order`.

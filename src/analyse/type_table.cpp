@@ -190,7 +190,10 @@ ValueTyper::ValueTyper(TypeTable& table, const ApiOptions& options) : table_(tab
     ids2_.resize(levels);
 }
 
-uint32_t ValueTyper::typeOf(ValueParser& p, const Token& t) { return walk(p, t, 0); }
+uint32_t ValueTyper::typeOf(ValueParser& p, const Token& t) {
+    hasPandas_ = false;
+    return walk(p, t, 0);
+}
 
 // The type of a container without its elements (beyond maxDepth, or a memo
 // item that was skipped), and of every leaf.
@@ -277,9 +280,183 @@ uint32_t ValueTyper::maskedArray(ValueParser& p) {
     return table_.named(std::string(kMaskedArrayKind) + "[Any, numpy.dtype[" + table_.text(table_.scalar(dtype)) + "]]");
 }
 
+// --- pandas values: the states of handlers/pandas/python/pandas_state.py ---------
+
+// Reads one item's token; it takes its memo index (typed by its bare type).
+void ValueTyper::enter(ValueParser& p, Token& t) {
+    p.next(t);
+    if (t.memo) memo_.push_back(bare(t));
+}
+
+// One pandas array state ("numpy", ndarray) | ("object", [element, ...]) |
+// ("masked", dtype name, data, mask) | ("category", codes, ...) | ...: its
+// dtype and length; `names` (when given) gets the str elements of an object array.
+void ValueTyper::pandasArray(ValueParser& p, PandasDetail& d, std::vector<std::string>* names) {
+    Token t, kind, x;
+    enter(p, t);
+    if (t.tag != Tag::Tuple || t.count == 0) return skipChildren(p, t);
+    enter(p, kind);
+    skipChildren(p, kind);
+    uint64_t rest = t.count - 1;
+    auto next = [&]() {
+        if (rest == 0) return false;
+        --rest;
+        enter(p, x);
+        return true;
+    };
+    auto lengthOf = [&](const Token& a) {
+        if (a.tag == Tag::Array) {
+            d.length = a.shape.empty() ? 1 : a.shape[0];
+            d.lengthKnown = true;
+        } else if (a.tag == Tag::List || a.tag == Tag::Tuple) {
+            d.length = a.count;
+            d.lengthKnown = true;
+        }
+    };
+    // The elements of list `x` (read) consumed; their str values into `names`.
+    auto readNames = [&]() {
+        Token e;
+        for (uint64_t i = 0; i < x.count; ++i) {
+            enter(p, e);
+            if (names->size() < PandasCount::kMaxColumns)
+                names->push_back(e.tag == Tag::Str ? strictUtf8(e.data.substr(0, 64)) : std::string());
+            skipChildren(p, e);
+        }
+    };
+    std::string_view k = kind.tag == Tag::Str ? kind.data : std::string_view();
+    if (k == "numpy" && next()) {
+        if (x.tag == Tag::Array) {
+            d.dtype = numpyScalarName(x.name);
+            if (d.dtype == "bool_") d.dtype = "bool";
+        }
+        lengthOf(x);
+        skipChildren(p, x);
+    } else if (k == "object" && next()) {
+        d.dtype = "object";
+        lengthOf(x);
+        if (names && x.tag == Tag::List) readNames();
+        else skipChildren(p, x);
+    } else if (k == "masked" && next()) {  // dtype name, then the data array
+        if (x.tag == Tag::Str) d.dtype = strictUtf8(x.data.substr(0, 32));
+        skipChildren(p, x);
+        if (next()) {
+            lengthOf(x);
+            skipChildren(p, x);
+        }
+    } else if (k == "string" && next()) {  // storage, then the list of str
+        d.dtype = "string";
+        skipChildren(p, x);
+        if (next()) {
+            lengthOf(x);
+            if (names && x.tag == Tag::List) readNames();
+            else skipChildren(p, x);
+        }
+    } else if ((k == "category" || k == "datetimetz" || k == "period") && next()) {
+        d.dtype = k == "datetimetz" ? "datetime64[ns, tz]" : std::string(k);
+        lengthOf(x);
+        skipChildren(p, x);
+    } else if (!k.empty()) {
+        d.dtype = strictUtf8(k.substr(0, 32));  // interval, or a kind this reader does not know
+    }
+    skipItems(p, rest);
+}
+
+// The state of an Index (`builtin` read): {"data": array, "name", "freq"}, or a
+// RangeIndex's {"start", "stop", "step", "name"}.
+void ValueTyper::pandasIndex(ValueParser& p, const Token& builtin, PandasDetail& d,
+                             std::vector<std::string>* names) {
+    Token state, key, v;
+    enter(p, state);
+    if (state.tag != Tag::Dict) return skipChildren(p, state);
+    bool range = builtin.name == "pandas.RangeIndex";
+    int64_t start = 0, stop = 0, step = 1;
+    bool ints = true;
+    for (uint64_t i = 0; i < state.count; ++i) {
+        enter(p, key);
+        skipChildren(p, key);
+        std::string_view k = key.tag == Tag::Str ? key.data : std::string_view();
+        if (!range && k == "data") {
+            pandasArray(p, d, names);
+            continue;
+        }
+        enter(p, v);
+        if (range && (k == "start" || k == "stop" || k == "step")) {
+            if (v.tag != Tag::Int) ints = false;
+            (k == "start" ? start : k == "stop" ? stop : step) = v.integer;
+        }
+        skipChildren(p, v);
+    }
+    if (range && ints && step != 0) {
+        d.dtype = "int64";
+        // len(range(start, stop, step)), in unsigned arithmetic (no overflow)
+        if (step > 0 && stop > start) d.length = (uint64_t(stop) - uint64_t(start) - 1) / uint64_t(step) + 1;
+        else if (step < 0 && start > stop) d.length = (uint64_t(start) - uint64_t(stop) - 1) / (0 - uint64_t(step)) + 1;
+        d.lengthKnown = true;
+        if (names)
+            for (uint64_t j = 0; j < d.length && names->size() < PandasCount::kMaxColumns; ++j)
+                names->push_back(std::to_string(start + int64_t(j) * step));
+    }
+}
+
+// A top-level DataFrame, Series or Index (`builtin` read, its memo index
+// taken): its schema into pandas_, its state consumed.
+void ValueTyper::pandasValue(ValueParser& p, const Token& builtin) {
+    pandas_ = PandasDetail();
+    pandas_.type = std::string(builtin.name);
+    bool frame = builtin.name == "pandas.DataFrame", series = builtin.name == "pandas.Series";
+    if (!frame && !series) {  // an Index
+        pandasIndex(p, builtin, pandas_, nullptr);
+        hasPandas_ = true;
+        return;
+    }
+    Token state, key, v;
+    enter(p, state);
+    if (state.tag != Tag::Dict) return skipChildren(p, state);
+    std::vector<std::string> names;
+    std::vector<std::string> dtypes;
+    for (uint64_t i = 0; i < state.count; ++i) {
+        enter(p, key);
+        skipChildren(p, key);
+        std::string_view k = key.tag == Tag::Str ? key.data : std::string_view();
+        if (series && k == "data") {
+            pandasArray(p, pandas_, nullptr);
+            continue;
+        }
+        enter(p, v);
+        if (frame && (k == "index" || k == "columns") && v.tag == Tag::Builtin) {
+            PandasDetail index;
+            pandasIndex(p, v, index, k == "columns" ? &names : nullptr);
+            if (k == "index") {
+                pandas_.length = index.length;
+                pandas_.lengthKnown = index.lengthKnown;
+            }
+        } else if (frame && k == "data" && v.tag == Tag::List) {
+            pandas_.columnCount = v.count;
+            for (uint64_t c = 0; c < v.count; ++c) {
+                PandasDetail column;
+                pandasArray(p, column, nullptr);
+                if (dtypes.size() < PandasCount::kMaxColumns) dtypes.push_back(column.dtype);
+            }
+        } else {
+            skipChildren(p, v);
+        }
+    }
+    if (frame) {
+        for (size_t c = 0; c < dtypes.size(); ++c)
+            pandas_.columns.emplace_back(c < names.size() ? names[c] : std::string(), dtypes[c]);
+    }
+    hasPandas_ = true;
+}
+
 uint32_t ValueTyper::walk(ValueParser& p, const Token& t, uint32_t depth) {
     size_t memoIndex = memo_.size();
     if (t.memo) memo_.push_back(bare(t));
+    if (depth == 0 && t.tag == Tag::Builtin && t.name.substr(0, 7) == "pandas." &&
+        (t.name == "pandas.DataFrame" || t.name == "pandas.Series" ||
+         (t.name.size() >= 12 && t.name.substr(t.name.size() - 5) == "Index" && t.name != "pandas.MultiIndex"))) {
+        pandasValue(p, t);
+        return bare(t);
+    }
     if (t.tag == Tag::Builtin && t.name == kMaskedArrayKind) {
         uint32_t id = maskedArray(p);
         if (t.memo) memo_[memoIndex] = id;

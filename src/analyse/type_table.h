@@ -64,6 +64,14 @@ private:
     std::vector<uint32_t> key_;
 };
 
+// The schema of a top-level pandas value (see PandasCount).
+struct PandasDetail {
+    std::string type, dtype;
+    std::vector<std::pair<std::string, std::string>> columns;
+    uint64_t columnCount = 0, length = 0;
+    bool lengthKnown = false;
+};
+
 // Types one value (the parser positioned at its first token) with the
 // bounds of ApiOptions: the first `sampleItems` elements of each container,
 // `maxDepth` levels. The rest is skipped token by token, counting memo
@@ -77,11 +85,19 @@ public:
     uint32_t typeOf(ValueParser& p, const Token& t);
     // True when a container in the values typed since reset() was sampled.
     bool sampled() const { return sampled_; }
+    // The schema of the value typed by the last typeOf() when it was a pandas
+    // DataFrame, Series or Index (nullptr otherwise).
+    const PandasDetail* pandas() const { return hasPandas_ ? &pandas_ : nullptr; }
 
 private:
     uint32_t walk(ValueParser& p, const Token& t, uint32_t depth);
     uint32_t bare(const Token& t);
     uint32_t maskedArray(ValueParser& p);
+    void enter(ValueParser& p, Token& t);
+    void skipChildren(ValueParser& p, const Token& t) { skipItems(p, itemsOf(t)); }
+    void pandasValue(ValueParser& p, const Token& builtin);
+    void pandasArray(ValueParser& p, PandasDetail& d, std::vector<std::string>* names);
+    void pandasIndex(ValueParser& p, const Token& builtin, PandasDetail& d, std::vector<std::string>* names);
     void skipItems(ValueParser& p, uint64_t pending);
     static uint64_t itemsOf(const Token& t);
 
@@ -93,6 +109,8 @@ private:
     std::vector<std::vector<uint32_t>> ids2_;   // dict values per depth
     Token skip_;
     bool sampled_ = false;
+    PandasDetail pandas_;
+    bool hasPandas_ = false;
 };
 
 }  // namespace callmonitor::analyse

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "callmonitor/api_model.h"
+#include "callmonitor/call_record.h"
 #include "callmonitor/value_writer.h"
 
 namespace callmonitor::analyse {
@@ -256,6 +257,154 @@ TEST(ApiAggregator, CountsOutcomesExceptionsAndTimingPerSignature) {
     EXPECT_EQ(top.timing.maxNs, 100000u);
     EXPECT_EQ(f.signatures[1].timing.count, 1u);   // the pending call has no duration
     EXPECT_EQ(f.timing.count, 101u);
+}
+
+TEST(ApiAggregator, CountsWhatGeneratorsYieldedAndWhichWereClosedEarly) {
+    FunctionInfo g;
+    g.qualname = g.name = "gen";
+    g.kind = "generator";
+    g.signatureKnown = true;
+    g.parameters = {param("n", Parameter::PositionalOrKeyword)};
+    ApiAggregator agg(g);
+    std::string in = inputs({I(3)});
+    // three items recorded (1, "a", 2.5), returned 7
+    ExtFields full;
+    full.addVarint(format::ExtTag::Yields, 3);
+    for (const Build& item : {I(1), S("a"), F(2.5)}) full.addBytes(format::ExtTag::Yielded, value(item));
+    CallSample a = returned(in, value(I(7)));
+    a.hasYields = true;
+    a.yields = 3;
+    a.outcomeExt = full.bytes();
+    agg.add(a);
+    // 20 items, none recorded, returned None
+    ExtFields counted;
+    counted.addVarint(format::ExtTag::Yields, 20);
+    CallSample b = returned(in, value(None()));
+    b.hasYields = true;
+    b.yields = 20;
+    b.outcomeExt = counted.bytes();
+    agg.add(b);
+    // closed after one recorded item
+    ExtFields closed;
+    closed.addVarint(format::ExtTag::Yields, 1);
+    closed.addBytes(format::ExtTag::Yielded, value(I(5)));
+    closed.addVarint(format::ExtTag::Closed, 1);
+    CallSample c;
+    c.inputs = in;
+    c.outcome = format::Outcome::NotRecorded;
+    c.hasYields = true;
+    c.yields = 1;
+    c.closed = 1;
+    c.outcomeExt = closed.bytes();
+    agg.add(c);
+    // a damaged ext area: the count before it is kept, nothing thrown
+    CallSample d = returned(in, value(None()));
+    std::string damaged = counted.bytes() + "\x28\x7f";   // a Yielded field announcing 127 bytes, none there
+    d.hasYields = true;
+    d.yields = 20;
+    d.outcomeExt = damaged;
+    agg.add(d);
+
+    FunctionApi f = agg.finish({});
+    const GeneratorUsage& y = f.generator;
+    EXPECT_EQ(f.calls, 4u);
+    EXPECT_EQ(f.returned, 3u);
+    EXPECT_EQ(f.resultSkipped, 0u);   // the closed call is in generator.closed
+    EXPECT_EQ(y.closed, 1u);
+    EXPECT_EQ(y.dropped, 0u);
+    EXPECT_EQ(y.yields.count, 4u);
+    EXPECT_EQ(y.yields.totalNs, 44u);  // items: 3 + 20 + 1 + 20
+    EXPECT_EQ(y.yields.minNs, 1u);
+    EXPECT_EQ(y.yields.maxNs, 20u);
+    EXPECT_EQ(countOf(y.yielded, "int"), 2u);
+    EXPECT_EQ(countOf(y.yielded, "str"), 1u);
+    EXPECT_EQ(countOf(y.yielded, "float"), 1u);
+    EXPECT_EQ(y.yieldedRecorded, 4u);
+    EXPECT_EQ(y.yieldedUnrecorded, 40u);
+    EXPECT_EQ(countOf(f.returns, "int"), 1u);
+    EXPECT_EQ(countOf(f.returns, "None"), 2u);
+}
+
+TEST(ApiAggregator, TypesMaskedArraysByTheirDataDtype) {
+    FunctionInfo h;
+    h.qualname = h.name = "h";
+    h.signatureKnown = true;
+    h.parameters = {param("a", Parameter::PositionalOrKeyword)};
+    ApiAggregator agg(h);
+    double data[2] = {1.0, 2.0};
+    Build masked = [&](ValueWriter& w) {
+        w.beginBuiltin("numpy.ma.MaskedArray", false);
+        w.beginDict(2, false);
+        w.str("mask");
+        w.boolean(false);
+        w.str("data");
+        ArrayHeader hd{"<f4", 'C', {2}};
+        w.arrayInline(hd, data, 8, false);
+    };
+    Build notAState = [](ValueWriter& w) {
+        w.beginBuiltin("numpy.ma.MaskedArray", false);
+        w.integer(1);
+    };
+    agg.add(returned(inputs({masked}), value(None())));
+    agg.add(returned(inputs({notAState}), value(None())));
+    FunctionApi f = agg.finish({});
+    const auto& a = paramOf(f, "a");
+    EXPECT_EQ(countOf(a.types, "numpy.ma.MaskedArray[Any, numpy.dtype[numpy.float32]]"), 1u);
+    EXPECT_EQ(countOf(a.types, "numpy.ma.MaskedArray"), 1u);
+    EXPECT_EQ(f.undecodable, 0u);
+}
+
+TEST(ApiAggregator, PandasValuesKeepTheirSchemaAndBadStatesOnlyTheirClass) {
+    FunctionInfo h;
+    h.qualname = h.name = "h";
+    h.signatureKnown = true;
+    h.parameters = {param("s", Parameter::PositionalOrKeyword)};
+    ApiAggregator agg(h);
+    int64_t data[3] = {1, 2, 3};
+    auto series = [&](int64_t stop) {
+        return Build([&data, stop](ValueWriter& w) {
+            w.beginBuiltin("pandas.Series", false);
+            w.beginDict(3, false);
+            w.str("index");
+            w.beginBuiltin("pandas.RangeIndex", true);
+            w.beginDict(4, false);
+            for (auto [k, v] : {std::pair<const char*, int64_t>{"start", 0}, {"stop", stop}, {"step", 1}}) {
+                w.str(k);
+                w.integer(v);
+            }
+            w.str("name");
+            w.none();
+            w.str("data");
+            w.beginTuple(2, false);
+            w.str("numpy");
+            ArrayHeader hd{"<i8", 'C', {uint64_t(stop)}};
+            w.arrayInline(hd, data, 8 * size_t(stop), false);
+            w.str("name");
+            w.none();
+        });
+    };
+    Build broken = [](ValueWriter& w) {  // a state that is not the handler's: typed by class only
+        w.beginBuiltin("pandas.DataFrame", false);
+        w.beginList(2, false);
+        w.integer(1);
+        w.integer(2);
+    };
+    agg.add(returned(inputs({series(3)}), value(series(2))));
+    agg.add(returned(inputs({series(2)}), value(None())));
+    agg.add(returned(inputs({broken}), value(None())));
+    FunctionApi f = agg.finish({});
+    EXPECT_EQ(f.undecodable, 0u);
+    const auto& s = paramOf(f, "s");
+    EXPECT_EQ(countOf(s.types, "pandas.Series"), 2u);
+    EXPECT_EQ(countOf(s.types, "pandas.DataFrame"), 1u);
+    ASSERT_EQ(s.pandas.size(), 1u);
+    EXPECT_EQ(s.pandas[0].type, "pandas.Series");
+    EXPECT_EQ(s.pandas[0].dtype, "int64");
+    EXPECT_EQ(s.pandas[0].minLength, 2u);
+    EXPECT_EQ(s.pandas[0].maxLength, 3u);
+    EXPECT_EQ(s.pandas[0].count, 2u);
+    ASSERT_EQ(f.returnPandas.size(), 1u);
+    EXPECT_EQ(f.returnPandas[0].maxLength, 2u);
 }
 
 TEST(Timing, BucketsAreExactToOneSixteenth) {

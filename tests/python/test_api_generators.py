@@ -72,6 +72,12 @@ async def double(x: int) -> int:
 @intercept
 def value(v):
     return None
+
+
+@intercept
+def frame(n):
+    import pandas as pd
+    return pd.DataFrame({"x": range(n), "y": ["s"] * n})
 '''
 
 DRIVER = '''
@@ -107,6 +113,8 @@ m.value(m.Pt(1))
 m.value(m.Pt)
 m.value(m.helper)
 m.value(np)
+m.frame(2)
+m.frame(5)
 '''
 
 MASKED = "numpy.ma.MaskedArray[Any, numpy.dtype[numpy.float64]]"
@@ -140,7 +148,20 @@ EXPECTED = {
             MASKED: 1, "pandas.DataFrame": 1, "pandas.Series": 1, "pandas.Int64Index": 1,  # pandas 1.5: pd.Index([1, 2])
            
             "pandas._libs.tslibs.nattype.NaTType": 1, "genprog.Color": 2, "genprog.Pt": 1,
-            "type[genprog.Pt]": 1, "Callable[..., Any]": 1, "types.ModuleType": 1}}],
+            "type[genprog.Pt]": 1, "Callable[..., Any]": 1, "types.ModuleType": 1},
+            "pandas": [
+                {"type": "pandas.DataFrame", "columns": [["a", "float64"], ["b", "int64"]], "column_count": 2,
+                 "dtype": "", "min_length": 2, "max_length": 2, "count": 1},
+                {"type": "pandas.Series", "columns": [], "column_count": 0, "dtype": "int64",
+                 "min_length": 3, "max_length": 3, "count": 1},
+                {"type": "pandas.Int64Index", "columns": [], "column_count": 0, "dtype": "int64",
+                 "min_length": 2, "max_length": 2, "count": 1}],
+            "other_pandas": 0}],
+    },
+    "genprog.frame": {
+        "calls": 2, "returns": {"pandas.DataFrame": 2},
+        "return_pandas": [{"type": "pandas.DataFrame", "columns": [["x", "int64"], ["y", "object"]],
+                           "column_count": 2, "dtype": "", "min_length": 2, "max_length": 5, "count": 2}],
     },
 }
 
@@ -191,6 +212,9 @@ def test_json_has_what_generators_yielded_and_values_by_class(program, tmp_path)
     twice = model.merged(api_json.read(str(out)))["items"].generator
     assert (twice.yields.calls, twice.yields.total, twice.yields.min, twice.yields.max) == (6, 12, 1, 3)
     assert twice.yielded == {"int": 8, "str": 4} and twice.closed == 2
+    frames = model.merged(api_json.read(str(out)))["frame"].return_pandas
+    assert [(s.count, s.min_length, s.max_length) for s in frames] == [(4, 2, 5)]
+    assert frames[0].text() == "pandas.DataFrame[x: int64, y: object] (2-5 rows)"
 
 
 def test_a_file_without_generator_fields_reads_as_no_generator(program, tmp_path):
@@ -221,8 +245,11 @@ def test_generator_stubs_name_items_returns_and_awaited_types(program, tmp_path)
     mypy = subprocess.run(["/usr/bin/python3", "-m", "mypy", "--no-incremental", "--ignore-missing-imports",
                            str(stub_dir)], capture_output=True, text=True, timeout=300)
     assert mypy.returncode == 0, describe(mypy) + "\n--- stub ---\n" + text
+    config = tmp_path / "mypy.ini"   # pandas ships no type information on Debian
+    config.write_text("[mypy]\n\n[mypy-pandas.*]\nignore_missing_imports = True\n")
     stubtest = subprocess.run(
-        [sys.executable, "-m", "mypy.stubtest", "genprog", "--ignore-missing-stub"], cwd=program,
+        [sys.executable, "-m", "mypy.stubtest", "genprog", "--ignore-missing-stub", "--mypy-config-file",
+         str(config)], cwd=program,
         env=subprocess_env({"MYPYPATH": str(stub_dir), "PYTHONPATH": str(program)}),
         capture_output=True, text=True, timeout=300)
     assert stubtest.returncode == 0, describe(stubtest) + "\n--- stub ---\n" + text
@@ -248,6 +275,10 @@ def test_table_shows_generators_and_diff_reports_new_items(program):
     lines = [line for line in table.stdout.splitlines() if line.startswith("genprog.items ")]
     assert any("6 (1/2/3)" in line and "int 4, str 2" in line for line in lines), table.stdout
     assert any(line.startswith("genprog.plain ") and "not recorded" in line for line in table.stdout.splitlines())
+    # the signatures table: calls and timing per distinct signature
+    signature = [line.split() for line in table.stdout.splitlines() if line.startswith("items ") and "n: int" in line]
+    assert len(signature) == 1 and signature[0][3] == "3", table.stdout
+    assert signature[0][5] in ("ns", "us", "ms") and signature[0][-1] in ("ns", "us", "ms"), table.stdout
     with callmonitor.load(program / "call-monitor") as old_db, callmonitor.load(program / "call-monitor-1") as new_db:
         changes = api_diff.diff(old_db.api(["items"]), new_db.api(["items"]), threshold=0.25)
     seen = {(c.what, c.item, c.old, c.new) for c in changes}

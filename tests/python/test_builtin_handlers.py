@@ -324,8 +324,12 @@ def test_api_derivation_names_pandas_and_masked_types(recorder):
     model = recorder.load().api()
     fn = model[sf.two_args.__qualname__] if sf.two_args.__qualname__ in model.functions else \
         model["sample_functions.two_args"]
-    assert fn.parameter("a").types == {"pandas.DataFrame": 1, "numpy.ma.MaskedArray": 1}
+    assert fn.parameter("a").types == {"pandas.DataFrame": 1,
+                                       "numpy.ma.MaskedArray[Any, numpy.dtype[numpy.int64]]": 1}
     assert fn.parameter("b").types == {"pandas.Series": 1, "pandas.RangeIndex": 1}
+    assert [s.text() for s in fn.parameter("a").pandas] == ["pandas.DataFrame[a: int64] (1 rows)"]
+    assert [s.text() for s in fn.parameter("b").pandas] == ["pandas.Series[float64] (1 items)",
+                                                           "pandas.RangeIndex[int64] (3 items)"]
 
 
 # -- C++ readers ---------------------------------------------------------------------------

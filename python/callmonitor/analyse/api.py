@@ -181,6 +181,57 @@ def _merge_shapes(a: List[ArrayShape], b: List[ArrayShape]) -> List[ArrayShape]:
 
 
 @dataclass
+class PandasSchema:
+    """pandas values of one schema passed to a parameter (or returned): a
+    DataFrame's columns (name, dtype; at most 64, `column_count` in all), a
+    Series' or Index's dtype; lengths (rows, items) seen, 0 when not known."""
+    type: str
+    columns: Tuple[Tuple[str, str], ...] = ()
+    column_count: int = 0
+    dtype: str = ""
+    min_length: int = 0
+    max_length: int = 0
+    count: int = 0
+
+    @classmethod
+    def from_core(cls, p) -> "PandasSchema":
+        return cls(p.type, tuple((n, d) for n, d in p.columns), p.column_count, p.dtype, p.min_length,
+                   p.max_length, p.count)
+
+    @property
+    def key(self) -> tuple:
+        return (self.type, self.columns, self.column_count, self.dtype)
+
+    def text(self) -> str:
+        """`pandas.DataFrame[a: float64, b: int64] (2 rows)` style, for comments and tables."""
+        if self.columns or self.column_count:
+            inner = ", ".join(f"{n}: {d}" for n, d in self.columns)
+            if self.column_count > len(self.columns):
+                inner += f", ... ({self.column_count} columns)"
+            what = f"{self.type}[{inner}]"
+        else:
+            what = f"{self.type}[{self.dtype}]" if self.dtype else self.type
+        if self.max_length:
+            span = str(self.min_length) if self.min_length == self.max_length else f"{self.min_length}-{self.max_length}"
+            what += f" ({span} {'rows' if self.type == 'pandas.DataFrame' else 'items'})"
+        return what
+
+
+def _merge_pandas(a: List[PandasSchema], b: List[PandasSchema]) -> List[PandasSchema]:
+    by: Dict[tuple, PandasSchema] = {}
+    for s in a + b:
+        if s.key not in by:
+            by[s.key] = dataclasses.replace(s)
+            continue
+        m = by[s.key]
+        known = [x for x in (m, s) if x.max_length]
+        by[s.key] = dataclasses.replace(m, count=m.count + s.count,
+                                        min_length=min((x.min_length for x in known), default=0),
+                                        max_length=max((x.max_length for x in known), default=0))
+    return sorted(by.values(), key=lambda s: -s.count)
+
+
+@dataclass
 class ParameterApi:
     """How one parameter was used."""
     name: str
@@ -198,6 +249,8 @@ class ParameterApi:
     literals: Optional[Dict[str, int]] = None  # every str value, when they are few and short
     shapes: List[ArrayShape] = field(default_factory=list)
     other_shapes: int = 0         # arrays beyond the distinct shapes kept
+    pandas: List[PandasSchema] = field(default_factory=list)   # pandas values by schema
+    other_pandas: int = 0         # pandas values beyond the distinct schemas kept
     keyword_names: Dict[str, int] = field(default_factory=dict)  # var-keyword: names passed through it
     sampled_values: int = 0       # values with a container typed from its first items only
 
@@ -209,7 +262,8 @@ class ParameterApi:
                    missing=p.missing, values=p.values, types=_typed(p.types),
                    literals=_named(p.literals) if p.literals_complete and p.literals else None,
                    shapes=[ArrayShape(s.type, tuple(s.shape), s.count) for s in p.shapes],
-                   other_shapes=p.other_shapes, keyword_names=_named(p.keyword_names),
+                   other_shapes=p.other_shapes, pandas=[PandasSchema.from_core(x) for x in p.pandas],
+                   other_pandas=p.other_pandas, keyword_names=_named(p.keyword_names),
                    sampled_values=p.sampled_values)
 
     @property
@@ -261,6 +315,7 @@ class ParameterApi:
             defaulted=self.defaulted + other.defaulted, missing=self.missing + other.missing,
             values=self.values + other.values, types=_add_counts(self.types, other.types), literals=lits,
             shapes=_merge_shapes(self.shapes, other.shapes), other_shapes=self.other_shapes + other.other_shapes,
+            pandas=_merge_pandas(self.pandas, other.pandas), other_pandas=self.other_pandas + other.other_pandas,
             keyword_names=_add_counts(self.keyword_names, other.keyword_names),
             sampled_values=self.sampled_values + other.sampled_values)
 
@@ -319,6 +374,8 @@ class FunctionApi:
     labels: Dict[str, int] = field(default_factory=dict)   # label -> calls
     sample_items: int = 0         # container elements typed per container
     generator: GeneratorApi = field(default_factory=GeneratorApi)   # generators: what they yielded
+    return_pandas: List[PandasSchema] = field(default_factory=list)   # returned pandas values by schema
+    other_return_pandas: int = 0
 
     @property
     def full_name(self) -> str:
@@ -336,7 +393,8 @@ class FunctionApi:
                    _typed(f.returns), [ArrayShape(s.type, tuple(s.shape), s.count) for s in f.return_shapes],
                    _named(f.exceptions), sigs, f.other_signature_calls, Timing.from_core(f.timing),
                    _named(f.callers), _named(f.sites), _named(f.labels), f.sample_items,
-                   GeneratorApi.from_core(f.generator))
+                   GeneratorApi.from_core(f.generator), [PandasSchema.from_core(x) for x in f.return_pandas],
+                   f.other_return_pandas)
 
     def parameter(self, name: str) -> ParameterApi:
         for p in self.parameters:
@@ -373,7 +431,9 @@ class FunctionApi:
             timing=self.timing.merged(other.timing), callers=_add_counts(self.callers, other.callers),
             sites=_add_counts(self.sites, other.sites), labels=_add_counts(self.labels, other.labels),
             sample_items=max(self.sample_items, other.sample_items),
-            generator=self.generator.merged(other.generator))
+            generator=self.generator.merged(other.generator),
+            return_pandas=_merge_pandas(self.return_pandas, other.return_pandas),
+            other_return_pandas=self.other_return_pandas + other.other_return_pandas)
         return out
 
     def with_label(self, label: str) -> "FunctionApi":

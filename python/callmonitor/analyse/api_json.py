@@ -11,8 +11,8 @@ import json
 import os
 from typing import Any, Dict
 
-from .api import (GENERATOR_KINDS, ApiModel, ArrayShape, FunctionApi, GeneratorApi, ParameterApi, SignatureApi,
-                  Timing, YieldCounts)
+from .api import (GENERATOR_KINDS, ApiModel, ArrayShape, FunctionApi, GeneratorApi, PandasSchema, ParameterApi,
+                  SignatureApi, Timing, YieldCounts)
 
 FORMAT = "callmonitor-api"
 VERSION = 1
@@ -32,6 +32,17 @@ def _shapes(shapes):
     return [{"type": s.type, "shape": list(s.shape), "count": s.count} for s in shapes]
 
 
+def _pandas(items):
+    return [{"type": s.type, "columns": [list(c) for c in s.columns], "column_count": s.column_count,
+             "dtype": s.dtype, "min_length": s.min_length, "max_length": s.max_length, "count": s.count}
+            for s in items]
+
+
+def _pandas_from(items):  # absent in files written before pandas schemas were derived
+    return [PandasSchema(s["type"], tuple((n, d) for n, d in s["columns"]), s["column_count"], s["dtype"],
+                         s["min_length"], s["max_length"], s["count"]) for s in items or []]
+
+
 def _parameter(p: ParameterApi) -> Dict[str, Any]:
     return {"name": p.name, "kind": p.kind, "has_default": p.has_default, "default_repr": p.default_repr,
             "default_type": p.default_type, "annotation": p.annotation, "positional": p.positional, "keyword": p.keyword,
@@ -39,6 +50,7 @@ def _parameter(p: ParameterApi) -> Dict[str, Any]:
             "required": p.required, "never_passed": p.never_passed,
             "types": p.types, "literals": p.literals, "shapes": _shapes(p.shapes),
             "ndims": {str(k): v for k, v in p.ndims.items()}, "other_shapes": p.other_shapes,
+            "pandas": _pandas(p.pandas), "other_pandas": p.other_pandas,
             "keyword_names": p.keyword_names, "sampled_values": p.sampled_values,
             "mismatches": p.mismatches}
 
@@ -68,7 +80,8 @@ def function_to_json(f: FunctionApi) -> Dict[str, Any]:
         "pending": f.pending, "result_skipped": f.result_skipped, "undecodable": f.undecodable,
         "unbound": f.unbound, "sample_items": f.sample_items,
         "parameters": [_parameter(p) for p in f.parameters],
-        "returns": f.returns, "return_shapes": _shapes(f.return_shapes), "exceptions": f.exceptions,
+        "returns": f.returns, "return_shapes": _shapes(f.return_shapes), "return_pandas": _pandas(f.return_pandas),
+        "other_return_pandas": f.other_return_pandas, "exceptions": f.exceptions,
         "signatures": [{"types": s.types, "calls": s.calls, "returns": s.returns, "exceptions": s.exceptions,
                         "timing": _timing(s.timing), "labels": s.labels} for s in f.signatures],
         "other_signature_calls": f.other_signature_calls, "timing": _timing(f.timing),
@@ -107,6 +120,7 @@ def _function_from(d) -> FunctionApi:
                            keyword=p["keyword"], defaulted=p["defaulted"], missing=p["missing"],
                            values=p["values"], types=dict(p["types"]), literals=p["literals"],
                            shapes=_shapes_from(p["shapes"]), other_shapes=p["other_shapes"],
+                           pandas=_pandas_from(p.get("pandas")), other_pandas=p.get("other_pandas", 0),
                            keyword_names=dict(p["keyword_names"]), sampled_values=p["sampled_values"])
               for p in d["parameters"]]
     sigs = [SignatureApi(dict(s["types"]), s["calls"], dict(s["returns"]), dict(s["exceptions"]),
@@ -117,7 +131,8 @@ def _function_from(d) -> FunctionApi:
                        d["pending"], d["result_skipped"], d["undecodable"], d["unbound"], params,
                        dict(d["returns"]), _shapes_from(d["return_shapes"]), dict(d["exceptions"]), sigs,
                        d["other_signature_calls"], _timing_from(d["timing"]), dict(d["callers"]),
-                       dict(d["sites"]), dict(d["labels"]), d["sample_items"], _generator_from(d.get("generator")))
+                       dict(d["sites"]), dict(d["labels"]), d["sample_items"], _generator_from(d.get("generator")),
+                       _pandas_from(d.get("return_pandas")), d.get("other_return_pandas", 0))
 
 
 def from_json(data: Dict[str, Any], where: str = "the JSON") -> ApiModel:

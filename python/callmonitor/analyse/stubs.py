@@ -119,7 +119,8 @@ def _count_text(counts: Dict[str, int], limit: int = 6) -> str:
     return text + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
 
 
-def _ns_text(ns: Optional[float]) -> str:
+def ns_text(ns: Optional[float]) -> str:
+    """A duration for people: 1.5 us, 12 ms, '-' when none."""
     if ns is None:
         return "-"
     for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
@@ -186,6 +187,9 @@ class _Renderer:
         if p.shapes:
             parts.append("shapes " + ", ".join(f"{s.shape} x{s.count}" for s in p.shapes[:4]) +
                          (", ..." if len(p.shapes) > 4 else ""))
+        if p.pandas:
+            parts.append("pandas " + ", ".join(f"{s.text()} x{s.count}" for s in p.pandas[:3]) +
+                         (", ..." if len(p.pandas) > 3 else ""))
         if p.keyword_names:
             parts.append("names " + _count_text(p.keyword_names))
         if p.mismatches:
@@ -307,8 +311,8 @@ class _Renderer:
         if not f.generator.empty:
             lines.append(f"{indent}# {generator_text(f.generator)}")
         if f.timing.count:
-            lines.append(f"{indent}# time: mean {_ns_text(f.timing.mean_ns)}, p50 {_ns_text(f.timing.p50_ns)}, "
-                         f"p95 {_ns_text(f.timing.p95_ns)}")
+            lines.append(f"{indent}# time: mean {ns_text(f.timing.mean_ns)}, p50 {ns_text(f.timing.p50_ns)}, "
+                         f"p95 {ns_text(f.timing.p95_ns)}")
         # Signatures whose parameters render the same (e.g. differing only in a
         # parameter left to its default) are one overload: their returns united.
         groups: Dict[tuple, List[SignatureApi]] = {}
@@ -326,7 +330,7 @@ class _Renderer:
             for s in sigs[1:]:
                 timing = timing.merged(s.timing)
             lines.append(f"{indent}# {_calls(calls)} ({100.0 * calls / f.calls:.1f}%), "
-                         f"mean {_ns_text(timing.mean_ns)}, p95 {_ns_text(timing.p95_ns)}")
+                         f"mean {ns_text(timing.mean_ns)}, p95 {ns_text(timing.p95_ns)}")
             usage: Dict[str, int] = {}
             for s in sigs:
                 usage = _add_counts(usage, s.labels)

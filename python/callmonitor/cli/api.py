@@ -90,6 +90,9 @@ def _write_json(data, path):
     os.replace(tmp, path)
 
 
+SIGNATURES_SHOWN = 5   # per function in the table (all of them are in --json)
+
+
 def _types_text(counts, limit=4):
     items = list(counts.items())
     text = ", ".join(f"{t} {n}" for t, n in items[:limit])
@@ -121,13 +124,20 @@ def _print_tables(model, out):
         if g.yielded_unrecorded:
             types += f" (+{g.yielded_unrecorded} not recorded)" if g.yielded else "not recorded"
         grows.append((f.full_name, y.calls, items, types, g.closed + g.dropped))
+    srows = []
+    for f in model:  # which argument types are slow: the most called signatures, with their timing
+        for sig in f.signatures[:SIGNATURES_SHOWN]:
+            t = sig.timing
+            srows.append((f.qualname, ", ".join(f"{k}: {v}" for k, v in sig.types.items()) or "()", sig.calls,
+                          stubs.ns_text(t.mean_ns), stubs.ns_text(t.p50_ns), stubs.ns_text(t.p95_ns)))
     fheads = ["function", "calls", "signatures", "returns", "raises"]
+    sheads = ["function", "signature", "calls", "mean", "p50", "p95"]
     pheads = ["function", "parameter", "kind", "pos/kw/default", "types", "note"]
     gheads = ["generator", "calls", "items (min/mean/max)", "item types", "closed early"]
-    tables = [(fheads, frows, "functions"), (pheads, prows, "parameters")]
+    tables = [(fheads, frows, "functions"), (pheads, prows, "parameters"), (sheads, srows, "signatures")]
     if grows:
         tables.append((gheads, grows, "generators"))
-    right = ("calls", "signatures", "closed early")
+    right = ("calls", "signatures", "closed early", "mean", "p50", "p95")
     if out.isatty():
         try:
             from rich.console import Console
@@ -149,6 +159,9 @@ def _print_tables(model, out):
     if prows:
         print(file=out)
         print(render(pheads, prows), file=out)
+    if srows:
+        print(file=out)
+        print(render(sheads, srows, ["<", "<", ">", ">", ">", ">"]), file=out)
     if grows:
         print(file=out)
         print(render(gheads, grows, ["<", ">", "<", "<", ">"]), file=out)
