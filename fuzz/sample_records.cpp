@@ -243,7 +243,11 @@ SampleRecords sampleRecords() {
     });
     c6.blobs = {{0, doubles(8)}};
     appendReturned(c6.outcome, 11);
-    ValueWriter(c6.outcome).reference(RefKind::Class, "mypkg.grid", "Grid");
+    {  // a classmethod bound to its class (a callable recorded by name and parts)
+        ValueWriter w(c6.outcome);
+        w.beginObject("mypkg.grid", "Grid.create", ObjectForm::Method, false);
+        w.reference(RefKind::Class, "mypkg.grid", "Grid");
+    }
     appendEmptyExt(c6.outcome);
     s.calls.push_back(c6);
     return s;

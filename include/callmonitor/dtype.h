@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace callmonitor {
@@ -16,5 +17,10 @@ struct DtypeInfo {
 
 // Returns false for anything that is not a plain (non-structured) dtype string.
 bool parseDtype(std::string_view text, DtypeInfo& out);
+
+// numpy's name of the dtype's scalar type: "float64", "int32", "bool", "complex128",
+// "datetime64" / "timedelta64" (with `withUnit` and a unit: "datetime64[ns]"),
+// "bytes_", "str_", else "void".
+std::string numpyTypeName(const DtypeInfo& d, bool withUnit = false);
 
 }  // namespace callmonitor

@@ -38,6 +38,15 @@
 //                     1 NamedTuple state = Dict field name -> value, in field order
 //                     2 Enum       state = Dict {"name": member name, "value": member value}
 //                     3 State      state = the value the class's __getstate__ returned
+//                   callables recorded by name and parts (module/qualname: the function's):
+//                     4 Method     state = __self__ (a bound method: obj.f, [].append, a classmethod
+//                                  bound to its class); qualname = the function's (Model.loss)
+//                     5 Partial    state = Dict {"func", "args" (Tuple), "keywords" (Dict)};
+//                                  module/qualname = functools / partial
+//                     6 Wrapper    state = __func__; module/qualname = builtins / staticmethod
+//                                  or classmethod (the descriptor objects themselves)
+//                     7 Local      state = Dict {"file": str, "line": int}: a lambda or a function
+//                                  defined inside a function: not found by name, never rebuilt
 //   Ref       0x18  u8 kind (RefKind: 0 function, 1 class, 2 module) | str module | str qualname
 //                   a function, class or module recorded by its qualified name
 //                   (a module: qualname empty)
@@ -102,8 +111,14 @@ inline constexpr bool isMemoizable(Tag t) {
 inline constexpr bool isKnownTag(uint8_t code) { return code <= kMaxTag || code == static_cast<uint8_t>(Tag::Builtin); }
 
 // How an Object's state is laid out, and so how a reader rebuilds it.
-enum class ObjectForm : uint8_t { Attrs = 0, NamedTuple = 1, Enum = 2, State = 3 };
-inline constexpr uint8_t kMaxObjectForm = 3;
+enum class ObjectForm : uint8_t {
+    Attrs = 0, NamedTuple = 1, Enum = 2, State = 3,
+    Method = 4, Partial = 5, Wrapper = 6, Local = 7,  // callables: module/qualname name the function
+};
+inline constexpr uint8_t kMaxObjectForm = 7;
+
+// The forms whose value is a callable (API derivation types them as functions).
+inline constexpr bool isCallableForm(ObjectForm f) { return f >= ObjectForm::Method; }
 
 // What a Ref names.
 enum class RefKind : uint8_t { Function = 0, Class = 1, Module = 2 };

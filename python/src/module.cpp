@@ -20,6 +20,7 @@
 #include "builtin_table.h"
 #include "capture/inner_calls.h"
 #include "capture/handler_table.h"
+#include "foreign_threads.h"
 #include "hooks.h"
 #include "capture/call_iteration.h"
 #include "capture/caller_filter.h"
@@ -222,6 +223,7 @@ PYBIND11_MODULE(_core, m) {
           "True once a writer of the current session was opened (until close()).");
     m.def("_open_lanes", [] { return cpy::Recorder::instance().openLanes(); },
           "Lanes open in the session's writers: one per thread that recorded and has not ended.");
+    cpy::defineTestingHooks(m);
 
     m.def("encode_value", [](py::handle obj) {
         std::string out;

@@ -219,7 +219,9 @@ uint32_t ValueTyper::bare(const Token& t) {
         case Tag::Array: return table_.array(t.name);
         case Tag::NpScalar: return table_.scalar(t.name);
         case Tag::Handler: case Tag::Pickle: case Tag::Opaque: case Tag::Legacy: return table_.named(t.name);
-        case Tag::Object: return table_.named(qualifiedName(t.name, t.extra));
+        case Tag::Object:  // a bound method, partial, ... is a callable, not an instance of its function
+            if (isCallableForm(static_cast<ObjectForm>(t.integer))) return table_.named("function");
+            return table_.named(qualifiedName(t.name, t.extra));
         case Tag::Ref:
             switch (static_cast<RefKind>(t.integer)) {
                 case RefKind::Class: return table_.named("type[" + qualifiedName(t.name, t.extra) + "]");

@@ -40,4 +40,21 @@ bool parseDtype(std::string_view t, DtypeInfo& out) {
     return true;
 }
 
+std::string numpyTypeName(const DtypeInfo& d, bool withUnit) {
+    std::string bits = std::to_string(d.itemSize * 8);
+    std::string unit = withUnit && !d.unit.empty() ? "[" + std::string(d.unit) + "]" : "";
+    switch (d.kind) {
+        case 'b': return "bool";
+        case 'i': return "int" + bits;
+        case 'u': return "uint" + bits;
+        case 'f': return "float" + bits;
+        case 'c': return "complex" + bits;
+        case 'M': return "datetime64" + unit;
+        case 'm': return "timedelta64" + unit;
+        case 'S': return "bytes_";
+        case 'U': return "str_";
+        default: return "void";
+    }
+}
+
 }  // namespace callmonitor

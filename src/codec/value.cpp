@@ -487,22 +487,6 @@ bool rendersElements(const DtypeInfo& d) {
     return d.itemSize > 0 && d.itemSize <= 16 && !elementText(d, zeros).empty();
 }
 
-std::string numpyTypeName(const DtypeInfo& d) {
-    std::string bits = std::to_string(d.itemSize * 8);
-    switch (d.kind) {
-        case 'b': return "bool";
-        case 'i': return "int" + bits;
-        case 'u': return "uint" + bits;
-        case 'f': return "float" + bits;
-        case 'c': return "complex" + bits;
-        case 'M': return "datetime64";
-        case 'm': return "timedelta64";
-        case 'S': return "bytes_";
-        case 'U': return "str_";
-        default: return "void";
-    }
-}
-
 std::string shapeText(const std::vector<uint64_t>& shape) {
     std::string out = "(";
     for (size_t i = 0; i < shape.size(); ++i) {
@@ -690,6 +674,23 @@ private:
                     out += v.qualifiedName() + "." + kv.second->bytes;
                     return;
                 }
+        }
+        if (form == ObjectForm::Method) {  // <bound method Model.loss of Model(...)>
+            out += "<bound method " + v.qualifiedName() + " of ";
+            print(state, out);
+            out += ">";
+            return;
+        }
+        if (form == ObjectForm::Local) {  // <function f.<locals>.g defined at a.py:12>
+            out += "<function " + v.qualifiedName() + " defined at ";
+            if (state && state->tag == Tag::Dict)
+                for (auto& kv : state->pairs) {
+                    if (!kv.first || !kv.second) continue;
+                    if (kv.first->bytes == "file") out += kv.second->bytes;
+                    if (kv.first->bytes == "line") out += ":" + std::to_string(kv.second->integer);
+                }
+            out += ">";
+            return;
         }
         out += v.qualifiedName() + "(";
         if (form != ObjectForm::State && state && state->tag == Tag::Dict) {

@@ -141,3 +141,60 @@ TEST(PandasCore, AnythingElseIsAClearError) {
     EXPECT_EQ(c.dtype, "object");
     EXPECT_EQ(pandas::indexLabels(*index), (std::vector<std::string>{"x"}));
 }
+
+namespace {
+
+// A pandas.Series of one datetime column as pandas 2 records it: `dtype` in any
+// unit, naive ("numpy") or UTC ("datetimetz"). pandas 1.5 only writes ns.
+std::string datetimeSeries(const char* dtype, bool utc) {
+    std::string out;
+    ValueWriter w(out);
+    w.beginBuiltin("pandas.Series", false);
+    w.beginDict(2, false);
+    w.str("data");
+    w.beginTuple(utc ? 3 : 2, false);
+    w.str(utc ? "datetimetz" : "numpy");
+    w.arrayInline(ArrayHeader{dtype, 'C', {1}}, std::string(8, '\0').data(), 8, false);
+    if (utc) {
+        w.beginTuple(1, false);
+        w.str("utc");
+    }
+    w.str("name");
+    w.none();
+    return out;
+}
+
+}  // namespace
+
+TEST(PandasCore, DatetimeColumnsInThePandas2UnitsKeepTheirUnitInTheirDtype) {
+    for (const char* unit : {"s", "ms", "us", "ns"}) {
+        std::string naive = std::string("<M8[") + unit + "]";
+        EXPECT_EQ(pandas::asColumn(*decodeValue(datetimeSeries(naive.c_str(), false))).dtype,
+                  std::string("datetime64[") + unit + "]");
+        EXPECT_EQ(pandas::asColumn(*decodeValue(datetimeSeries(naive.c_str(), true))).dtype,
+                  std::string("datetime64[") + unit + ", UTC]");
+    }
+    std::string delta = "<m8[ms]";
+    EXPECT_EQ(pandas::asColumn(*decodeValue(datetimeSeries(delta.c_str(), false))).dtype, "timedelta64[ms]");
+}
+
+TEST(DtypeNames, OneNameForTheValuePrinterAndThePandasColumns) {
+    auto name = [](const char* text, bool withUnit) {
+        DtypeInfo d;
+        EXPECT_TRUE(parseDtype(text, d)) << text;
+        return numpyTypeName(d, withUnit);
+    };
+    EXPECT_EQ(name("<f8", false), "float64");
+    EXPECT_EQ(name(">i4", true), "int32");
+    EXPECT_EQ(name("|b1", false), "bool");
+    EXPECT_EQ(name("<c16", false), "complex128");
+    EXPECT_EQ(name("<u2", false), "uint16");
+    EXPECT_EQ(name("<M8[us]", false), "datetime64");
+    EXPECT_EQ(name("<M8[us]", true), "datetime64[us]");
+    EXPECT_EQ(name("<m8", true), "timedelta64");
+    EXPECT_EQ(name("<U5", true), "str_");
+    EXPECT_EQ(name("|S3", false), "bytes_");
+    EXPECT_EQ(name("|V16", false), "void");
+    // the pandas side names numbers like the printer, strings by their dtype string
+    EXPECT_EQ(pandas::asColumn(*decodeValue(datetimeSeries("<U2", false))).dtype, "<U2");
+}

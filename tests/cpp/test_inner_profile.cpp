@@ -15,19 +15,31 @@ using namespace callmonitor::testing;
 using format::CallKey;
 using format::ExtTag;
 
-// A Returned outcome carrying `calls` as its InnerCalls field (none: no field).
-std::string outcomeWithInner(const InnerCalls* calls) {
+// A Returned outcome whose InnerCalls field holds `bytes` (none: no field).
+std::string outcomeWithInnerBytes(const std::string* bytes) {
     std::string out;
     appendReturned(out, 1000);
     ValueWriter(out).integer(1);
     ExtFields ext;
-    std::string bytes;
-    if (calls) {
-        appendInnerCalls(bytes, *calls);
-        ext.addBytes(ExtTag::InnerCalls, bytes);
-    }
+    if (bytes) ext.addBytes(ExtTag::InnerCalls, *bytes);
     appendExt(out, ext);
     return out;
+}
+
+// A Returned outcome carrying `calls` as its InnerCalls field (none: no field).
+std::string outcomeWithInner(const InnerCalls* calls) {
+    if (!calls) return outcomeWithInnerBytes(nullptr);
+    std::string bytes;
+    appendInnerCalls(bytes, *calls);
+    return outcomeWithInnerBytes(&bytes);
+}
+
+// The profile of function `fn` of the database at `dir`, into `builder`.
+analyse::InnerProfileCounts profileOf(const std::string& dir, uint64_t fn, SiteProfileBuilder& builder) {
+    Database db = Database::open(dir);
+    analyse::InnerProfileCounts counts;
+    analyse::addInnerCalls(db, fn, builder, counts);
+    return counts;
 }
 
 TEST(InnerProfile, GivenCallsWithAndWithoutInnerCalls_WhenProfiled_ThenEachSiteIsAggregatedAndTheRestCounted) {
@@ -45,10 +57,8 @@ TEST(InnerProfile, GivenCallsWithAndWithoutInnerCalls_WhenProfiled_ThenEachSiteI
         writer.submitEntry(CallKey{2, 11}, entryRecord(11));  // pending: no outcome
         ASSERT_TRUE(writer.flush());
     }
-    Database db = Database::open(tmp.path());
     SiteProfileBuilder builder;
-    analyse::InnerProfileCounts counts;
-    analyse::addInnerCalls(db, 2, builder, counts);
+    const analyse::InnerProfileCounts counts = profileOf(tmp.path(), 2, builder);
     EXPECT_EQ(counts.calls, 11u);
     EXPECT_EQ(counts.withoutInnerCalls, 2u);  // invocation 10 (no field) and 11 (pending)
     EXPECT_EQ(counts.undecodable, 0u);
@@ -76,20 +86,13 @@ TEST(InnerProfile, GivenCorruptInnerCallsBytes_WhenProfiled_ThenTheCallIsCounted
         good.entries.push_back({0, false, 0, 7});
         writer.submitEntry(CallKey{1, 1}, entryRecord(1));
         writer.submitOutcome(CallKey{1, 1}, outcomeWithInner(&good));
-        std::string bad;
-        appendReturned(bad, 3);
-        ValueWriter(bad).integer(1);
-        ExtFields ext;
-        ext.addBytes(ExtTag::InnerCalls, std::string("\x07garbage", 8));  // unknown version byte
-        appendExt(bad, ext);
+        const std::string garbage("\x07garbage", 8);  // unknown version byte
         writer.submitEntry(CallKey{1, 2}, entryRecord(2));
-        writer.submitOutcome(CallKey{1, 2}, bad);
+        writer.submitOutcome(CallKey{1, 2}, outcomeWithInnerBytes(&garbage));
         ASSERT_TRUE(writer.flush());
     }
-    Database db = Database::open(tmp.path());
     SiteProfileBuilder builder;
-    analyse::InnerProfileCounts counts;
-    analyse::addInnerCalls(db, 1, builder, counts);
+    const analyse::InnerProfileCounts counts = profileOf(tmp.path(), 1, builder);
     EXPECT_EQ(counts.calls, 2u);
     EXPECT_EQ(counts.undecodable, 1u);
     ASSERT_EQ(builder.finish().size(), 1u);

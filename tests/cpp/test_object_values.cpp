@@ -91,6 +91,37 @@ TEST(ObjectValues, TextOfEnumsNamedTuplesStatesAndRefs) {
               "<class int>, <module numpy.linalg>]");
 }
 
+TEST(ObjectValues, CallablesPrintAsWhatTheyAre) {
+    const std::string b = bytesOf([](ValueWriter& w) {
+        w.beginList(3, false);
+        w.beginObject("mypkg", "Model.loss", ObjectForm::Method, false);
+        w.beginObject("mypkg", "Model", ObjectForm::Attrs, false);
+        w.beginDict(1, false);
+        w.str("w");
+        w.integer(2);
+        w.beginObject("functools", "partial", ObjectForm::Partial, false);
+        w.beginDict(3, false);
+        w.str("func");
+        w.reference(RefKind::Function, "mypkg", "power");
+        w.str("args");
+        w.beginTuple(0, false);
+        w.str("keywords");
+        w.beginDict(1, false);
+        w.str("k");
+        w.integer(2);
+        w.beginObject("mypkg", "f.<locals>.<lambda>", ObjectForm::Local, false);
+        w.beginDict(2, false);
+        w.str("file");
+        w.str("run.py");
+        w.str("line");
+        w.integer(12);
+    });
+    EXPECT_EQ(decodeValue(b)->toText(),
+              "[<bound method mypkg.Model.loss of mypkg.Model(w=2)>, "
+              "functools.partial(func=<function mypkg.power>, args=(), keywords={'k': 2}), "
+              "<function mypkg.f.<locals>.<lambda> defined at run.py:12>]");
+}
+
 TEST(ObjectValues, SkipValueSkipsTheStateToo) {
     const std::string b = bytesOf([](ValueWriter& w) {
         w.beginList(2, false);
@@ -106,7 +137,7 @@ TEST(ObjectValues, MalformedHeadersAreDecodeErrors) {
     auto bad = [](std::string bytes) {
         EXPECT_THROW(decodeValue(bytes), DecodeError) << "accepted: " << bytes.size() << " bytes";
     };
-    bad(std::string("\x17\x01m\x01" "C\x04\x00", 7));   // form 4 does not exist
+    bad(std::string("\x17\x01m\x01" "C\x08\x00", 7));   // form 8 does not exist
     bad(std::string("\x17\x01m\x01" "C\x00", 6));       // no state
     bad(std::string("\x18\x03\x01m\x01" "f", 6));       // kind 3 does not exist
     bad(std::string("\x98\x00\x01m\x01" "f", 6));       // a Ref cannot be shared
@@ -145,6 +176,10 @@ TEST(ObjectValues, ApiDerivationTypesObjectsByTheirClass) {
     call([](ValueWriter& w) { w.reference(RefKind::Class, "mypkg", "Grid"); });
     call([](ValueWriter& w) { w.reference(RefKind::Function, "numpy", "sum"); });
     call([](ValueWriter& w) { w.reference(RefKind::Module, "numpy", ""); });
+    call([](ValueWriter& w) {  // a bound method: a callable, not an instance of Grid.solve
+        w.beginObject("mypkg", "Grid.solve", ObjectForm::Method, false);
+        writeGrid(w);
+    });
     const analyse::FunctionApi api = agg.finish({});
     ASSERT_EQ(api.parameters.size(), 1u);
     auto count = [&](const std::string& type) {
@@ -155,7 +190,7 @@ TEST(ObjectValues, ApiDerivationTypesObjectsByTheirClass) {
     EXPECT_EQ(count("mypkg.Grid"), 1u);
     EXPECT_EQ(count("list[mypkg.Grid]"), 1u);
     EXPECT_EQ(count("type[mypkg.Grid]"), 1u);
-    EXPECT_EQ(count("Callable[..., Any]"), 1u);
+    EXPECT_EQ(count("Callable[..., Any]"), 2u);
     EXPECT_EQ(count("types.ModuleType"), 1u);
 }
 

@@ -38,20 +38,13 @@ std::string text(const ValuePtr& v) {
     return v->toText(8);
 }
 
-// numpy's name of a plain dtype ("<f8" -> "float64", "<M8[ns]" -> "datetime64[ns]").
+// numpy's name of a plain dtype ("<f8" -> "float64", "<M8[ns]" -> "datetime64[ns]");
+// the dtype string itself for the others (strings, bytes, void).
 std::string numpyName(const Value& array) {
     const DtypeInfo& d = array.dtype;
-    std::string bits = std::to_string(d.itemSize * 8);
-    switch (d.kind) {
-        case 'b': return "bool";
-        case 'i': return "int" + bits;
-        case 'u': return "uint" + bits;
-        case 'f': return "float" + bits;
-        case 'c': return "complex" + bits;
-        case 'M': return "datetime64[" + std::string(d.unit) + "]";
-        case 'm': return "timedelta64[" + std::string(d.unit) + "]";
-        default: return array.name;
-    }
+    static constexpr std::string_view kNamed = "biufcMm";
+    if (d.kind == 0 || kNamed.find(d.kind) == std::string_view::npos) return array.name;
+    return numpyTypeName(d, true);
 }
 
 std::string tzName(const Value& tz) {

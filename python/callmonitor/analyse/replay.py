@@ -600,7 +600,7 @@ class Replayer:
         for key, v in (enumerate((*args, *kwargs.values())) if kwargs else enumerate(args)):
             t = type(v)
             if t not in _IMMUTABLE:
-                if t is Unrestorable or t is RecordedObject:
+                if t is Unrestorable or issubclass(t, RecordedObject):  # a view, of an object or a callable
                     result.status = ERROR
                     why = v.reason if t is Unrestorable else not_rebuilt_reason(v)
                     result.error = f"an input could not be restored: {why}"

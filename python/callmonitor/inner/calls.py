@@ -6,26 +6,19 @@ import types
 from collections.abc import Callable, Iterable
 
 from .. import _core
+from .._call_at_site import CallAtSite
 from .rewrite import CallSite
 
 
 @dataclasses.dataclass(frozen=True)
-class InnerCall:
-    """One inner call of an invocation. Times in seconds; `start` from the invocation's start."""
+class InnerCall(CallAtSite):
+    """One inner call of an invocation (``callee`` and ``line`` are its site's).
+    Times in seconds; `start` from the invocation's start."""
     site: CallSite
     name: str          # the callee's qualified name, resolved at the site's first call
     start: float
     duration: float
     raised: bool
-
-    @property
-    def callee(self) -> str:
-        """The callee as written at the call site (``a.run``, ``int``, ``obj["k"]``)."""
-        return self.site.callee
-
-    @property
-    def line(self) -> int:
-        return self.site.line
 
 
 @dataclasses.dataclass(frozen=True)

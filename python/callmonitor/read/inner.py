@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
 from .. import _core
+from .._call_at_site import CallAtSite
 
 
 @dataclass(frozen=True)
@@ -29,25 +30,18 @@ def inner_sites(record) -> List[InnerSite]:
 
 
 @dataclass(frozen=True)
-class RecordedInnerCall:
-    """One call made inside a recorded call: where (its site), when (seconds
-    from the outer call's start), for how long, and whether it raised."""
+class RecordedInnerCall(CallAtSite):
+    """One call made inside a recorded call: where (its site: ``callee`` and
+    ``line`` are the site's), when (seconds from the outer call's start), for
+    how long, and whether it raised."""
     site: InnerSite
     start: float
     duration: float
     raised: bool
 
     @property
-    def callee(self) -> str:
-        return self.site.callee
-
-    @property
     def name(self) -> str:
         return self.site.name
-
-    @property
-    def line(self) -> int:
-        return self.site.line
 
 
 @dataclass(frozen=True)

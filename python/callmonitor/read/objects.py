@@ -25,6 +25,7 @@ bottom of this module.
 from __future__ import annotations
 
 import builtins
+import functools
 import importlib
 import io
 import pickle
@@ -35,12 +36,15 @@ from typing import Any, Iterable, Optional, Sequence, Tuple, cast
 
 from .values import PlaceholderError, Unrestorable
 
-__all__ = ["RecordedObject", "RecordedViewError", "recorded_class", "recorded_state", "not_rebuilt_reason",
-           "import_rule"]
+__all__ = ["RecordedObject", "RecordedCallable", "RecordedViewError", "recorded_class", "recorded_state",
+           "not_rebuilt_reason", "import_rule"]
 
 # ObjectForm of include/callmonitor/value_format.h
 ATTRS, NAMED_TUPLE, ENUM, STATE = 0, 1, 2, 3
-_FORM_NAMES = {ATTRS: "object", NAMED_TUPLE: "namedtuple", ENUM: "enum member", STATE: "object"}
+METHOD, PARTIAL, WRAPPER, LOCAL = 4, 5, 6, 7  # callables: module/qualname name the function
+_FORM_NAMES = {ATTRS: "object", NAMED_TUPLE: "namedtuple", ENUM: "enum member", STATE: "object",
+               METHOD: "bound method", PARTIAL: "functools.partial", WRAPPER: "method wrapper",
+               LOCAL: "local function"}
 # RefKind of value_format.h
 _REF_KINDS = ("function", "class", "module")
 
@@ -202,6 +206,45 @@ class RecordedObject:
         return f"<recorded {cls} (read-only view): {inner}>"
 
 
+class RecordedCallable(RecordedObject):
+    """A read-only view of a recorded callable that is not rebuilt here: a bound
+    method (``model.loss``: ``v.__self__`` is the recorded object), a
+    ``functools.partial`` (``v.func``, ``v.args``, ``v.keywords``), or a
+    ``staticmethod``/``classmethod`` object (``v.__func__``). Calling it raises
+    :class:`RecordedViewError` saying why it is not the callable and how to get it.
+    """
+
+    __slots__ = ()
+
+    def _fields(self) -> dict:
+        state, form = self._cm_state, self._cm_form
+        if form == METHOD:
+            return {"__self__": state, "__name__": self._cm_qualname.rpartition(".")[2],
+                    "__qualname__": self._cm_qualname}
+        if form == WRAPPER:
+            return {"__func__": state}
+        return state if isinstance(state, dict) else {}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RecordedViewError(f"{self!r} cannot be called: it is a read-only view of a recorded "
+                                f"{_FORM_NAMES.get(self._cm_form, 'callable')}, not the callable: "
+                                f"{self._cm_note or _opt_in_hint(self._cm_module)}")
+
+    def __reduce__(self):
+        return (RecordedCallable, (self._cm_module, self._cm_qualname, self._cm_form, self._cm_state, self._cm_note))
+
+    def __repr__(self) -> str:
+        state, form = self._cm_state, self._cm_form
+        if form == METHOD:
+            return f"<recorded bound method {self._cm_qualname} of {_short_repr(state)}>"
+        if form == PARTIAL and isinstance(state, dict):
+            parts = [_short_repr(state.get("func"))]
+            parts += [_short_repr(a) for a in state.get("args") or ()]
+            parts += [f"{k}={_short_repr(v)}" for k, v in (state.get("keywords") or {}).items()]
+            return f"<recorded functools.partial({', '.join(parts)})>"
+        return f"<recorded {self._cm_qualname} of {_short_repr(state)}>"
+
+
 def recorded_class(view: RecordedObject) -> str:
     """The recorded object's class, ``module.qualname``."""
     return _qualified(view._cm_module, view._cm_qualname)
@@ -263,6 +306,8 @@ def _lookup(module: str, qualname: str, allow_pickle: bool, allow_import: Sequen
 
 def object_begin(module: str, qualname: str, form: int, allow_pickle: bool, allow_import: Sequence[str]) -> Any:
     """The object an Object value's memo index stands for while its state is read."""
+    if form >= METHOD:
+        return RecordedCallable(module, qualname, form)
     if form in (ATTRS, STATE) and _importable(module, allow_pickle, allow_import):
         try:
             cls = _lookup(module, qualname, allow_pickle, allow_import)
@@ -277,6 +322,8 @@ def object_finish(shell: Any, module: str, qualname: str, form: int, state: Any,
                   allow_pickle: bool, allow_import: Sequence[str]) -> Any:
     """The value of an Object once its state is read: the rebuilt object, the
     view, or an Unrestorable (holding the view) saying why it is not rebuilt."""
+    if isinstance(shell, RecordedCallable):
+        return _callable_finish(shell, module, qualname, form, state, allow_pickle, allow_import)
     if isinstance(shell, RecordedObject):
         object.__setattr__(shell, "_cm_state", state)
         if not _importable(module, allow_pickle, allow_import):
@@ -300,6 +347,63 @@ def object_finish(shell: Any, module: str, qualname: str, form: int, state: Any,
         return shell
     except Exception as e:
         return _cannot_rebuild(RecordedObject(module, qualname, form, state), module, qualname, e)
+
+
+def _is_placeholder(value: Any) -> bool:
+    return isinstance(value, (RecordedObject, Unrestorable))
+
+
+def _bind(func: Any, obj: Any, qualname: str) -> Any:
+    """`func` bound to `obj`, as `obj.<name>` was when it was recorded."""
+    if isinstance(func, types.FunctionType):
+        return types.MethodType(func, obj)
+    if isinstance(func, types.MethodType):  # a classmethod, found bound to its class
+        return types.MethodType(func.__func__, obj)
+    get = getattr(type(func), "__get__", None)
+    if get is not None:  # a method descriptor (list.append), an @intercept wrapper
+        return get(func, obj, type(obj))
+    return getattr(obj, qualname.rpartition(".")[2])  # a C method bound to a class (dict.fromkeys)
+
+
+def _callable_finish(view: "RecordedCallable", module: str, qualname: str, form: int, state: Any,
+                     allow_pickle: bool, allow_import: Sequence[str]) -> Any:
+    """A recorded callable: rebuilt when its function resolves (its module is
+    imported here, or the opt-in allows importing it) and the values it holds
+    were rebuilt; else its view, whose note says which part is missing."""
+    object.__setattr__(view, "_cm_state", state)
+    name = _qualified(module, qualname)
+    if form == LOCAL:
+        where = (f"{state.get('file')}:{state.get('line')}" if isinstance(state, dict) else "an unknown place")
+        return Unrestorable("function", f"{name} defined at {where}",
+                            f"{name} was defined inside a function or is a lambda (at {where}): it cannot "
+                            f"be looked up by name, so it is not rebuilt; define it at module level (def) "
+                            f"to have it restored", recorded=view)
+    if form == METHOD:
+        parts = {"__self__": state}
+    elif form == PARTIAL and isinstance(state, dict):
+        parts = {"func": state.get("func"),
+                 **{f"args[{i}]": a for i, a in enumerate(state.get("args") or ())},
+                 **{f"keywords[{k!r}]": v for k, v in (state.get("keywords") or {}).items()}}
+    else:
+        parts = {"__func__": state}
+    for what, part in parts.items():
+        if _is_placeholder(part):
+            reason = part.reason if isinstance(part, Unrestorable) else not_rebuilt_reason(part)
+            object.__setattr__(view, "_cm_note", f"its {what} is not rebuilt ({reason})")
+            return view
+    try:
+        if form == METHOD:
+            return _bind(_lookup(module, qualname, allow_pickle, allow_import), state, qualname)
+        if form == PARTIAL and isinstance(state, dict):
+            return functools.partial(state["func"], *(state.get("args") or ()), **(state.get("keywords") or {}))
+        if form == WRAPPER and qualname in ("staticmethod", "classmethod"):
+            return staticmethod(state) if qualname == "staticmethod" else classmethod(state)
+        raise _NotFound(f"{name} is not a callable this reader knows how to rebuild")
+    except _NotFound as e:
+        object.__setattr__(view, "_cm_note", f"its function {name} is not resolved: {e}")
+    except Exception as e:
+        object.__setattr__(view, "_cm_note", f"rebuilding it failed ({type(e).__name__}: {e})")
+    return view
 
 
 def _cannot_rebuild(view: RecordedObject, module: str, qualname: str, error: Exception) -> Unrestorable:

@@ -317,6 +317,97 @@ bool isNamedFunction(PyObject* obj) {
     return PyObject_TypeCheck(obj, interceptorType());
 }
 
+// A method descriptor of a C type (np.ndarray.sum, list.append, object.__init__):
+// a function found as `qualname` in the module of the type that defines it.
+bool isMethodDescriptor(PyObject* obj) {
+    PyTypeObject* t = Py_TYPE(obj);
+    return t == &PyMethodDescr_Type || t == &PyWrapperDescr_Type || t == &PyClassMethodDescr_Type;
+}
+
+// A lambda or a function defined inside a function: its name does not find it.
+bool isLocalName(const std::string& qualname) {
+    return qualname.find("<locals>") != std::string::npos || qualname.find("<lambda>") != std::string::npos;
+}
+
+PyTypeObject* partialType() {
+    static bool looked = false;  // no static-init guard: see enumType()
+    static PyTypeObject* type = nullptr;
+    if (!looked) {
+        looked = true;
+        type = stdlibType("functools", "partial");
+    }
+    return type;
+}
+
+// A callable made of a function and values (docs/objects.md, "Callables"):
+// its form, its function's name, and the value its state is made of.
+struct CallableParts {
+    ObjectForm form = ObjectForm::Method;
+    std::string module, qualname;
+    PyObject* state = nullptr;  // new reference
+};
+
+// The Local form's state of a Python function: where it was defined.
+PyObject* definitionSite(PyObject* fn) {
+    PyObject* code = PyFunction_Check(fn) ? PyFunction_GET_CODE(fn) : nullptr;
+    if (!code || !PyCode_Check(code)) return Py_BuildValue("{sssi}", "file", "", "line", 0);
+    auto* c = reinterpret_cast<PyCodeObject*>(code);
+    return Py_BuildValue("{sOsi}", "file", c->co_filename, "line", c->co_firstlineno);
+}
+
+// False when `obj` is not such a callable, or one of its parts cannot be read
+// (the caller then pickles it). Errors are cleared.
+bool callableParts(PyObject* obj, CallableParts& out) {
+    if (PyMethod_Check(obj)) {  // obj.f, Cls.classmethod
+        PyObject* fn = PyMethod_GET_FUNCTION(obj);
+        if (!isNamedFunction(fn)) return false;
+        out.qualname = strAttr(fn, "__qualname__");
+        if (out.qualname.empty() || isLocalName(out.qualname)) return false;
+        out.module = moduleOf(fn);
+        out.state = PyMethod_GET_SELF(obj);
+        Py_INCREF(out.state);
+        return true;
+    }
+    if (PyCFunction_Check(obj)) {  // [].append, a.sum, dict.fromkeys (module functions are Refs)
+        PyObject* self = PyCFunction_GET_SELF(obj);
+        out.qualname = strAttr(obj, "__qualname__");
+        if (!self || PyModule_Check(self) || out.qualname.empty()) return false;
+        out.module = moduleOf(PyType_Check(self) ? self : reinterpret_cast<PyObject*>(Py_TYPE(self)));
+        out.state = self;
+        Py_INCREF(self);
+        return true;
+    }
+    if (Py_IS_TYPE(obj, &PyStaticMethod_Type) || Py_IS_TYPE(obj, &PyClassMethod_Type)) {
+        out.form = ObjectForm::Wrapper;
+        out.module = "builtins";
+        out.qualname = Py_IS_TYPE(obj, &PyStaticMethod_Type) ? "staticmethod" : "classmethod";
+        out.state = PyObject_GetAttrString(obj, "__func__");
+        return out.state || (PyErr_Clear(), false);
+    }
+    if (PyTypeObject* partial = partialType(); partial && Py_IS_TYPE(obj, partial)) {
+        // Attributes set on the partial itself are not part of the form: pickle keeps them.
+        PyObject* dict = PyObject_GenericGetDict(obj, nullptr);
+        bool extra = !dict || PyDict_GET_SIZE(dict) > 0;
+        Py_XDECREF(dict);
+        PyObject* fn = extra ? nullptr : PyObject_GetAttrString(obj, "func");
+        PyObject* args = fn ? PyObject_GetAttrString(obj, "args") : nullptr;
+        PyObject* kw = args ? PyObject_GetAttrString(obj, "keywords") : nullptr;
+        if (kw) out.state = Py_BuildValue("{sOsOsO}", "func", fn, "args", args, "keywords", kw);
+        Py_XDECREF(fn);
+        Py_XDECREF(args);
+        Py_XDECREF(kw);
+        if (!out.state) {
+            PyErr_Clear();
+            return false;
+        }
+        out.form = ObjectForm::Partial;
+        out.module = "functools";
+        out.qualname = "partial";
+        return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 bool encodeObjectState(PyEncoder& enc, ValueWriter& w, PyObject* obj) {
@@ -336,15 +427,41 @@ bool encodeObjectState(PyEncoder& enc, ValueWriter& w, PyObject* obj) {
     if (isNamedFunction(obj)) {
         std::string qualname = strAttr(obj, "__qualname__");
         if (qualname.empty()) return false;
+        if (isLocalName(qualname)) {  // not found by name: its name and where it was defined
+            PyObject* site = definitionSite(obj);
+            if (!site) {
+                PyErr_Clear();
+                return false;
+            }
+            w.beginObject(moduleOf(obj), qualname, ObjectForm::Local, false);
+            enc.push(site);
+            Py_DECREF(site);
+            return true;
+        }
         w.reference(RefKind::Function, moduleOf(obj), qualname);
         return true;
     }
-    const TypePlan& plan = planFor(Py_TYPE(obj));
-    if (plan.kind == TypePlan::Pickle) return false;
+    if (isMethodDescriptor(obj)) {
+        PyObject* owner = reinterpret_cast<PyObject*>(PyDescr_TYPE(obj));
+        std::string qualname = strAttr(obj, "__qualname__");
+        if (qualname.empty()) return false;
+        w.reference(RefKind::Function, moduleOf(owner), qualname);
+        return true;
+    }
     if (int64_t seen = enc.memoFind(obj); seen >= 0) {
         w.backref(static_cast<uint64_t>(seen));
         return true;
     }
+    if (CallableParts parts; callableParts(obj, parts)) {
+        bool memo;
+        enc.writeBackrefOrMemo(w, obj, memo);  // not seen before (checked above): decides `memo`
+        w.beginObject(parts.module, parts.qualname, parts.form, memo);
+        enc.push(parts.state);
+        Py_DECREF(parts.state);
+        return true;
+    }
+    const TypePlan& plan = planFor(Py_TYPE(obj));
+    if (plan.kind == TypePlan::Pickle) return false;
     PyObject* state = nullptr;
     ObjectForm form = ObjectForm::Attrs;
     switch (plan.kind) {
