@@ -44,8 +44,10 @@ public:
 
     // Starts work in `txn` (forgets any cached tail: a new transaction).
     void begin(const lmdb::Txn& txn);
-    // Calls of one function must come in increasing invocation order between
-    // finishFunction() calls; a call whose key is already stored replaces it.
+    // Calls of one function in increasing invocation order are appended to
+    // its tail chunk; a call at or below its last stored invocation is
+    // inserted into the chunk holding it (a rewrite of that chunk), and a
+    // call whose key is already stored replaces it.
     void add(const CallToStore& call);
     // Writes the open tail chunk. Call before the transaction commits and
     // before complete().

@@ -502,15 +502,28 @@ struct Writer::Impl {
         dbi.put(txn, format::encodeU32Key(id), value);
     }
 
-    void commitOnce(Batch& batch) {
+    // Stores the ops from `pos` up to about kSliceEntries calls (and the
+    // outcomes right after them) into `txn`; returns where the next slice
+    // begins. An outcome whose entry is in an earlier slice or batch is a late
+    // outcome: ChunkWriter::complete() patches the stored chunk.
+    size_t storeSlice(const lmdb::Txn& txn, Batch& batch, size_t pos, uint32_t& payloadIndex) {
         entries.clear();
         lateOutcomes.clear();
         hashes.clear();
-        std::shared_lock<store::MapGate> mapInUse(shared->gate);  // declared first: released after the txn ends
-        lmdb::Txn txn(env(), 0);
         const store::SharedEnv& dbs = *shared;
-        uint32_t payloadIndex = 0;
-        for (size_t pos = 0; pos < batch.ops.size();) {
+        size_t hashSlots = 0;  // payload slots of this slice's entries and outcomes
+        while (pos < batch.ops.size()) {
+            if (entries.size() >= kSliceEntries) {
+                // Ends the slice before the next op that is not an outcome: the
+                // outcomes of nested calls just after the limit still find
+                // their entries here.
+                OpHeader next;
+                std::memcpy(&next, batch.ops.data() + pos, sizeof next);
+                if (next.kind != OpKind::Outcome) break;
+            }
+            // The caller wrote these ops on another core: ask for them well
+            // ahead (the hardware prefetcher stops at each 4 KiB page).
+            __builtin_prefetch(batch.ops.data() + std::min(pos + kPrefetchBytes, batch.ops.size() - 1));
             const OpView op = readOp(batch.ops, pos);
             const OpHeader& h = op.h;
             switch (h.kind) {
@@ -524,6 +537,7 @@ struct Writer::Impl {
                     entries.push_back(EntryRef{{h.id, h.invocation}, op.bytes, {}, payloadIndex, h.nIn,
                                                payloadIndex + h.nIn, h.nOut, h.kind == OpKind::Call, 0});
                     payloadIndex += h.nIn + h.nOut;
+                    hashSlots += h.nIn + h.nOut;
                     break;
                 case OpKind::Outcome: {
                     // Usually its entry is among the last few submitted: look there first.
@@ -541,6 +555,7 @@ struct Writer::Impl {
                     }
                     if (!matched) lateOutcomes.push_back(LateOutcome{key, op.bytes, payloadIndex, h.nOut});
                     payloadIndex += h.nOut;
+                    hashSlots += h.nOut;
                     break;
                 }
             }
@@ -552,7 +567,7 @@ struct Writer::Impl {
             if (i && order[i] < order[i - 1]) sorted = false;
         }
         if (!sorted) std::sort(order.begin(), order.end());
-        // The remaining outcomes: an entry elsewhere in this batch, or one committed earlier.
+        // The remaining outcomes: an entry elsewhere in this slice, or one stored earlier.
         size_t unmatched = 0;
         for (LateOutcome& late : lateOutcomes) {
             auto it = std::upper_bound(order.begin(), order.end(),
@@ -570,16 +585,19 @@ struct Writer::Impl {
         lateOutcomes.resize(unmatched);
 
         store::ChunkWriter& cw = *chunks;
-        cw.begin(txn);
         Payload* payloads = batch.payloads.data();
         // Payloads first (hashed here, on the writer thread), then the chunks naming them.
-        for (EntryRef& e : entries) {
-            if (!e.nIn && !e.nOut) continue;
-            e.hashBegin = hashes.size();
-            for (uint32_t i = 0; i < e.nIn; ++i) hashes.append(cw.storePayload(payloads[e.inBegin + i].view()).view());
-            const std::string_view in(hashes.data() + e.hashBegin, size_t(e.nIn) * codec::kHashSize);
-            const std::string inputs(in);  // `hashes` may grow (move) below
-            cw.storeResults(payloads + e.outBegin, e.nOut, inputs, hashes);
+        // Room for every slot: `hashes` never reallocates, so views into it stay valid.
+        if (hashSlots) {
+            hashes.reserve(hashSlots * codec::kHashSize);
+            for (EntryRef& e : entries) {
+                if (!e.nIn && !e.nOut) continue;
+                e.hashBegin = hashes.size();
+                for (uint32_t i = 0; i < e.nIn; ++i)
+                    hashes.append(cw.storePayload(payloads[e.inBegin + i].view()).view());
+                cw.storeResults(payloads + e.outBegin, e.nOut,
+                                std::string_view(hashes.data() + e.hashBegin, size_t(e.nIn) * codec::kHashSize), hashes);
+            }
         }
         uint32_t function = entries.empty() ? 0 : entries[order[0].index].key.function;
         for (const SortKey& s : order) {
@@ -605,11 +623,33 @@ struct Writer::Impl {
             if (c.recordHead.empty() && c.recordTail.empty()) continue;  // nothing to store
             cw.add(c);
         }
-        cw.finishFunction();
-        // Outcomes of entries committed in an earlier batch: patch the stored chunk.
+        // The tail chunk stays open into the next slice (commitOnce() writes it
+        // at the end); complete() writes it first when it must patch a chunk.
+        // Outcomes of entries stored in an earlier slice or batch: patch the stored chunk.
         for (const LateOutcome& late : lateOutcomes) {
             cw.complete(late.key, late.outcome, payloads + late.outBegin, late.nOut);
         }
+        return pos;
+    }
+
+    // A batch is stored in slices of about this many calls: each slice's
+    // scratch (entries, order, hashes) and its stretch of the op buffer stay
+    // in the writer core's L2 from the pass that reads the ops to the pass
+    // that stores them. One pass over the whole batch per step (100,000
+    // calls: 8 MB of ops, 8 MB of EntryRefs) cost ~4 cache misses per call,
+    // most of the writer thread's time (bench/README.md, "The writer thread").
+    static constexpr size_t kSliceEntries = 2048;
+    static constexpr size_t kPrefetchBytes = 2048;
+
+    void commitOnce(Batch& batch) {
+        std::shared_lock<store::MapGate> mapInUse(shared->gate);  // declared first: released after the txn ends
+        lmdb::Txn txn(env(), 0);
+        store::ChunkWriter& cw = *chunks;
+        cw.begin(txn);
+        uint32_t payloadIndex = 0;
+        for (size_t pos = 0; pos < batch.ops.size();) pos = storeSlice(txn, batch, pos, payloadIndex);
+        cw.finishFunction();
+        const store::SharedEnv& dbs = *shared;
         dbs.meta.put(txn, format::kMetaStats, encodeCaptureStats(stats()));
         putPolicy(txn);
         txn.commit();

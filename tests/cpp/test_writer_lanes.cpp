@@ -187,3 +187,37 @@ TEST(WriterLanes, GivenThousandsOfShortLivedThreads_WhenEachClosesItsLane_ThenNo
         EXPECT_EQ(v.result, encodedInt(int64_t(i) * 2));
     }
 }
+
+// The writer stores a batch in slices of a few thousand calls (writer.cpp,
+// kSliceEntries): an outer call whose outcome comes thousands of calls after
+// its entry, inside one batch, is completed across slices, and payload slots
+// of every slice name their own payloads.
+TEST(WriterLanes, GivenAnOuterCallSpanningManyInnerCallsInOneBatch_WhenFlushed_ThenEveryCallIsStoredCompleteWithItsPayloads) {
+    TempDir tmp;
+    Writer writer(laneOptions(tmp.path()), testWriterInfo());
+    Writer::Lane* lane = writer.openLane();
+    writer.submitEntry(lane, CallKey{3, 1}, entryRecord(1), payloads({"outer input"}));
+    const uint64_t inner = 10000;
+    for (uint64_t i = 1; i <= inner; ++i) {
+        std::vector<Payload> in;
+        if (i % 7 == 0) in.push_back(makePayload("inner " + std::to_string(i)));
+        writer.submitEntry(lane, CallKey{4, i}, entryRecord(i), std::move(in));
+        writer.submitOutcome(lane, CallKey{4, i}, returnedOutcome(int64_t(i)));
+    }
+    writer.submitOutcome(lane, CallKey{3, 1}, returnedOutcome(25));
+    ASSERT_TRUE(writer.flush());
+    EXPECT_EQ(writer.commits(), 1u);  // one batch, one transaction
+
+    Snapshot snap = Database::open(tmp.path()).snapshot();
+    const CallView outer = snap.call(CallKey{3, 1});
+    EXPECT_EQ(outer.outcome, Outcome::Returned);
+    EXPECT_EQ(outer.result, encodedInt(25));
+    EXPECT_EQ(snap.blob(CallKey{3, 1}, 0), "outer input");
+    EXPECT_EQ(snap.countCalls(4), inner);
+    for (uint64_t i = 1; i <= inner; ++i) {
+        const CallView v = snap.call(CallKey{4, i});
+        ASSERT_EQ(v.outcome, Outcome::Returned) << i;
+        ASSERT_EQ(v.result, encodedInt(int64_t(i))) << i;
+        if (i % 7 == 0) ASSERT_EQ(snap.blob(CallKey{4, i}, 0), "inner " + std::to_string(i)) << i;
+    }
+}
