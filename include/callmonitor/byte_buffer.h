@@ -27,6 +27,29 @@ inline char* putVarint(char* p, uint64_t v) {
     *p++ = static_cast<char>(v);
     return p;
 }
+// Copies n bytes (no overlap): a short run (a tail, a short str, an
+// outcome: most appends of the capture path) inline, without memcpy's call.
+inline void copyBytes(char* dst, const char* src, size_t n) {
+    if (__builtin_expect(n <= 16, 1)) {
+        if (n >= 8) {  // two 8-byte moves, overlapping when n < 16
+            uint64_t a, b;
+            std::memcpy(&a, src, 8);
+            std::memcpy(&b, src + n - 8, 8);
+            std::memcpy(dst, &a, 8);
+            std::memcpy(dst + n - 8, &b, 8);
+        } else if (n >= 4) {
+            uint32_t a, b;
+            std::memcpy(&a, src, 4);
+            std::memcpy(&b, src + n - 4, 4);
+            std::memcpy(dst, &a, 4);
+            std::memcpy(dst + n - 4, &b, 4);
+        } else {
+            for (size_t i = 0; i < n; ++i) dst[i] = src[i];
+        }
+        return;
+    }
+    std::memcpy(dst, src, n);
+}
 }  // namespace detail
 
 class ByteBuffer {

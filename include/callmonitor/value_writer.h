@@ -132,7 +132,7 @@ private:
             char* p = buf_->space(1 + detail::kMaxVarintBytes + s.size());
             *p++ = static_cast<char>(tagByte(t, memo));
             p = detail::putVarint(p, s.size());
-            if (!s.empty()) std::memcpy(p, s.data(), s.size());
+            detail::copyBytes(p, s.data(), s.size());
             buf_->advanceTo(p + s.size());
             return;
         }

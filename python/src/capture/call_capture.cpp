@@ -47,8 +47,11 @@ void waitForRoom(Writer& writer) {
     Py_END_ALLOW_THREADS
 }
 
-// The bytes detail::putVarint writes for v.
-inline size_t varintSize(uint64_t v) { return (70 - static_cast<size_t>(__builtin_clzll(v | 1))) / 7; }
+// The bytes detail::putVarint writes for v (ids below 128, the common case, at once).
+inline size_t varintSize(uint64_t v) {
+    if (__builtin_expect(v < 0x80, 1)) return 1;
+    return (70 - static_cast<size_t>(__builtin_clzll(v))) / 7;
+}
 
 // Scratch buffers are reused call after call; one huge call must not pin its size.
 template <class Buffer> inline void releaseIfHuge(Buffer& buffer) {
@@ -210,7 +213,9 @@ bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const fo
         appendTailWithParent(st.record, caller, *t_entryParent);  // consumed: calls made inside have their own
         t_entryParent = nullptr;
     } else {
-        st.record.append(caller.tail, caller.tailSize);  // entry ext (Site, Label) and Pending
+        char* at = st.record.space(caller.tailSize);  // entry ext (Site, Label) and Pending
+        detail::copyBytes(at, caller.tail, caller.tailSize);
+        st.record.advanceTo(at + caller.tailSize);
     }
     for (size_t k = 0; k < st.inputPayloads.size(); ++k)
         st.inputs.bytes[k] = keepAlive(st.inputPayloads[k].data, st.keep);
