@@ -10,6 +10,7 @@ version of issue 9's value policies: when the capture side gains a native
 summary mode, ``watch(values="summary")`` maps onto it and this module only
 keeps ``ValueSummary`` readable in old databases.
 """
+import importlib
 import json
 import reprlib
 from typing import Any, Dict, Optional
@@ -178,7 +179,7 @@ def value_nbytes(value: Any) -> int:
 def _frame_summary(value: Any, reason: str) -> "ValueSummary":
     """A pandas DataFrame's or Series' summary: shape, dtypes, nbytes, a hash
     of its contents (pandas' hash_pandas_object), and its first and last rows."""
-    import pandas as pd
+    pd = importlib.import_module("pandas")  # loaded already: `value` is one of its objects
     extra: Dict[str, Any] = {"nbytes": value_nbytes(value)}
     try:
         extra["hash"] = _core_hash(pd.util.hash_pandas_object(value, index=True).to_numpy())
