@@ -6,7 +6,7 @@ import types
 from collections.abc import Callable, Iterable
 
 from .. import _core
-from .._call_at_site import CallAtSite
+from .._call_at_site import CallAtSite, SiteTimes
 from .rewrite import CallSite
 
 
@@ -157,20 +157,10 @@ class InnerFunction:
 
 
 @dataclasses.dataclass(frozen=True)
-class SiteProfile:
-    """One call site over many invocations. Times in seconds; p50/p95 are nearest-rank
-    percentiles of the calls kept one by one (``summed`` calls count in count/total/mean)."""
+class SiteProfile(SiteTimes):
+    """One call site (and its callee's name) over many invocations: :class:`SiteTimes`."""
     site: CallSite
     name: str
-    count: int
-    raised: int
-    total: float
-    mean: float
-    p50: float
-    p95: float
-    max: float
-    summed: int
-    invocations: int
 
 
 def site_profile(function: InnerFunction, encoded: Iterable[bytes]) -> list[SiteProfile]:
@@ -185,9 +175,8 @@ def site_profile(function: InnerFunction, encoded: Iterable[bytes]) -> list[Site
         if s >= len(function.sites):
             raise ValueError(f"inner calls of {function.qualname} name call site {s}, but the function has "
                              f"{len(function.sites)}: were they recorded from another version of its source?")
-        rows.append(SiteProfile(function.sites[s], names[s] or function.sites[s].callee, r["count"], r["raised"],
-                                r["total_ns"] * 1e-9, r["mean_ns"] * 1e-9, r["p50_ns"] * 1e-9, r["p95_ns"] * 1e-9,
-                                r["max_ns"] * 1e-9, r["summed"], r["invocations"]))
+        rows.append(SiteProfile(site=function.sites[s], name=names[s] or function.sites[s].callee,
+                                **SiteTimes.fields_of(r)))
     return sorted(rows, key=lambda row: row.total, reverse=True)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
 from .. import _core
-from .._call_at_site import CallAtSite
+from .._call_at_site import CallAtSite, SiteTimes
 
 
 @dataclass(frozen=True)
@@ -109,20 +109,9 @@ def decode_inner_calls(encoded: Optional[bytes], sites: List[InnerSite]) -> Opti
 
 
 @dataclass(frozen=True)
-class InnerSiteProfile:
-    """One call site over every recorded invocation: count (summed calls
-    included), raised, total/mean seconds, p50/p95/max over the calls kept one
-    by one (nearest rank), invocations that made it."""
+class InnerSiteProfile(SiteTimes):
+    """One call site over every recorded invocation: :class:`SiteTimes`."""
     site: InnerSite
-    count: int
-    raised: int
-    total: float
-    mean: float
-    p50: float
-    p95: float
-    max: float
-    summed: int
-    invocations: int
 
 
 @dataclass(frozen=True)
@@ -146,9 +135,7 @@ def build_profile(function: str, sites: List[InnerSite], rows: List[dict], count
     for r in rows:
         i = r["site"]
         site = sites[i] if i < len(sites) else _unknown_site(i)
-        out.append(InnerSiteProfile(site, r["count"], r["raised"], r["total_ns"] * 1e-9, r["mean_ns"] * 1e-9,
-                                    r["p50_ns"] * 1e-9, r["p95_ns"] * 1e-9, r["max_ns"] * 1e-9, r["summed"],
-                                    r["invocations"]))
+        out.append(InnerSiteProfile(site=site, **SiteTimes.fields_of(r)))
     out.sort(key=lambda s: (-s.total, s.site.index))
     return InnerProfile(function, out, counts["calls"], counts["profiled"], counts["without_inner_calls"],
                         counts["undecodable"])
