@@ -503,15 +503,28 @@ struct Writer::Impl {
         dbi.put(txn, format::encodeU32Key(id), value);
     }
 
+    // A Function, Thread, Caller, Site or Label op: one value under its id.
+    void storeMetadata(const lmdb::Txn& txn, const OpView& op) {
+        const store::SharedEnv& dbs = *shared;
+        switch (op.h.kind) {
+            case OpKind::Function: putU32(txn, dbs.functions, op.h.id, op.bytes); break;
+            case OpKind::Thread: putU32(txn, dbs.threads, op.h.id, op.bytes); break;
+            case OpKind::Caller: putU32(txn, dbs.callers, op.h.id, op.bytes); break;
+            case OpKind::Site: putU32(txn, dbs.sites, op.h.id, op.bytes); break;
+            case OpKind::Label: putU32(txn, dbs.labels, op.h.id, op.bytes); break;
+            default: break;
+        }
+    }
+
     // Stores the ops from `pos` up to about kSliceEntries calls (and the
     // outcomes right after them) into `txn`; returns where the next slice
     // begins. An outcome whose entry is in an earlier slice or batch is a late
     // outcome: ChunkWriter::complete() patches the stored chunk.
     size_t storeSlice(const lmdb::Txn& txn, Batch& batch, size_t pos, uint32_t& payloadIndex) {
+        if (const size_t end = inOrderSliceEnd(batch.ops, pos)) return storeInOrderSlice(txn, batch.ops, pos, end);
         entries.clear();
         lateOutcomes.clear();
         hashes.clear();
-        const store::SharedEnv& dbs = *shared;
         size_t hashSlots = 0;  // payload slots of this slice's entries and outcomes
         while (pos < batch.ops.size()) {
             if (entries.size() >= kSliceEntries) {
@@ -528,11 +541,6 @@ struct Writer::Impl {
             const OpView op = readOp(batch.ops, pos);
             const OpHeader& h = op.h;
             switch (h.kind) {
-                case OpKind::Function: putU32(txn, dbs.functions, h.id, op.bytes); break;
-                case OpKind::Thread: putU32(txn, dbs.threads, h.id, op.bytes); break;
-                case OpKind::Caller: putU32(txn, dbs.callers, h.id, op.bytes); break;
-                case OpKind::Site: putU32(txn, dbs.sites, h.id, op.bytes); break;
-                case OpKind::Label: putU32(txn, dbs.labels, h.id, op.bytes); break;
                 case OpKind::Entry:
                 case OpKind::Call:
                     entries.push_back(EntryRef{{h.id, h.invocation}, op.bytes, {}, payloadIndex, h.nIn,
@@ -559,6 +567,7 @@ struct Writer::Impl {
                     hashSlots += h.nOut;
                     break;
                 }
+                default: storeMetadata(txn, op); break;
             }
         }
         order.resize(entries.size());
@@ -631,6 +640,57 @@ struct Writer::Impl {
             cw.complete(late.key, late.outcome, payloads + late.outBegin, late.nOut);
         }
         return pos;
+    }
+
+    // The usual slice: every call completed in its lane (no separate
+    // outcome), no payloads, keys increasing. Returns the end of such a slice
+    // of up to kSliceEntries calls from `pos`, or 0 when the slice is not one.
+    // Reads only the op headers; the slice's ops stay in L2 for the store.
+    static size_t inOrderSliceEnd(const ByteBuffer& ops, size_t pos) {
+        size_t calls = 0;
+        format::CallKey prev{0, 0};
+        while (pos < ops.size() && calls < kSliceEntries) {
+            __builtin_prefetch(ops.data() + std::min(pos + kPrefetchBytes, ops.size() - 1));
+            OpHeader h;
+            std::memcpy(&h, ops.data() + pos, sizeof h);
+            if (h.kind == OpKind::Outcome) return 0;
+            if (h.kind == OpKind::Entry || h.kind == OpKind::Call) {
+                const format::CallKey key{h.id, h.invocation};
+                if (h.nIn || h.nOut) return 0;
+                if (calls && !(prev.function < key.function ||
+                               (prev.function == key.function && prev.invocation < key.invocation)))
+                    return 0;
+                prev = key;
+                ++calls;
+            }
+            pos += sizeof h + h.size;
+        }
+        return pos;
+    }
+
+    // Stores an in-order slice (inOrderSliceEnd) straight from its ops: no
+    // entry list, no sort. Stores what storeSlice would.
+    size_t storeInOrderSlice(const lmdb::Txn& txn, const ByteBuffer& ops, size_t pos, size_t end) {
+        store::ChunkWriter& cw = *chunks;
+        while (pos < end) {
+            const OpView op = readOp(ops, pos);
+            const OpHeader& h = op.h;
+            switch (h.kind) {
+                case OpKind::Entry:
+                case OpKind::Call:
+                    if (op.bytes.empty()) break;  // nothing to store
+                    {
+                        store::CallToStore c;
+                        c.key = format::CallKey{h.id, h.invocation};
+                        c.recordHead = op.bytes;  // complete, or an entry still Pending
+                        cw.add(c);
+                    }
+                    break;
+                case OpKind::Outcome: break;  // not in an in-order slice
+                default: storeMetadata(txn, op); break;
+            }
+        }
+        return end;
     }
 
     // A batch is stored in slices of about this many calls: each slice's

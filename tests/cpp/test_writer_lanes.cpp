@@ -221,3 +221,33 @@ TEST(WriterLanes, GivenAnOuterCallSpanningManyInnerCallsInOneBatch_WhenFlushed_T
         if (i % 7 == 0) ASSERT_EQ(snap.blob(CallKey{4, i}, 0), "inner " + std::to_string(i)) << i;
     }
 }
+
+// Slices of calls in key order without payloads are stored straight from the
+// ops; the others are sorted first. One batch holding both kinds, with two
+// functions interleaved, stores every call under its key.
+TEST(WriterLanes, GivenInOrderAndInterleavedSlicesInOneBatch_WhenFlushed_ThenEveryCallIsStoredUnderItsKey) {
+    TempDir tmp;
+    Writer writer(laneOptions(tmp.path()), testWriterInfo());
+    Writer::Lane* lane = writer.openLane();
+    auto call = [&](uint32_t fn, uint64_t i, std::vector<Payload> in) {
+        writer.submitEntry(lane, CallKey{fn, i}, entryRecord(int64_t(i)), std::move(in));
+        writer.submitOutcome(lane, CallKey{fn, i}, returnedOutcome(int64_t(i) * 2));
+    };
+    for (uint64_t i = 1; i <= 5000; ++i) call(1, i, {});  // in order
+    call(1, 5001, payloads({"with a payload"}));
+    for (uint64_t i = 5002; i <= 10000; ++i) {  // two functions interleaved: sorted per slice
+        call(1, i, {});
+        call(2, i, {});
+    }
+    ASSERT_TRUE(writer.flush());
+    EXPECT_EQ(writer.commits(), 1u);
+
+    Snapshot snap = Database::open(tmp.path()).snapshot();
+    EXPECT_EQ(snap.countCalls(1), 10000u);
+    EXPECT_EQ(snap.countCalls(2), 10000u - 5001u);
+    EXPECT_EQ(snap.blob(CallKey{1, 5001}, 0), "with a payload");
+    for (uint64_t i = 1; i <= 10000; ++i) {
+        ASSERT_EQ(snap.call(CallKey{1, i}).result, encodedInt(int64_t(i) * 2)) << i;
+        if (i > 5001) ASSERT_EQ(snap.call(CallKey{2, i}).result, encodedInt(int64_t(i) * 2)) << i;
+    }
+}
