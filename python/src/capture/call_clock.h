@@ -18,7 +18,8 @@ public:
         if (!useTsc_) return monotonicSinceOrigin();
         uint64_t ticks = readTsc();
         if (ticks - anchorTicks_ > reanchorTicks_) reanchor(ticks);
-        double ns = static_cast<double>(static_cast<int64_t>(ticks - anchorTicks_)) * nsPerTick_;
+        // Through int64: one conversion instruction (to uint64 needs a range fix-up).
+        const int64_t ns = static_cast<int64_t>(static_cast<double>(static_cast<int64_t>(ticks - anchorTicks_)) * nsPerTick_);
         return anchorNs_ + static_cast<uint64_t>(ns > 0 ? ns : 0);
     }
 

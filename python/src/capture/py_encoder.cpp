@@ -107,7 +107,7 @@ bool writePayloadBytes(ValueWriter& w, PyObject* obj, Tag kind, std::string_view
 
 }  // namespace
 
-bool PyEncoder::writeFlat(ValueWriter& w, PyObject* obj, Py_ssize_t heldRefs) {
+__attribute__((always_inline)) inline bool PyEncoder::writeFlat(ValueWriter& w, PyObject* obj, Py_ssize_t heldRefs) {
     PyTypeObject* t = Py_TYPE(obj);
     bool list = t == &PyList_Type;
     if (!list && t != &PyTuple_Type && t != &PyDict_Type) return false;
