@@ -267,11 +267,13 @@ TEST(ApiAggregator, CountsWhatGeneratorsYieldedAndWhichWereClosedEarly) {
     g.parameters = {param("n", Parameter::PositionalOrKeyword)};
     ApiAggregator agg(g);
     std::string in = inputs({I(3)});
+    // CallSample holds views: the values it points at live as long as the test
+    const std::string seven = value(I(7)), none = value(None());
     // three items recorded (1, "a", 2.5), returned 7
     ExtFields full;
     full.addVarint(format::ExtTag::Yields, 3);
     for (const Build& item : {I(1), S("a"), F(2.5)}) full.addBytes(format::ExtTag::Yielded, value(item));
-    CallSample a = returned(in, value(I(7)));
+    CallSample a = returned(in, seven);
     a.hasYields = true;
     a.yields = 3;
     a.outcomeExt = full.bytes();
@@ -279,7 +281,7 @@ TEST(ApiAggregator, CountsWhatGeneratorsYieldedAndWhichWereClosedEarly) {
     // 20 items, none recorded, returned None
     ExtFields counted;
     counted.addVarint(format::ExtTag::Yields, 20);
-    CallSample b = returned(in, value(None()));
+    CallSample b = returned(in, none);
     b.hasYields = true;
     b.yields = 20;
     b.outcomeExt = counted.bytes();
@@ -298,7 +300,7 @@ TEST(ApiAggregator, CountsWhatGeneratorsYieldedAndWhichWereClosedEarly) {
     c.outcomeExt = closed.bytes();
     agg.add(c);
     // a damaged ext area: the count before it is kept, nothing thrown
-    CallSample d = returned(in, value(None()));
+    CallSample d = returned(in, none);
     std::string damaged = counted.bytes() + "\x28\x7f";   // a Yielded field announcing 127 bytes, none there
     d.hasYields = true;
     d.yields = 20;
