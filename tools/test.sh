@@ -13,7 +13,7 @@ cmake --build build/cpp -j "$(nproc)" >/dev/null
 (cd build/cpp && ctest --output-on-failure -j "$(nproc)")
 
 echo "== Python: pytest (at ${SECONDS} s)"
-.venv/bin/python -m pytest -q -n 2  # pytest-xdist: both cores
+.venv/bin/python -m pytest -q -n 2 --durations=15  # pytest-xdist: both cores; the slowest 15 listed
 
 echo "== sanitizers (at ${SECONDS} s)"
 bash tools/test-sanitized.sh
