@@ -52,4 +52,4 @@ assert '/$B/' in c.__file__, 'pytest would not test the sanitized module: ' + c.
 # - big_memory (a 1 GiB argument, a map grown past 3 GiB, 10 M calls under a
 #   memory bound): what they assert (memory bounds) is distorted by ASan's
 #   redzones and quarantine.
-.venv/bin/python -m pytest -q -n 2 -p no:cacheprovider -m "not big_memory and not integration"
+.venv/bin/python -m pytest -q -n 2 -p no:cacheprovider -m "not big_memory and not integration" --durations=10
