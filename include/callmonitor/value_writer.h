@@ -32,26 +32,11 @@ public:
 
     void none() { tag(Tag::None); }
     void boolean(bool v) { tag(v ? Tag::True : Tag::False); }
-    void integer(int64_t v) {
-        char* p = begin(1 + detail::kMaxVarintBytes);
-        *p++ = static_cast<char>(Tag::Int);
-        end(detail::putVarint(p, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)));
-    }
+    void integer(int64_t v) { end(putInteger(begin(1 + detail::kMaxVarintBytes), v)); }
     // Magnitude as little-endian bytes (no leading zero bytes needed).
     void bigInteger(bool negative, const uint8_t* magnitudeLE, size_t n);
-    void real(double v) {
-        char* p = begin(9);
-        *p = static_cast<char>(Tag::Float);
-        putLE64(p + 1, v);
-        end(p + 9);
-    }
-    void complex(double re, double im) {
-        char* p = begin(17);
-        *p = static_cast<char>(Tag::Complex);
-        putLE64(p + 1, re);
-        putLE64(p + 9, im);
-        end(p + 17);
-    }
+    void real(double v) { end(putReal(begin(9), v)); }
+    void complex(double re, double im) { end(putComplex(begin(17), re, im)); }
     void str(std::string_view utf8) { text(Tag::Str, false, utf8); }
     void bytes(std::string_view data) { text(Tag::Bytes, false, data); }
     void byteArray(std::string_view data, bool memo) { text(Tag::ByteArray, memo, data); }
@@ -93,9 +78,40 @@ public:
     // Bytes in the target so far (its whole size, not only this writer's):
     // a mark to rewind to when a value turns out to need another encoding.
     size_t size() const { return buf_ ? buf_->size() : str_->size(); }
+    ByteBuffer* buffer() const { return buf_; }  // null: writing into a std::string
     void rewind(size_t mark) {
         if (buf_) buf_->resize(mark);
         else str_->resize(mark);
+    }
+
+    // The bytes of the small values, written at p (the caller has the room);
+    // each returns where they end. Shared with ValueCursor.
+    static char* putInteger(char* p, int64_t v) {  // 1 + kMaxVarintBytes at most
+        *p++ = static_cast<char>(Tag::Int);
+        return detail::putVarint(p, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+    }
+    static char* putReal(char* p, double v) {  // 9
+        *p = static_cast<char>(Tag::Float);
+        putLE64(p + 1, v);
+        return p + 9;
+    }
+    static char* putComplex(char* p, double re, double im) {  // 17
+        *p = static_cast<char>(Tag::Complex);
+        putLE64(p + 1, re);
+        putLE64(p + 9, im);
+        return p + 17;
+    }
+    static uint8_t tagByte(Tag t, bool memo) { return static_cast<uint8_t>(t) | (memo ? kMemoFlag : 0); }
+    // tag | varint n (containers, Backref): 1 + kMaxVarintBytes at most.
+    static char* putHeader(char* p, Tag t, uint64_t n, bool memo) {
+        *p++ = static_cast<char>(tagByte(t, memo));
+        return detail::putVarint(p, n);
+    }
+    // tag | varint n | n bytes: 1 + kMaxVarintBytes + s.size() at most.
+    static char* putText(char* p, Tag t, bool memo, std::string_view s) {
+        p = putHeader(p, t, s.size(), memo);
+        detail::copyBytes(p, s.data(), s.size());
+        return p + s.size();
     }
 
 private:
@@ -114,26 +130,17 @@ private:
     // Unbounded bytes (text, payloads), after a begin/end header.
     void raw(const void* data, size_t n);
 
-    static uint8_t tagByte(Tag t, bool memo) { return static_cast<uint8_t>(t) | (memo ? kMemoFlag : 0); }
     void tag(Tag t, bool memo = false) {
         char* p = begin(1);
         *p = static_cast<char>(tagByte(t, memo));
         end(p + 1);
     }
     // tag | varint n (containers, Backref).
-    void container(Tag t, uint64_t n, bool memo) {
-        char* p = begin(1 + detail::kMaxVarintBytes);
-        *p++ = static_cast<char>(tagByte(t, memo));
-        end(detail::putVarint(p, n));
-    }
+    void container(Tag t, uint64_t n, bool memo) { end(putHeader(begin(1 + detail::kMaxVarintBytes), t, n, memo)); }
     // tag | varint n | n bytes, with one capacity check into a ByteBuffer.
     void text(Tag t, bool memo, std::string_view s) {
         if (__builtin_expect(buf_ != nullptr, 1)) {
-            char* p = buf_->space(1 + detail::kMaxVarintBytes + s.size());
-            *p++ = static_cast<char>(tagByte(t, memo));
-            p = detail::putVarint(p, s.size());
-            detail::copyBytes(p, s.data(), s.size());
-            buf_->advanceTo(p + s.size());
+            buf_->advanceTo(putText(buf_->space(1 + detail::kMaxVarintBytes + s.size()), t, memo, s));
             return;
         }
         container(t, s.size(), memo);
@@ -154,6 +161,37 @@ private:
     ByteBuffer* buf_ = nullptr;
     std::string* str_ = nullptr;
     char scratch_[kScratch];
+};
+
+// ValueWriter's small values (immediates, container headers, Backref) for a
+// run of them with one capacity check: the constructor reserves `room` bytes
+// at the end of `out` and the writes go there unchecked (the caller bounds
+// what it writes by `room`); done() makes them part of `out`, which holds
+// none of them before.
+class ValueCursor {
+public:
+    ValueCursor(ByteBuffer& out, size_t room) : out_(out), p_(out.space(room)) {}
+
+    void none() { *p_++ = static_cast<char>(Tag::None); }
+    void boolean(bool v) { *p_++ = static_cast<char>(v ? Tag::True : Tag::False); }
+    void integer(int64_t v) { p_ = ValueWriter::putInteger(p_, v); }
+    void real(double v) { p_ = ValueWriter::putReal(p_, v); }
+    void complex(double re, double im) { p_ = ValueWriter::putComplex(p_, re, im); }
+    void str(std::string_view utf8) { p_ = ValueWriter::putText(p_, Tag::Str, false, utf8); }
+    void bytes(std::string_view data) { p_ = ValueWriter::putText(p_, Tag::Bytes, false, data); }
+    void beginList(uint64_t n, bool memo) { p_ = ValueWriter::putHeader(p_, Tag::List, n, memo); }
+    void beginTuple(uint64_t n, bool memo) { p_ = ValueWriter::putHeader(p_, Tag::Tuple, n, memo); }
+    void beginDict(uint64_t n, bool memo) { p_ = ValueWriter::putHeader(p_, Tag::Dict, n, memo); }
+    void backref(uint64_t memoIndex) { p_ = ValueWriter::putHeader(p_, Tag::Backref, memoIndex, false); }
+
+    // Offsets into `out` as ValueWriter's, counting what is written here.
+    size_t size() const { return static_cast<size_t>(p_ - out_.data()); }
+    void rewind(size_t mark) { p_ = out_.data() + mark; }
+    void done() { out_.advanceTo(p_); }
+
+private:
+    ByteBuffer& out_;
+    char* p_;
 };
 
 }  // namespace callmonitor

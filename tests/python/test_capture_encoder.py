@@ -58,3 +58,21 @@ def test_flat_result_roundtrips(recorder):
     first, second = recorder.load().calls(sf.return_given)
     assert_same([1, (2,)], first.result)
     assert_same({"a": [1]}, second.result)
+
+
+BIG_FLAT_DICT = {f"k{i}": "x" * 512 for i in range(16)}  # the most a flat value may take
+
+
+@pytest.mark.parametrize("args, kwargs", [
+    ((1, "two", [3]), {}),
+    ((BIG_FLAT_DICT, 1j, "y" * 512, b"z" * 512), {"w": BIG_FLAT_DICT}),   # at the cursor's bound
+    ((1, [2**70], 3), {"q": [4]}),                         # the general path from the second argument
+    ((1, 2), {"a": 3, "b": "c" * 513, "d": [4]}),          # ... from the second keyword value
+    (tuple(range(9)), {}),                                 # more values than one cursor run takes
+    ((1,), {f"k{i}": [i] for i in range(4)}),
+], ids=["small", "bound", "general-arg", "general-kwarg", "many", "kwargs"])
+def test_inputs_written_in_one_run_roundtrip(recorder, args, kwargs):
+    sf.full_signature(*args, **kwargs)
+    loaded_args, loaded_kwargs = first_call_args(recorder, sf.full_signature)
+    assert_same(args, tuple(loaded_args))
+    assert_same(kwargs, loaded_kwargs)

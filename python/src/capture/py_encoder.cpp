@@ -108,7 +108,8 @@ bool writePayloadBytes(ValueWriter& w, PyObject* obj, Tag kind, std::string_view
 
 }  // namespace
 
-__attribute__((always_inline)) inline bool PyEncoder::writeFlat(ValueWriter& w, PyObject* obj, Py_ssize_t heldRefs) {
+template <class W>
+__attribute__((always_inline)) inline bool PyEncoder::writeFlat(W& w, PyObject* obj, Py_ssize_t heldRefs) {
     PyTypeObject* t = Py_TYPE(obj);
     bool list = t == &PyList_Type;
     if (!list && t != &PyTuple_Type && t != &PyDict_Type) return false;
@@ -214,6 +215,29 @@ void PyEncoder::resetHeld() {
     legacyDone_.clear();
 }
 
+template <class W>
+__attribute__((always_inline)) inline bool PyEncoder::writeFlatInputs(W& w, PyObject* const* args, size_t nargs,
+                                                                      PyObject* kwnames, size_t nkw, size_t& i,
+                                                                      size_t& k) {
+    w.beginTuple(2, false);
+    w.beginTuple(nargs, false);
+    // In stream order: the args, the kwargs dict header, then key/value
+    // pairs. Immediates are written on the spot (the common case); from the
+    // first value that needs more, the rest goes through the work stack.
+    while (i < nargs && (writeImmediate(w, args[i]) || writeFlat(w, args[i], 1))) ++i;
+    if (i < nargs) return false;
+    w.beginDict(nkw, false);
+    for (; k < nkw; ++k) {
+        size_t mark = w.size();
+        if (writeImmediate(w, PyTuple_GET_ITEM(kwnames, static_cast<Py_ssize_t>(k))) &&
+            (writeImmediate(w, args[nargs + k]) || writeFlat(w, args[nargs + k], 1)))
+            continue;
+        w.rewind(mark);  // this pair goes through the work stack, key first
+        return false;
+    }
+    return true;
+}
+
 bool PyEncoder::encode(ValueWriter& w, PyObject* obj, const EncodeOptions& opt, EncodeCounts& counts) {
     if (writeImmediate(w, obj) || writeFlat(w, obj, 1)) {
         reset();
@@ -226,28 +250,19 @@ bool PyEncoder::encode(ValueWriter& w, PyObject* obj, const EncodeOptions& opt, 
 bool PyEncoder::encodeInputs(ValueWriter& w, PyObject* const* args, size_t nargs, PyObject* kwnames,
                              const EncodeOptions& opt, EncodeCounts& counts) {
     size_t nkw = kwnames ? static_cast<size_t>(PyTuple_GET_SIZE(kwnames)) : 0;
-    w.beginTuple(2, false);
-    w.beginTuple(nargs, false);
-    // In stream order: the args, the kwargs dict header, then key/value
-    // pairs. Immediates are written on the spot (the common case); from the
-    // first value that needs more, the rest goes through the work stack.
-    size_t i = 0;
-    while (i < nargs && (writeImmediate(w, args[i]) || writeFlat(w, args[i], 1))) ++i;
-    size_t k = 0;
-    if (i == nargs) {
-        w.beginDict(nkw, false);
-        for (; k < nkw; ++k) {
-            size_t mark = w.size();
-            if (writeImmediate(w, PyTuple_GET_ITEM(kwnames, static_cast<Py_ssize_t>(k))) &&
-                (writeImmediate(w, args[nargs + k]) || writeFlat(w, args[nargs + k], 1)))
-                continue;
-            w.rewind(mark);  // this pair goes through the work stack, key first
-            break;
-        }
-        if (k == nkw) {
-            reset();  // drops what writeFlat memoised
-            return true;
-        }
+    size_t i = 0, k = 0;
+    bool flat;
+    if (ByteBuffer* out = w.buffer(); out && nargs + 2 * nkw <= kCursorValues) {
+        // One capacity check for all of it: room for its three headers and the most each value may take.
+        ValueCursor c(*out, 3 * (1 + detail::kMaxVarintBytes) + (nargs + 2 * nkw) * kMaxFlatBytes);
+        flat = writeFlatInputs(c, args, nargs, kwnames, nkw, i, k);
+        c.done();
+    } else {
+        flat = writeFlatInputs(w, args, nargs, kwnames, nkw, i, k);
+    }
+    if (flat) {
+        reset();  // drops what writeFlat memoised
+        return true;
     }
     seq_.clear();
     if (i < nargs) {

@@ -20,8 +20,10 @@ namespace callmonitor::py {
 
 // Writes a value that has no items and runs no Python code (None, bool,
 // int64, float, complex, str, bytes). Returns false for anything else.
-// Inlined into every caller: it runs for each argument of every call.
-__attribute__((always_inline)) inline bool writeImmediate(ValueWriter& w, PyObject* obj) {
+// Inlined into every caller: it runs for each argument of every call. W: a
+// ValueWriter, or a ValueCursor with room for kMaxImmediateBytes.
+inline constexpr size_t kMaxImmediateBytes = 1 + detail::kMaxVarintBytes + kInlineValueBytes;
+template <class W> __attribute__((always_inline)) inline bool writeImmediate(W& w, PyObject* obj) {
     PyTypeObject* t = Py_TYPE(obj);
     if (t == &PyLong_Type) {
 #if PY_VERSION_HEX < 0x030C0000
@@ -140,7 +142,18 @@ private:
     // takes its memo index or becomes a Backref as in encodeItem. Returns
     // false, having written nothing, for anything else.
     static constexpr Py_ssize_t kFlatItems = 16;
-    bool writeFlat(ValueWriter& w, PyObject* obj, Py_ssize_t heldRefs);
+    // What writeFlat or writeImmediate writes at most (a ValueCursor's room per value).
+    static constexpr size_t kMaxFlatBytes = 1 + detail::kMaxVarintBytes + 2 * kFlatItems * kMaxImmediateBytes;
+    template <class W> bool writeFlat(W& w, PyObject* obj, Py_ssize_t heldRefs);
+    // encodeInputs' common case: every argument and keyword value an
+    // immediate or flat. Writes the (args, kwargs) value from argument i and
+    // keyword k on (both 0: all of it), or stops at the first that is not and
+    // returns false with i and k there (that argument, or pair, not written).
+    template <class W>
+    bool writeFlatInputs(W& w, PyObject* const* args, size_t nargs, PyObject* kwnames, size_t nkw, size_t& i,
+                         size_t& k);
+    // The most values (arguments, keywords and their values) written through a ValueCursor at once.
+    static constexpr size_t kCursorValues = 8;
     void push(PyObject* obj, Target target);
     void push(PyObject* obj) { push(obj, Target{-1, nullptr}); }
     // The state of an Object, Builtin or Legacy value: part of its value's
