@@ -65,8 +65,10 @@ std::string notADatabase(const std::string& path, const std::string& why) {
 // environment, or one of ours torn by a plain file copy taken while it was
 // written (the copy's main database then points at a reused page). Ours is
 // told by where it lives: a writer directory (main, rank-N, pid-N, tid-N) or
-// one inside a run directory (its .callmonitor-run marker).
-[[noreturn]] void throwWithoutMeta(const std::string& directory) {
+// one inside a run directory (its .callmonitor-run marker). One that never
+// committed (LMDB's last txnid 0) is a writer killed, ended or copied between
+// creating its environment and its first commit: nothing was recorded in it.
+[[noreturn]] void throwWithoutMeta(const std::string& directory, bool neverCommitted) {
     std::string dir = directory;
     while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
     const size_t slash = dir.rfind('/');
@@ -76,6 +78,9 @@ std::string notADatabase(const std::string& path, const std::string& why) {
     struct stat marker {};
     const bool ours = name == "main" || startsWith("rank-") || startsWith("pid-") || startsWith("tid-") ||
                       ::stat((parent + "/.callmonitor-run").c_str(), &marker) == 0;
+    if (ours && neverCommitted)
+        throw CorruptError(directory + " holds no committed transaction: its program ended, was killed or was "
+                           "copied before its first commit, so nothing was recorded in it");
     if (ours)
         throw CorruptError(directory + " is damaged: its LMDB environment has no \"meta\" database (a copy taken "
                            "while the program was writing? copy a live database with mdb_copy, or after the "
@@ -292,7 +297,7 @@ struct Database::Impl {
         lmdb::Txn txn(e->env, MDB_RDONLY);
         MDB_dbi metaDbi = 0;
         rc = mdb_dbi_open(txn.handle(), format::kMetaDb, 0, &metaDbi);
-        if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) throwWithoutMeta(directory);
+        if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) throwWithoutMeta(directory, info.me_last_txnid == 0);
         if (rc) lmdb::raise(rc, "mdb_dbi_open(\"meta\")", directory, Side::Read);
         e->meta = lmdb::Dbi::open(txn, format::kMetaDb, 0);
         e->functions = lmdb::Dbi::open(txn, format::kFunctionsDb, 0, true);
@@ -564,7 +569,7 @@ Database Database::open(const std::string& directory) {
     Impl& d = *impl;
     auto shared = store::acquireEnv(store::envKey(directory, !(d.flags & MDB_NOSUBDIR)),
                                     [&d] { return d.openReadOnly(); });
-    if (!shared->meta) throwWithoutMeta(directory);
+    if (!shared->meta) throwWithoutMeta(directory, false);
     d.handle = std::make_shared<EnvHandle>();
     d.handle->shared = std::move(shared);
     d.handle->directory = directory;

@@ -243,3 +243,20 @@ def test_full_location_warns_once_and_keeps_committed_data(tmp_path, run_recorde
         calls = [c.args for c in db.calls("f")]
     assert [a[0] for a in calls[:10]] == list(range(10))
     assert len(calls) == 10         # capture stopped for this writer: nothing later was added
+
+
+def test_a_writer_that_never_committed_says_so(tmp_path):
+    # GIVEN a writer directory whose LMDB environment was created but never committed to
+    # (a program killed between opening its writer and its first commit), WHEN it is loaded,
+    # THEN a CorruptError says nothing was recorded in it (not "copy it with mdb_copy").
+    import ctypes
+    lmdb = ctypes.CDLL("liblmdb.so.0")
+    writer = tmp_path / "call-monitor" / "main"
+    writer.mkdir(parents=True)
+    env = ctypes.c_void_p()
+    assert lmdb.mdb_env_create(ctypes.byref(env)) == 0
+    assert lmdb.mdb_env_open(env, str(writer).encode(), 0, 0o644) == 0
+    lmdb.mdb_env_close(env)
+    with pytest.raises(CorruptError, match="no committed transaction") as e:
+        callmonitor.load(str(writer))
+    assert "nothing was recorded" in str(e.value)
