@@ -104,7 +104,8 @@ public:
     size_t openLanes() const;  // lanes opened and not yet closed
     void submitEntry(Lane* lane, const format::CallKey& key, std::string_view entryRecord,
                      std::vector<Payload>&& inputPayloads = {});
-    void submitOutcome(Lane* lane, const format::CallKey& key, std::string_view outcomeSection,
+    // Returns hasRoom() after the outcome: the caller's wait check at no extra cost.
+    bool submitOutcome(Lane* lane, const format::CallKey& key, std::string_view outcomeSection,
                        std::vector<Payload>&& resultPayloads = {});
 
     // Capture statistics are kept by the writer and stored with every commit.

@@ -251,9 +251,9 @@ struct Writer::Impl {
         }
     }
 
-    bool dropping() const {
-        return failedFlag.load(std::memory_order_relaxed) || closed.load(std::memory_order_relaxed);
-    }
+    // failedFlag || closed, in one flag: lane submits read it on every op.
+    std::atomic<bool> refusing{false};
+    bool dropping() const { return refusing.load(std::memory_order_relaxed); }
 
     // Counts `added` bytes of `lane` (called with the lane unlocked).
     void publish(uint64_t publish) {
@@ -367,6 +367,7 @@ struct Writer::Impl {
             std::lock_guard<std::mutex> lock(mutex);
             errorMessage = message;
             failedFlag.store(true);
+            refusing.store(true);
             drainLanes();
             droppedCalls.fetch_add(pending.entries, std::memory_order_relaxed);
             uncommittedBytes -= pending.bytes;
@@ -824,9 +825,10 @@ void Writer::submitEntry(Lane* lane, const format::CallKey& key, std::string_vie
     impl_->appendToLane(*lane, OpKind::Entry, key.function, key.invocation, record, &inputs);
 }
 
-void Writer::submitOutcome(Lane* lane, const format::CallKey& key, std::string_view outcome,
+bool Writer::submitOutcome(Lane* lane, const format::CallKey& key, std::string_view outcome,
                            std::vector<Payload>&& results) {
     impl_->outcomeToLane(*lane, key, outcome, &results);
+    return hasRoom();
 }
 
 void Writer::countOpaque(uint64_t n) { impl_->opaque.fetch_add(n, std::memory_order_relaxed); }
@@ -891,6 +893,7 @@ void Writer::close() {
     {
         std::lock_guard<std::mutex> lock(w.mutex);
         w.closed = true;
+        w.refusing.store(true);
     }
     w.committed.notify_all();
     w.shared.reset();  // closes the environment unless a Database of this process still uses it

@@ -132,7 +132,9 @@ for i in range(1, 10**9):
             print("flushed", i, hs, flush=True)
 '''
 
-KILLS = 40
+# Each kill costs ~6 s (start, record, check); CI runs 16, a soak more:
+# CALLMONITOR_FAULT_KILLS=200 (with CALLMONITOR_FAULT_SEED to repeat one).
+KILLS = int(os.environ.get("CALLMONITOR_FAULT_KILLS", 16))
 
 
 def _flushed_counts(stdout):

@@ -164,7 +164,9 @@ void appendTailWithParent(ByteBuffer& out, const Recorder::Caller& caller, const
 
 // Encodes the entry of a call about to run and submits it (or, EntryMode::Hold,
 // keeps it in `call`). False with an error set: strict mode refused an argument.
-bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const format::CallKey& key,
+// Inlined into begin(): a call and its ten arguments cost ~25 instructions per
+// recorded call (bench/README.md).
+__attribute__((always_inline)) inline bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const format::CallKey& key,
                  const Recorder::Caller& caller, PyObject* const* args, size_t nargs,
                  PyObject* kwnames, EntryMode mode, ActiveCall& call) {
     st.inputPayloads.clear();
@@ -240,16 +242,8 @@ bool recordEntry(Recorder& rec, CaptureState& st, CapturedFunction& fn, const fo
 
 enum class Ending : uint8_t { Returned, Raised, Unfinished };
 
-// Encodes the result value (borrowed) after the outcome's head.
-inline void encodeResult(Recorder& rec, CaptureState& st, ActiveCall& call, PyObject* result) {
-    // An immediate (None, a number, a short str) with no watch summary and no
-    // max_bytes= to apply: written on the spot (what encode() would write).
-    if (__builtin_expect(call.fn->watch == nullptr, 1)) {
-        if (policyMaxBytes(call.fn->policy) == 0) {
-            ValueWriter w(st.outcome);
-            if (writeImmediate(w, result)) return;
-        }
-    }
+// Encodes the result value (borrowed) after the outcome's head: any value.
+__attribute__((noinline)) void encodeResultValue(Recorder& rec, CaptureState& st, ActiveCall& call, PyObject* result) {
     EncodeOptions opt;  // never strict: not worth failing the call for
     opt.payloads.payloads = &st.resultPayloads;
     opt.payloads.sameAs = call.inputs ? &call.inputs->slots : nullptr;
@@ -260,6 +254,17 @@ inline void encodeResult(Recorder& rec, CaptureState& st, ActiveCall& call, PyOb
     WatchInputs recorded(call.fn->watch, &result, 1, nullptr);
     st.encoder.encode(w, recorded.args()[0], opt, counts);
     account(rec, *call.sink->writer, counts);
+}
+
+// Encodes the result value (borrowed) after the outcome's head. An immediate
+// (None, a number, a short str) with no watch summary and no max_bytes= to
+// apply is written on the spot (what encode() would write).
+__attribute__((always_inline)) inline void encodeResult(Recorder& rec, CaptureState& st, ActiveCall& call, PyObject* result) {
+    if (__builtin_expect(call.fn->watch == nullptr, 1) && policyMaxBytes(call.fn->policy) == 0) {
+        ValueWriter w(st.outcome);
+        if (writeImmediate(w, result)) return;
+    }
+    encodeResultValue(rec, st, call, result);
 }
 
 // The outcome section of a call that raised (the exception is set and must
@@ -344,13 +349,14 @@ inline Writer::Lane* outcomeLane(const CaptureState& st, const ActiveCall& call)
 }
 
 // Builds the outcome section of a finished call in st.outcome and submits it.
-__attribute__((always_inline)) inline void recordOutcome(Recorder& rec, CaptureState& st, ActiveCall& call,
+// Returns false when the writer's buffer is over its bound afterwards.
+__attribute__((always_inline)) inline bool recordOutcome(Recorder& rec, CaptureState& st, ActiveCall& call,
                                                          Ending ending, PyObject* result, OutcomeExtra* extra) {
     uint64_t end = rec.nowNs();
     uint64_t duration = end > call.start ? end - call.start : 0;
     // The policy at the outcome (keep="raised", slower_than=): the held entry
     // is submitted with its outcome, or discarded before the outcome is encoded.
-    if (__builtin_expect(call.entry != nullptr, 0) && !keepHeldCall(rec, call, ending, duration)) return;
+    if (__builtin_expect(call.entry != nullptr, 0) && !keepHeldCall(rec, call, ending, duration)) return true;
     st.outcome.clear();
     st.resultPayloads.clear();
     if (__builtin_expect(extra != nullptr, 0)) st.resultPayloads = std::move(extra->payloads);
@@ -373,8 +379,9 @@ __attribute__((always_inline)) inline void recordOutcome(Recorder& rec, CaptureS
     // Policy hook (at the outcome): a held entry is submitted with its
     // outcome, or discarded.
     if (__builtin_expect(call.entry != nullptr, 0)) submitHeldEntry(writer, lane, call);
-    if (__builtin_expect(lane != nullptr, 1)) writer.submitOutcome(lane, call.key, st.outcome, std::move(st.resultPayloads));
-    else writer.submitOutcome(call.key, st.outcome, std::move(st.resultPayloads));
+    if (__builtin_expect(lane != nullptr, 1)) return writer.submitOutcome(lane, call.key, st.outcome, std::move(st.resultPayloads));
+    writer.submitOutcome(call.key, st.outcome, std::move(st.resultPayloads));
+    return writer.hasRoom();
 }
 
 // Finishes `call` once: the outcome goes to the session the entry went to
@@ -386,9 +393,9 @@ __attribute__((always_inline)) inline void finish(Recorder& rec, CaptureState& s
     // since drops the outcome in submitOutcome.
     if (__builtin_expect(call.epoch == rec.epoch(), 1)) {
         try {
-            recordOutcome(rec, st, call, ending, result, extra);
+            const bool room = recordOutcome(rec, st, call, ending, result, extra);
             releaseIfHuge(st.outcome);
-            waitForRoom(*call.sink->writer);
+            if (__builtin_expect(!room, 0)) waitForRoom(*call.sink->writer);
         } catch (const std::exception& e) {
             PyObject *t, *v, *tb;
             PyErr_Fetch(&t, &v, &tb);
