@@ -132,3 +132,23 @@ def assert_same(expected, actual, path="value"):
 
 def is_nan_float(x):
     return type(x) is float and math.isnan(x)
+
+
+def assert_fields(expected, actual, path):
+    """Every field of `expected` equals the one in `actual` (extra fields in `actual` are
+    allowed); lists of dicts element by element; {name: count} maps and empty dicts whole."""
+    if isinstance(expected, dict) and isinstance(actual, dict) and not is_count_map(expected):
+        for key, want in expected.items():
+            assert key in actual, f"{path}: no field {key!r} (has {sorted(actual)})"
+            assert_fields(want, actual[key], f"{path}.{key}")
+    elif isinstance(expected, list) and expected and isinstance(expected[0], dict):
+        assert len(actual) == len(expected), f"{path}: {len(actual)} entries, expected {len(expected)}: {actual}"
+        for i, (e, a) in enumerate(zip(expected, actual)):
+            assert_fields(e, a, f"{path}[{i}]")
+    else:
+        assert actual == expected, f"{path}: {actual!r} != {expected!r}"
+
+
+def is_count_map(d):
+    """A {name: count} map (compared whole), not a record of fields; so is an empty dict."""
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in d.values())

@@ -12,7 +12,7 @@ import pytest
 
 import callmonitor
 from callmonitor.analyse import api_json, stubs
-from _support import check, describe, run_python, subprocess_env
+from _support import assert_fields, check, describe, run_python, subprocess_env
 
 pytestmark = pytest.mark.integration  # records real programs in subprocesses, runs mypy
 
@@ -216,25 +216,6 @@ def program(tmp_path_factory):
     _record(workdir, "2")
     assert (workdir / "call-monitor").is_dir() and (workdir / "call-monitor-1").is_dir()
     return workdir
-
-
-def assert_fields(expected, actual, path):
-    """Every field of `expected` equals the one in `actual`; lists of dicts element by element."""
-    if isinstance(expected, dict) and isinstance(actual, dict) and not _is_counts(expected):
-        for key, want in expected.items():
-            assert key in actual, f"{path}: no field {key!r} (has {sorted(actual)})"
-            assert_fields(want, actual[key], f"{path}.{key}")
-    elif isinstance(expected, list) and expected and isinstance(expected[0], dict):
-        assert len(actual) == len(expected), f"{path}: {len(actual)} entries, expected {len(expected)}: {actual}"
-        for i, (e, a) in enumerate(zip(expected, actual)):
-            assert_fields(e, a, f"{path}[{i}]")
-    else:
-        assert actual == expected, f"{path}: {actual!r} != {expected!r}"
-
-
-def _is_counts(d):
-    """A {name: count} map (compared whole), not a record of fields."""
-    return all(isinstance(v, int) and not isinstance(v, bool) for v in d.values())
 
 
 def test_json_matches_the_hand_counted_api(program, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 import callmonitor
 from callmonitor.analyse import api_diff, api_json, stubs
-from _support import check, describe, run_python, subprocess_env
+from _support import assert_fields, check, describe, run_python, subprocess_env
 
 pytestmark = pytest.mark.integration  # records a real program in a subprocess, runs mypy
 
@@ -179,23 +179,6 @@ def program(tmp_path_factory):
     for variant in ("1", "2"):
         check(run_python(DRIVER, workdir, env={"API_VARIANT": variant}, timeout=120))
     return workdir
-
-
-def assert_fields(expected, actual, path):
-    if isinstance(expected, dict) and isinstance(actual, dict) and not _is_counts(expected):
-        for key, want in expected.items():
-            assert key in actual, f"{path}: no field {key!r} (has {sorted(actual)})"
-            assert_fields(want, actual[key], f"{path}.{key}")
-    elif isinstance(expected, list) and expected and isinstance(expected[0], dict):
-        assert len(actual) == len(expected), f"{path}: {actual}"
-        for i, (e, a) in enumerate(zip(expected, actual)):
-            assert_fields(e, a, f"{path}[{i}]")
-    else:
-        assert actual == expected, f"{path}: {actual!r} != {expected!r}"
-
-
-def _is_counts(d):
-    return bool(d) and all(isinstance(v, int) and not isinstance(v, bool) for v in d.values())
 
 
 def test_json_has_what_generators_yielded_and_values_by_class(program, tmp_path):
