@@ -60,6 +60,12 @@ struct Batch {
     std::vector<Payload> payloads;
     uint64_t bytes = 0;    // ops + payload bytes: what counts against the bound
     uint64_t entries = 0;  // calls submitted in this batch
+    // Runs of call ops appended one after another: each drained lane is one
+    // (its calls in the order its thread made them), each call op submitted
+    // without a lane another. Two or more: the calls of one function may
+    // interleave across runs (threads taking turns), so the batch is sorted
+    // in large slices rather than stored run by run (see storeSlice).
+    uint32_t runs = 0;
 
     bool empty() const { return ops.empty(); }
     void clear() {  // keeps the capacity: the next batch is about as big
@@ -67,6 +73,7 @@ struct Batch {
         payloads.clear();
         bytes = 0;
         entries = 0;
+        runs = 0;
     }
 };
 
@@ -236,6 +243,7 @@ struct Writer::Impl {
                     for (Payload& p : b.payloads) pending.payloads.push_back(std::move(p));
                 pending.bytes += b.bytes;
                 pending.entries += b.entries;
+                ++pending.runs;
                 submittedOps += lane->ops;
                 // The published part leaves the lanes; the unpublished part
                 // is counted now, as it joins `pending`.
@@ -353,6 +361,7 @@ struct Writer::Impl {
             return;
         }
         const uint64_t added = appendOp(pending, kind, id, invocation, bytes, payloads);
+        if (kind == OpKind::Entry || kind == OpKind::Outcome) ++pending.runs;
         const uint64_t quarter = quarterBound();
         const bool crossedQuarter = pending.bytes - added < quarter && pending.bytes >= quarter;
         uncommittedBytes.fetch_add(added, std::memory_order_relaxed);  // lanes add without `mutex`
@@ -522,13 +531,22 @@ struct Writer::Impl {
     // begins. An outcome whose entry is in an earlier slice or batch is a late
     // outcome: ChunkWriter::complete() patches the stored chunk.
     size_t storeSlice(const lmdb::Txn& txn, Batch& batch, size_t pos, uint32_t& payloadIndex) {
-        if (const size_t end = inOrderSliceEnd(batch.ops, pos)) return storeInOrderSlice(txn, batch.ops, pos, end);
+        // One run (one thread's calls): slices in order, stored as they come.
+        // Several: each run is in order by itself, but the runs interleave;
+        // stored run by run, every call of a later run below the function's
+        // last stored one would be a late insert that rewrites its chunk
+        // (8 threads x 10,000 calls of one function: ~80,000 chunk rewrites).
+        // One large sorted slice stores them in order instead.
+        const bool interleaved = batch.runs > 1;
+        const size_t sliceEntries = interleaved ? kInterleavedSliceEntries : kSliceEntries;
+        if (!interleaved)
+            if (const size_t end = inOrderSliceEnd(batch.ops, pos)) return storeInOrderSlice(txn, batch.ops, pos, end);
         entries.clear();
         lateOutcomes.clear();
         hashes.clear();
         size_t hashSlots = 0;  // payload slots of this slice's entries and outcomes
         while (pos < batch.ops.size()) {
-            if (entries.size() >= kSliceEntries) {
+            if (entries.size() >= sliceEntries) {
                 // Ends the slice before the next op that is not an outcome: the
                 // outcomes of nested calls just after the limit still find
                 // their entries here.
@@ -701,6 +719,10 @@ struct Writer::Impl {
     // calls: 8 MB of ops, 8 MB of EntryRefs) cost ~4 cache misses per call,
     // most of the writer thread's time (bench/README.md, "The writer thread").
     static constexpr size_t kSliceEntries = 2048;
+    // Slices of a batch whose runs interleave (several threads): as large as
+    // a 100 ms batch of small calls usually is, so that its calls are sorted
+    // together; its scratch (~100 B per call) is bounded by this.
+    static constexpr size_t kInterleavedSliceEntries = size_t(1) << 18;
     static constexpr size_t kPrefetchBytes = 2048;
 
     void commitOnce(Batch& batch) {

@@ -20,26 +20,82 @@
 namespace callmonitor::py {
 namespace {
 
-// Reads d[key] as the requested type; missing or wrong-typed keys keep `out`.
-void readStr(PyObject* d, const char* key, std::string& out) {
-    PyObject* v = PyDict_GetItemString(d, key);
-    if (v && PyUnicode_Check(v)) {
+// The fields of a dict that the Python side builds for the recorder (the
+// writer settings of capture/session.py, the function record of
+// capture/describe.py). Every key must be read or skipped by name and every
+// value must have the type asked for: a misspelt or mistyped field on either
+// side is an error naming it (std::runtime_error), not a field silently left
+// at its default. An absent key or None keeps the default.
+class PyFields {
+public:
+    PyFields(PyObject* d, const char* what) : d_(d), what_(what) {}
+    // d[key] (borrowed; null: absent or None), marked as read.
+    PyObject* take(const char* key) {
+        read_.emplace_back(key);
+        PyObject* v = PyDict_GetItemString(d_, key);
+        return v == Py_None ? nullptr : v;
+    }
+    void skip(const char* key) { read_.emplace_back(key); }
+    void str(const char* key, std::string& out) {
+        PyObject* v = take(key);
+        if (!v) return;
         Py_ssize_t n;
-        const char* c = PyUnicode_AsUTF8AndSize(v, &n);
-        if (c) out.assign(c, static_cast<size_t>(n));
-        else PyErr_Clear();
+        const char* c = PyUnicode_Check(v) ? PyUnicode_AsUTF8AndSize(v, &n) : nullptr;
+        if (!c) wrongType(key, "a str (UTF-8)");
+        out.assign(c, static_cast<size_t>(n));
     }
-}
-template <class T> void readInt(PyObject* d, const char* key, T& out) {
-    PyObject* v = PyDict_GetItemString(d, key);
-    if (v && PyLong_Check(v)) {
+    template <class T> void integer(const char* key, T& out) {
+        PyObject* v = take(key);
+        if (!v) return;
+        if (!PyLong_Check(v)) wrongType(key, "an int");  // bool is an int
         long long x = PyLong_AsLongLong(v);
-        if (x == -1 && PyErr_Occurred()) PyErr_Clear();
-        else out = static_cast<T>(x);
-    } else if (v && PyBool_Check(v)) {
-        out = static_cast<T>(v == Py_True);
+        if (x == -1 && PyErr_Occurred()) wrongType(key, "an int that fits 64 bits");
+        out = static_cast<T>(x);
     }
-}
+    void bytes(const char* key, std::string& out) {
+        PyObject* v = take(key);
+        if (!v) return;
+        if (!PyBytes_Check(v)) wrongType(key, "bytes");
+        out.assign(PyBytes_AS_STRING(v), static_cast<size_t>(PyBytes_GET_SIZE(v)));
+    }
+    // visit(PyFields&) for each dict of the list d[key]; each is checked whole.
+    template <class F> void dicts(const char* key, const char* what, F&& visit) {
+        PyObject* list = take(key);
+        if (!list) return;
+        if (!PyList_Check(list)) wrongType(key, "a list of dicts");
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); ++i) {
+            PyObject* item = PyList_GET_ITEM(list, i);
+            if (!PyDict_Check(item)) wrongType(key, "a list of dicts");
+            PyFields f(item, what);
+            visit(f);
+            f.done();
+        }
+    }
+    // Throws when d holds a key nothing read or skipped.
+    void done() const {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(d_, &pos, &key, &value)) {
+            const char* k = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : nullptr;
+            if (!k) {
+                PyErr_Clear();
+                throw std::runtime_error(std::string(what_) + " has a key that is not a str");
+            }
+            if (std::find(read_.begin(), read_.end(), k) == read_.end())
+                throw std::runtime_error(std::string(what_) + " has an unknown field '" + k + "'");
+        }
+    }
+
+private:
+    [[noreturn]] void wrongType(const char* key, const char* expected) const {
+        PyErr_Clear();
+        throw std::runtime_error(std::string(what_) + " field '" + key + "' is not " + expected);
+    }
+    PyObject* d_;
+    const char* what_;
+    std::vector<std::string> read_;
+};
+
 // UTF-8 of a str (surrogates replaced); other objects leave `out` as is.
 void readUtf8(PyObject* v, std::string& out) {
     if (!v || !PyUnicode_Check(v)) return;
@@ -55,18 +111,6 @@ void readUtf8(PyObject* v, std::string& out) {
     }
     PyErr_Clear();
 }
-// visit(item) for each dict in the list d[key] (absent, not a list: none).
-template <class F> void forEachDict(PyObject* d, const char* key, F&& visit) {
-    PyObject* list = PyDict_GetItemString(d, key);
-    if (!list || !PyList_Check(list)) return;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); ++i)
-        if (PyObject* item = PyList_GET_ITEM(list, i); PyDict_Check(item)) visit(item);
-}
-
-void readBytes(PyObject* v, std::string& out) {
-    if (v && PyBytes_Check(v)) out.assign(PyBytes_AS_STRING(v), static_cast<size_t>(PyBytes_GET_SIZE(v)));
-}
-
 void warn(const std::string& message) {
     PyObject* r = Hooks::get().warn ? PyObject_CallFunction(Hooks::get().warn, "s", message.c_str()) : nullptr;
     if (!r) {
@@ -192,55 +236,78 @@ std::unique_ptr<WriterSlot> Recorder::open(const std::string& key) {
     }
     WriterInfo info;
     WriterOptions opts;
-    readStr(s, "directory", opts.directory);
-    if (first) readStr(s, "run_directory", runDir_);
-    readStr(s, "host", info.host);
-    readInt(s, "pid", info.pid);
-    readInt(s, "rank", info.rank);
-    readStr(s, "writer_id", info.writerId);
-    readStr(s, "run_id", info.runId);
-    readStr(s, "python_version", info.pythonVersion);
-    readStr(s, "package_version", info.packageVersion);
-    readStr(s, "cwd", info.cwd);
-    readInt(s, "map_size", opts.initialMapSize);
-    readInt(s, "buffer_bytes", opts.maxBufferBytes);
-    int64_t intervalMs = 100;
-    readInt(s, "flush_interval_ms", intervalMs);
-    opts.flushInterval = std::chrono::milliseconds(intervalMs);
-    std::string durability = "batch";
-    readStr(s, "durability", durability);
-    SessionSettings& settings = slot->settings;
-    settings.sync = durability == "sync";
-    opts.syncEachCommit = settings.sync;
-    readInt(s, "capture_result", settings.captureResult);
-    readInt(s, "strict", settings.strict);
-    if (first) {  // the label is the run's: every writer's callers share one encoded tail
-        label_.clear();
-        readStr(s, "label", label_);
-        ++labelGen_;
-    }
-    if (PyObject* argv = PyDict_GetItemString(s, "argv"); argv && PyList_Check(argv)) {
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(argv); ++i) {
-            const char* a = PyUnicode_Check(PyList_GET_ITEM(argv, i)) ? PyUnicode_AsUTF8(PyList_GET_ITEM(argv, i)) : nullptr;
-            if (a) info.argv.emplace_back(a);
-            else PyErr_Clear();
-        }
-    }
     int64_t wall = 0;
-    readInt(s, "started_unix_ns", wall);
-    if (first) {  // the session's policy: one seed, one ledger for its writers
-        policySeed_ = 0;
-        maxDbBytes_ = 0;
-        readInt(s, "policy_seed", policySeed_);
-        readInt(s, "max_db_bytes", maxDbBytes_);
-        ledger_->reset(policySeed_, maxDbBytes_);
-    }
-    slot->policy->reset(policySeed_, maxDbBytes_, ledger_.get());  // this writer's counts
-    opts.policyRecord = [ledger = slot->policy.get()](std::string* out) { return ledger->snapshot(out); };
     // Removes the directories claimed for this session when its environment
     // cannot be opened (a full disk): no empty writer is left behind.
     PyObject* discard = PyDict_GetItemString(s, "discard");
     Py_XINCREF(discard);
+    try {
+        PyFields f(s, "the writer settings of capture/session.py");
+        f.skip("discard");
+        f.str("directory", opts.directory);
+        if (first) f.str("run_directory", runDir_);
+        else f.skip("run_directory");
+        f.str("host", info.host);
+        f.integer("pid", info.pid);
+        f.integer("rank", info.rank);
+        f.str("writer_id", info.writerId);
+        f.str("run_id", info.runId);
+        f.str("python_version", info.pythonVersion);
+        f.str("package_version", info.packageVersion);
+        f.str("cwd", info.cwd);
+        f.integer("map_size", opts.initialMapSize);
+        f.integer("buffer_bytes", opts.maxBufferBytes);
+        int64_t intervalMs = 100;
+        f.integer("flush_interval_ms", intervalMs);
+        opts.flushInterval = std::chrono::milliseconds(intervalMs);
+        std::string durability = "batch";
+        f.str("durability", durability);
+        SessionSettings& settings = slot->settings;
+        settings.sync = durability == "sync";
+        opts.syncEachCommit = settings.sync;
+        f.integer("capture_result", settings.captureResult);
+        f.integer("strict", settings.strict);
+        if (first) {  // the label is the run's: every writer's callers share one encoded tail
+            label_.clear();
+            f.str("label", label_);
+            ++labelGen_;
+        } else {
+            f.skip("label");
+        }
+        if (PyObject* argv = f.take("argv")) {
+            if (!PyList_Check(argv)) throw std::runtime_error("the writer settings field 'argv' is not a list");
+            for (Py_ssize_t i = 0; i < PyList_GET_SIZE(argv); ++i) {
+                std::string a;
+                readUtf8(PyList_GET_ITEM(argv, i), a);  // an argument that is not valid UTF-8: replaced
+                info.argv.push_back(std::move(a));
+            }
+        }
+        f.integer("started_unix_ns", wall);
+        if (first) {  // the session's policy: one seed, one ledger for its writers
+            policySeed_ = 0;
+            maxDbBytes_ = 0;
+            f.integer("policy_seed", policySeed_);
+            f.integer("max_db_bytes", maxDbBytes_);
+            ledger_->reset(policySeed_, maxDbBytes_);
+        } else {
+            f.skip("policy_seed");
+            f.skip("max_db_bytes");
+        }
+        f.done();
+    } catch (const std::exception& e) {
+        Py_DECREF(s);
+        if (discard) {
+            if (PyObject* r = PyObject_CallNoArgs(discard)) Py_DECREF(r);
+            PyErr_Clear();
+            Py_DECREF(discard);
+        }
+        warn(std::string("callmonitor's own settings are inconsistent (") + e.what() +
+             (key.empty() ? "); calls are not recorded in this process"
+                          : "); calls of the threads that declared " + key + " are not recorded"));
+        return slot;
+    }
+    slot->policy->reset(policySeed_, maxDbBytes_, ledger_.get());  // this writer's counts
+    opts.policyRecord = [ledger = slot->policy.get()](std::string* out) { return ledger->snapshot(out); };
     Py_DECREF(s);
     if (first) {  // one clock for the session: its writers' start times compare
         clockOrigin_ = CallClock::monotonicNs();
@@ -416,25 +483,52 @@ bool Recorder::functionId(PyObject* func, uint32_t& fid) {
         return false;
     }
     std::string key;
-    readStr(d, "key", key);
-    auto it = functionIds_.find(key);
-    if (it != functionIds_.end()) {
-        fid = it->second;
-        Py_DECREF(d);
-        return true;
-    }
     FunctionInfo fn;
-    fn.id = static_cast<uint32_t>(functions_.size());
-    readStr(d, "module", fn.module);
-    readStr(d, "qualname", fn.qualname);
-    readStr(d, "name", fn.name);
-    readStr(d, "file", fn.file);
-    readInt(d, "line", fn.line);
-    readInt(d, "signature_known", fn.signatureKnown);
-    readStr(d, "return_annotation", fn.returnAnnotation);
-    readStr(d, "kind", fn.kind);
-    std::string dirName = fn.qualname;
-    readStr(d, "dir_name", dirName);
+    std::string dirName;
+    try {
+        PyFields f(d, "the function record of capture/describe.py");
+        f.str("key", key);
+        if (auto it = functionIds_.find(key); it != functionIds_.end()) {
+            fid = it->second;
+            Py_DECREF(d);
+            return true;
+        }
+        fn.id = static_cast<uint32_t>(functions_.size());
+        f.str("module", fn.module);
+        f.str("qualname", fn.qualname);
+        f.str("name", fn.name);
+        f.str("file", fn.file);
+        f.integer("line", fn.line);
+        f.integer("signature_known", fn.signatureKnown);
+        f.str("return_annotation", fn.returnAnnotation);
+        f.str("kind", fn.kind);
+        dirName = fn.qualname;
+        f.str("dir_name", dirName);
+        f.dicts("parameters", "a parameter of capture/describe.py", [&](PyFields& pf) {
+            Parameter prm;
+            pf.str("name", prm.name);
+            pf.integer("kind", prm.kind);
+            pf.integer("has_default", prm.hasDefault);
+            pf.bytes("default", prm.defaultValue);
+            pf.str("default_repr", prm.defaultRepr);
+            pf.str("annotation", prm.annotation);
+            fn.parameters.push_back(std::move(prm));
+        });
+        f.dicts("inner_sites", "an inner call site of capture/describe.py", [&](PyFields& sf) {
+            InnerSiteInfo site;
+            sf.str("callee", site.callee);
+            sf.integer("line", site.line);
+            sf.integer("column", site.column);
+            sf.integer("awaited", site.awaited);
+            fn.innerSites.push_back(std::move(site));
+        });
+        f.done();
+    } catch (const std::exception& e) {
+        Py_DECREF(d);
+        captureError((std::string("describing the function failed: ") + e.what()).c_str());
+        return false;
+    }
+    Py_DECREF(d);
     // Two definitions of one name (a redefined function, two lambdas) keep
     // their 0.3-style handler files apart: the later one's folder is NAME@LINE.
     auto taken = [&](const std::string& n) { return std::find(dirNames_.begin(), dirNames_.end(), n) != dirNames_.end(); };
@@ -443,25 +537,6 @@ bool Recorder::functionId(PyObject* func, uint32_t& fid) {
         dirName = base;
         for (uint32_t k = 2; taken(dirName); ++k) dirName = base + "-" + std::to_string(k);
     }
-    forEachDict(d, "parameters", [&](PyObject* p) {
-        Parameter prm;
-        readStr(p, "name", prm.name);
-        readInt(p, "kind", prm.kind);
-        readInt(p, "has_default", prm.hasDefault);
-        readBytes(PyDict_GetItemString(p, "default"), prm.defaultValue);
-        readStr(p, "default_repr", prm.defaultRepr);
-        readStr(p, "annotation", prm.annotation);
-        fn.parameters.push_back(std::move(prm));
-    });
-    forEachDict(d, "inner_sites", [&](PyObject* s) {
-        InnerSiteInfo site;
-        readStr(s, "callee", site.callee);
-        readInt(s, "line", site.line);
-        readInt(s, "column", site.column);
-        readInt(s, "awaited", site.awaited);
-        fn.innerSites.push_back(std::move(site));
-    });
-    Py_DECREF(d);
     fid = fn.id;
     functionIds_.emplace(std::move(key), fid);
     functions_.push_back(std::move(fn));  // submitted to each writer at its first call there (registerIn)
