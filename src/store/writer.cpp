@@ -60,12 +60,19 @@ struct Batch {
     std::vector<Payload> payloads;
     uint64_t bytes = 0;    // ops + payload bytes: what counts against the bound
     uint64_t entries = 0;  // calls submitted in this batch
-    // Runs of call ops appended one after another: each drained lane is one
-    // (its calls in the order its thread made them), each call op submitted
-    // without a lane another. Two or more: the calls of one function may
-    // interleave across runs (threads taking turns), so the batch is sorted
-    // in large slices rather than stored run by run (see storeSlice).
+    // Runs of call ops appended one after another: a lane drained (its calls
+    // in the order its thread made them; drained again with no other run in
+    // between, the same run), or call ops submitted without a lane. Two or
+    // more: the calls of one function may interleave across runs (threads
+    // taking turns), so the batch is sorted in large slices rather than
+    // stored run by run (see storeSlice).
     uint32_t runs = 0;
+    const void* lastRun = nullptr;  // the lane (or kDirectRun) that appended last
+    void noteRun(const void* source) {
+        if (source == lastRun) return;
+        ++runs;
+        lastRun = source;
+    }
 
     bool empty() const { return ops.empty(); }
     void clear() {  // keeps the capacity: the next batch is about as big
@@ -74,6 +81,7 @@ struct Batch {
         bytes = 0;
         entries = 0;
         runs = 0;
+        lastRun = nullptr;
     }
 };
 
@@ -127,6 +135,7 @@ void defaultFailureReport(const std::string& message) {
 }
 
 constexpr size_t kNoEntry = ~size_t(0);
+const char kDirectRun = 0;  // Batch::lastRun of call ops submitted without a lane
 
 }  // namespace
 
@@ -243,7 +252,7 @@ struct Writer::Impl {
                     for (Payload& p : b.payloads) pending.payloads.push_back(std::move(p));
                 pending.bytes += b.bytes;
                 pending.entries += b.entries;
-                ++pending.runs;
+                pending.noteRun(lane.get());
                 submittedOps += lane->ops;
                 // The published part leaves the lanes; the unpublished part
                 // is counted now, as it joins `pending`.
@@ -361,7 +370,7 @@ struct Writer::Impl {
             return;
         }
         const uint64_t added = appendOp(pending, kind, id, invocation, bytes, payloads);
-        if (kind == OpKind::Entry || kind == OpKind::Outcome) ++pending.runs;
+        if (kind == OpKind::Entry || kind == OpKind::Outcome) pending.noteRun(&kDirectRun);
         const uint64_t quarter = quarterBound();
         const bool crossedQuarter = pending.bytes - added < quarter && pending.bytes >= quarter;
         uncommittedBytes.fetch_add(added, std::memory_order_relaxed);  // lanes add without `mutex`
