@@ -107,6 +107,7 @@ print(pid)
 '''
 
 
+@pytest.mark.integration  # forks a recording child: real processes (test-sanitized.sh leaves them out)
 def test_a_run_of_several_writers_reads_as_the_python_reader_does(tmp_path, run_recorder, dump_tool):
     # GIVEN a run with main and a forked child's writer WHEN dumped THEN both writers are
     # listed in the same order as load() lists them, a call needs a writer chosen, and

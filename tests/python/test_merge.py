@@ -45,6 +45,7 @@ def every_call(db):
             for name in sorted({f.full_name for f in db.functions}) for c in db.calls(name)]
 
 
+@pytest.mark.integration  # forks a recording child: real processes (test-sanitized.sh leaves them out)
 def test_two_runs_with_forked_children_merge_into_one_database_that_reads_back_the_same(
         tmp_path, run_recorder):
     # GIVEN two runs, each with a main writer and a forked child's writer, holding arrays
@@ -71,6 +72,7 @@ def test_two_runs_with_forked_children_merge_into_one_database_that_reads_back_t
         assert m.get("kernel", 1, writer="call-monitor/main")[1] == {"tag": "run 1"}
 
 
+@pytest.mark.integration  # forks a recording child: real processes (test-sanitized.sh leaves them out)
 def test_merging_a_merge_with_its_own_inputs_again_adds_nothing(tmp_path, run_recorder):
     # GIVEN a merge of two runs WHEN it is merged again together with one of those runs
     # THEN the result holds each writer once and reads back as the first merge.
@@ -103,6 +105,7 @@ def test_legacy_handler_files_travel_with_the_merge(tmp_path, run_recorder):
     assert proc.stdout == "first keyword second\n"
 
 
+@pytest.mark.integration  # forks a recording child: real processes (test-sanitized.sh leaves them out)
 def test_merge_refuses_an_existing_output_and_reports_bad_inputs(tmp_path, run_recorder):
     # GIVEN an existing OUT, a missing input and a directory that is no database
     # WHEN merged THEN each fails with one clear line and exit code 1, and OUT is untouched.
@@ -119,6 +122,7 @@ def test_merge_refuses_an_existing_output_and_reports_bad_inputs(tmp_path, run_r
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.integration  # forks a recording child: real processes (test-sanitized.sh leaves them out)
 def test_merge_from_python_returns_the_counts(tmp_path, run_recorder):
     first, second = record_two_runs(tmp_path, run_recorder)
     from callmonitor.cli.merge import merge

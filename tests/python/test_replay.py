@@ -319,6 +319,7 @@ def test_module_form_and_a_terminal_table(kernels_db, tmp_path):
     assert "PASS" in text and "3 passed" in text
 
 
+@pytest.mark.integration  # forks a recording child: real processes (test-sanitized.sh leaves them out)
 def test_every_writer_of_a_run_is_replayed_and_one_can_be_chosen(kernels_db, tmp_path):
     # GIVEN a run where a forked child recorded add() too (a writer pid-N of its own)
     check(run_python("""

@@ -40,6 +40,7 @@ def record_in(tmp_path, run_recorder, output, tag):
     ''', tmp_path))
 
 
+@pytest.mark.integration  # forks a recording child: real processes (test-sanitized.sh leaves them out)
 def test_GIVEN_a_run_of_two_writers_WHEN_one_call_is_asked_without_a_writer_THEN_the_error_lists_them(
         tmp_path, run_recorder):
     child = int(check(run_recorder(FORK, tmp_path)).stdout)
@@ -95,6 +96,7 @@ def test_GIVEN_a_folder_of_runs_and_merges_of_them_THEN_each_call_is_counted_onc
         assert len(db) == 4 and len(list(db.calls("identity"))) == 4
 
 
+@pytest.mark.integration  # forks a recording child: real processes (test-sanitized.sh leaves them out)
 def test_GIVEN_one_damaged_writer_THEN_the_rest_opens_with_a_warning_naming_it_and_strict_raises(
         tmp_path, run_recorder):
     child = int(check(run_recorder(FORK, tmp_path)).stdout)
