@@ -10,6 +10,7 @@
 #include <cstring>
 #include <chrono>
 #include <cstdio>
+#include <string_view>
 #include <thread>
 
 #include "callmonitor/call_record.h"
@@ -93,7 +94,7 @@ private:
     }
     PyObject* d_;
     const char* what_;
-    std::vector<std::string> read_;
+    std::vector<std::string_view> read_;  // the keys asked for: string literals, never copied
 };
 
 // UTF-8 of a str (surrogates replaced); other objects leave `out` as is.
